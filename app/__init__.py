@@ -1,0 +1,1 @@
+"""Spike Studio: SNN node editor and mlGeNN-shaped training library."""
