@@ -1,0 +1,283 @@
+"""Spike raster of one population at a time.
+
+Up to ``max_ticks`` spikes are drawn as one ``PlotCurveItem`` with
+``connect="pairs"``: every spike is a short vertical tick from ``id - 0.4`` to
+``id + 0.4`` at its time.  Above that the raster becomes a binned 2-D
+histogram (time bins x neuron ids, spike counts) in an ``ImageItem``, which
+costs the same to draw however many spikes there are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
+
+from app.plots.base import PlotBase
+
+#: Spike count above which the raster switches from ticks to a 2-D histogram.
+DEFAULT_MAX_TICKS = 100_000
+#: Half the height of one spike tick, in neuron-id units.
+TICK_HALF_HEIGHT = 0.4
+
+
+class _PopulationSpikes:
+    """Spikes of one population, kept as chunks and joined lazily."""
+
+    def __init__(self) -> None:
+        self.n_neurons = 0
+        self.t_max = 0.0
+        self._times: list[np.ndarray] = []
+        self._ids: list[np.ndarray] = []
+
+    def clear(self) -> None:
+        self._times.clear()
+        self._ids.clear()
+
+    def append(self, times: np.ndarray, ids: np.ndarray) -> None:
+        if len(times):
+            self._times.append(times)
+            self._ids.append(ids)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._times:
+            return np.empty(0, np.float64), np.empty(0, np.int64)
+        if len(self._times) > 1:
+            self._times = [np.concatenate(self._times)]
+            self._ids = [np.concatenate(self._ids)]
+        return self._times[0], self._ids[0]
+
+
+def _as_spike_arrays(times_ms: Sequence[float] | np.ndarray,
+                     ids: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    times = np.asarray(times_ms, dtype=np.float64).ravel()
+    idx = np.asarray(ids).ravel()
+    if times.shape != idx.shape:
+        raise ValueError(
+            f"times_ms and ids must have the same length, got {times.size} and {idx.size}"
+        )
+    if idx.size and not np.issubdtype(idx.dtype, np.integer):
+        if not np.all(np.isfinite(idx)) or np.any(idx != np.round(idx)):
+            raise ValueError("neuron ids must be whole numbers")
+    return times, idx.astype(np.int64, copy=False)
+
+
+def tick_coordinates(times: np.ndarray, ids: np.ndarray,
+                     half_height: float = TICK_HALF_HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+    """x and y arrays for ``connect="pairs"``: one vertical segment per spike."""
+    n = times.size
+    x = np.empty(2 * n, dtype=np.float64)
+    x[0::2] = times
+    x[1::2] = times
+    y = np.empty(2 * n, dtype=np.float64)
+    y[0::2] = ids
+    y[1::2] = ids
+    y[0::2] -= half_height
+    y[1::2] += half_height
+    return x, y
+
+
+def bin_spikes(times: np.ndarray, ids: np.ndarray, n_neurons: int, t_max: float,
+               n_time_bins: int, n_id_bins: int) -> np.ndarray:
+    """Count spikes in a ``(n_time_bins, n_id_bins)`` grid over ``[0, t_max] x [0, n_neurons)``.
+
+    Spikes outside that window are dropped; a spike at exactly ``t_max`` falls
+    in the last time bin.
+    """
+    keep = (times >= 0) & (times <= t_max) & (ids >= 0) & (ids < n_neurons)
+    if not np.all(keep):
+        times, ids = times[keep], ids[keep]
+    tb = (times * (n_time_bins / t_max)).astype(np.int64)
+    np.minimum(tb, n_time_bins - 1, out=tb)
+    if n_id_bins == n_neurons:
+        nb = ids
+    else:
+        nb = (ids * n_id_bins) // n_neurons
+    flat = tb * n_id_bins + nb
+    counts = np.bincount(flat, minlength=n_time_bins * n_id_bins)
+    return counts.reshape(n_time_bins, n_id_bins)
+
+
+class RasterPlot(PlotBase):
+    """Spike raster with a population picker.
+
+    Spikes are stored per population; the combo box chooses which one is
+    shown and emits :attr:`population_changed`.
+    """
+
+    #: Emitted with the population's name when the user picks another one.
+    population_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, theme: str = "dark",
+                 max_ticks: int = DEFAULT_MAX_TICKS, max_time_bins: int = 1000,
+                 max_id_bins: int = 1000, min_bin_ms: float = 1.0) -> None:
+        super().__init__(parent, theme)
+        self.max_ticks = int(max_ticks)
+        self.max_time_bins = int(max_time_bins)
+        self.max_id_bins = int(max_id_bins)
+        self.min_bin_ms = float(min_bin_ms)
+        self._data: dict[str, _PopulationSpikes] = {}
+
+        self.toolbar.addWidget(QLabel("Population:", self))
+        self.population_combo = QComboBox(self)
+        self.population_combo.setMinimumContentsLength(12)
+        self.population_combo.setToolTip("Population whose spikes are shown")
+        self.population_combo.currentTextChanged.connect(self._on_population_changed)
+        self.toolbar.addWidget(self.population_combo)
+        self.summary_label = QLabel(self)
+        self.toolbar.addWidget(self.summary_label)
+
+        self.plot = self._new_plot(left="neuron", bottom="time (ms)")
+        self.curve = pg.PlotCurveItem(antialias=False, skipFiniteCheck=True)
+        # drawLines() of QLineF segments is ~3x faster than one QPainterPath here
+        self.curve.setSegmentedLineMode("on")
+        self.image = pg.ImageItem(axisOrder="col-major")
+        self.image.setVisible(False)
+        self.plot.addItem(self.image)
+        self.plot.addItem(self.curve)
+        self.mode = "ticks"
+        self.set_theme(theme)
+
+    # ------------------------------------------------------------ populations
+    def set_populations(self, names: Iterable[str]) -> None:
+        """Offer ``names`` in the picker, keeping the current choice if it remains."""
+        names = [str(n) for n in names]
+        previous = self.current_population()
+        self.population_combo.blockSignals(True)
+        self.population_combo.clear()
+        self.population_combo.addItems(names)
+        if previous in names:
+            self.population_combo.setCurrentText(previous)
+        self.population_combo.blockSignals(False)
+        current = self.current_population()
+        if current != previous:
+            self._on_population_changed(current or "")
+
+    def current_population(self) -> str | None:
+        """Name of the population shown, or ``None`` when the picker is empty."""
+        text = self.population_combo.currentText()
+        return text if self.population_combo.count() else None
+
+    def set_current_population(self, name: str) -> None:
+        """Show population ``name`` (added to the picker if new)."""
+        if self.population_combo.findText(name) < 0:
+            self.population_combo.addItem(name)
+        self.population_combo.setCurrentText(name)
+
+    def _on_population_changed(self, name: str) -> None:
+        self.mark_dirty()
+        if name:
+            self.population_changed.emit(name)
+
+    def _slot(self, population: str | None) -> _PopulationSpikes:
+        if population is None:
+            population = self.current_population() or ""
+        elif self.population_combo.findText(population) < 0:
+            self.population_combo.addItem(population)  # first one becomes current
+        return self._data.setdefault(population, _PopulationSpikes())
+
+    def _touches_view(self, population: str | None) -> None:
+        if population is None or population == (self.current_population() or ""):
+            self.mark_dirty()
+
+    # ------------------------------------------------------------------ data
+    def set_spikes(self, times_ms: Sequence[float] | np.ndarray, ids: Sequence[int] | np.ndarray,
+                   n_neurons: int, t_max_ms: float, population: str | None = None) -> None:
+        """Replace the spikes of ``population`` (default: the one shown)."""
+        times, idx = _as_spike_arrays(times_ms, ids)
+        slot = self._slot(population)
+        slot.clear()
+        slot.append(times, idx)
+        slot.n_neurons = int(n_neurons)
+        slot.t_max = float(t_max_ms)
+        self._touches_view(population)
+
+    def append_spikes(self, times_ms: Sequence[float] | np.ndarray,
+                      ids: Sequence[int] | np.ndarray, n_neurons: int | None = None,
+                      t_max_ms: float | None = None, population: str | None = None) -> None:
+        """Add spikes to ``population``; ``n_neurons``/``t_max_ms`` only ever grow."""
+        times, idx = _as_spike_arrays(times_ms, ids)
+        slot = self._slot(population)
+        slot.append(times, idx)
+        if n_neurons is not None:
+            slot.n_neurons = max(slot.n_neurons, int(n_neurons))
+        if t_max_ms is not None:
+            slot.t_max = max(slot.t_max, float(t_max_ms))
+        self._touches_view(population)
+
+    def clear(self, population: str | None = None) -> None:
+        """Forget the spikes of ``population`` (default: all populations)."""
+        if population is None:
+            self._data.clear()
+        else:
+            self._data.pop(population, None)
+        self.mark_dirty()
+
+    def spikes(self, population: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(times_ms, ids)`` stored for ``population`` (default: the one shown)."""
+        key = population if population is not None else (self.current_population() or "")
+        slot = self._data.get(key)
+        if slot is None:
+            return np.empty(0, np.float64), np.empty(0, np.int64)
+        return slot.arrays()
+
+    # ---------------------------------------------------------------- drawing
+    def _extent(self, slot: _PopulationSpikes, times: np.ndarray,
+                ids: np.ndarray) -> tuple[int, float]:
+        n = slot.n_neurons
+        t_max = slot.t_max
+        if times.size:
+            if n <= 0:
+                n = int(ids.max()) + 1
+            if t_max <= 0:
+                t_max = float(times.max())
+        return max(n, 1), (t_max if t_max > 0 else 1.0)
+
+    def _redraw(self) -> None:
+        key = self.current_population() or ""
+        slot = self._data.get(key, _PopulationSpikes())
+        times, ids = slot.arrays()
+        count = times.size
+        if count <= self.max_ticks:
+            self.mode = "ticks"
+            x, y = tick_coordinates(times, ids)
+            self.curve.setData(x, y, connect="pairs", skipFiniteCheck=True)
+            self.curve.setVisible(True)
+            self.image.setVisible(False)
+            self.image.clear()
+        else:
+            self.mode = "histogram"
+            n, t_max = self._extent(slot, times, ids)
+            n_time_bins = max(1, min(self.max_time_bins, math.ceil(t_max / self.min_bin_ms)))
+            n_id_bins = min(n, self.max_id_bins)
+            counts = bin_spikes(times, ids, n, t_max, n_time_bins, n_id_bins)
+            top = max(1, int(counts.max()))
+            self.image.setImage(counts.astype(np.float32), autoLevels=False, levels=(0, top))
+            self.image.setRect(QRectF(0.0, -0.5, t_max, float(n)))
+            self.image.setVisible(True)
+            self.curve.setData([], [])
+            self.curve.setVisible(False)
+        shown = f"{count:,} spikes" + (" (binned)" if self.mode == "histogram" else "")
+        self.summary_label.setText(shown)
+
+    def image_counts(self) -> np.ndarray | None:
+        """The spike-count image shown in histogram mode, else ``None``."""
+        return self.image.image if self.mode == "histogram" else None
+
+    def _apply_theme(self) -> None:
+        self.curve.setPen(pg.mkPen(self._theme.ticks, width=1, cosmetic=True))
+        self.image.setColorMap(pg.colormap.get(self._theme.colormap))
+
+    # ----------------------------------------------------------------- export
+    def csv_header(self) -> list[str]:
+        """Columns: spike time in ms and neuron id."""
+        return ["time_ms", "neuron_id"]
+
+    def csv_rows(self) -> Iterable[Sequence]:
+        """One row per spike of the population shown."""
+        times, ids = self.spikes()
+        return zip((repr(float(t)) for t in times), ids.tolist(), strict=True)
