@@ -1,0 +1,53 @@
+"""Datasets and spike preprocessing (the counterpart of ``ml_genn.utils.data``).
+
+Scripts written for mlGeNN move over by renaming ``ml_genn.utils.data`` to
+``app.training.data``.  On top of mlGeNN's functions this package adds
+built-in datasets (``BUILTIN_DATASETS``), file loaders and
+``validate_spike_dataset``.
+"""
+
+from .dataset import DatasetInfo, SpikeDataset
+from .encoding import linear_latency_encode_data, log_latency_encode_data
+from .errors import DatasetError
+from .spikes import (
+    PreprocessedSpikes,
+    batch_dataset,
+    batch_spikes,
+    calc_latest_spike_time,
+    calc_max_spikes,
+    calc_start_spikes,
+    get_dataset_size,
+    permute_dataset,
+    preprocess_spikes,
+    preprocess_tonic_spikes,
+    preprocess_tonic_spikes_separate,
+    spikes_to_times_ids,
+    split_dataset,
+)
+from .validation import validate_spike_dataset
+from .yin_yang import generate_yin_yang_dataset, yin_yang_class, yin_yang_splits
+
+__all__ = [
+    "DatasetError",
+    "DatasetInfo",
+    "PreprocessedSpikes",
+    "SpikeDataset",
+    "batch_dataset",
+    "batch_spikes",
+    "calc_latest_spike_time",
+    "calc_max_spikes",
+    "calc_start_spikes",
+    "generate_yin_yang_dataset",
+    "get_dataset_size",
+    "linear_latency_encode_data",
+    "log_latency_encode_data",
+    "permute_dataset",
+    "preprocess_spikes",
+    "preprocess_tonic_spikes",
+    "preprocess_tonic_spikes_separate",
+    "spikes_to_times_ids",
+    "split_dataset",
+    "validate_spike_dataset",
+    "yin_yang_class",
+    "yin_yang_splits",
+]
