@@ -6,9 +6,17 @@ built-in datasets (``BUILTIN_DATASETS``), file loaders and
 ``validate_spike_dataset``.
 """
 
+from .builtin import (
+    load_digits_latency,
+    load_mnist5k_latency,
+    load_pattern_dataset,
+    pattern_recognition_task,
+)
 from .dataset import DatasetInfo, SpikeDataset
 from .encoding import linear_latency_encode_data, log_latency_encode_data
 from .errors import DatasetError
+from .files import bin_spike_times, load_npz_spikes, load_shd, save_npz_spikes
+from .registry import BUILTIN_DATASETS, load_builtin_dataset
 from .spikes import (
     PreprocessedSpikes,
     batch_dataset,
@@ -28,6 +36,16 @@ from .validation import validate_spike_dataset
 from .yin_yang import generate_yin_yang_dataset, yin_yang_class, yin_yang_splits
 
 __all__ = [
+    "BUILTIN_DATASETS",
+    "bin_spike_times",
+    "load_builtin_dataset",
+    "load_digits_latency",
+    "load_mnist5k_latency",
+    "load_npz_spikes",
+    "load_pattern_dataset",
+    "load_shd",
+    "pattern_recognition_task",
+    "save_npz_spikes",
     "DatasetError",
     "DatasetInfo",
     "PreprocessedSpikes",
