@@ -142,3 +142,9 @@ def test_dataset_dict_helpers():
     assert batches[2]["y"] == [18, 19]
     perm = permute_dataset(data, [9, 0, 1, 2, 3, 4, 5, 6, 7, 8])
     assert perm["x"][0] == 9 and perm["y"][0] == 19
+
+
+def test_latest_spike_time_all_empty_is_clear():
+    empty = preprocess_spikes([], np.empty(0, dtype=int), 2)
+    with pytest.raises(DatasetError, match="no example contains any spike"):
+        calc_latest_spike_time([empty])

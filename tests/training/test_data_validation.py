@@ -95,3 +95,12 @@ def test_regression_targets():
     targets[1, 5, 0] = np.nan
     with pytest.raises(DatasetError, match="NaN"):
         validate_spike_dataset(_good(), targets, 4)
+
+
+def test_batched_spikes_rejected_with_hint():
+    from app.training.data import batch_spikes
+
+    with pytest.raises(DatasetError, match="batched PreprocessedSpikes"):
+        validate_spike_dataset(batch_spikes(_good(), 2), None, 4)
+    # a single per-example PreprocessedSpikes is accepted as one example
+    validate_spike_dataset(_good()[0], [1], 4, num_classes=2)

@@ -163,7 +163,10 @@ def calc_max_spikes(spikes: Sequence[PreprocessedSpikes]) -> int:
 
 def calc_latest_spike_time(spikes: Sequence[PreprocessedSpikes]) -> float:
     """Time of the latest spike over all examples (to choose example_timesteps)."""
-    return max(float(np.max(s.spike_times)) for s in spikes if len(s.spike_times))
+    latest = [float(np.max(s.spike_times)) for s in spikes if len(s.spike_times)]
+    if not latest:
+        raise DatasetError("calc_latest_spike_time: no example contains any spike")
+    return max(latest)
 
 
 def calc_start_spikes(end_spikes: np.ndarray) -> np.ndarray:

@@ -18,8 +18,12 @@ __all__ = ["validate_spike_dataset"]
 
 def _as_examples(spikes: Sequence[PreprocessedSpikes] | PreprocessedSpikes
                  ) -> list[PreprocessedSpikes]:
-    if isinstance(spikes, PreprocessedSpikes) and np.ndim(spikes.end_spikes) == 1:
-        return [spikes]
+    if isinstance(spikes, PreprocessedSpikes):
+        if np.ndim(spikes.end_spikes) == 1:
+            return [spikes]
+        raise DatasetError(
+            "spikes is one batched PreprocessedSpikes (2-D end_spikes); pass the list "
+            "of per-example PreprocessedSpikes instead (batching happens in training)")
     return list(spikes)
 
 
