@@ -1,0 +1,246 @@
+"""Static description of everything a project document may contain.
+
+One table per kind of object (neuron models, synapses, connectivity, weight
+initializers, compilers, datasets).  The loader validates against it, the
+inspector builds its typed widgets from it and the exporter writes arguments
+in its order, so a field is described exactly once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+FORMAT_NAME = "spike-studio-project"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One editable argument: its type, default, unit and allowed range."""
+
+    name: str
+    kind: str  # "float" | "int" | "bool" | "optfloat" | "choice" | "str"
+    default: Any
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    choices: tuple[Any, ...] = ()
+    label: str = ""
+    help: str = ""
+
+    @property
+    def title(self) -> str:
+        """Human label for the field."""
+        return self.label or self.name.replace("_", " ")
+
+
+def _f(name: str, default: float, unit: str = "", minimum: float | None = None,
+       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "") -> Param:
+    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help)
+
+
+def _i(name: str, default: int, minimum: int | None = 0, maximum: int | None = None,
+       unit: str = "", help: str = "") -> Param:
+    return Param(name, "int", default, unit, minimum, maximum, help=help)
+
+
+def _b(name: str, default: bool, help: str = "") -> Param:
+    return Param(name, "bool", default, help=help)
+
+
+TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant")
+TAU_REFRAC = Param("tau_refrac", "optfloat", None, "ms", 0.0,
+                   help="Refractory period (empty: none)")
+
+READOUTS: tuple[str, ...] = ("var", "sum_var", "avg_var", "avg_var_exp_weight", "max_var",
+                             "spike_count", "first_spike_time")
+
+# Neuron models: name -> (role, params).  role "input" models feed data in.
+NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
+    "SpikeInput": ("input", (
+        _i("max_spikes", 1000000, 1, help="Spike buffer size over a batch"),
+    )),
+    "PoissonInput": ("input", (
+        _b("signed_spikes", False),
+        _i("input_frames", 1, 1),
+        _i("input_frame_timesteps", 1, 1),
+    )),
+    "LeakyIntegrateFire": ("neuron", (
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Reset voltage"),
+        _f("v", 0.0, help="Initial voltage"),
+        TAU_MEM,
+        TAU_REFRAC,
+        _b("relative_reset", True),
+        _b("integrate_during_refrac", True),
+        _b("scale_i", False),
+    )),
+    "AdaptiveLeakyIntegrateFire": ("neuron", (
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Reset voltage"),
+        _f("v", 0.0, help="Initial voltage"),
+        _f("a", 0.0, help="Initial adaptation"),
+        _f("beta", 0.0174, help="Adaptation strength"),
+        TAU_MEM,
+        TAU_REFRAC,
+        _f("tau_adapt", 2000.0, "ms", 0.0, exclusive_minimum=True),
+        _b("relative_reset", True),
+        _b("integrate_during_refrac", True),
+    )),
+    "LeakyIntegrate": ("neuron", (
+        _f("v", 0.0, help="Initial voltage"),
+        _f("bias", 0.0),
+        TAU_MEM,
+        _b("scale_i", False),
+    )),
+}
+
+MODEL_LABELS = {
+    "SpikeInput": "Spike input",
+    "PoissonInput": "Poisson input",
+    "LeakyIntegrateFire": "LIF",
+    "AdaptiveLeakyIntegrateFire": "ALIF",
+    "LeakyIntegrate": "Leaky integrator",
+}
+
+SYNAPSES: dict[str, tuple[Param, ...]] = {
+    "Delta": (),
+    "Exponential": (
+        _f("tau", 5.0, "ms", 0.0, exclusive_minimum=True, help="Synaptic time constant"),
+        _b("scale_i", False),
+    ),
+}
+
+DELAY = _i("delay", 0, 0, unit="steps", help="Axonal delay in timesteps")
+CONNECTIVITY: dict[str, tuple[Param, ...]] = {
+    "Dense": (DELAY,),
+    "FixedProbability": (
+        _f("p", 0.1, "", 0.0, 1.0, help="Connection probability"),
+        _b("allow_self_connections", False),
+        DELAY,
+    ),
+    "OneToOne": (DELAY,),
+}
+
+INITIALIZERS: dict[str, tuple[Param, ...]] = {
+    "Constant": (_f("value", 1.0),),
+    "Normal": (_f("mean", 0.0), _f("sd", 1.0, "", 0.0)),
+    "Uniform": (_f("min", 0.0), _f("max", 1.0)),
+}
+
+LOSSES: dict[str, tuple[Param, ...]] = {
+    "sparse_categorical_crossentropy": (),
+    "mean_square_error": (),
+    "RelativeMeanSquareError": (_f("delta", 1.0, "ms", 0.0),),
+}
+
+OPTIMISERS: dict[str, tuple[Param, ...]] = {
+    "Adam": (
+        _f("alpha", 0.001, "", 0.0, exclusive_minimum=True, help="Learning rate"),
+        _f("beta1", 0.9, "", 0.0, 1.0),
+        _f("beta2", 0.999, "", 0.0, 1.0),
+        _f("epsilon", 1e-8, "", 0.0, exclusive_minimum=True),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CompilerInfo:
+    """A compiler: its class, module (for default_params) and arguments."""
+
+    name: str
+    label: str
+    module: str
+    timesteps_arg: str
+    params: tuple[Param, ...]
+    has_losses: bool = True
+    has_optimiser: bool = True
+    has_delay_learning: bool = False
+    default_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+_COMMON_TAIL = (
+    _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep"),
+    _i("batch_size", 1, 1),
+    _i("rng_seed", 0, 0),
+    _b("kernel_profiling", False),
+)
+
+COMPILERS: dict[str, CompilerInfo] = {
+    "InferenceCompiler": CompilerInfo(
+        "InferenceCompiler", "Inference", "app.training.compilers.inference",
+        "evaluate_timesteps",
+        (_i("evaluate_timesteps", 100, 1, unit="steps"),) + _COMMON_TAIL + (
+            _b("reset_time_between_batches", True),
+            _b("reset_vars_between_batches", True),
+            _b("reset_in_syn_between_batches", False),
+        ),
+        has_losses=False, has_optimiser=False,
+    ),
+    "EventPropCompiler": CompilerInfo(
+        "EventPropCompiler", "EventProp", "app.training.compilers.eventprop",
+        "example_timesteps",
+        (
+            _i("example_timesteps", 100, 1, unit="steps"),
+            _f("reg_lambda_upper", 0.0, "", 0.0),
+            _f("reg_lambda_lower", 0.0, "", 0.0),
+            _f("reg_nu_upper", 0.0, "", 0.0),
+            _i("max_spikes", 500, 1),
+            _b("strict_buffer_checking", False),
+            _b("per_timestep_loss", False),
+        ) + _COMMON_TAIL[:1] + (
+            _f("ttfs_alpha", 0.01, "", 0.0),
+            _f("softmax_temperature", 1.0, "", 0.0, exclusive_minimum=True),
+        ) + _COMMON_TAIL[1:],
+        has_delay_learning=True,
+        default_params={
+            "LeakyIntegrate": {"scale_i": True},
+            "LeakyIntegrateFire": {"relative_reset": False, "integrate_during_refrac": False,
+                                   "scale_i": True},
+            "Exponential": {"scale_i": True},
+        },
+    ),
+    "EPropCompiler": CompilerInfo(
+        "EPropCompiler", "e-prop", "app.training.compilers.eprop",
+        "example_timesteps",
+        (
+            _i("example_timesteps", 100, 1, unit="steps"),
+            _f("tau_reg", 500.0, "ms", 0.0, exclusive_minimum=True),
+            _f("c_reg", 0.001, "", 0.0),
+            _f("f_target", 10.0, "Hz", 0.0),
+            _b("train_output_bias", True),
+        ) + _COMMON_TAIL + (
+            _b("reset_time_between_batches", True),
+        ),
+        default_params={
+            "AdaptiveLeakyIntegrateFire": {"relative_reset": True,
+                                           "integrate_during_refrac": True},
+            "LeakyIntegrate": {"scale_i": False},
+            "LeakyIntegrateFire": {"relative_reset": True, "integrate_during_refrac": True,
+                                   "scale_i": False},
+        },
+    ),
+}
+
+# Built-in dataset keys of ``app.training.data.BUILTIN_DATASETS`` (the
+# registry itself describes sizes and loader arguments).
+BUILTIN_DATASET_KEYS: tuple[str, ...] = ("yin_yang", "digits_latency", "mnist5k_latency",
+                                         "pattern")
+FILE_FORMATS = ("shd", "npz")
+DATASET_SOURCES = ("none", "builtin", "file")
+
+
+def model_params(model: str) -> tuple[Param, ...]:
+    """Parameters of a neuron model (KeyError when unknown)."""
+    return NEURON_MODELS[model][1]
+
+
+def model_role(model: str) -> str:
+    """'input' for data-fed models, 'neuron' otherwise."""
+    return NEURON_MODELS[model][0]
+
+
+def defaults(params: tuple[Param, ...]) -> dict[str, Any]:
+    """Default value of every parameter, in declaration order."""
+    return {p.name: p.default for p in params}
