@@ -1,0 +1,309 @@
+"""CPU backend: owns the state arrays of one compiled network and drives the kernels.
+
+Compilers decide WHAT runs (which populations record events, which losses
+drive the backward pass); this class decides HOW (array layout, chunking,
+threads). A GPU backend would implement the same methods.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+from . import kernels as K
+from .layout import (
+    P_END,
+    P_START,
+    P_TYPE,
+    POISSON_INPUT,
+    RO_FIRST,
+    SPIKE_INPUT,
+    Layout,
+)
+
+
+@dataclass
+class Recording:
+    """What one trial recorded: per-step variables and spikes, per batch slot."""
+
+    var_keys: list[tuple[str, str]] = field(default_factory=list)
+    var_slices: dict[tuple[str, str], slice] = field(default_factory=dict)
+    values: np.ndarray | None = None  # (B, T, K)
+    spike_pops: list[str] = field(default_factory=list)
+    spike_steps: np.ndarray | None = None  # (B, cap)
+    spike_ids: np.ndarray | None = None
+    spike_counts: np.ndarray | None = None
+
+
+class Profiler:
+    """Accumulates seconds per kernel when kernel_profiling is on."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def add(self, name: str, start: float) -> None:
+        if self.enabled:
+            self.seconds[name] += time.perf_counter() - start
+
+
+class CPUSimulator:
+    """State and kernel calls for ``batch_size`` parallel trials of one network."""
+
+    name = "cpu"
+
+    def __init__(self, layout: Layout, batch_size: int, dt: float, example_timesteps: int,
+                 profiling: bool = False) -> None:
+        self.layout = layout
+        self.B = int(batch_size)
+        self.dt = np.float32(dt)
+        self.T = int(example_timesteps)
+        self.profiler = Profiler(profiling)
+        n = max(layout.n_neurons, 1)
+        P = layout.pop_i.shape[0]
+        B = self.B
+        self.V = np.zeros((B, n), np.float32)
+        self.A = np.zeros((B, n), np.float32)
+        self.RF = np.zeros((B, n), np.float32)
+        self.R = np.zeros((B, n), np.float32)
+        self.R2 = np.zeros((B, n), np.float32)
+        self.X = np.zeros((B, max(layout.n_slots, 1)), np.float32)
+        self.ring = np.zeros((B, layout.max_delay + 1 if layout.max_delay > 0 else 1,
+                              max(layout.n_slots, 1)), np.float32)
+        self.spk = np.zeros((B, n), np.int32)
+        self.spk_cnt = np.zeros((B, P), np.int32)
+        self.nspk = np.zeros((B, n), np.int32)
+        self.cursor = np.zeros((B, n), np.int64)
+        self.in_start = np.zeros((B, n), np.int64)
+        self.in_end = np.zeros((B, n), np.int64)
+        self.in_times = np.zeros(1, np.float32)
+        self.rates = np.zeros((1, 1, 1), np.float32)
+        self.frame_steps = 1
+        self.n_chunks = max(1, min(B, numba.get_num_threads()))
+        # EventProp event buffers (allocated by enable_events)
+        self.ev_cap_per_pop = np.zeros(P, np.int64)
+        self.ev_step = np.zeros((B, 1), np.int32)
+        self.ev_nid = np.zeros((B, 1), np.int32)
+        self.ev_xmv = np.zeros((B, 1), np.float32)
+        self.ev_cnt = np.zeros(B, np.int64)
+        self.ev_ovf = np.full(B, -1, np.int64)
+        self.out_hist = np.zeros((1, 1, 1), np.float32)
+        self.out_hist_pop = -1
+        self.reset_state()
+
+    # ----- state -------------------------------------------------------------------------
+    def reset_state(self) -> None:
+        """Set every state variable to its initial value (start of training/evaluation)."""
+        self.V[:] = self.layout.v_init if self.layout.n_neurons else 0
+        self.A[:] = self.layout.a_init if self.layout.n_neurons else 0
+        self.RF[:] = 0
+        self.X[:] = 0
+        self.ring[:] = 0
+        self.spk_cnt[:] = 0
+        self.reset_readouts()
+
+    def reset_neurons(self) -> None:
+        """Reset V, adaptation and refractory time (between trials)."""
+        self.V[:] = self.layout.v_init if self.layout.n_neurons else 0
+        self.A[:] = self.layout.a_init if self.layout.n_neurons else 0
+        self.RF[:] = 0
+
+    def reset_in_syn(self) -> None:
+        """Zero synaptic input and delayed spikes in flight."""
+        self.X[:] = 0
+        self.ring[:] = 0
+
+    def reset_readouts(self) -> None:
+        """Zero readout accumulators (first-spike readouts start at -FLT_MAX)."""
+        self.R[:] = 0
+        self.R2[:] = 0
+        for p in range(self.layout.pop_i.shape[0]):
+            s, e = self.layout.pop_i[p, P_START], self.layout.pop_i[p, P_END]
+            if self.layout.pop_i[p, 6] == RO_FIRST:
+                self.R[:, s:e] = -K.FLT_MAX
+
+    def readout(self, pop_name: str) -> np.ndarray:
+        """Readout values (B, n) of an output population."""
+        return self.R[:, self.layout.pop_slice(pop_name)].copy()
+
+    def readout_aux(self, pop_name: str) -> np.ndarray:
+        """Second readout variable (time of the maximum for max_var)."""
+        return self.R2[:, self.layout.pop_slice(pop_name)].copy()
+
+    # ----- inputs ------------------------------------------------------------------------
+    def set_inputs(self, inputs: dict[str, list], n_active: int) -> None:
+        """Stage one batch of input examples: PreprocessedSpikes or rate arrays per input pop."""
+        lay = self.layout
+        self.in_start[:] = 0
+        self.in_end[:] = 0
+        times = []
+        off = 0
+        rates = None
+        for name, examples in inputs.items():
+            p = lay.pop_index[name]
+            s0 = int(lay.pop_i[p, P_START])
+            n = int(lay.pop_i[p, P_END]) - s0
+            if lay.pop_i[p, P_TYPE] == SPIKE_INPUT:
+                for b, ex in enumerate(examples[:n_active]):
+                    ends = np.asarray(ex.end_spikes, dtype=np.int64)
+                    st = np.asarray(ex.spike_times, dtype=np.float32)
+                    starts = np.concatenate(([0], ends[:-1]))
+                    self.in_start[b, s0:s0 + n] = starts + off
+                    self.in_end[b, s0:s0 + n] = ends + off
+                    times.append(st)
+                    off += st.shape[0]
+            elif lay.pop_i[p, P_TYPE] == POISSON_INPUT:
+                frames = np.asarray(examples[:n_active], dtype=np.float32)
+                frames = frames.reshape(frames.shape[0], -1, n)
+                if rates is None:
+                    rates = np.zeros((self.B, frames.shape[1], max(lay.n_neurons, 1)),
+                                     np.float32)
+                rates[:frames.shape[0], :, s0:s0 + n] = frames
+                nrn = lay.populations[p].neuron
+                self.frame_steps = int(nrn.input_frame_timesteps)
+        self.in_times = np.concatenate(times) if times else np.zeros(1, np.float32)
+        self.cursor[:] = self.in_start
+        self.rates = rates if rates is not None else np.zeros((1, 1, 1), np.float32)
+
+    # ----- EventProp support -------------------------------------------------------------
+    def enable_events(self, caps: dict[str, int], input_spikes: int) -> None:
+        """Allocate event tapes: ``caps`` per-neuron spike limits of the recorded populations."""
+        lay = self.layout
+        total = 0
+        for name, cap in caps.items():
+            p = lay.pop_index[name]
+            n = int(lay.pop_i[p, P_END] - lay.pop_i[p, P_START])
+            self.ev_cap_per_pop[p] = cap
+            if lay.pop_i[p, P_TYPE] in (SPIKE_INPUT, POISSON_INPUT):
+                total += input_spikes
+            else:
+                total += cap * n
+        self.ev_step = np.zeros((self.B, max(total, 1)), np.int32)
+        self.ev_nid = np.zeros((self.B, max(total, 1)), np.int32)
+        self.ev_xmv = np.zeros((self.B, max(total, 1)), np.float32)
+
+    def enable_output_history(self, pop_name: str) -> None:
+        """Keep V of an output population for every step (per-timestep losses)."""
+        p = self.layout.pop_index[pop_name]
+        n = int(self.layout.pop_i[p, P_END] - self.layout.pop_i[p, P_START])
+        self.out_hist = np.zeros((self.B, self.T, n), np.float32)
+        self.out_hist_pop = p
+
+    # ----- running -----------------------------------------------------------------------
+    def run_trial(self, n_active: int, zero_step: int = -1,
+                  record_vars: list[tuple[str, str]] | None = None,
+                  record_spikes: list[str] | None = None,
+                  step_callback: object | None = None) -> Recording:
+        """Simulate one trial of T steps for the first ``n_active`` batch slots."""
+        lay = self.layout
+        B = n_active
+        rec = Recording()
+        gids, vcodes = [], []
+        codes = {"v": K.REC_V, "a": K.REC_A, "refractime": K.REC_REFRAC, "readout": K.REC_READOUT}
+        for key in record_vars or []:
+            pop, var = key
+            sl = lay.pop_slice(pop)
+            code = codes.get(var.lower())
+            if code is None:
+                raise ValueError(f"cannot record variable '{var}' of population '{pop}'; "
+                                 f"recordable: {', '.join(codes)}")
+            start = len(gids)
+            gids.extend(range(sl.start, sl.stop))
+            vcodes.extend([code] * (sl.stop - sl.start))
+            rec.var_keys.append(key)
+            rec.var_slices[key] = slice(start, len(gids))
+        rec_gid = np.asarray(gids, np.int64)
+        rec_var = np.asarray(vcodes, np.int32)
+        P = lay.pop_i.shape[0]
+        srec_mask = np.zeros(P, np.int8)
+        n_srec = 0
+        for name in record_spikes or []:
+            p = lay.pop_index[name]
+            srec_mask[p] = 1
+            n_srec += int(lay.pop_i[p, P_END] - lay.pop_i[p, P_START])
+            rec.spike_pops.append(name)
+        chunk = self.T if step_callback is None else 1
+        if n_srec and step_callback is None:
+            chunk = max(1, min(self.T, (1 << 24) // max(1, n_srec * B)))
+        values = np.zeros((B, self.T, len(gids)), np.float32) if gids else None
+        steps_all: list[list[np.ndarray]] = [[] for _ in range(B)]
+        ids_all: list[list[np.ndarray]] = [[] for _ in range(B)]
+        self.ev_cnt[:] = 0
+        self.ev_ovf[:] = -1
+        self.nspk[:] = 0
+        t0 = time.perf_counter()
+        for s0 in range(0, self.T, chunk):
+            s1 = min(self.T, s0 + chunk)
+            if step_callback is not None:
+                step_callback.on_timestep_begin(s0)
+            vbuf = np.zeros((B, s1 - s0, len(gids)), np.float32) if gids else \
+                np.zeros((1, 1, 1), np.float32)
+            cap = n_srec * (s1 - s0) if n_srec else 1
+            sstep = np.zeros((B, cap), np.int32)
+            sid = np.zeros((B, cap), np.int32)
+            scnt = np.zeros(B, np.int64)
+            K.forward_chunk(
+                s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B),
+                lay.pop_i, lay.pop_f, lay.bias, lay.grp_i, lay.grp_f, lay.conn_i, lay.row_ptr,
+                lay.syn_post, lay.weights, lay.delays,
+                self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
+                self.spk_cnt[:B], self.R[:B], self.R2[:B],
+                self.in_start[:B], self.in_end[:B], self.in_times, self.cursor[:B],
+                self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
+                rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
+                self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
+                self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
+                self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B], self.out_hist_pop)
+            if values is not None:
+                values[:, s0:s1] = vbuf
+            if n_srec:
+                for b in range(B):
+                    steps_all[b].append(sstep[b, :scnt[b]])
+                    ids_all[b].append(sid[b, :scnt[b]])
+            if step_callback is not None:
+                step_callback.on_timestep_end(s1 - 1)
+        self.profiler.add("forward", t0)
+        rec.values = values
+        if n_srec:
+            rec.spike_steps = [np.concatenate(s) for s in steps_all]
+            rec.spike_ids = [np.concatenate(s) for s in ids_all]
+        return rec
+
+    def backward(self, n_active: int, bk_i: np.ndarray, bk_f: np.ndarray,
+                 conn_train: np.ndarray, conn_dtrain: np.ndarray, labels: np.ndarray,
+                 drive_val: np.ndarray, drive_step: np.ndarray, tfirst: np.ndarray,
+                 tsum: np.ndarray, ttrue: np.ndarray, spike_count_batch: np.ndarray,
+                 record_lambdas: list[str] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """EventProp backward pass; returns (weight grads, delay grads, lambda recording)."""
+        lay = self.layout
+        B = n_active
+        nch = min(self.n_chunks, B)
+        S = max(lay.weights.shape[0], 1)
+        grad = np.zeros((nch, S), np.float32)
+        dgrad = np.zeros((nch, S) if conn_dtrain.any() else (1, 1), np.float32)
+        gids = []
+        for name in record_lambdas or []:
+            sl = lay.pop_slice(name)
+            gids.extend(range(sl.start, sl.stop))
+        brec_gid = np.asarray(gids, np.int64)
+        brec = np.zeros((B, self.T, 2 * len(gids)) if gids else (1, 1, 1), np.float32)
+        t0 = time.perf_counter()
+        K.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
+                         conn_train, conn_dtrain, lay.row_ptr, lay.syn_post, lay.weights,
+                         lay.delays, lay.max_delay,
+                         self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
+                         labels, drive_val, drive_step, None, tfirst, tsum, ttrue,
+                         spike_count_batch, grad, dgrad, brec_gid, brec)
+        self.profiler.add("backward", t0)
+        g = grad[0].copy()
+        for c in range(1, nch):
+            g += grad[c]
+        dg = dgrad[0].copy()
+        for c in range(1, dgrad.shape[0]):
+            dg += dgrad[c]
+        return g, dg, (brec if gids else None)
