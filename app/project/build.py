@@ -180,7 +180,10 @@ def compiler_kwargs(project: Project, connections: dict[str, Any] | None = None
 def build_compiler(project: Project, connections: dict[str, Any] | None = None) -> Any:
     """The compiler object of the project."""
     compilers = importlib.import_module("app.training.compilers")
-    cls = getattr(compilers, project.compiler.type)
+    cls = getattr(compilers, project.compiler.type, None)
+    if cls is None:
+        raise ProjectError(f"{project.compiler.type} is not available in this installation",
+                           "compiler.type")
     try:
         return cls(**compiler_kwargs(project, connections))
     except (TypeError, ValueError) as exc:
@@ -193,6 +196,29 @@ def resolve_path(path: str, base_dir: str | Path | None) -> Path:
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
     return p
+
+
+def load_file_split(project: Project, path: Path) -> tuple[list, np.ndarray]:
+    """(spikes, labels) of one data file, binned to the compiler's dt and cut
+    to its trial length; labels are required."""
+    from app.training import data
+
+    ds = project.dataset
+    inp = project.input_population()
+    num_inputs = inp.size if inp is not None else None
+    limit = project.training.max_examples
+    if ds.format == "shd":
+        dt = float(project.compiler.params["dt"])
+        spikes, labels = data.load_shd(path, dt=dt, max_time=project.compiler.timesteps * dt,
+                                       num_inputs=num_inputs or 700, max_examples=limit)
+    else:
+        spikes, labels = data.load_npz_spikes(path, num_inputs=num_inputs)
+        if labels is None:
+            raise ProjectError(f"{path.name} has no 'labels' (or 'targets') array",
+                               "dataset.path")
+        if limit is not None:
+            spikes, labels = spikes[:limit], labels[:limit]
+    return list(spikes), np.asarray(labels)
 
 
 def load_dataset(project: Project, base_dir: str | Path | None = None) -> Any:
@@ -215,8 +241,25 @@ def load_dataset(project: Project, base_dir: str | Path | None = None) -> Any:
             path = resolve_path(ds.path, base_dir)
             if not path.is_file():
                 raise ProjectError(f"file {path} does not exist", "dataset.path")
-            loader = data.load_shd if ds.format == "shd" else data.load_npz_spikes
-            dataset = loader(path)
+            train_x, train_y = load_file_split(project, path)
+            test_x: list = []
+            test_y = np.zeros((0,) + train_y.shape[1:], train_y.dtype)
+            if ds.test_path:
+                tpath = resolve_path(ds.test_path, base_dir)
+                if not tpath.is_file():
+                    raise ProjectError(f"file {tpath} does not exist", "dataset.test_path")
+                test_x, test_y = load_file_split(project, tpath)
+            regression = train_y.dtype.kind == "f"
+            out = project.output_population()
+            num_classes = None if regression else (
+                out.size if out is not None else int(train_y.max(initial=0)) + 1)
+            dataset = data.SpikeDataset(
+                train_spikes=train_x, train_labels=train_y, test_spikes=test_x,
+                test_labels=test_y, num_inputs=train_x[0].end_spikes.shape[0] if train_x
+                else 0, num_outputs=out.size if out is not None else 0,
+                num_classes=num_classes,
+                example_timesteps=project.compiler.timesteps,
+                dt=float(project.compiler.params["dt"]), name=path.stem)
     except ProjectError:
         raise
     except (data.DatasetError, OSError, ValueError, KeyError, TypeError) as exc:

@@ -123,14 +123,16 @@ class DatasetSpec:
     name: str = ""  # built-in key
     params: dict[str, Any] = field(default_factory=dict)
     format: str = ""  # "shd" | "npz" for files
-    path: str = ""  # file path; relative paths are relative to the project file
+    path: str = ""  # training file; relative paths are relative to the project file
+    test_path: str = ""  # optional test file of the same format
     input: str | None = None  # population id; None: the only input population
     output: str | None = None  # population id; None: the only output population
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"source": self.source, "name": self.name, "params": dict(self.params),
-                "format": self.format, "path": self.path, "input": self.input,
+                "format": self.format, "path": self.path, "test_path": self.test_path,
+                "input": self.input,
                 "output": self.output}
 
 
@@ -554,7 +556,7 @@ def _scalars(data: Any, path: str) -> dict[str, Any]:
 def parse_dataset(data: Any, path: str = "dataset") -> DatasetSpec:
     """Validate the dataset section."""
     d = _obj(data, path, {"source": True, "name": False, "params": False, "format": False,
-                          "path": False, "input": False, "output": False})
+                          "path": False, "test_path": False, "input": False, "output": False})
     source = d["source"]
     if source not in schema.DATASET_SOURCES:
         raise ProjectError(f"must be one of {list(schema.DATASET_SOURCES)}", f"{path}.source")
@@ -562,6 +564,7 @@ def parse_dataset(data: Any, path: str = "dataset") -> DatasetSpec:
     params: dict[str, Any] = {}
     fmt = _str(d.get("format", ""), f"{path}.format")
     fpath = _str(d.get("path", ""), f"{path}.path", max_len=4096)
+    tpath = _str(d.get("test_path", ""), f"{path}.test_path", max_len=4096)
     if source == "builtin":
         if name not in schema.BUILTIN_DATASET_KEYS:
             raise ProjectError(
@@ -574,7 +577,7 @@ def parse_dataset(data: Any, path: str = "dataset") -> DatasetSpec:
         raise ProjectError(f"must be one of {list(schema.FILE_FORMATS)}", f"{path}.format")
     inp = d.get("input")
     out = d.get("output")
-    return DatasetSpec(source, name, params, fmt, fpath,
+    return DatasetSpec(source, name, params, fmt, fpath, tpath,
                        None if inp is None else _id(inp, f"{path}.input"),
                        None if out is None else _id(out, f"{path}.output"))
 

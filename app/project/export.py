@@ -174,19 +174,26 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
     if ds.source == "builtin":
         kw = ", ".join(f"{k}={_lit(v)}" for k, v in ds.params.items())
         add(f"dataset = BUILTIN_DATASETS[{ds.name!r}].load({kw})")
+        add("x_train, y_train = dataset.train_spikes, dataset.train_labels")
+        add("x_test, y_test = dataset.test_spikes, dataset.test_labels")
     elif ds.source == "file":
-        add("if not args.data:")
         fmt = ds.format.upper()
+        add("if not args.data:")
         add(f"    parser.error(\"this project needs a {fmt} file: pass --data PATH\")")
-        loader = "load_shd" if ds.format == "shd" else "load_npz_spikes"
-        add(f"dataset = {loader}(args.data)")
+        inp_pop = project.input_population()
+        n_in = inp_pop.size if inp_pop is not None else 700
+        if ds.format == "shd":
+            dt = float(project.compiler.params["dt"])
+            t_max = project.compiler.timesteps * dt
+            add(f"x_train, y_train = load_shd(args.data, dt={dt!r}, max_time={t_max!r}, "
+                f"num_inputs={n_in})")
+        else:
+            add(f"x_train, y_train = load_npz_spikes(args.data, num_inputs={n_in})")
     if ds.source != "none":
         add("if args.max_examples is not None:")
-        add("    limit = args.max_examples")
-        add("    dataset.train_spikes = dataset.train_spikes[:limit]")
-        add("    dataset.train_labels = dataset.train_labels[:limit]")
-        add("    dataset.test_spikes = dataset.test_spikes[:limit]")
-        add("    dataset.test_labels = dataset.test_labels[:limit]")
+        add("    x_train, y_train = x_train[:args.max_examples], y_train[:args.max_examples]")
+        if ds.source == "builtin":
+            add("    x_test, y_test = x_test[:args.max_examples], y_test[:args.max_examples]")
         add("")
 
     if use_weights:
@@ -250,14 +257,13 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
     unit = "" if regression else "%"
     add("with compiled_net:")
     if spec.type == "InferenceCompiler":
-        add(f"    metrics, _ = compiled_net.evaluate({{{inp}: dataset.test_spikes}},")
-        add(f"                                       {{{out}: dataset.test_labels}},")
+        xs, ys = ("x_test", "y_test") if ds.source == "builtin" else ("x_train", "y_train")
+        add(f"    metrics, _ = compiled_net.evaluate({{{inp}: {xs}}}, {{{out}: {ys}}},")
         add(f"                                       metrics={metric})")
         add(f"    print(f\"Test {what} = {{{scale}metrics[{out}].result}}{unit}\")")
         return "\n".join(lines) + "\n"
     vs = project.training.validation_split
-    add(f"    metrics, cb_data = compiled_net.train({{{inp}: dataset.train_spikes}},")
-    add(f"                                          {{{out}: dataset.train_labels}},")
+    add(f"    metrics, cb_data = compiled_net.train({{{inp}: x_train}}, {{{out}: y_train}},")
     add("                                          num_epochs=args.epochs,")
     add(f"                                          shuffle={project.training.shuffle!r},")
     if vs:
