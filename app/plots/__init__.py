@@ -13,12 +13,16 @@ Every plot has reset view, ``export_png(path)``, ``export_csv(path)`` and
 ``set_theme("dark" | "light")``.
 """
 
+from app.plots._compat import protect_singleton_refcounts
 from app.plots.base import REDRAW_INTERVAL_MS, THEMES, PlotBase
 from app.plots.curves import SERIES, CurvesPlot, ema_smooth
 from app.plots.panel import MESSAGE_KINDS, PlotsPanel
 from app.plots.raster import DEFAULT_MAX_TICKS, RasterPlot
 from app.plots.voltage import NeuronSpecError, VoltagePlot, parse_neuron_spec
 from app.plots.weights import WeightHistogram
+
+# PySide6 6.12 + Python 3.11 leak references to None/True on void calls and emit (see _compat).
+protect_singleton_refcounts()
 
 __all__ = [
     "DEFAULT_MAX_TICKS",

@@ -1,0 +1,5 @@
+"""Run plot tests without a display."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
