@@ -114,7 +114,9 @@ class VoltagePlot(PlotBase):
             "Neuron ids and ranges separated by commas, e.g. 0-4,7. Empty shows all recorded."
         )
         self.neuron_edit.setClearButtonEnabled(True)
-        self.neuron_edit.textChanged.connect(self._on_picker_text)
+        # validate while typing, apply on Enter / leaving the field
+        self.neuron_edit.textChanged.connect(self._validate_picker_text)
+        self.neuron_edit.editingFinished.connect(self._apply_picker_text)
         self.toolbar.addWidget(self.neuron_edit)
         self.note_label = QLabel(self)
         self.toolbar.addWidget(self.note_label)
@@ -128,23 +130,29 @@ class VoltagePlot(PlotBase):
         self.set_theme(theme)
 
     # ----------------------------------------------------------------- picker
-    def _on_picker_text(self, text: str) -> None:
+    def _validate_picker_text(self, text: str) -> list[int] | None:
         try:
             picked = parse_neuron_spec(text, self._n_neurons)
         except NeuronSpecError as exc:
             self.show_error(f"Neuron picker: {exc}")
             self.neuron_edit.setStyleSheet(f"border: 1px solid {self._theme.error};")
-            return
-        self.clear_error()
+            return None
+        if self.error_text.startswith("Neuron picker"):
+            self.clear_error()
         self.neuron_edit.setStyleSheet("")
-        if picked != self._picked:
+        return picked
+
+    def _apply_picker_text(self) -> None:
+        picked = self._validate_picker_text(self.neuron_edit.text())
+        if picked is not None and picked != self._picked:
             self._picked = picked
             self.neurons_changed.emit(list(picked))
             self.mark_dirty()
 
     def set_neuron_spec(self, text: str) -> None:
-        """Type ``text`` into the neuron picker (as a user would)."""
+        """Put ``text`` in the neuron picker and apply it (as typing it and Enter would)."""
         self.neuron_edit.setText(text)
+        self._apply_picker_text()
 
     @property
     def picked_neurons(self) -> list[int]:
@@ -154,7 +162,7 @@ class VoltagePlot(PlotBase):
     def set_population_size(self, n_neurons: int | None) -> None:
         """Let the picker reject ids ``>= n_neurons``."""
         self._n_neurons = n_neurons
-        self._on_picker_text(self.neuron_edit.text())
+        self._apply_picker_text()
 
     # ------------------------------------------------------------------- data
     def set_traces(self, t_ms: Sequence[float] | np.ndarray, V: np.ndarray,  # noqa: N803
