@@ -1,0 +1,329 @@
+"""Callbacks with mlGeNN's hook names.
+
+A callback is any object with some of: ``set_params``, ``on_train_begin/end``,
+``on_test_begin/end``, ``on_epoch_begin/end``, ``on_batch_begin/end``,
+``on_timestep_begin/end`` and ``get_data``. Recorders do not pull state every
+step: they ask the engine to record (``recording_request``) and receive the
+trial's recording at batch end (``on_recording``), which keeps trials in one
+kernel call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from app.model import Connection, Population
+from app.model.errors import bad_arg
+
+from .serialisers import Serialiser, get_serialiser
+
+
+class Callback:
+    """Base class (optional): hooks default to doing nothing."""
+
+
+def _filter_mask(flt: Any, n: int, owner: str, arg: str) -> np.ndarray:
+    mask = np.zeros(n, bool)
+    if flt is None:
+        mask[:] = True
+    elif isinstance(flt, slice):
+        mask[flt] = True
+    elif isinstance(flt, (int, np.integer)):
+        if not 0 <= flt < n:
+            raise bad_arg(owner, arg, flt, f"an index in [0, {n})")
+        mask[int(flt)] = True
+    else:
+        idx = np.asarray(flt)
+        if idx.dtype == bool:
+            if idx.shape != (n,):
+                raise bad_arg(owner, arg, f"mask of shape {idx.shape}", f"shape ({n},)")
+            mask[:] = idx
+        else:
+            if idx.size and (idx.min() < 0 or idx.max() >= n):
+                raise bad_arg(owner, arg, flt, f"indices in [0, {n})")
+            mask[idx.astype(np.int64)] = True
+    return mask
+
+
+class _ExampleFilter:
+    """Which examples of the epoch a recorder keeps (None = all)."""
+
+    def __init__(self, flt: Any) -> None:
+        self.flt = flt
+
+    def keep(self, example: int) -> bool:
+        if self.flt is None:
+            return True
+        if isinstance(self.flt, slice):
+            start, stop, step = self.flt.start or 0, self.flt.stop, self.flt.step or 1
+            return example >= start and (stop is None or example < stop) \
+                and (example - start) % step == 0
+        if isinstance(self.flt, (int, np.integer)):
+            return example == int(self.flt)
+        return example in set(int(i) for i in np.asarray(self.flt).ravel())
+
+
+class SpikeRecorder(Callback):
+    """Record spikes of a population: data is ``[list of times (ms), list of ids]`` per example."""
+
+    def __init__(self, pop: Population, key: Any = None, example_filter: Any = None,
+                 neuron_filter: Any = None, record_counts: bool = False) -> None:
+        if not isinstance(pop, Population):
+            raise bad_arg("SpikeRecorder", "pop", pop, "a Population is required")
+        self.pop = pop
+        self.key = key if key is not None else f"spikes_{pop.name}"
+        self.examples = _ExampleFilter(example_filter)
+        self.mask = _filter_mask(neuron_filter, pop.num_neurons, "SpikeRecorder",
+                                 "neuron_filter")
+        self.record_counts = record_counts
+        self._data: list = []
+
+    def set_params(self, data: dict, **kwargs: Any) -> None:
+        data.setdefault(self.key, [] if self.record_counts else [[], []])
+        self._data = data[self.key]
+
+    def recording_request(self) -> tuple[list, list]:
+        return [], [self.pop.name]
+
+    def on_recording(self, rec: Any, example_ids: Sequence[int], start: int, dt: float) -> None:
+        for b, ex in enumerate(example_ids):
+            if not self.examples.keep(ex):
+                continue
+            steps = rec.spike_steps[b]
+            ids = rec.spike_ids[b] - start
+            sel = (ids >= 0) & (ids < self.pop.num_neurons)
+            steps, ids = steps[sel], ids[sel]
+            keep = self.mask[ids]
+            steps, ids = steps[keep], ids[keep]
+            if self.record_counts:
+                self._data.append(np.bincount(ids, minlength=self.pop.num_neurons)[self.mask])
+            else:
+                self._data[0].append(steps.astype(np.float32) * np.float32(dt))
+                self._data[1].append(ids.astype(np.int32))
+
+    def get_data(self) -> tuple[Any, Any]:
+        return self.key, self._data
+
+
+class VarRecorder(Callback):
+    """Record a state variable (``"V"``, ``"A"``, ``"RefracTime"``) every step: (T, n) per example."""
+
+    def __init__(self, pop: Population, var: str, key: Any = None, example_filter: Any = None,
+                 neuron_filter: Any = None) -> None:
+        if not isinstance(pop, Population):
+            raise bad_arg("VarRecorder", "pop", pop, "a Population is required")
+        if var.lower() not in ("v", "a", "refractime", "readout"):
+            raise bad_arg("VarRecorder", "var", var, "allowed: 'V', 'A', 'RefracTime', 'readout'")
+        self.pop = pop
+        self.var = var
+        self.key = key if key is not None else f"{var}_{pop.name}"
+        self.examples = _ExampleFilter(example_filter)
+        self.mask = _filter_mask(neuron_filter, pop.num_neurons, "VarRecorder", "neuron_filter")
+        self._data: list = []
+
+    def set_params(self, data: dict, **kwargs: Any) -> None:
+        data.setdefault(self.key, [])
+        self._data = data[self.key]
+
+    def recording_request(self) -> tuple[list, list]:
+        return [(self.pop.name, self.var)], []
+
+    def on_recording(self, rec: Any, example_ids: Sequence[int], start: int, dt: float) -> None:
+        sl = rec.var_slices[(self.pop.name, self.var)]
+        for b, ex in enumerate(example_ids):
+            if self.examples.keep(ex):
+                self._data.append(rec.values[b, :, sl][:, self.mask].copy())
+
+    def get_data(self) -> tuple[Any, Any]:
+        return self.key, self._data
+
+
+class ConnVarRecorder(Callback):
+    """Record a connection variable (``"g"`` weights, ``"d"`` delays) at the end of each batch."""
+
+    def __init__(self, conn: Connection, var: str = "g", key: Any = None,
+                 example_filter: Any = None) -> None:
+        if not isinstance(conn, Connection):
+            raise bad_arg("ConnVarRecorder", "conn", conn, "a Connection is required")
+        if var not in ("g", "d"):
+            raise bad_arg("ConnVarRecorder", "var", var, "allowed: 'g' (weights), 'd' (delays)")
+        self.conn = conn
+        self.var = var
+        self.key = key if key is not None else f"{var}_{conn.name}"
+        self.batches = _ExampleFilter(example_filter)
+        self._data: list = []
+        self._cn: Any = None
+
+    def set_params(self, data: dict, compiled_network: Any = None, **kwargs: Any) -> None:
+        data.setdefault(self.key, [])
+        self._data = data[self.key]
+        self._cn = compiled_network
+
+    def on_batch_end(self, batch: int, metrics: Any) -> None:
+        if self.batches.keep(batch):
+            if self.var == "g":
+                self._data.append(self._cn.get_weights(self.conn))
+            else:
+                self._data.append(self._cn.get_delays(self.conn))
+
+    def get_data(self) -> tuple[Any, Any]:
+        return self.key, self._data
+
+
+class Checkpoint(Callback):
+    """Save every trained variable at the end of every ``epoch_interval``-th epoch."""
+
+    def __init__(self, serialiser: str | Serialiser = "numpy", epoch_interval: int = 1) -> None:
+        if not isinstance(epoch_interval, int) or epoch_interval < 1:
+            raise bad_arg("Checkpoint", "epoch_interval", epoch_interval, "an integer >= 1")
+        self.serialiser = get_serialiser(serialiser)
+        self.epoch_interval = epoch_interval
+        self._cn: Any = None
+
+    def set_params(self, compiled_network: Any = None, **kwargs: Any) -> None:
+        self._cn = compiled_network
+
+    def on_epoch_end(self, epoch: int, metrics: Any) -> None:
+        if epoch % self.epoch_interval == 0 and self._cn.is_root:
+            self._cn.save((epoch,), self.serialiser)
+
+
+class OptimiserParamSchedule(Callback):
+    """Set an optimiser parameter from ``func(epoch, value)`` at the start of each epoch."""
+
+    def __init__(self, param_name: str, func: Callable[[int, float], float]) -> None:
+        if not callable(func):
+            raise bad_arg("OptimiserParamSchedule", "func", func, "a callable (epoch, value)")
+        self.param_name = param_name
+        self.func = func
+        self._cn: Any = None
+
+    def set_params(self, compiled_network: Any = None, **kwargs: Any) -> None:
+        self._cn = compiled_network
+        if not hasattr(self._cn.optimiser, param_name := self.param_name):
+            raise bad_arg("OptimiserParamSchedule", "param_name", param_name,
+                          f"the optimiser {self._cn.optimiser!r} has no such parameter")
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        opt = self._cn.optimiser
+        setattr(opt, self.param_name, float(self.func(epoch, getattr(opt, self.param_name))))
+
+
+class BatchProgressBar(Callback):
+    """tqdm progress bar over the batches of each epoch, showing the metrics."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+        self._num_batches = 0
+        self._cn: Any = None
+
+    def set_params(self, num_batches: int = 0, compiled_network: Any = None,
+                   **kwargs: Any) -> None:
+        self._num_batches = num_batches
+        self._cn = compiled_network
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        from tqdm.auto import tqdm
+
+        if self._cn is None or self._cn.is_root:
+            self._bar = tqdm(total=self._num_batches, desc=f"Epoch {epoch}", leave=True)
+
+    def on_batch_end(self, batch: int, metrics: Any) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+            shown = {getattr(k, "name", str(k)): f"{m.result:.4f}" for k, m in metrics.items()
+                     if m.result is not None}
+            self._bar.set_postfix(shown)
+
+    def on_epoch_end(self, epoch: int, metrics: Any) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def on_test_end(self, metrics: Any) -> None:
+        self.on_epoch_end(0, metrics)
+
+
+CALLBACKS = {"batch_progress_bar": BatchProgressBar, "checkpoint": Checkpoint}
+
+
+class CallbackList:
+    """Calls each hook on every callback that has it; collects ``get_data``."""
+
+    def __init__(self, callbacks: Sequence[Any], **params: Any) -> None:
+        self.callbacks = []
+        for c in callbacks:
+            if isinstance(c, str):
+                if c not in CALLBACKS:
+                    raise bad_arg("train/evaluate", "callbacks", c,
+                                  f"allowed names: {', '.join(CALLBACKS)}")
+                c = CALLBACKS[c]()
+            self.callbacks.append(c)
+        self.data: dict = {}
+        for c in self.callbacks:
+            if hasattr(c, "set_params"):
+                c.set_params(data=self.data, **params)
+
+    def _call(self, hook: str, *args: Any) -> None:
+        for c in self.callbacks:
+            fn = getattr(c, hook, None)
+            if fn is not None:
+                fn(*args)
+
+    def has(self, hook: str) -> bool:
+        return any(getattr(c, hook, None) is not None for c in self.callbacks)
+
+    def recording_requests(self) -> tuple[list, list]:
+        vars_, spikes = [], []
+        for c in self.callbacks:
+            if hasattr(c, "recording_request"):
+                v, s = c.recording_request()
+                vars_ += [x for x in v if x not in vars_]
+                spikes += [x for x in s if x not in spikes]
+        return vars_, spikes
+
+    def on_recording(self, rec: Any, example_ids: Sequence[int], starts: dict, dt: float) -> None:
+        for c in self.callbacks:
+            if hasattr(c, "on_recording"):
+                c.on_recording(rec, example_ids, starts[c.pop.name], dt)
+
+    def on_train_begin(self) -> None:
+        self._call("on_train_begin")
+
+    def on_train_end(self, metrics: Any) -> None:
+        self._call("on_train_end", metrics)
+
+    def on_test_begin(self) -> None:
+        self._call("on_test_begin")
+
+    def on_test_end(self, metrics: Any) -> None:
+        self._call("on_test_end", metrics)
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        self._call("on_epoch_begin", epoch)
+
+    def on_epoch_end(self, epoch: int, metrics: Any) -> None:
+        self._call("on_epoch_end", epoch, metrics)
+
+    def on_batch_begin(self, batch: int) -> None:
+        self._call("on_batch_begin", batch)
+
+    def on_batch_end(self, batch: int, metrics: Any) -> None:
+        self._call("on_batch_end", batch, metrics)
+
+    def on_timestep_begin(self, timestep: int) -> None:
+        self._call("on_timestep_begin", timestep)
+
+    def on_timestep_end(self, timestep: int) -> None:
+        self._call("on_timestep_end", timestep)
+
+    def get_data(self) -> dict:
+        out = {}
+        for c in self.callbacks:
+            if hasattr(c, "get_data"):
+                k, v = c.get_data()
+                out[k] = v
+        return out

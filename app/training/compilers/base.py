@@ -1,0 +1,87 @@
+"""What every compiler shares: argument checks, network checks, Problem reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.model import Network
+from app.model.errors import ModelError, bad_arg
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a network cannot be compiled, attached to the object it concerns.
+
+    ``kind`` is "population", "connection", "compiler" or "dataset"; ``target``
+    the object's name ("" for the compiler itself); ``field`` the argument.
+    """
+
+    message: str
+    target: str
+    kind: str
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.kind} '{self.target}'" if self.target else self.kind
+        return f"{where}: {self.message}"
+
+
+class CompileError(ModelError):
+    """The network cannot be compiled with this compiler; ``problems`` lists why."""
+
+    def __init__(self, compiler: str, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{compiler} cannot compile this network:\n{lines}")
+
+
+def check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> int:
+    """Validate an integer compiler argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise bad_arg(owner, name, value, f"an integer >= {minimum} is required")
+    return int(value)
+
+
+def check_positive_float(owner: str, name: str, value: Any) -> float:
+    """Validate a positive float compiler argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+            or not np.isfinite(value) or value <= 0:
+        raise bad_arg(owner, name, value, "a positive number is required")
+    return float(value)
+
+
+class Compiler:
+    """Base class: ``check(network)`` lists problems, ``compile(network)`` builds."""
+
+    name = "Compiler"
+
+    def check(self, network: Network) -> list[Problem]:
+        """Problems that stop ``network`` compiling with this compiler (empty = fine)."""
+        problems = []
+        if not any(p.neuron.is_input for p in network.populations):
+            problems.append(Problem("the network has no input population", "", "compiler"))
+        if not any(p.neuron.readout is not None for p in network.populations):
+            problems.append(Problem("the network has no output population (a population "
+                                    "with a readout)", "", "compiler"))
+        for p in network.populations:
+            if not p.neuron.is_input and not p.incoming_connections:
+                problems.append(Problem("receives no connections, so it can never be driven; "
+                                        "connect an input or remove it", p.name, "population"))
+        return problems
+
+    def raise_problems(self, network: Network) -> None:
+        """Raise CompileError listing every problem, if any."""
+        problems = self.check(network)
+        if problems:
+            raise CompileError(self.name, problems)
+
+    def compile(self, network: Network) -> Any:
+        raise NotImplementedError
+
+
+def check_network(network: Network, compiler: Compiler) -> list[Problem]:
+    """The compile-time checks of ``compiler`` on ``network`` (used live by the editor)."""
+    return compiler.check(network)

@@ -1,0 +1,422 @@
+"""EventPropCompiler: exact gradients for LIF networks (Wunderlich & Pehle 2021).
+
+Each batch runs the forward pass (recording spike times and (x - V) per
+spike), then the adjoint pass backwards in time, then one Adam step. Unlike
+mlGeNN, every batch's gradient is applied (SPEC.md, "Where we differ").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from app.model import Connection, Network, Population
+from app.model.errors import bad_arg
+from app.model.neurons import (
+    AdaptiveLeakyIntegrateFire,
+    LeakyIntegrate,
+    LeakyIntegrateFire,
+    PoissonInput,
+    SpikeInput,
+)
+from app.model.params import check_bool
+from app.model.readouts import AvgVar, AvgVarExpWeight, FirstSpikeTime, MaxVar, SumVar, Var
+from app.model.synapses import Exponential
+
+from ..callbacks import CallbackList
+from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
+from ..engine import get_backend
+from ..engine import kernels as K
+from ..engine.layout import P_END, P_START, RO_MAX, build_layout
+from ..losses import (
+    Loss,
+    MeanSquareError,
+    RelativeMeanSquareError,
+    SparseCategoricalCrossentropy,
+    get_loss,
+    softmax,
+)
+from ..optimisers import Optimiser, get_optimiser
+from .base import Compiler, Problem, check_positive_float, check_positive_int
+
+default_params = {
+    LeakyIntegrateFire: {"relative_reset": False, "integrate_during_refrac": False,
+                         "scale_i": True},
+    LeakyIntegrate: {"scale_i": True},
+    Exponential: {"scale_i": True},
+}
+
+_SCE_READOUTS = (AvgVar, SumVar, AvgVarExpWeight, MaxVar)
+
+
+class EventPropCompiler(Compiler):
+    """Compile a network for EventProp training (mlGeNN's arguments and defaults)."""
+
+    name = "EventPropCompiler"
+
+    def __init__(self, example_timesteps: int, losses: Any, optimiser: Any = "adam",
+                 reg_lambda_upper: Any = 0.0, reg_lambda_lower: Any = 0.0,
+                 reg_nu_upper: float = 0.0, max_spikes: int = 500,
+                 strict_buffer_checking: bool = False, per_timestep_loss: bool = False,
+                 dt: float = 1.0, ttfs_alpha: float = 0.01, softmax_temperature: float = 1.0,
+                 batch_size: int = 1, rng_seed: int = 0, kernel_profiling: bool = False,
+                 communicator: Any = None, delay_optimiser: Any = None,
+                 delay_learn_conns: Sequence[Connection] = (), backend: str = "cpu",
+                 **kwargs: Any) -> None:
+        o = "EventPropCompiler"
+        for k in kwargs:
+            if k in ("tau_reg", "c_reg", "f_target", "train_output_bias"):
+                raise bad_arg(o, k, kwargs[k], "this is an e-prop argument; use EPropCompiler")
+            raise bad_arg(o, k, kwargs[k], "unknown argument")
+        self.example_timesteps = check_positive_int(o, "example_timesteps", example_timesteps)
+        self.losses = losses
+        self.optimiser = get_optimiser(optimiser)
+        self.reg_lambda_upper = reg_lambda_upper
+        self.reg_lambda_lower = reg_lambda_lower
+        for name, val in (("reg_lambda_upper", reg_lambda_upper),
+                          ("reg_lambda_lower", reg_lambda_lower)):
+            vals = val.values() if isinstance(val, dict) else [val]
+            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in vals):
+                raise bad_arg(o, name, val, "a number >= 0 or a dict {population: number}")
+        if isinstance(reg_nu_upper, bool) or not isinstance(reg_nu_upper, (int, float)) \
+                or reg_nu_upper < 0:
+            raise bad_arg(o, "reg_nu_upper", reg_nu_upper, "a number >= 0")
+        self.reg_nu_upper = float(reg_nu_upper)
+        self.max_spikes = check_positive_int(o, "max_spikes", max_spikes)
+        self.strict_buffer_checking = check_bool(o, "strict_buffer_checking",
+                                                 strict_buffer_checking)
+        self.per_timestep_loss = check_bool(o, "per_timestep_loss", per_timestep_loss)
+        self.dt = check_positive_float(o, "dt", dt)
+        if isinstance(ttfs_alpha, bool) or not isinstance(ttfs_alpha, (int, float)) \
+                or ttfs_alpha < 0:
+            raise bad_arg(o, "ttfs_alpha", ttfs_alpha, "a number >= 0")
+        self.ttfs_alpha = float(ttfs_alpha)
+        self.softmax_temperature = check_positive_float(o, "softmax_temperature",
+                                                        softmax_temperature)
+        self.batch_size = check_positive_int(o, "batch_size", batch_size)
+        self.rng_seed = check_positive_int(o, "rng_seed", rng_seed, minimum=0)
+        self.kernel_profiling = check_bool(o, "kernel_profiling", kernel_profiling)
+        self.communicator = communicator
+        self.delay_optimiser = (get_optimiser(delay_optimiser) if delay_optimiser is not None
+                                else None)
+        self.delay_learn_conns = list(delay_learn_conns)
+        if self.delay_learn_conns and self.delay_optimiser is None:
+            self.delay_optimiser = get_optimiser("adam")
+        self.backend = backend
+
+    # ----- checks ------------------------------------------------------------------------
+    def _loss_map(self, outputs: list[Population]) -> tuple[dict[str, Loss], list[Problem]]:
+        problems = []
+        losses: dict[str, Loss] = {}
+        if isinstance(self.losses, dict):
+            for k, v in self.losses.items():
+                name = k.name if isinstance(k, Population) else str(k)
+                try:
+                    losses[name] = get_loss(v)
+                except ValueError as e:
+                    problems.append(Problem(str(e), name, "population", "losses"))
+        else:
+            try:
+                loss = get_loss(self.losses)
+                losses = {p.name: loss for p in outputs}
+            except ValueError as e:
+                problems.append(Problem(str(e), "", "compiler", "losses"))
+        for p in outputs:
+            if p.name not in losses and not problems:
+                problems.append(Problem("has a readout but no loss; add it to 'losses'",
+                                        p.name, "population", "losses"))
+        return losses, problems
+
+    def check(self, network: Network) -> list[Problem]:
+        """EventProp's requirements (SPEC.md): LIF hidden, Exponential synapses, one tau_syn."""
+        problems = super().check(network)
+        outputs = [p for p in network.populations if p.neuron.readout is not None]
+        if len(outputs) > 1:
+            problems.append(Problem("EventProp trains one output population; this network "
+                                    f"has {len(outputs)}: {[p.name for p in outputs]}",
+                                    "", "compiler"))
+        losses, lp = self._loss_map(outputs)
+        problems += lp
+        for p in network.populations:
+            nrn = p.neuron
+            if isinstance(nrn, (SpikeInput, PoissonInput)):
+                continue
+            if p in outputs:
+                loss = losses.get(p.name)
+                ro = nrn.readout
+                if isinstance(nrn, LeakyIntegrate):
+                    if isinstance(loss, SparseCategoricalCrossentropy):
+                        if self.per_timestep_loss and not isinstance(ro, (AvgVar, SumVar)):
+                            problems.append(Problem(
+                                "per-timestep cross-entropy needs an avg_var or sum_var "
+                                "readout", p.name, "population", "readout"))
+                        elif not isinstance(ro, _SCE_READOUTS):
+                            problems.append(Problem(
+                                f"readout '{ro.name}' cannot be trained with cross-entropy; use "
+                                "avg_var, sum_var, avg_var_exp_weight or max_var",
+                                p.name, "population", "readout"))
+                    elif isinstance(loss, MeanSquareError):
+                        if not isinstance(ro, Var):
+                            problems.append(Problem(
+                                "mean_square_error needs the 'var' readout (per-timestep "
+                                "targets)", p.name, "population", "readout"))
+                    elif loss is not None:
+                        problems.append(Problem(
+                            f"{loss!r} needs LIF output neurons with first_spike_time",
+                            p.name, "population", "losses"))
+                elif isinstance(nrn, LeakyIntegrateFire):
+                    if not isinstance(ro, FirstSpikeTime):
+                        problems.append(Problem(
+                            "LIF output neurons need the first_spike_time readout with "
+                            "EventProp", p.name, "population", "readout"))
+                    elif loss is not None and not isinstance(
+                            loss, (SparseCategoricalCrossentropy, RelativeMeanSquareError)):
+                        problems.append(Problem(
+                            "first_spike_time outputs train with "
+                            "sparse_categorical_crossentropy or RelativeMeanSquareError",
+                            p.name, "population", "losses"))
+                else:
+                    problems.append(Problem(
+                        f"{type(nrn).__name__} output neurons are not supported by EventProp; "
+                        "use LeakyIntegrate or LeakyIntegrateFire", p.name, "population",
+                        "neuron"))
+            elif isinstance(nrn, AdaptiveLeakyIntegrateFire):
+                problems.append(Problem(
+                    "EventProp supports LIF hidden neurons only; use LeakyIntegrateFire or "
+                    "train ALIF networks with EPropCompiler", p.name, "population", "neuron"))
+            elif isinstance(nrn, LeakyIntegrate):
+                problems.append(Problem(
+                    "a LeakyIntegrate population without readout cannot be hidden; give it a "
+                    "readout or use LeakyIntegrateFire", p.name, "population", "neuron"))
+            taus = set()
+            for c in p.incoming_connections:
+                if not isinstance(c.synapse, Exponential):
+                    problems.append(Problem(
+                        "EventProp needs Exponential synapses; change the synapse to "
+                        "Exponential(tau)", c.name, "connection", "synapse"))
+                else:
+                    taus.add(c.synapse.tau)
+            if len(taus) > 1:
+                problems.append(Problem(
+                    f"incoming Exponential synapses have different tau values {sorted(taus)}; "
+                    "EventProp needs one tau_syn per population", p.name, "population",
+                    "synapse"))
+            if isinstance(nrn, LeakyIntegrateFire) and nrn.tau_refrac is not None:
+                problems.append(Problem(
+                    "EventProp does not support refractory periods; set tau_refrac to None",
+                    p.name, "population", "tau_refrac"))
+        for c in self.delay_learn_conns:
+            if c.max_delay_steps is None:
+                problems.append(Problem("delay learning needs max_delay_steps on the "
+                                        "connection", c.name, "connection", "max_delay_steps"))
+        return problems
+
+    # ----- compile -----------------------------------------------------------------------
+    def _lambda_for(self, reg: Any, pop: Population) -> float:
+        if isinstance(reg, dict):
+            for k, v in reg.items():
+                if (k.name if isinstance(k, Population) else k) == pop.name:
+                    return float(v)
+            return 0.0
+        return float(reg)
+
+    def compile(self, network: Network) -> EventPropCompiledNetwork:
+        """Check the network and build an EventProp training network."""
+        self.raise_problems(network)
+        outputs = [p for p in network.populations if p.neuron.readout is not None]
+        losses, _ = self._loss_map(outputs)
+        event_pops = {p.name for p in network.populations
+                      if p.neuron.is_input and p.outgoing_connections}
+        event_pops |= {p.name for p in network.populations
+                       if isinstance(p.neuron, LeakyIntegrateFire)}
+        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed), event_pops)
+        sim = get_backend(self.backend)(layout, self.batch_size, self.dt,
+                                        self.example_timesteps, self.kernel_profiling)
+        T, dt, B = self.example_timesteps, self.dt, self.batch_size
+        f = np.float32
+        full_batch = B * (1 if self.communicator is None else self.communicator.num_ranks)
+        P = len(layout.populations)
+        bk_i = np.zeros((P, K.N_BI), np.int64)
+        bk_f = np.zeros((P, K.N_BF), np.float32)
+        out = outputs[0]
+        for i, p in enumerate(layout.populations):
+            nrn = p.neuron
+            if nrn.is_input:
+                continue
+            tau_m = nrn.tau_mem
+            tau_s = next(c.synapse.tau for c in p.incoming_connections)
+            bk_f[i, K.BF_ALPHA] = np.exp(-dt / tau_m)
+            bk_f[i, K.BF_BETA] = np.exp(-dt / tau_s)
+            bk_i[i, K.BI_READOUT] = -1
+            if p is out:
+                bk_f[i, K.BF_A] = tau_m / (tau_m - tau_s)
+                loss = losses[p.name]
+                if isinstance(nrn, LeakyIntegrate):
+                    bk_i[i, K.BI_ROLE] = K.BK_OUT_LI
+                    bk_f[i, K.BF_DENOM] = f(f(tau_m) * f(B)) * f(T * dt)
+                    bk_f[i, K.BF_LTS] = 1.0 / (dt * T)
+                    if isinstance(loss, MeanSquareError):
+                        bk_i[i, K.BI_LOSS] = K.LOSS_MSE
+                    else:
+                        bk_i[i, K.BI_LOSS] = (K.LOSS_SCE_STEP if self.per_timestep_loss
+                                              else K.LOSS_SCE)
+                    from ..engine.layout import READOUT_CODES
+                    bk_i[i, K.BI_READOUT] = READOUT_CODES[type(nrn.readout)]
+                else:
+                    bk_i[i, K.BI_ROLE] = K.BK_OUT_LIF
+                    bk_f[i, K.BF_VTH] = nrn.v_thresh
+                    bk_f[i, K.BF_DENOM] = B
+                    bk_f[i, K.BF_TEMP] = self.softmax_temperature
+                    bk_f[i, K.BF_TTFS_ALPHA] = self.ttfs_alpha
+                    t_ms = T * dt
+                    bk_f[i, K.BF_PHANTOM] = self.ttfs_alpha / (0.0001 * t_ms * t_ms) / B
+                    bk_f[i, K.BF_FST_SCALE] = 1.01 * t_ms
+                    if isinstance(loss, RelativeMeanSquareError):
+                        bk_i[i, K.BI_LOSS] = K.LOSS_RMSE
+                        bk_f[i, K.BF_DELTA] = loss.delta
+                    else:
+                        bk_i[i, K.BI_LOSS] = K.LOSS_TTFS_SCE
+            else:
+                bk_i[i, K.BI_ROLE] = K.BK_HIDDEN
+                bk_f[i, K.BF_A] = tau_m / (tau_s - tau_m)
+                bk_f[i, K.BF_VTH] = nrn.v_thresh
+                up = self._lambda_for(self.reg_lambda_upper, p)
+                lo = self._lambda_for(self.reg_lambda_lower, p)
+                if up != 0.0 or lo != 0.0:
+                    bk_i[i, K.BI_REG] = 1
+                    bk_i[i, K.BI_NU] = int(self.reg_nu_upper * full_batch)
+                    bk_f[i, K.BF_REG_UP] = up / (full_batch * full_batch)
+                    bk_f[i, K.BF_REG_LO] = lo / (full_batch * full_batch)
+        trainables = []
+        dnames = {c.name for c in self.delay_learn_conns}
+        for c in layout.connections:
+            sl = layout.conn_slice(c.name)
+            trainables.append(Trainable(c.name, "weight", layout.weights[sl],
+                                        np.zeros(sl.stop - sl.start, np.float32),
+                                        self.optimiser))
+            if c.name in dnames:
+                trainables.append(Trainable(c.name, "delay", layout.delays[sl],
+                                            np.zeros(sl.stop - sl.start, np.float32),
+                                            self.delay_optimiser,
+                                            clamp=(0.0, float(c.max_delay_steps))))
+        cn = EventPropCompiledNetwork(
+            network, layout, sim, self.dt, T, B, self.communicator,
+            reset_vars=True, reset_in_syn=False, zero_step=T - 1, rng_seed=self.rng_seed,
+            optimiser=self.optimiser, trainables=trainables, losses=losses)
+        cn.configure(self, bk_i, bk_f, dnames)
+        return cn
+
+
+class EventPropCompiledNetwork(CompiledTrainingNetwork):
+    """Training network whose batches run forward, then the EventProp adjoint pass."""
+
+    def configure(self, compiler: EventPropCompiler, bk_i: np.ndarray, bk_f: np.ndarray,
+                  delay_conns: set[str]) -> None:
+        """Store what the backward pass needs (called once by the compiler)."""
+        self.compiler = compiler
+        self.bk_i = bk_i
+        self.bk_f = bk_f
+        lay = self.layout
+        self.conn_train = np.ones(len(lay.connections), np.int8)
+        self.conn_dtrain = np.array([c.name in delay_conns for c in lay.connections], np.int8)
+        self.out_pop = self.outputs[0]
+        self.out_index = lay.pop_index[self.out_pop.name]
+        self.loss_code = int(bk_i[self.out_index, K.BI_LOSS])
+        if self.loss_code in (K.LOSS_MSE, K.LOSS_SCE_STEP):
+            self.sim.enable_output_history(self.out_pop.name)
+        self.record_lambdas: list[str] = []
+        self.last_lambdas: np.ndarray | None = None
+        self._event_caps = {p.name: compiler.max_spikes for p in lay.populations
+                            if lay.pop_i[lay.pop_index[p.name], 7]}
+
+    def _stage_events(self, x: dict[str, Any], idx: np.ndarray) -> None:
+        input_spikes = 1
+        for name, v in x.items():
+            if isinstance(v, np.ndarray) and v.dtype != object:
+                input_spikes = max(input_spikes,
+                                   self.example_timesteps * self.network.get_population(
+                                       name).num_neurons)
+            else:
+                input_spikes = max(input_spikes, max((len(v[i].spike_times) for i in idx),
+                                                     default=1))
+        if input_spikes > getattr(self, "_input_cap", 0):
+            self._input_cap = max(input_spikes, 2 * getattr(self, "_input_cap", 0))
+            self.sim.enable_events(self._event_caps, self._input_cap)
+
+    def _forward(self, x: dict[str, Any], idx: np.ndarray, cbl: CallbackList,
+                 example_ids: Any) -> dict[str, np.ndarray]:
+        self._stage_events(x, idx)
+        return super()._forward(x, idx, cbl, example_ids)
+
+    def _train_batch(self, x: dict[str, Any], y: dict[str, Any], idx: np.ndarray,
+                     cbl: CallbackList, example_ids: Any) -> dict[str, np.ndarray]:
+        out = self._forward(x, idx, cbl, example_ids)
+        n = len(idx)
+        sim = self.sim
+        lay = self.layout
+        if self.compiler.strict_buffer_checking:
+            bad = sim.ev_ovf[:n]
+            if np.any(bad >= 0):
+                gi = int(bad[bad >= 0][0])
+                pop = next(p for p in lay.populations
+                           if lay.pop_slice(p.name).start <= gi < lay.pop_slice(p.name).stop)
+                raise TrainingError(
+                    f"spike buffer overflow in population '{pop.name}' (neuron "
+                    f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
+                    f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
+                    "(see calc_max_spikes) or add spike regularisation")
+        readout = out[self.out_pop.name]
+        T = self.example_timesteps
+        nout = self.out_pop.num_neurons
+        yy = np.asarray(y[self.out_pop.name])[idx]
+        labels = np.zeros(n, np.int64)
+        drive_step = np.full((n, nout), -1, np.int64)
+        tfirst = np.zeros((n, nout), np.float32)
+        tsum = np.zeros(n, np.float32)
+        ttrue = np.zeros(n, np.float32)
+        code = self.loss_code
+        if code == K.LOSS_MSE:
+            hist = sim.out_hist[:n]
+            drive_val = (yy.astype(np.float32) - hist).astype(np.float32)
+        elif code == K.LOSS_SCE_STEP:
+            labels[:] = yy
+            drive_val = softmax(sim.out_hist[:n], axis=-1)
+        else:
+            labels[:] = yy
+            drive_val = softmax(readout, axis=-1)[:, None, :]
+            if int(self.bk_i[self.out_index, K.BI_READOUT]) == RO_MAX:
+                drive_step[:] = np.rint(sim.readout_aux(self.out_pop.name)[:n]
+                                        / np.float32(self.dt)).astype(np.int64)
+            if code in (K.LOSS_TTFS_SCE, K.LOSS_RMSE):
+                tfirst[:] = readout
+                t_ms = np.float32(T * self.dt)
+                spiking = tfirst >= -t_ms
+                tsum[:] = np.where(spiking, tfirst, 0).sum(axis=1)
+                ttrue[:] = np.where(spiking[np.arange(n), labels],
+                                    tfirst[np.arange(n), labels], 0)
+        counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
+        if self.communicator is not None:
+            counts = self.communicator.reduce_sum(counts)
+        g, dg, brec = sim.backward(n, self.bk_i, self.bk_f, self.conn_train, self.conn_dtrain,
+                                   labels, np.ascontiguousarray(drive_val, np.float32),
+                                   drive_step, tfirst, tsum, ttrue, counts,
+                                   self.record_lambdas)
+        self.last_lambdas = brec
+        for t in self.trainables:
+            sl = lay.conn_slice(t.name)
+            if t.kind == "weight":
+                t.grad += g[sl]
+            else:
+                t.grad += dg[sl]
+        return out
+
+
+def pop_range(layout: Any, name: str) -> tuple[int, int]:
+    """Global (start, end) neuron ids of a population."""
+    p = layout.pop_index[name]
+    return int(layout.pop_i[p, P_START]), int(layout.pop_i[p, P_END])
+
+
+__all__ = ["EventPropCompiler", "default_params", "Optimiser"]

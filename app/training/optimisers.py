@@ -1,0 +1,65 @@
+"""Optimisers. Adam as in mlGeNN, with moments that persist across epochs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.model.errors import bad_arg
+
+
+class Optimiser:
+    """Base class: ``step(param, grad, state, k)`` updates ``param`` in place."""
+
+    def new_state(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        return {}
+
+    def step(self, param: np.ndarray, grad: np.ndarray, state: dict, k: int) -> None:
+        raise NotImplementedError
+
+
+class Adam(Optimiser):
+    """Adam(alpha=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8); k is the 0-based batch index."""
+
+    def __init__(self, alpha: float = 0.001, beta1: float = 0.9, beta2: float = 0.999,
+                 epsilon: float = 1e-8) -> None:
+        for name, v in (("alpha", alpha), ("beta1", beta1), ("beta2", beta2),
+                        ("epsilon", epsilon)):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v):
+                raise bad_arg("Adam", name, v, "a finite number is required")
+        if not 0.0 <= beta1 < 1.0:
+            raise bad_arg("Adam", "beta1", beta1, "it must be in [0, 1)")
+        if not 0.0 <= beta2 < 1.0:
+            raise bad_arg("Adam", "beta2", beta2, "it must be in [0, 1)")
+        if alpha < 0:
+            raise bad_arg("Adam", "alpha", alpha, "it must be >= 0")
+        self.alpha = float(alpha)
+        self.beta1 = float(beta1)
+        self.beta2 = float(beta2)
+        self.epsilon = float(epsilon)
+
+    def new_state(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+        return {"m": np.zeros(shape, np.float32), "v": np.zeros(shape, np.float32)}
+
+    def step(self, param: np.ndarray, grad: np.ndarray, state: dict, k: int) -> None:
+        f = np.float32
+        m, v = state["m"], state["v"]
+        m *= f(self.beta1)
+        m += f(1.0 - self.beta1) * grad
+        v *= f(self.beta2)
+        v += f(1.0 - self.beta2) * grad * grad
+        s1 = f(1.0 / (1.0 - self.beta1 ** (k + 1)))
+        s2 = f(1.0 / (1.0 - self.beta2 ** (k + 1)))
+        param -= (f(self.alpha) * m * s1) / (np.sqrt(v * s2) + f(self.epsilon))
+
+    def __repr__(self) -> str:
+        return (f"Adam(alpha={self.alpha!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, "
+                f"epsilon={self.epsilon!r})")
+
+
+def get_optimiser(value: str | Optimiser) -> Optimiser:
+    """Turn ``"adam"`` or an Optimiser into an Optimiser."""
+    if isinstance(value, Optimiser):
+        return value
+    if isinstance(value, str) and value.lower() == "adam":
+        return Adam()
+    raise bad_arg("compiler", "optimiser", value, "allowed: 'adam' or Adam(...)")
