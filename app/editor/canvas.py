@@ -1,0 +1,503 @@
+"""The node canvas: a NodeGraphQt view of the project document.
+
+The canvas never owns data.  User gestures on it (creating a node from the
+palette or Tab search, connecting ports, moving, deleting) become document
+edits through the controller; every document change is then drawn back by
+:meth:`Canvas.sync`, which maps our stable population/connection ids to
+NodeGraphQt's per-session node ids.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from NodeGraphQt import BaseNode, NodeGraph
+from PySide6.QtCore import QObject, QPointF, QTimer, Signal
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QApplication, QGraphicsSimpleTextItem
+
+from app.editor import qt  # noqa: F401  (sets QT_PREFERRED_BINDING first)
+from app.editor.controller import DocumentController
+from app.project import schema
+from app.project.document import (
+    ConnectionSpec,
+    PopulationSpec,
+    Project,
+    new_connection,
+    new_population,
+    parse_connection,
+    parse_population,
+)
+from app.project.validate import Issue
+
+IDENT = "spike_studio"
+CLIP_MIME = "application/x-spike-studio-nodes"
+
+
+class _SpikeNode(BaseNode):
+    __identifier__ = IDENT
+    MODEL = ""
+    ROLE = "neuron"
+
+    def __init__(self) -> None:
+        super().__init__()
+        if self.ROLE != "input":
+            self.add_input("in", multi_input=True)
+        self.add_output("out", multi_output=True)
+
+
+class InputNode(_SpikeNode):
+    """Spike input (data replayed as spikes)."""
+
+    NODE_NAME = "Input"
+    MODEL = "SpikeInput"
+    ROLE = "input"
+
+
+class PoissonInputNode(_SpikeNode):
+    """Poisson input (rates)."""
+
+    NODE_NAME = "Poisson input"
+    MODEL = "PoissonInput"
+    ROLE = "input"
+
+
+class LIFNode(_SpikeNode):
+    """Leaky integrate-and-fire population."""
+
+    NODE_NAME = "LIF"
+    MODEL = "LeakyIntegrateFire"
+
+
+class ALIFNode(_SpikeNode):
+    """Adaptive LIF population."""
+
+    NODE_NAME = "ALIF"
+    MODEL = "AdaptiveLeakyIntegrateFire"
+
+
+class OutputNode(_SpikeNode):
+    """Leaky integrator output population (with a readout)."""
+
+    NODE_NAME = "LeakyIntegrate output"
+    MODEL = "LeakyIntegrate"
+
+
+NODE_CLASSES: list[type[_SpikeNode]] = [InputNode, PoissonInputNode, LIFNode, ALIFNode,
+                                        OutputNode]
+NODE_BY_MODEL = {c.MODEL: c for c in NODE_CLASSES}
+ROLE_COLORS = {"input": (38, 120, 110), "neuron": (45, 85, 150), "output": (170, 100, 30)}
+PROBLEM_COLOR = (170, 40, 40)
+
+
+def node_type(cls: type[_SpikeNode]) -> str:
+    """NodeGraphQt type string of a node class."""
+    return f"{IDENT}.{cls.__name__}"
+
+
+def default_population(project: Project, cls: type[_SpikeNode], pos: tuple[float, float]
+                       ) -> PopulationSpec:
+    """The population a freshly placed node of class ``cls`` stands for."""
+    if cls.MODEL == "LeakyIntegrate":
+        return new_population(project, cls.MODEL, 10, "output", readout="sum_var",
+                              position=pos)
+    if cls.ROLE == "input":
+        return new_population(project, cls.MODEL, 10, "input", position=pos)
+    pop = new_population(project, cls.MODEL, 100, "hidden", position=pos)
+    if project.compiler.type == "EPropCompiler" and cls.MODEL in (
+            "LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire"):
+        pop.params["tau_refrac"] = 5.0  # e-prop needs a refractory period
+    if project.compiler.type == "EventPropCompiler" and cls.MODEL == "LeakyIntegrateFire":
+        pop.params.update(relative_reset=False, integrate_during_refrac=False, scale_i=True)
+    return pop
+
+
+def default_connection(project: Project, source: str, target: str) -> ConnectionSpec:
+    """A new connection with a synapse suiting the current compiler."""
+    if project.compiler.type == "EventPropCompiler":
+        synapse = {"type": "Exponential", "tau": 5.0, "scale_i": True}
+    else:
+        synapse = {"type": "Delta"}
+    n_pre = project.population(source).size
+    return new_connection(project, source, target, synapse=synapse,
+                          weight={"type": "Normal", "mean": 0.0,
+                                  "sd": round(1.0 / max(n_pre, 1) ** 0.5, 6)})
+
+
+def population_label(pop: PopulationSpec) -> str:
+    """Text on a node: name, model and size (and readout)."""
+    model = schema.MODEL_LABELS.get(pop.model, pop.model)
+    readout = f" -> {pop.readout}" if pop.readout else ""
+    return f"{pop.name} · {model} {pop.size}{readout}"
+
+
+def connection_label(conn: ConnectionSpec) -> str:
+    """Text on an edge, e.g. ``Dense · Exp 5 ms``."""
+    c = conn.connectivity
+    kind = c["type"] if c["type"] != "FixedProbability" else f"p={c['p']:g}"
+    s = conn.synapse
+    syn = "Delta" if s["type"] == "Delta" else f"Exp {s['tau']:g} ms"
+    delay = f" · d{c['delay']}" if c.get("delay") else ""
+    return f"{kind} · {syn}{delay}"
+
+
+class Canvas(QObject):
+    """Binds a NodeGraphQt graph to a :class:`DocumentController`."""
+
+    selection_changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, controller: DocumentController, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.ctl = controller
+        self.graph = NodeGraph()
+        self.graph.set_acyclic(False)  # recurrent self-connections
+        self.graph.register_nodes(NODE_CLASSES)
+        self.widget = self.graph.widget
+        self.widget.setObjectName("canvas")
+        self._syncing = 0
+        self._node_of: dict[str, Any] = {}  # population id -> node
+        self._pop_of: dict[str, str] = {}  # node id -> population id
+        self._labels: dict[str, QGraphicsSimpleTextItem] = {}  # connection id -> label
+        self._issues: dict[str, list[Issue]] = {}
+        g = self.graph
+        g.node_created.connect(self._on_node_created)
+        g.nodes_deleted.connect(self._on_nodes_deleted)
+        g.port_connected.connect(self._on_port_connected)
+        g.port_disconnected.connect(self._on_port_disconnected)
+        g.node_selection_changed.connect(lambda *_: self.selection_changed.emit())
+        viewer = g.viewer()
+        viewer.moved_nodes.connect(self._on_moved)
+        viewer.node_name_changed.connect(lambda *_: QTimer.singleShot(0, self.sync))
+        viewer.scene().selectionChanged.connect(self.selection_changed.emit)
+        controller.changed.connect(self.sync)
+        self.sync()
+
+    # ---- document -> canvas -------------------------------------------
+    def sync(self) -> None:
+        """Redraw the canvas from the document."""
+        self._syncing += 1
+        try:
+            self._sync()
+        finally:
+            self._syncing -= 1
+
+    def _sync(self) -> None:
+        project = self.ctl.project
+        wanted = {p.id: p for p in project.populations}
+        for pid in list(self._node_of):
+            node = self._node_of[pid]
+            if pid not in wanted or node.MODEL != wanted[pid].model:
+                self._pop_of.pop(node.id, None)
+                del self._node_of[pid]
+                self.graph.delete_node(node, push_undo=False)
+        for pop in project.populations:
+            node = self._node_of.get(pop.id)
+            if node is None:
+                cls = NODE_BY_MODEL[pop.model]
+                node = self.graph.create_node(node_type(cls), name=population_label(pop),
+                                              pos=list(pop.position), selected=False,
+                                              push_undo=False)
+                self._node_of[pop.id] = node
+                self._pop_of[node.id] = pop.id
+            label = population_label(pop)
+            problems = [i for i in self._issues.get(pop.id, [])]
+            if problems:
+                label = "⚠ " + label
+            if node.name() != label:
+                node.set_name(label)
+            x, y = node.pos()
+            if abs(x - pop.position[0]) > 0.5 or abs(y - pop.position[1]) > 0.5:
+                node.set_pos(pop.position[0], pop.position[1])
+            role = "input" if pop.is_input else "output" if pop.is_output else "neuron"
+            color = PROBLEM_COLOR if problems else ROLE_COLORS[role]
+            if tuple(node.color()[:3]) != color:
+                node.set_color(*color)
+            tip = f"{pop.name}: {schema.MODEL_LABELS[pop.model]}, {pop.size} neurons"
+            if problems:
+                tip += "\n" + "\n".join(f"⚠ {i.message}" for i in problems)
+            node.view.setToolTip(tip)
+        # edges
+        want_pairs = {(c.source, c.target) for c in project.connections}
+        have: set[tuple[str, str]] = set()
+        for pid, node in self._node_of.items():
+            for target_port in node.output(0).connected_ports():
+                tid = self._pop_of.get(target_port.node().id)
+                if tid is None or (pid, tid) not in want_pairs:
+                    node.output(0).disconnect_from(target_port, push_undo=False)
+                else:
+                    have.add((pid, tid))
+        for c in project.connections:
+            if (c.source, c.target) not in have:
+                src, tgt = self._node_of[c.source], self._node_of[c.target]
+                src.output(0).connect_to(tgt.input(0), push_undo=False)
+        self._update_edge_labels()
+
+    def _pipes(self) -> dict[tuple[str, str], Any]:
+        out = {}
+        for item in self.graph.viewer().scene().items():
+            if type(item).__name__ != "PipeItem":
+                continue
+            ip, op = item.input_port, item.output_port
+            if ip is None or op is None:
+                continue
+            src = self._pop_of.get(op.node.id)
+            tgt = self._pop_of.get(ip.node.id)
+            if src and tgt:
+                out[(src, tgt)] = item
+        return out
+
+    def _update_edge_labels(self) -> None:
+        project = self.ctl.project
+        pipes = self._pipes()
+        scene = self.graph.viewer().scene()
+        live = set()
+        for c in project.connections:
+            pipe = pipes.get((c.source, c.target))
+            if pipe is None:
+                continue
+            live.add(c.id)
+            label = self._labels.get(c.id)
+            if label is None or label.scene() is None:
+                label = QGraphicsSimpleTextItem()
+                label.setFont(QFont("Sans", 8))
+                label.setZValue(10)
+                scene.addItem(label)
+                self._labels[c.id] = label
+            problems = self._issues.get(c.id, [])
+            text = ("⚠ " if problems else "") + connection_label(c)
+            label.setText(text)
+            label.setBrush(QColor(255, 120, 120) if problems else QColor(200, 200, 200))
+            tip = f"{c.name}: {text}" + "".join(f"\n⚠ {i.message}" for i in problems)
+            label.setToolTip(tip)
+            pipe.setToolTip(tip)
+            if c.is_recurrent:
+                node = self._node_of[c.source].view
+                r = node.sceneBoundingRect()
+                pt = QPointF(r.center().x() - label.boundingRect().width() / 2, r.top() - 18)
+            else:
+                mid = pipe.path().pointAtPercent(0.5)
+                pt = QPointF(mid.x() - label.boundingRect().width() / 2, mid.y() - 16)
+            label.setPos(pt)
+        for cid in list(self._labels):
+            if cid not in live:
+                item = self._labels.pop(cid)
+                if item.scene() is not None:
+                    scene.removeItem(item)
+
+    def set_issues(self, issues: list[Issue]) -> None:
+        """Show validation badges on the nodes and edges the issues concern."""
+        by_target: dict[str, list[Issue]] = {}
+        for i in issues:
+            if i.target:
+                by_target.setdefault(i.target, []).append(i)
+        if by_target != self._issues:
+            self._issues = by_target
+            self.sync()
+
+    def issues_for(self, target: str) -> list[Issue]:
+        """Issues shown on a population or connection."""
+        return list(self._issues.get(target, []))
+
+    # ---- canvas -> document -------------------------------------------
+    def _on_node_created(self, node: Any) -> None:
+        if self._syncing or not isinstance(node, _SpikeNode):
+            return
+        project = self.ctl.project
+        pos = (float(node.pos()[0]), float(node.pos()[1]))
+        pop = default_population(project, type(node), pos)
+        self._node_of[pop.id] = node
+        self._pop_of[node.id] = pop.id
+        self.ctl.edit(f"Add {node.NODE_NAME}", lambda p: p.populations.append(pop))
+        self.select([pop.id])
+
+    def _on_nodes_deleted(self, node_ids: list[str]) -> None:
+        if self._syncing:
+            return
+        pids = [self._pop_of[n] for n in node_ids if n in self._pop_of]
+        for n in node_ids:
+            pid = self._pop_of.pop(n, None)
+            if pid is not None:
+                self._node_of.pop(pid, None)
+        if pids:
+            self.ctl.edit("Delete", lambda p: remove_items(p, pids, []))
+        self.sync()
+
+    def _on_port_connected(self, in_port: Any, out_port: Any) -> None:
+        if self._syncing:
+            return
+        src = self._pop_of.get(out_port.node().id)
+        tgt = self._pop_of.get(in_port.node().id)
+        project = self.ctl.project
+        if src is None or tgt is None:
+            return
+        if any(c.source == src and c.target == tgt for c in project.connections):
+            return
+        if project.population(tgt).is_input:
+            self.message.emit("An input population cannot receive connections")
+            QTimer.singleShot(0, self.sync)
+            return
+        conn = default_connection(project, src, tgt)
+        self.ctl.edit("Connect", lambda p: p.connections.append(conn))
+
+    def _on_port_disconnected(self, in_port: Any, out_port: Any) -> None:
+        if self._syncing:
+            return
+        src = self._pop_of.get(out_port.node().id)
+        tgt = self._pop_of.get(in_port.node().id)
+        ids = [c.id for c in self.ctl.project.connections if c.source == src and c.target == tgt]
+        if ids:
+            self.ctl.edit("Disconnect", lambda p: remove_items(p, [], ids))
+
+    def _on_moved(self, moved: dict) -> None:
+        positions = {}
+        for view in moved:
+            pid = self._pop_of.get(view.id)
+            if pid is not None:
+                positions[pid] = (float(view.xy_pos[0]), float(view.xy_pos[1]))
+
+        def move(p: Project) -> None:
+            for pop in p.populations:
+                if pop.id in positions:
+                    pop.position = positions[pop.id]
+
+        if positions:
+            self.ctl.edit("Move", move)
+        self._update_edge_labels()
+
+    # ---- selection ----------------------------------------------------
+    def selected(self) -> tuple[list[str], list[str]]:
+        """(population ids, connection ids) selected on the canvas."""
+        pops = [self._pop_of[n.id] for n in self.graph.selected_nodes() if n.id in self._pop_of]
+        conns = []
+        pipes = {v: k for k, v in self._pipes().items()}
+        labels = {v: k for k, v in self._labels.items()}
+        by_pair = {(c.source, c.target): c.id for c in self.ctl.project.connections}
+        for item in self.graph.viewer().scene().selectedItems():
+            if item in pipes and pipes[item] in by_pair:
+                conns.append(by_pair[pipes[item]])
+            elif item in labels:
+                conns.append(labels[item])
+        return pops, conns
+
+    def select(self, pop_ids: list[str], conn_ids: list[str] | None = None) -> None:
+        """Select populations (and connections) on the canvas."""
+        self.graph.clear_selection()
+        for pid in pop_ids:
+            if pid in self._node_of:
+                self._node_of[pid].set_selected(True)
+        pipes = self._pipes()
+        for cid in conn_ids or []:
+            for c in self.ctl.project.connections:
+                if c.id == cid and (c.source, c.target) in pipes:
+                    pipes[(c.source, c.target)].setSelected(True)
+        self.selection_changed.emit()
+
+    def node(self, pop_id: str) -> Any:
+        """The NodeGraphQt node drawing a population."""
+        return self._node_of[pop_id]
+
+    def population_of(self, node: Any) -> str:
+        """Population id of a NodeGraphQt node."""
+        return self._pop_of[node.id]
+
+    # ---- commands -----------------------------------------------------
+    def add_node(self, cls: type[_SpikeNode], pos: tuple[float, float] | None = None) -> str:
+        """Add a node of ``cls`` (as the palette does); returns its population id."""
+        if pos is None:
+            center = self.graph.viewer().mapToScene(self.graph.viewer().viewport().rect()
+                                                    .center())
+            pos = (center.x(), center.y())
+        before = {p.id for p in self.ctl.project.populations}
+        self.graph.create_node(node_type(cls), pos=[pos[0], pos[1]], push_undo=False)
+        new = [p.id for p in self.ctl.project.populations if p.id not in before]
+        return new[0] if new else ""
+
+    def delete_selected(self) -> None:
+        """Delete the selected populations (with their connections) and connections."""
+        pops, conns = self.selected()
+        if pops or conns:
+            self.ctl.edit("Delete", lambda p: remove_items(p, pops, conns))
+
+    def copy_selected(self) -> bool:
+        """Copy the selected populations and the connections among them."""
+        pops, _ = self.selected()
+        if not pops:
+            return False
+        project = self.ctl.project
+        data = {
+            "populations": [project.population(p).to_dict() for p in pops],
+            "connections": [c.to_dict() for c in project.connections
+                            if c.source in pops and c.target in pops],
+        }
+        from PySide6.QtCore import QMimeData
+
+        mime = QMimeData()
+        text = json.dumps(data)
+        mime.setData(CLIP_MIME, text.encode())
+        mime.setText(text)
+        QApplication.clipboard().setMimeData(mime)
+        return True
+
+    def paste(self) -> list[str]:
+        """Paste copied populations with fresh ids and names; returns new ids."""
+        mime = QApplication.clipboard().mimeData()
+        if mime is None or not mime.hasFormat(CLIP_MIME):
+            return []
+        try:
+            data = json.loads(bytes(mime.data(CLIP_MIME)).decode())
+            pops = [parse_population(d, "clipboard") for d in data["populations"]]
+            conns = [parse_connection(d, "clipboard") for d in data["connections"]]
+        except Exception:  # noqa: BLE001 - foreign clipboard content is ignored
+            return []
+        new_ids: list[str] = []
+
+        def paste(p: Project) -> None:
+            mapping = {}
+            for pop in pops:
+                new = PopulationSpec(p.new_id("p"), p.unique_name(pop.name), pop.model,
+                                     pop.size, dict(pop.params), pop.readout,
+                                     pop.record_spikes,
+                                     (pop.position[0] + 40.0, pop.position[1] + 40.0))
+                mapping[pop.id] = new.id
+                p.populations.append(new)
+                new_ids.append(new.id)
+            for c in conns:
+                if c.source in mapping and c.target in mapping:
+                    p.connections.append(ConnectionSpec(
+                        p.new_id("c"), p.unique_name(c.name), mapping[c.source],
+                        mapping[c.target], dict(c.connectivity), dict(c.weight),
+                        dict(c.synapse), c.max_delay_steps))
+
+        self.ctl.edit("Paste", paste)
+        self.select(new_ids)
+        return new_ids
+
+    def fit(self) -> None:
+        """Zoom to show every node."""
+        self.graph.clear_selection()
+        self.graph.fit_to_selection()
+
+    def select_all(self) -> None:
+        """Select every node."""
+        self.graph.select_all()
+
+
+def remove_items(project: Project, pop_ids: list[str], conn_ids: list[str]) -> None:
+    """Remove populations (with every connection touching them) and connections."""
+    pset, cset = set(pop_ids), set(conn_ids)
+    project.populations = [p for p in project.populations if p.id not in pset]
+    project.connections = [c for c in project.connections
+                           if c.id not in cset and c.source not in pset and c.target not in pset]
+    project.compiler.delay_learn_conns = [c for c in project.compiler.delay_learn_conns
+                                          if any(x.id == c for x in project.connections)]
+    for key in ("input", "output"):
+        if getattr(project.dataset, key) in pset:
+            setattr(project.dataset, key, None)
+    for cid in list(project.weights):
+        if not any(c.id == cid for c in project.connections):
+            del project.weights[cid]
+
+
+__all__ = ["Canvas", "NODE_CLASSES", "InputNode", "PoissonInputNode", "LIFNode", "ALIFNode",
+           "OutputNode", "remove_items"]
