@@ -160,6 +160,8 @@ class CompilerInfo:
     default_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
+
 _COMMON_TAIL = (
     _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep"),
     _i("batch_size", 1, 1),
@@ -172,9 +174,11 @@ COMPILERS: dict[str, CompilerInfo] = {
         "InferenceCompiler", "Inference", "app.training.compilers.inference",
         "evaluate_timesteps",
         (_i("evaluate_timesteps", 100, 1, unit="steps"),) + _COMMON_TAIL + (
+            _b("prefer_in_memory_connect", True),
             _b("reset_time_between_batches", True),
             _b("reset_vars_between_batches", True),
             _b("reset_in_syn_between_batches", False),
+            BACKEND,
         ),
         has_losses=False, has_optimiser=False,
     ),
@@ -192,7 +196,7 @@ COMPILERS: dict[str, CompilerInfo] = {
         ) + _COMMON_TAIL[:1] + (
             _f("ttfs_alpha", 0.01, "", 0.0),
             _f("softmax_temperature", 1.0, "", 0.0, exclusive_minimum=True),
-        ) + _COMMON_TAIL[1:],
+        ) + _COMMON_TAIL[1:] + (BACKEND,),
         has_delay_learning=True,
         default_params={
             "LeakyIntegrate": {"scale_i": True},

@@ -32,6 +32,8 @@ def _target_of_field(project: Project, field: str) -> tuple[str, str]:
                 return items[idx].id, kind
             except (ValueError, IndexError):
                 return "", kind
+    if field.startswith("weights."):
+        return field[len("weights."):], "connection"
     if field.startswith("dataset"):
         return "", "dataset"
     return "", "compiler"

@@ -1,0 +1,112 @@
+"""build(): document -> app.model network, app.training compiler and dataset."""
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.project import schema
+from app.project.build import build, build_network
+from app.project.document import Project, new_connection, new_population
+from app.project.errors import ProjectError
+from app.project.examples import load_example
+from app.project.validate import validate_project
+
+IGNORED = {"self", "losses", "optimiser", "communicator", "delay_optimiser",
+           "delay_learn_conns", "kwargs"}
+
+
+def test_schema_lists_every_constructor_argument_of_the_library() -> None:
+    from app.model import neurons
+    from app.training import compilers
+
+    present = [k for k in schema.COMPILERS if hasattr(compilers, k)]
+    assert {"InferenceCompiler", "EventPropCompiler"} <= set(present)
+    for key in present:
+        sig = inspect.signature(getattr(compilers, key))
+        names = {n for n in sig.parameters if n not in IGNORED}
+        assert names == {p.name for p in schema.COMPILERS[key].params}, key
+        for p in schema.COMPILERS[key].params:
+            assert sig.parameters[p.name].default in (p.default, inspect.Parameter.empty), \
+                (key, p.name)
+    for model in schema.NEURON_MODELS:
+        sig = inspect.signature(getattr(neurons, model))
+        names = {n for n in sig.parameters if n not in ("self", "readout")}
+        assert names == {p.name for p in schema.model_params(model)}, model
+        for p in schema.model_params(model):
+            assert sig.parameters[p.name].default == p.default, (model, p.name)
+
+
+def test_build_yin_yang_and_train_briefly() -> None:
+    project = load_example("yin_yang_eventprop")
+    project.training.max_examples = 16
+    project.compiler.params["batch_size"] = 16
+    built = build(project)
+    network, compiler, dataset = built
+    assert [p.name for p in network.populations] == ["input", "hidden", "output"]
+    assert network.populations[1].neuron.relative_reset is False
+    assert len(dataset.train_spikes) == 16
+    assert built.input is network.populations[0]
+    x, y = built.train_data()
+    with compiler.compile(network) as cn:
+        metrics, _ = cn.train(x, y, num_epochs=1, shuffle=False)
+    acc = metrics[built.output].result
+    assert 0.0 <= acc <= 1.0
+
+
+def test_trained_weights_are_used_and_shape_checked() -> None:
+    project = load_example("yin_yang_eventprop")
+    cid = project.connections[0].id
+    project.weights[cid] = np.full((4, 100), 0.5, np.float32)
+    _, _, conns = build_network(project)
+    assert np.array_equal(conns[cid].connectivity.weight, project.weights[cid])
+    project.populations[1].size = 50
+    with pytest.raises(ProjectError) as info:
+        build_network(project)
+    assert info.value.field == f"weights.{cid}"
+    assert "(4, 50)" in info.value.message
+
+
+def test_file_dataset_needs_a_path(tmp_path: Path) -> None:
+    project = load_example("shd_eventprop")
+    with pytest.raises(ProjectError) as info:
+        build(project)
+    assert info.value.field == "dataset.path"
+    from tests.project.test_project_export import write_fake_shd
+
+    project.dataset.path = "shd.h5"
+    write_fake_shd(tmp_path / "shd.h5", n=6)
+    built = build(project, tmp_path)
+    assert len(built.dataset.train_spikes) == 6
+    assert built.dataset.train_spikes[0].end_spikes.shape == (700,)
+
+
+def test_validation_uses_the_compilers_checks() -> None:
+    p = Project()
+    a = new_population(p, "SpikeInput", 4, "inp")
+    p.populations.append(a)
+    h = new_population(p, "AdaptiveLeakyIntegrateFire", 8, "hid")
+    p.populations.append(h)
+    o = new_population(p, "LeakyIntegrate", 3, "out", readout="sum_var")
+    p.populations.append(o)
+    p.connections.append(new_connection(p, a.id, h.id, synapse={"type": "Delta"}))
+    p.connections.append(new_connection(p, h.id, o.id, synapse={"type": "Delta"}))
+    issues = validate_project(p)  # EventProp: ALIF hidden and Delta synapses refused
+    targets = {i.target for i in issues}
+    assert h.id in targets
+    assert any(i.kind == "connection" for i in issues) or h.id in targets
+    # the same problems are what compile() refuses
+    from app.training.compilers import CompileError
+
+    built = build(p, with_data=False)
+    with pytest.raises(CompileError):
+        built.compiler.compile(built.network)
+
+
+def test_examples_validate_clean_except_missing_files() -> None:
+    for key in ("yin_yang_eventprop", "mnist5k_latency_eventprop"):
+        assert validate_project(load_example(key)) == [], key
+    issues = validate_project(load_example("shd_eventprop"))
+    assert [i.field for i in issues] == ["dataset.path"]
