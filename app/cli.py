@@ -1,0 +1,116 @@
+"""Command line: ``spike-studio`` opens the editor; subcommands run headless.
+
+- ``spike-studio train [PROJECT] [--example KEY] [--epochs N] [--limit N]``
+- ``spike-studio export PROJECT -o script.py``
+- ``spike-studio examples`` lists the bundled example projects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from time import perf_counter
+
+DEFAULT_EXAMPLE = "yin_yang_eventprop"
+
+
+def _load(project_path: str | None, example: str | None) -> tuple[object, Path | None]:
+    from app.project.examples import EXAMPLES_DIR, load_example
+    from app.project.io import load_project
+
+    if project_path:
+        return load_project(project_path), Path(project_path).resolve().parent
+    return load_example(example or DEFAULT_EXAMPLE), EXAMPLES_DIR
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a project (or a bundled example) headless and print per-epoch metrics."""
+    from app.project.build import build, limit_dataset
+    from app.training.callbacks import BatchProgressBar
+
+    project, base = _load(args.project, args.example)
+    built = build(project, base)
+    if args.limit:
+        built.dataset = limit_dataset(built.dataset, args.limit)
+    epochs = args.epochs if args.epochs is not None else project.training.epochs
+    x, y = built.train_data()
+    tx, ty = built.test_data()
+    print(f"Training '{project.name}' with {type(built.compiler).__name__} for {epochs} "
+          f"epoch(s) on {len(next(iter(x.values())))} examples")
+    start = perf_counter()
+    with built.compiler.compile(built.network) as cn:
+        for epoch in range(epochs):
+            cbs = [BatchProgressBar()] if args.progress else []
+            metrics, _ = cn.train(x, y, num_epochs=1, start_epoch=epoch,
+                                  shuffle=project.training.shuffle, callbacks=cbs)
+            res = metrics[built.output].result
+            print(f"epoch {epoch}: {type(metrics[built.output]).__name__} {res:.4f} "
+                  f"loss {cn.epoch_loss:.4f} ({perf_counter() - start:.1f} s)", flush=True)
+        test_metrics, _ = cn.evaluate(tx, ty, callbacks=[])
+        print(f"test {type(test_metrics[built.output]).__name__}: "
+              f"{test_metrics[built.output].result:.4f}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a Python script that rebuilds and trains the project."""
+    from app.project.export import export_script
+
+    project, _ = _load(args.project, None)
+    text = export_script(project)
+    out = Path(args.output)
+    out.write_text(text)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    """List the bundled examples."""
+    from app.project.examples import examples
+
+    for ex in examples():
+        print(f"{ex.key:30s} {ex.title}")
+    return 0
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Open the main window."""
+    from app.editor import run_gui
+
+    return int(run_gui([args.project] if args.project else []) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``spike-studio`` console script."""
+    ap = argparse.ArgumentParser(prog="spike-studio", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command")
+    t = sub.add_parser("train", help="train a project headless")
+    t.add_argument("project", nargs="?", help="project file (.ssproj); default: an example")
+    t.add_argument("--example", help=f"bundled example key (default {DEFAULT_EXAMPLE})")
+    t.add_argument("--epochs", type=int, help="override the project's number of epochs")
+    t.add_argument("--limit", type=int, help="use only the first N training/test examples")
+    t.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
+    t.set_defaults(func=cmd_train)
+    e = sub.add_parser("export", help="export a project as a Python script")
+    e.add_argument("project")
+    e.add_argument("-o", "--output", required=True)
+    e.set_defaults(func=cmd_export)
+    x = sub.add_parser("examples", help="list bundled example projects")
+    x.set_defaults(func=cmd_examples)
+    g = sub.add_parser("gui", help="open the editor (the default)")
+    g.add_argument("project", nargs="?")
+    g.set_defaults(func=cmd_gui)
+    args = ap.parse_args(argv)
+    if args.command is None:
+        args = ap.parse_args(["gui", *([] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        print(f"spike-studio: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
