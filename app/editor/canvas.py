@@ -271,10 +271,9 @@ class Canvas(QObject):
             tip = f"{c.name}: {text}" + "".join(f"\n⚠ {i.message}" for i in problems)
             label.setToolTip(tip)
             pipe.setToolTip(tip)
-            if c.is_recurrent:
-                node = self._node_of[c.source].view
-                r = node.sceneBoundingRect()
-                pt = QPointF(r.center().x() - label.boundingRect().width() / 2, r.top() - 18)
+            if c.is_recurrent:  # the loop is drawn under the node: label below it
+                r = pipe.path().boundingRect()
+                pt = QPointF(r.center().x() - label.boundingRect().width() / 2, r.bottom() + 2)
             else:
                 mid = pipe.path().pointAtPercent(0.5)
                 pt = QPointF(mid.x() - label.boundingRect().width() / 2, mid.y() - 16)

@@ -286,3 +286,49 @@ def test_population_fields_types(window: MainWindow) -> None:
     assert window.ctl.project.population(h).readout == "spike_count"
     assert window.canvas.node(h).name().endswith("-> spike_count")
     _ = Qt
+
+
+def test_tab_search_and_palette_drop_create_nodes(window: MainWindow) -> None:
+    from PySide6.QtCore import QPoint
+
+    from app.editor.canvas import node_type
+
+    viewer = window.canvas.graph.viewer()
+    viewer.search_triggered.emit(node_type(LIFNode), (50.0, 60.0))
+    p = window.ctl.project
+    assert [x.model for x in p.populations] == ["LeakyIntegrateFire"]
+    assert p.populations[0].position == (50.0, 60.0)
+    item = window.palette.list.item(0)  # "Input"
+    mime = window.palette.list.mimeData([item])
+    window.canvas.graph._on_node_data_dropped(mime, QPoint(200, 100))
+    p = window.ctl.project
+    assert [x.model for x in p.populations] == ["LeakyIntegrateFire", "SpikeInput"]
+    window.ctl.undo_stack.undo()
+    assert len(window.ctl.project.populations) == 1
+    assert len(window.canvas.graph.all_nodes()) == 1
+
+
+def test_close_with_unsaved_changes_asks(window: MainWindow, monkeypatch) -> None:
+    build_small_network(window)
+    asked = []
+
+    def cancel(*a, **k):
+        asked.append(a)
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", cancel)
+    assert not window.close()
+    assert asked and window.isVisible()
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: QMessageBox.StandardButton.Discard)
+    assert window.close()
+
+
+def test_edge_labels_show_connectivity_and_synapse(window: MainWindow) -> None:
+    window.open_example(EXAMPLES_DIR / "shd_eventprop.ssproj")
+    texts = sorted(label.text() for label in window.canvas._labels.values())
+    assert texts == ["Dense · Exp 5 ms"] * 3
+    rec = [c for c in window.ctl.project.connections if c.is_recurrent][0]
+    window.canvas.select([], [rec.id])
+    assert window.canvas.selected() == ([], [rec.id])
+    assert window.inspector.selection.conn_ends.text() == "hidden -> hidden  (recurrent)"
