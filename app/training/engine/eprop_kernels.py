@@ -34,16 +34,16 @@ import numpy as np
 from numba import njit, prange
 
 from .cpu import Profiler, Recording
-from .layout import LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
+from .layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
 
 # Neuron kinds (kind column of the per-neuron integer parameters).
 K_NONE, K_INPUT, K_LIF, K_ALIF, K_OUT = 0, 1, 2, 3, 4
 # Per-neuron float parameters (columns of nrn_f).
-NF_VTH, NF_VRESET, NF_TREFRAC, NF_BETA, NF_ALPHA, NF_PSI_SCALE = range(6)
-N_NF = 6
+NF_VTH, NF_VRESET, NF_TREFRAC, NF_BETA, NF_ALPHA, NF_PSI_SCALE, NF_ISCALE = range(7)
+N_NF = 7
 # Per-neuron integer parameters (columns of nrn_i).
-NI_KIND, NI_HAS_RF = range(2)
-N_NI = 2
+NI_KIND, NI_HAS_RF, NI_REL_RESET, NI_IDR = range(4)
+N_NI = 4
 # Output populations (columns of opop).
 OP_START, OP_END, OP_LOSS, OP_READOUT, OP_COL0 = range(5)
 N_OP = 5
@@ -124,6 +124,9 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias,
             beta_a = nrn_f[gid, NF_BETA]
             psi_scale = nrn_f[gid, NF_PSI_SCALE]
             has_rf = nrn_i[gid, NI_HAS_RF] != 0
+            rel = nrn_i[gid, NI_REL_RESET] != 0
+            idr = nrn_i[gid, NI_IDR] != 0
+            isc = nrn_f[gid, NF_ISCALE]
             is_alif = kind == K_ALIF
             s0 = in_ptr[gid]
             s1 = in_ptr[gid + 1]
@@ -169,10 +172,14 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias,
                         DG_OO[s] += zf * eo
                     fb += oo_w[s] * eo
                 # neuron update
-                v = alpha * V[b, gid] + isyn
+                v = V[b, gid]
                 rf = RF[b, gid]
+                integrate = True
                 if has_rf and rf > zero:
                     rf -= dt
+                    integrate = idr
+                if integrate:
+                    v = alpha * v + isc * isyn
                 thr = vth
                 a = zero
                 if is_alif:
@@ -187,7 +194,10 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias,
                 PSI[b, gid] = psi
                 zf = zf * alpha
                 if v >= thr and (not has_rf or rf <= zero):
-                    v -= vth - vreset
+                    if rel:
+                        v -= vth - vreset
+                    else:
+                        v = vreset
                     if is_alif:
                         a += one
                     if has_rf:
@@ -217,7 +227,7 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias,
                     for s in range(oi_ptr[k], oi_ptr[k + 1]):
                         if SPK[b, oi_pre[s]] != zero:
                             isyn += oi_w[s]
-                    v = nrn_f[k, NF_ALPHA] * V[b, k] + isyn + bias[k]
+                    v = nrn_f[k, NF_ALPHA] * V[b, k] + nrn_f[k, NF_ISCALE] * isyn + bias[k]
                     V[b, k] = v
                     if loss == LOSS_SCE:
                         out = SM[b, k]
@@ -347,12 +357,16 @@ class EPropSimulator:
                     raise ValueError(f"e-prop output '{pop.name}' must be LeakyIntegrate")
                 nrn_i[s0:s1, NI_KIND] = K_OUT
                 nrn_f[s0:s1, NF_ALPHA] = np.exp(-dt / nrn.tau_mem)
+                nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
                 opop_rows.append((s0, s1, out_losses[pop.name], out_readouts[pop.name], col))
                 col += s1 - s0
             else:
                 alif = hasattr(nrn, "tau_adapt")
                 nrn_i[s0:s1, NI_KIND] = K_ALIF if alif else K_LIF
                 nrn_i[s0:s1, NI_HAS_RF] = int(nrn.tau_refrac is not None)
+                nrn_i[s0:s1, NI_REL_RESET] = int(nrn.relative_reset)
+                nrn_i[s0:s1, NI_IDR] = int(nrn.integrate_during_refrac)
+                nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
                 vth = f(nrn.v_thresh)
                 nrn_f[s0:s1, NF_VTH] = vth
                 nrn_f[s0:s1, NF_VRESET] = nrn.v_reset
