@@ -19,11 +19,13 @@ from app.project.document import (
     parse_project,
 )
 from app.project.errors import ProjectError
-from app.project.export import export_script, write_script
+from app.project.export import export_file, export_script, write_script
 from app.project.io import load_project, save_project
+from app.project.train import TrainResult, train_file, train_project
 
 __all__ = [
     "BuiltProject", "CompilerSpec", "ConnectionSpec", "DatasetSpec", "PopulationSpec", "Project",
-    "ProjectError", "TrainingSpec", "build", "export_script", "load_project", "new_compiler",
-    "new_connection", "new_population", "parse_project", "save_project", "write_script",
+    "ProjectError", "TrainResult", "TrainingSpec", "build", "export_file", "export_script",
+    "load_project", "new_compiler", "new_connection", "new_population", "parse_project",
+    "save_project", "train_file", "train_project", "write_script",
 ]

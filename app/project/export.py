@@ -288,3 +288,10 @@ def write_script(project: Project, path: str | os.PathLike[str],
     src = export_script(project, wfile, base)
     atomic_write_bytes(path, src.encode("utf-8"))
     return Path(path)
+
+
+def export_file(project_path: str | os.PathLike[str], out_path: str | os.PathLike[str]) -> Path:
+    """Headless ``spike-studio export PROJECT -o script.py``: load and export."""
+    from app.project.io import load_project
+
+    return write_script(load_project(project_path), out_path, project_path)
