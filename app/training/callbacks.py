@@ -109,7 +109,7 @@ class SpikeRecorder(Callback):
 
 
 class VarRecorder(Callback):
-    """Record a state variable (``"V"``, ``"A"``, ``"RefracTime"``) every step: (T, n) per example."""
+    """Record a variable ("V", "A", "RefracTime") every step: (T, n) per example."""
 
     def __init__(self, pop: Population, var: str, key: Any = None, example_filter: Any = None,
                  neuron_filter: Any = None) -> None:

@@ -342,6 +342,10 @@ class CompiledTrainingNetwork(CompiledNetwork):
     def optimise(self, step: int) -> None:
         """Apply one optimiser step to every trainable, refusing NaN/inf gradients."""
         for t in self.trainables:
+            if not np.all(np.isfinite(t.param)):
+                raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
+                                    f"training step {step}: reinitialise or reload them")
+        for t in self.trainables:
             if self.communicator is not None:
                 t.grad[:] = self.communicator.reduce_sum(t.grad)
             if not np.all(np.isfinite(t.grad)):

@@ -1,0 +1,207 @@
+"""The train/evaluate loop, callbacks, checkpoints and error reporting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.model import Connection, InputLayer, Layer, Network, Population, SequentialNetwork
+from app.model.connectivity import Dense
+from app.model.initializers import Normal
+from app.model.neurons import (
+    AdaptiveLeakyIntegrateFire,
+    LeakyIntegrate,
+    LeakyIntegrateFire,
+    SpikeInput,
+)
+from app.model.synapses import Delta, Exponential
+from app.training.callbacks import Checkpoint, ConnVarRecorder, OptimiserParamSchedule
+from app.training.compiled import TrainingError
+from app.training.compilers import CompileError, EventPropCompiler, InferenceCompiler, eventprop
+from app.training.data import DatasetError, preprocess_spikes
+from app.training.optimisers import Adam
+from app.training.serialisers import Numpy
+
+
+def _two_class_data(n: int, seed: int = 0) -> tuple[list, np.ndarray]:
+    """Class 0: neurons 0-4 fire early; class 1: neurons 5-9 fire early."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    spikes = []
+    for y in labels:
+        early = np.arange(5) + 5 * y
+        late = np.arange(5) + 5 * (1 - y)
+        times = np.concatenate([rng.uniform(1, 4, 5), rng.uniform(12, 16, 5)])
+        spikes.append(preprocess_spikes(times, np.concatenate([early, late]), 10))
+    return spikes, labels.astype(np.int64)
+
+
+def _net(seed_w: float = 0.0) -> tuple:
+    net = SequentialNetwork(eventprop.default_params)
+    with net:
+        inp = InputLayer(SpikeInput(), 10)
+        hid = Layer(Dense(Normal(mean=0.8, sd=0.4)), LeakyIntegrateFire(tau_mem=20.0), 16,
+                    Exponential(5.0))
+        out = Layer(Dense(Normal(mean=0.0, sd=0.5)), LeakyIntegrate(readout="avg_var"), 2,
+                    Exponential(5.0))
+    return net, inp, hid, out
+
+
+def test_eventprop_learns_a_two_class_task():
+    x, y = _two_class_data(128)
+    net, inp, hid, out = _net()
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=16)
+    with comp.compile(net) as cn:
+        before, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
+        acc0 = before[out].result
+        metrics, _ = cn.train({inp: x}, {out: y}, num_epochs=15, callbacks=[])
+        after, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
+    assert after[out].result >= 0.9 > acc0 or after[out].result > acc0 + 0.2
+    assert metrics[out].result > 0.8
+
+
+def test_partial_last_batch_uses_no_stale_examples():
+    """Slots 2-3 of a partial batch held different examples before; they must not count."""
+    from app.training.callbacks import CallbackList
+
+    x, y = _two_class_data(10)
+    grads = []
+    for first in ([0, 1, 2, 3], [0, 1, 6, 7]):
+        net, inp, hid, out = _net()
+        comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.0), batch_size=4)
+        with comp.compile(net) as cn:
+            cn._train_batch({inp.name: x}, {out.name: y}, np.array(first), CallbackList([]), [])
+            cn.optimise(0)
+            cn._train_batch({inp.name: x}, {out.name: y}, np.arange(8, 10), CallbackList([]), [])
+            grads.append([t.grad.copy() for t in cn.trainables])
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert np.any(a != 0)
+
+
+def test_adam_matches_hand_computation():
+    w = np.array([1.0, -2.0], np.float32)
+    opt = Adam(0.1, 0.9, 0.999, 1e-8)
+    state = opt.new_state(w.shape)
+    g = np.array([0.5, -0.25], np.float32)
+    opt.step(w, g, state, 0)
+    opt.step(w, g, state, 1)
+    m = 0.1 * g
+    v = 0.001 * g * g
+    w1 = np.array([1.0, -2.0]) - 0.1 * (m / 0.1) / (np.sqrt(v / 0.001) + 1e-8)
+    m = 0.9 * m + 0.1 * g
+    v = 0.999 * v + 0.001 * g * g
+    w2 = w1 - 0.1 * (m / (1 - 0.81)) / (np.sqrt(v / (1 - 0.999 ** 2)) + 1e-8)
+    np.testing.assert_allclose(w, w2, rtol=1e-5)
+
+
+def test_checkpoint_schedule_validation_and_load(tmp_path):
+    x, y = _two_class_data(40)
+    net, inp, hid, out = _net()
+    ser = Numpy(tmp_path / "ckpt")
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=8,
+                             kernel_profiling=True)
+    seen = []
+    sched = OptimiserParamSchedule("alpha", lambda e, a: seen.append((e, a)) or 0.01 * 0.5 ** e)
+    rec = ConnVarRecorder(hid.connection, "g", key="w")
+    with comp.compile(net) as cn:
+        result = cn.train({inp: x}, {out: y}, num_epochs=2, callbacks=[Checkpoint(ser), sched, rec],
+                          validation_split=0.25)
+        final = cn.get_weights(out.connection)
+        assert cn.optimiser.alpha == pytest.approx(0.005)
+        times = cn.get_kernel_times()
+    train_m, val_m, data, _ = result
+    assert val_m[out].total == 10 and train_m[out].total == 30
+    assert seen[0] == (0, 0.01)
+    assert len(data["w"]) == 2 * 4  # one record per batch, 4 batches of 8 in 30 examples
+    assert times["forward"] > 0 and times["backward"] > 0
+    net2, inp2, hid2, out2 = _net()
+    net2.load((1,), ser)
+    np.testing.assert_array_equal(net2.connections[1].connectivity.weight, final)
+
+
+def test_resumed_training_equals_uninterrupted():
+    x, y = _two_class_data(24)
+
+    def run(splits: list[int]) -> np.ndarray:
+        net, inp, hid, out = _net()
+        comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01),
+                                 batch_size=8, rng_seed=5)
+        with comp.compile(net) as cn:
+            start = 0
+            for n in splits:
+                cn.train({inp: x}, {out: y}, num_epochs=n, start_epoch=start, callbacks=[])
+                start += n
+            return cn.get_weights(hid.connection)
+
+    np.testing.assert_array_equal(run([3]), run([1, 2]))
+
+
+def test_bad_inputs_are_named():
+    x, y = _two_class_data(8)
+    net, inp, hid, out = _net()
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", batch_size=4)
+    with comp.compile(net) as cn:
+        with pytest.raises(DatasetError, match="label"):
+            cn.train({inp: x}, {out: y + 5}, num_epochs=1, callbacks=[])
+        late = [preprocess_spikes(np.array([25.0]), np.array([0]), 10)] * 8
+        with pytest.raises(DatasetError, match="example_timesteps|last step"):
+            cn.train({inp: late}, {out: y}, num_epochs=1, callbacks=[])
+        wrong = [preprocess_spikes(np.array([1.0]), np.array([11]), 12)] * 8
+        with pytest.raises(DatasetError):
+            cn.train({inp: wrong}, {out: y}, num_epochs=1, callbacks=[])
+        with pytest.raises(DatasetError, match="different numbers"):
+            cn.train({inp: x}, {out: y[:3]}, num_epochs=1, callbacks=[])
+
+
+def test_nan_weights_stop_training_naming_the_connection():
+    x, y = _two_class_data(8)
+    net, inp, hid, out = _net()
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", batch_size=4)
+    with comp.compile(net) as cn:
+        w = cn.get_weights(out.connection)
+        w[0, 0] = np.nan
+        cn.set_weights(out.connection, w)
+        with pytest.raises(TrainingError, match=out.connection.name):
+            cn.train({inp: x}, {out: y}, num_epochs=1, callbacks=[])
+
+
+def test_strict_buffer_checking_names_population():
+    x, y = _two_class_data(4)
+    net, inp, hid, out = _net()
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", batch_size=4, max_spikes=1,
+                             strict_buffer_checking=True)
+    with comp.compile(net) as cn:
+        cn.set_weights(hid.connection, np.full((10, 16), 5.0, np.float32))
+        with pytest.raises(TrainingError, match="max_spikes"):
+            cn.train({inp: x}, {out: y}, num_epochs=1, callbacks=[])
+
+
+def test_eventprop_compile_checks_report_objects():
+    net = Network(eventprop.default_params)
+    with net:
+        i = Population(SpikeInput(), 3, name="inp")
+        h = Population(AdaptiveLeakyIntegrateFire(), 4, name="hid")
+        o = Population(LeakyIntegrate(readout="avg_var"), 2, name="out")
+        Connection(i, h, Dense(1.0), Delta(), name="in_hid")
+        Connection(h, o, Dense(1.0), Exponential(5.0), name="hid_out")
+    comp = EventPropCompiler(10, "sparse_categorical_crossentropy")
+    problems = comp.check(net)
+    targets = {(p.kind, p.target) for p in problems}
+    assert ("population", "hid") in targets and ("connection", "in_hid") in targets
+    with pytest.raises(CompileError, match="Exponential"):
+        comp.compile(net)
+
+
+def test_predict_and_inference_partial_batches():
+    x, y = _two_class_data(7)
+    net, inp, hid, out = _net()
+    # reset inSyn and leave time for activity to end so trials are independent
+    with InferenceCompiler(40, batch_size=3, reset_in_syn_between_batches=True).compile(net) as cn:
+        pred = cn.predict({inp: x})[out]
+        m, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
+    with InferenceCompiler(40, batch_size=1, reset_in_syn_between_batches=True).compile(net) as cn1:
+        pred1 = cn1.predict({inp: x})[out]
+    assert pred.shape == (7, 2)
+    np.testing.assert_allclose(pred, pred1, rtol=1e-6)
+    assert m[out].total == 7
