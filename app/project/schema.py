@@ -216,6 +216,7 @@ COMPILERS: dict[str, CompilerInfo] = {
             _b("train_output_bias", True),
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),
+            BACKEND,
         ),
         default_params={
             "AdaptiveLeakyIntegrateFire": {"relative_reset": True,

@@ -43,6 +43,8 @@ RUNS = {
     "yin_yang_eventprop": ["--max-examples", "32", "--batch-size", "16"],
     "mnist5k_latency_eventprop": ["--max-examples", "32", "--batch-size", "16"],
     "shd_eventprop": ["--max-examples", "8", "--batch-size", "4"],
+    "pattern_eprop": [],
+    "shd_eprop": ["--max-examples", "2", "--batch-size", "2"],
 }
 
 
