@@ -13,7 +13,7 @@ from typing import Any
 
 from NodeGraphQt import BaseNode, NodeGraph
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtGui import QAction, QColor, QFont
 from PySide6.QtWidgets import QApplication, QGraphicsSimpleTextItem
 
 from app.editor import qt  # noqa: F401  (sets QT_PREFERRED_BINDING first)
@@ -167,6 +167,12 @@ class Canvas(QObject):
         g.port_disconnected.connect(self._on_port_disconnected)
         g.node_selection_changed.connect(lambda *_: self.selection_changed.emit())
         viewer = g.viewer()
+        # NodeGraphQt binds Ctrl+Z/Ctrl+Y to its own undo stack; ours is the
+        # document's, so drop its actions (otherwise the shortcuts are ambiguous).
+        for act in viewer.findChildren(QAction):
+            if act.text() in ("&Undo", "&Redo"):
+                act.setShortcuts([])
+                viewer.removeAction(act)
         viewer.moved_nodes.connect(self._on_moved)
         viewer.node_name_changed.connect(lambda *_: QTimer.singleShot(0, self.sync))
         viewer.scene().selectionChanged.connect(self.selection_changed.emit)

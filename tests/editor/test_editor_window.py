@@ -332,3 +332,19 @@ def test_edge_labels_show_connectivity_and_synapse(window: MainWindow) -> None:
     window.canvas.select([], [rec.id])
     assert window.canvas.selected() == ([], [rec.id])
     assert window.inspector.selection.conn_ends.text() == "hidden -> hidden  (recurrent)"
+
+
+def test_keyboard_shortcuts_on_the_canvas(window: MainWindow, qtbot) -> None:
+    from PySide6.QtTest import QTest
+
+    _, h, _ = build_small_network(window)
+    viewer = window.canvas.graph.viewer()
+    viewer.setFocus()
+    window.activateWindow()
+    window.canvas.select([h])
+    QTest.keyClick(viewer, Qt.Key.Key_Delete)
+    assert h not in [p.id for p in window.ctl.project.populations]
+    QTest.keyClick(viewer, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert h in [p.id for p in window.ctl.project.populations]
+    QTest.keyClick(viewer, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert h not in [p.id for p in window.ctl.project.populations]
