@@ -484,6 +484,14 @@ class CompilerPanel(QWidget):
             p.compiler = new
 
         self.ctl.edit(f"Compiler: {schema.COMPILERS[kind].label}", fn)
+        pending = apply_compiler_defaults(self.ctl.project.copy())
+        label = schema.COMPILERS[kind].label
+        if pending:
+            self.defaults_result.setText(
+                f"{len(pending)} value(s) differ from {label}'s defaults "
+                f"(e.g. {pending[0]}). Press \"Apply compiler defaults\" to use them.")
+        else:
+            self.defaults_result.setText(f"The network already uses {label}'s defaults.")
 
     def _param(self, name: str, value: Any) -> None:
         self.ctl.edit(f"Set {name}",

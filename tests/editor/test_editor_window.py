@@ -170,6 +170,7 @@ def test_compiler_panel_apply_defaults_is_undoable(window: MainWindow) -> None:
     assert spec.type == "EventPropCompiler"
     assert spec.params["example_timesteps"] == 1000  # carried over
     assert spec.loss == {"type": "mean_square_error"}
+    assert "differ from EventProp's defaults" in panel.defaults_result.text()
     before = window.ctl.project.copy()
     changes = panel.apply_defaults()
     names = {str(c) for c in changes}

@@ -69,15 +69,13 @@ def test_trained_weights_are_used_and_shape_checked() -> None:
     assert "(4, 50)" in info.value.message
 
 
-def test_file_dataset_needs_a_path(tmp_path: Path) -> None:
+def test_file_dataset_needs_a_path(tmp_path: Path, fake_shd) -> None:
     project = load_example("shd_eventprop")
     with pytest.raises(ProjectError) as info:
         build(project)
     assert info.value.field == "dataset.path"
-    from tests.project.test_project_export import write_fake_shd
-
     project.dataset.path = "shd.h5"
-    write_fake_shd(tmp_path / "shd.h5", n=6)
+    fake_shd(tmp_path / "shd.h5", n=6)
     built = build(project, tmp_path)
     assert len(built.dataset.train_spikes) == 6
     assert built.dataset.train_spikes[0].end_spikes.shape == (700,)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
@@ -15,22 +14,6 @@ from app.project.examples import load_example
 from app.project.export import export_script, write_script
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def write_fake_shd(path: Path, n: int = 8, seed: int = 0) -> Path:
-    """A tiny file with the published SHD layout (700 channels, 20 classes)."""
-    rng = np.random.default_rng(seed)
-    with h5py.File(path, "w") as f:
-        ft = h5py.vlen_dtype(np.float32)
-        fu = h5py.vlen_dtype(np.uint16)
-        times = f.create_dataset("spikes/times", (n,), dtype=ft)
-        units = f.create_dataset("spikes/units", (n,), dtype=fu)
-        for k in range(n):
-            m = int(rng.integers(50, 200))
-            times[k] = np.sort(rng.uniform(0.0, 1.2, m)).astype(np.float32)
-            units[k] = rng.integers(0, 700, m).astype(np.uint16)
-        f.create_dataset("labels", data=rng.integers(0, 20, n).astype(np.uint16))
-    return path
 
 
 def run_script(script: Path, *args: str) -> subprocess.CompletedProcess:
@@ -49,14 +32,14 @@ RUNS = {
 
 
 @pytest.mark.parametrize("key", sorted(RUNS))
-def test_exported_example_trains_one_epoch(key: str, tmp_path: Path) -> None:
+def test_exported_example_trains_one_epoch(key: str, tmp_path: Path, fake_shd) -> None:
     project = load_example(key)
     script = write_script(project, tmp_path / f"{key}.py")
     args = ["--epochs", "1", *RUNS[key]]
     if project.dataset.source == "file":
         no_data = run_script(script, *args)
         assert no_data.returncode != 0 and "--data" in no_data.stderr
-        args += ["--data", str(write_fake_shd(tmp_path / "shd_train.h5"))]
+        args += ["--data", str(fake_shd(tmp_path / "shd_train.h5"))]
     result = run_script(script, *args)
     assert result.returncode == 0, result.stderr[-3000:]
     match = re.search(r"Train (accuracy|MSE) = ([-0-9.e+]+)", result.stdout)
