@@ -60,8 +60,195 @@ REC_CODES = {"v": R_V, "a": R_A, "refractime": R_RF, "readout": R_READOUT, "e": 
              "favg": R_FAVG, "zfilter": R_ZHAT}
 
 
+@njit(cache=True)
+def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr, oo_post,
+          oo_w, V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo,
+          in_end, in_times, cursor):
+    """One step of non-output neuron ``gid`` in batch slot ``b`` (synapses, then neuron)."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    alpha = glob[G_ALPHA]
+    kind = nrn_i[gid, NI_KIND]
+    zf = ZH[b, gid]
+    if kind == K_INPUT:
+        if learn:
+            for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
+                dg_oo[s] += zf * E[b, oo_post[s]]
+        c = cursor[b, gid]
+        fire = c < in_end[b, gid] and t >= in_times[c]
+        if fire:
+            cursor[b, gid] = c + 1
+        zf = zf * alpha
+        if fire:
+            zf += one
+            SPK_N[b, gid] = one
+        else:
+            SPK_N[b, gid] = zero
+        ZH_N[b, gid] = zf
+        return
+    vth = nrn_f[gid, NF_VTH]
+    beta_a = nrn_f[gid, NF_BETA]
+    is_alif = kind == K_ALIF
+    rho = glob[G_RHO]
+    s0 = in_ptr[gid]
+    s1 = in_ptr[gid + 1]
+    # synapse phase with the previous step's values
+    psi = PSI[b, gid]
+    ej = E[b, gid]
+    reg = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
+    isyn = zero
+    if not learn:
+        for s in range(s0, s1):
+            if SPK[b, in_pre[s]] != zero:
+                isyn += in_w[s]
+    elif is_alif:
+        psi_beta = psi * beta_a
+        for s in range(s0, s1):
+            i = in_pre[s]
+            if SPK[b, i] != zero:
+                isyn += in_w[s]
+            psi_z = psi * ZH[b, i]
+            eps = EPSA[b, s]
+            psi_beta_eps = psi_beta * eps
+            e = psi_z - psi_beta_eps
+            EPSA[b, s] = psi_z + ((rho * eps) - psi_beta_eps)
+            ef = EF[b, s] * alpha + e
+            EF[b, s] = ef
+            dg_in[s] += (ef * ej) + (reg * e)
+    else:
+        for s in range(s0, s1):
+            i = in_pre[s]
+            if SPK[b, i] != zero:
+                isyn += in_w[s]
+            e = ZH[b, i] * psi
+            ef = EF[b, s] * alpha + e
+            EF[b, s] = ef
+            dg_in[s] += (ef * ej) + (reg * e)
+    # output synapses: gradient and symmetric feedback
+    fb = zero
+    for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
+        eo = E[b, oo_post[s]]
+        if learn:
+            dg_oo[s] += zf * eo
+        fb += oo_w[s] * eo
+    # neuron update
+    has_rf = nrn_i[gid, NI_HAS_RF] != 0
+    v = V[b, gid]
+    rf = RF[b, gid]
+    integrate = True
+    if has_rf and rf > zero:
+        rf -= dt
+        integrate = nrn_i[gid, NI_IDR] != 0
+    if integrate:
+        v = alpha * v + nrn_f[gid, NF_ISCALE] * isyn
+    thr = vth
+    a = zero
+    if is_alif:
+        a = A[b, gid] * rho
+        thr = vth + beta_a * a
+    E[b, gid] = fb
+    fav = FAVG[b, gid] * glob[G_AFAV]
+    if has_rf and rf > zero:
+        psi = zero
+    else:
+        psi = nrn_f[gid, NF_PSI_SCALE] * max(zero, one - abs((v - thr) / vth))
+    PSI[b, gid] = psi
+    zf = zf * alpha
+    if v >= thr and (not has_rf or rf <= zero):
+        if nrn_i[gid, NI_REL_RESET] != 0:
+            v -= vth - nrn_f[gid, NF_VRESET]
+        else:
+            v = nrn_f[gid, NF_VRESET]
+        if is_alif:
+            a += one
+        if has_rf:
+            rf = nrn_f[gid, NF_TREFRAC]
+        fav += glob[G_ONE_M_AFAV]
+        zf += one
+        SPK_N[b, gid] = one
+    else:
+        SPK_N[b, gid] = zero
+    V[b, gid] = v
+    RF[b, gid] = rf
+    if is_alif:
+        A[b, gid] = a
+    FAVG[b, gid] = fav
+    ZH_N[b, gid] = zf
+
+
+@njit(cache=True)
+def _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w, opop,
+             V, E, SPK, SM, R, DB, LSUM, labels, targets):
+    """One step of every output population in slot ``b``: V, error, readout, softmax."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    inv_t = np.float32(1.0 / T)
+    for po in range(opop.shape[0]):
+        o0 = opop[po, OP_START]
+        o1 = opop[po, OP_END]
+        loss = opop[po, OP_LOSS]
+        ro = opop[po, OP_READOUT]
+        col0 = opop[po, OP_COL0]
+        y = labels[b, po]
+        for k in range(o0, o1):
+            isyn = zero
+            for s in range(oi_ptr[k], oi_ptr[k + 1]):
+                if SPK[b, oi_pre[s]] != zero:
+                    isyn += oi_w[s]
+            v = nrn_f[k, NF_ALPHA] * V[b, k] + nrn_f[k, NF_ISCALE] * isyn + bias[k]
+            V[b, k] = v
+            if loss == LOSS_SCE:
+                out = SM[b, k]
+                e = out - (one if k - o0 == y else zero)
+            else:
+                out = v
+                e = v - targets[b, step, col0 + k - o0]
+            if ro == RD_SUM:
+                R[b, k] += out
+            elif ro == RD_AVG:
+                R[b, k] += inv_t * out
+            else:
+                R[b, k] = out
+            E[b, k] = e
+            LSUM[b, k] += e * e
+            if train_bias and learn:
+                DB[b, k] += e
+        if loss == LOSS_SCE:
+            mx = V[b, o0]
+            for k in range(o0 + 1, o1):
+                if V[b, k] > mx:
+                    mx = V[b, k]
+            tot = zero
+            for k in range(o0, o1):
+                tot += np.exp(V[b, k] - mx)
+            for k in range(o0, o1):
+                SM[b, k] = np.exp(V[b, k] - mx) / tot
+
+
+@njit(cache=True)
+def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R, E, DB, SM, PSI, FAVG,
+              rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
+    """New spikes/traces become the previous ones; record what was asked for."""
+    zero = np.float32(0.0)
+    for u in range(work.shape[0]):
+        gid = work[u]
+        ZH[b, gid] = ZH_N[b, gid]
+        SPK[b, gid] = SPK_N[b, gid]
+    for k in range(rec_gid.shape[0]):
+        _record(rec, b, r, k, rec_var[k], rec_gid[k], V, A, RF, R, E, DB, SM, SPK, PSI,
+                FAVG, ZH)
+    for u in range(work.shape[0]):
+        gid = work[u]
+        if srec_mask[gid] != 0 and SPK[b, gid] != zero:
+            c = srec_cnt[b]
+            if c < srec_step.shape[1]:
+                srec_step[b, c] = step
+                srec_id[b, c] = gid
+                srec_cnt[b] = c + 1
+
+
 @njit(cache=True, parallel=True)
-def eprop_steps(step0, step1, time_step0, T, dt, train_bias,
+def eprop_steps(step0, step1, time_step0, T, dt, train_bias, by_batch,
                 glob, nrn_i, nrn_f, bias, work,
                 in_ptr, in_pre, in_w,
                 oo_ptr, oo_post, oo_w,
@@ -74,207 +261,60 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias,
     """Run e-prop steps [step0, step1) for every batch slot, updating all state in place.
 
     Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``EF``/``EPSA``
-    ``(B, S_in)`` per incoming hidden synapse (post-major); ``DG_IN`` ``(S_in,)``
-    and ``DG_OO`` ``(S_oo,)`` summed over the batch; ``labels`` ``(B, n_outpops)``;
+    ``(B, S_in)`` per incoming hidden synapse (post-major); ``DG_IN``
+    ``(C, S_in)`` and ``DG_OO`` ``(C, S_oo)`` hold one gradient row per chunk of
+    the batch (C = 1 unless ``by_batch``); ``labels`` ``(B, n_outpops)``;
     ``targets`` ``(B, T, n_out)`` (MSE); ``LSUM`` ``(B, N)`` accumulates the
     squared output errors. With ``learn`` false the traces and gradients are
     left alone (evaluation). ``rec[b, step - step0, k]`` records variable
     ``rec_var[k]`` of neuron ``rec_gid[k]``; spikes of neurons with
     ``srec_mask`` set are appended to ``srec_step``/``srec_id``.
+
+    ``by_batch``: each of the C threads runs whole trials of its own batch
+    slots (no synchronisation per step); otherwise every step runs in
+    parallel over neurons, then over the batch (for small batches).
     """
     B = V.shape[0]
     U = work.shape[0]
-    PO = opop.shape[0]
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    alpha = glob[G_ALPHA]
-    rho = glob[G_RHO]
-    afav = glob[G_AFAV]
-    one_m_afav = glob[G_ONE_M_AFAV]
-    ftarget = glob[G_FTARGET]
-    creg = glob[G_CREG]
-    inv_t = np.float32(1.0 / T)
+    if by_batch:
+        C = DG_IN.shape[0]
+        per = (B + C - 1) // C
+        for ch in prange(C):
+            dg_in = DG_IN[ch]
+            dg_oo = DG_OO[ch]
+            for b in range(ch * per, min(B, (ch + 1) * per)):
+                for step in range(step0, step1):
+                    t = np.float32(time_step0 + step) * dt
+                    for u in range(U):
+                        _unit(b, work[u], t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre,
+                              in_w, oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, SPK,
+                              ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo, in_end, in_times, cursor)
+                    _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w,
+                             opop, V, E, SPK, SM, R, DB, LSUM, labels, targets)
+                    _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R,
+                              E, DB, SM, PSI, FAVG, rec_gid, rec_var, rec, srec_mask,
+                              srec_step, srec_id, srec_cnt)
+        return 0
+    dg_in = DG_IN[0]
+    dg_oo = DG_OO[0]
     for step in range(step0, step1):
         t = np.float32(time_step0 + step) * dt
-        # ---------------- phase A: inputs and hidden neurons --------------------------
         for u in prange(U):
             gid = work[u]
-            kind = nrn_i[gid, NI_KIND]
-            if kind == K_INPUT:
-                for b in range(B):
-                    zf = ZH[b, gid]
-                    if learn:
-                        for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
-                            DG_OO[s] += zf * E[b, oo_post[s]]
-                    c = cursor[b, gid]
-                    fire = c < in_end[b, gid] and t >= in_times[c]
-                    if fire:
-                        cursor[b, gid] = c + 1
-                    zf = zf * alpha
-                    if fire:
-                        zf += one
-                        SPK_N[b, gid] = one
-                    else:
-                        SPK_N[b, gid] = zero
-                    ZH_N[b, gid] = zf
-                continue
-            vth = nrn_f[gid, NF_VTH]
-            vreset = nrn_f[gid, NF_VRESET]
-            trefrac = nrn_f[gid, NF_TREFRAC]
-            beta_a = nrn_f[gid, NF_BETA]
-            psi_scale = nrn_f[gid, NF_PSI_SCALE]
-            has_rf = nrn_i[gid, NI_HAS_RF] != 0
-            rel = nrn_i[gid, NI_REL_RESET] != 0
-            idr = nrn_i[gid, NI_IDR] != 0
-            isc = nrn_f[gid, NF_ISCALE]
-            is_alif = kind == K_ALIF
-            s0 = in_ptr[gid]
-            s1 = in_ptr[gid + 1]
             for b in range(B):
-                # synapse phase with the previous step's values
-                psi = PSI[b, gid]
-                ej = E[b, gid]
-                reg = (FAVG[b, gid] - ftarget) * creg
-                isyn = zero
-                if not learn:
-                    for s in range(s0, s1):
-                        if SPK[b, in_pre[s]] != zero:
-                            isyn += in_w[s]
-                elif is_alif:
-                    psi_beta = psi * beta_a
-                    for s in range(s0, s1):
-                        i = in_pre[s]
-                        if SPK[b, i] != zero:
-                            isyn += in_w[s]
-                        psi_z = psi * ZH[b, i]
-                        eps = EPSA[b, s]
-                        psi_beta_eps = psi_beta * eps
-                        e = psi_z - psi_beta_eps
-                        EPSA[b, s] = psi_z + ((rho * eps) - psi_beta_eps)
-                        ef = EF[b, s] * alpha + e
-                        EF[b, s] = ef
-                        DG_IN[s] += (ef * ej) + (reg * e)
-                else:
-                    for s in range(s0, s1):
-                        i = in_pre[s]
-                        if SPK[b, i] != zero:
-                            isyn += in_w[s]
-                        e = ZH[b, i] * psi
-                        ef = EF[b, s] * alpha + e
-                        EF[b, s] = ef
-                        DG_IN[s] += (ef * ej) + (reg * e)
-                # output synapses: gradient and symmetric feedback
-                zf = ZH[b, gid]
-                fb = zero
-                for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
-                    eo = E[b, oo_post[s]]
-                    if learn:
-                        DG_OO[s] += zf * eo
-                    fb += oo_w[s] * eo
-                # neuron update
-                v = V[b, gid]
-                rf = RF[b, gid]
-                integrate = True
-                if has_rf and rf > zero:
-                    rf -= dt
-                    integrate = idr
-                if integrate:
-                    v = alpha * v + isc * isyn
-                thr = vth
-                a = zero
-                if is_alif:
-                    a = A[b, gid] * rho
-                    thr = vth + beta_a * a
-                E[b, gid] = fb
-                fav = FAVG[b, gid] * afav
-                if has_rf and rf > zero:
-                    psi = zero
-                else:
-                    psi = psi_scale * max(zero, one - abs((v - thr) / vth))
-                PSI[b, gid] = psi
-                zf = zf * alpha
-                if v >= thr and (not has_rf or rf <= zero):
-                    if rel:
-                        v -= vth - vreset
-                    else:
-                        v = vreset
-                    if is_alif:
-                        a += one
-                    if has_rf:
-                        rf = trefrac
-                    fav += one_m_afav
-                    zf += one
-                    SPK_N[b, gid] = one
-                else:
-                    SPK_N[b, gid] = zero
-                V[b, gid] = v
-                RF[b, gid] = rf
-                if is_alif:
-                    A[b, gid] = a
-                FAVG[b, gid] = fav
-                ZH_N[b, gid] = zf
-        # ---------------- phase B: outputs, then swap buffers ----------------------------
+                _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w,
+                      oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N,
+                      EF, EPSA, dg_in, dg_oo, in_end, in_times, cursor)
         for b in prange(B):
-            for po in range(PO):
-                o0 = opop[po, OP_START]
-                o1 = opop[po, OP_END]
-                loss = opop[po, OP_LOSS]
-                ro = opop[po, OP_READOUT]
-                col0 = opop[po, OP_COL0]
-                y = labels[b, po]
-                for k in range(o0, o1):
-                    isyn = zero
-                    for s in range(oi_ptr[k], oi_ptr[k + 1]):
-                        if SPK[b, oi_pre[s]] != zero:
-                            isyn += oi_w[s]
-                    v = nrn_f[k, NF_ALPHA] * V[b, k] + nrn_f[k, NF_ISCALE] * isyn + bias[k]
-                    V[b, k] = v
-                    if loss == LOSS_SCE:
-                        out = SM[b, k]
-                        e = out - (one if k - o0 == y else zero)
-                    else:
-                        out = v
-                        e = v - targets[b, step, col0 + k - o0]
-                    if ro == RD_SUM:
-                        R[b, k] += out
-                    elif ro == RD_AVG:
-                        R[b, k] += inv_t * out
-                    else:
-                        R[b, k] = out
-                    E[b, k] = e
-                    LSUM[b, k] += e * e
-                    if train_bias and learn:
-                        DB[b, k] += e
-                if loss == LOSS_SCE:
-                    mx = V[b, o0]
-                    for k in range(o0 + 1, o1):
-                        if V[b, k] > mx:
-                            mx = V[b, k]
-                    tot = zero
-                    for k in range(o0, o1):
-                        tot += np.exp(V[b, k] - mx)
-                    for k in range(o0, o1):
-                        SM[b, k] = np.exp(V[b, k] - mx) / tot
-            for u in range(U):
-                gid = work[u]
-                ZH[b, gid] = ZH_N[b, gid]
-                SPK[b, gid] = SPK_N[b, gid]
-            r = step - step0
-            for k in range(rec_gid.shape[0]):
-                _record(rec, b, r, k, rec_var[k], rec_gid[k], V, A, RF, R, E, DB, SM, SPK, PSI,
-                        FAVG, ZH)
-            for u in range(U):
-                gid = work[u]
-                if srec_mask[gid] != 0 and SPK[b, gid] != zero:
-                    c = srec_cnt[b]
-                    if c < srec_step.shape[1]:
-                        srec_step[b, c] = step
-                        srec_id[b, c] = gid
-                        srec_cnt[b] = c + 1
+            _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w, opop,
+                     V, E, SPK, SM, R, DB, LSUM, labels, targets)
+            _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R, E, DB,
+                      SM, PSI, FAVG, rec_gid, rec_var, rec, srec_mask, srec_step, srec_id,
+                      srec_cnt)
     return 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _record(rec, b, r, k, code, gid, V, A, RF, R, E, DB, SM, SPK, PSI, FAVG, ZH):
     if code == R_V:
         rec[b, r, k] = V[b, gid]
@@ -434,8 +474,13 @@ class EPropSimulator:
         S_in = max(self.in_widx.shape[0], 1)
         self.EF = np.zeros((B, S_in), np.float32)
         self.EPSA = np.zeros((B, S_in) if self.has_alif else (1, 1), np.float32)
-        self.DG_IN = np.zeros(S_in, np.float32)
-        self.DG_OO = np.zeros(max(self.oo_widx.shape[0], 1), np.float32)
+        threads = numba.get_num_threads()
+        #: each thread runs whole trials of its own batch slots when the batch is large
+        #: enough to occupy every thread; otherwise steps run in parallel over neurons
+        self.by_batch = B >= max(2, threads)
+        C = min(B, threads) if self.by_batch else 1
+        self.DG_IN = np.zeros((C, S_in), np.float32)
+        self.DG_OO = np.zeros((C, max(self.oo_widx.shape[0], 1)), np.float32)
         self.in_end = np.zeros(shape, np.int64)
         self.cursor = np.zeros(shape, np.int64)
         self.in_times = np.zeros(1, np.float32)
@@ -456,8 +501,12 @@ class EPropSimulator:
         """(DeltaG per flat synapse, DeltaBias per neuron), summed over the batch; then zeroed."""
         g = np.zeros(self.layout.weights.shape[0], np.float32)
         n_in = self.in_widx.shape[0]
-        g[self.in_widx] = self.DG_IN[:n_in]
-        g[self.oo_widx] = self.DG_OO[:self.oo_widx.shape[0]]
+        dg_in, dg_oo = self.DG_IN[0].copy(), self.DG_OO[0].copy()
+        for c in range(1, self.DG_IN.shape[0]):
+            dg_in += self.DG_IN[c]
+            dg_oo += self.DG_OO[c]
+        g[self.in_widx] = dg_in[:n_in]
+        g[self.oo_widx] = dg_oo[:self.oo_widx.shape[0]]
         db = self.DB.sum(axis=0, dtype=np.float32) if self.B > 1 else self.DB[0].copy()
         self.DG_IN[:] = 0
         self.DG_OO[:] = 0
@@ -585,7 +634,7 @@ class EPropSimulator:
             sid = np.zeros((B, cap), np.int32)
             scnt = np.zeros(B, np.int64)
             eprop_steps(
-                s0, s1, time0, self.T, self.dt, self.train_bias,
+                s0, s1, time0, self.T, self.dt, self.train_bias, self.by_batch,
                 self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work,
                 self.in_ptr, self.in_pre, self.in_w,
                 self.oo_ptr, self.oo_post, self.oo_w,
