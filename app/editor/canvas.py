@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import shiboken6
 from NodeGraphQt import BaseNode, NodeGraph
 from PySide6.QtCore import QObject, QPointF, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont
@@ -165,7 +166,7 @@ class Canvas(QObject):
         g.nodes_deleted.connect(self._on_nodes_deleted)
         g.port_connected.connect(self._on_port_connected)
         g.port_disconnected.connect(self._on_port_disconnected)
-        g.node_selection_changed.connect(lambda *_: self.selection_changed.emit())
+        g.node_selection_changed.connect(self._emit_selection)
         viewer = g.viewer()
         # NodeGraphQt binds Ctrl+Z/Ctrl+Y to its own undo stack; ours is the
         # document's, so drop its actions (otherwise the shortcuts are ambiguous).
@@ -175,9 +176,15 @@ class Canvas(QObject):
                 viewer.removeAction(act)
         viewer.moved_nodes.connect(self._on_moved)
         viewer.node_name_changed.connect(lambda *_: QTimer.singleShot(0, self.sync))
-        viewer.scene().selectionChanged.connect(self.selection_changed.emit)
+        viewer.scene().selectionChanged.connect(self._emit_selection)
         controller.changed.connect(self.sync)
         self.sync()
+
+    def _emit_selection(self, *_args: Any) -> None:
+        # the scene clears its selection while the window is being destroyed,
+        # after this object is gone: ignore that
+        if shiboken6.isValid(self):
+            self.selection_changed.emit()
 
     # ---- document -> canvas -------------------------------------------
     def sync(self) -> None:

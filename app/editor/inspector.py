@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,10 +31,28 @@ from app.editor.canvas import Canvas
 from app.editor.controller import DocumentController
 from app.editor.fields import INT_MAX, NumberEdit, ParamForm
 from app.project import schema
+from app.project.build import resolve_path
 from app.project.defaults import Change, apply_compiler_defaults
 from app.project.document import NAME_RE, Project, new_compiler
+from app.project.errors import ProjectError
 from app.project.schema import Param
-from app.project.validate import dataset_checks
+from app.project.validate import (
+    DataFileSummary,
+    data_file_checks,
+    dataset_checks,
+    summarise_data_file,
+)
+
+
+def discard(widget: QWidget) -> None:
+    """Remove a replaced form: silence it and its fields first, so a field
+    losing focus while it is destroyed cannot emit into the document."""
+    for child in widget.findChildren(QWidget):
+        child.blockSignals(True)
+    widget.blockSignals(True)
+    widget.hide()
+    widget.setParent(None)
+    widget.deleteLater()
 
 
 class TypedEditor(QWidget):
@@ -67,8 +85,7 @@ class TypedEditor(QWidget):
         self.combo.blockSignals(False)
         if self.form is None or self.form.params != self.table[value["type"]]:
             if self.form is not None:
-                self.form.setParent(None)
-                self.form.deleteLater()
+                discard(self.form)
             self.form = ParamForm(self.table[value["type"]])
             self.form.edited.connect(self._param_edited)
             self._layout.addWidget(self.form)
@@ -257,8 +274,7 @@ class SelectionPanel(QWidget):
         params = schema.model_params(pop.model)
         if self.pop_params is None or self.pop_params.params != params:
             if self.pop_params is not None:
-                self.pop_params.setParent(None)
-                self.pop_params.deleteLater()
+                discard(self.pop_params)
             self.pop_params = ParamForm(params)
             self.pop_params.setObjectName("pop_params")
             self.pop_params.edited.connect(self._pop_param)
@@ -432,8 +448,7 @@ class CompilerPanel(QWidget):
         self.kind.blockSignals(False)
         if self.form is None or self.form.params != info.params:
             if self.form is not None:
-                self.form.setParent(None)
-                self.form.deleteLater()
+                discard(self.form)
             self.form = ParamForm(info.params)
             self.form.setObjectName("compiler_params")
             self.form.edited.connect(self._param)
@@ -534,6 +549,26 @@ def _param_for(name: str, default: Any) -> Param:
     return Param(name, "float", default)
 
 
+class _SummarySignals(QObject):
+    done = Signal(object, object)  # key, DataFileSummary | ProjectError
+
+
+class _SummaryJob(QRunnable):
+    """Reads a data file's shapes off the GUI thread."""
+
+    def __init__(self, key: tuple, path: str, fmt: str) -> None:
+        super().__init__()
+        self.key, self.path, self.fmt = key, path, fmt
+        self.signals = _SummarySignals()
+
+    def run(self) -> None:
+        try:
+            result: object = summarise_data_file(self.path, self.fmt)
+        except ProjectError as exc:
+            result = exc
+        self.signals.done.emit(self.key, result)
+
+
 class DatasetPanel(QWidget):
     """Built-in datasets or files, bound to input/output populations, with shape checks."""
 
@@ -585,6 +620,8 @@ class DatasetPanel(QWidget):
             lambda i: self._set("output", self.output.itemData(i)))
         form.addRow("Input population", self.input)
         form.addRow("Output population", self.output)
+        self._summaries: dict[tuple, object] = {}
+        self._jobs: dict[tuple, _SummaryJob] = {}
         self.check = QLabel()
         self.check.setObjectName("dataset_check")
         self.check.setWordWrap(True)
@@ -653,14 +690,26 @@ class DatasetPanel(QWidget):
             params = tuple(_param_for(k, v) for k, v in kwargs.items())
             if self.params_form is None or self.params_form.params != params:
                 if self.params_form is not None:
-                    self.params_form.setParent(None)
-                    self.params_form.deleteLater()
+                    discard(self.params_form)
                 self.params_form = ParamForm(params)
                 self.params_form.setObjectName("dataset_params")
                 self.params_form.edited.connect(self._param)
                 self.params_layout.addWidget(self.params_form)
             self.params_form.set_values({**kwargs, **ds.params})
-        problems = dataset_checks(project, self.ctl.path.parent if self.ctl.path else None)
+        base = self.ctl.path.parent if self.ctl.path else None
+        problems = dataset_checks(project, base)
+        summary = None
+        if is_file and not problems and ds.path:
+            summary = self._file_summary(str(resolve_path(ds.path, base)), ds.format)
+            if summary is None:
+                self.check.setText("Reading the file…")
+                self.check.setStyleSheet("")
+                return
+            if isinstance(summary, ProjectError):
+                self.check.setText(f"⚠ {summary.message}")
+                self.check.setStyleSheet("color: #e06060;")
+                return
+            problems = data_file_checks(project, summary)
         if ds.source == "none":
             self.check.setText("No dataset: the network can be built and exported but not "
                                "trained.")
@@ -670,6 +719,11 @@ class DatasetPanel(QWidget):
             self.check.setStyleSheet("color: #e06060;")
         else:
             text = "✓ shapes match"
+            if isinstance(summary, DataFileSummary):
+                kind = ("regression targets" if summary.num_classes is None
+                        else f"{summary.num_classes} classes")
+                text += (f": {summary.num_examples} examples, {summary.num_inputs} inputs, "
+                         f"{kind}, spikes up to {summary.latest_spike_ms:g} ms")
             info = self._registry().get(ds.name) if builtin else None
             if info is not None:
                 kind = ("regression, " + str(info.num_outputs) + " outputs"
@@ -677,6 +731,29 @@ class DatasetPanel(QWidget):
                 text += f": {info.num_inputs} inputs, {kind}"
             self.check.setText(text)
             self.check.setStyleSheet("color: #50b050;")
+
+    def _file_summary(self, path: str, fmt: str) -> object:
+        """Cached summary of a data file, or None while it is being read."""
+        import os
+
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return ProjectError(f"file not found: {path}", "dataset.path")
+        key = (path, fmt, mtime)
+        if key in self._summaries:
+            return self._summaries[key]
+        if key not in self._jobs:
+            job = _SummaryJob(key, path, fmt)
+            job.signals.done.connect(self._summary_done)
+            self._jobs[key] = job
+            QThreadPool.globalInstance().start(job)
+        return None
+
+    def _summary_done(self, key: tuple, result: object) -> None:
+        self._jobs.pop(key, None)
+        self._summaries[key] = result
+        self.refresh()
 
     def _set(self, attr: str, value: Any) -> None:
         self.ctl.edit(f"Dataset {attr}", lambda p: setattr(p.dataset, attr, value))

@@ -118,3 +118,80 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
 def validate_project(project: Project, base_dir: str | Path | None = None) -> list[Issue]:
     """Every problem the canvas shows and training refuses."""
     return library_checks(project) + dataset_checks(project, base_dir)
+
+
+@dataclass(frozen=True)
+class DataFileSummary:
+    """What a data file holds, read without pickle or executing anything."""
+
+    num_examples: int
+    num_inputs: int  # largest neuron id + 1 (or the file's own count)
+    num_classes: int | None  # None: float targets (regression)
+    latest_spike_ms: float
+
+
+def summarise_data_file(path: str | Path, fmt: str) -> DataFileSummary:
+    """Read a SHD ``.h5`` or spikes ``.npz`` far enough to check its shapes.
+
+    Raises :class:`ProjectError` (field ``dataset.path``) for unreadable files.
+    """
+    import numpy as np
+
+    path = Path(path)
+    try:
+        if fmt == "shd":
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                for key in ("spikes/times", "spikes/units", "labels"):
+                    if key not in f:
+                        raise ProjectError(f"{path.name} has no '{key}': not the SHD layout",
+                                           "dataset.path")
+                labels = np.asarray(f["labels"][:])
+                units = f["spikes/units"][:]
+                times = f["spikes/times"][:]
+            max_unit = max((int(u.max()) for u in units if len(u)), default=-1)
+            latest = max((float(t.max()) for t in times if len(t)), default=0.0) * 1000.0
+            return DataFileSummary(len(labels), max(max_unit + 1, 700),
+                                   int(labels.max()) + 1 if len(labels) else 0, latest)
+        from app.training.data import load_npz_spikes
+
+        spikes, labels = load_npz_spikes(path)
+        n_in = int(spikes[0].end_spikes.shape[0]) if spikes else 0
+        latest = max((float(s.spike_times.max()) for s in spikes if len(s.spike_times)),
+                     default=0.0)
+        if labels is None:
+            raise ProjectError(f"{path.name} has no 'labels' (or 'targets') array",
+                               "dataset.path")
+        labels = np.asarray(labels)
+        classes = None if labels.dtype.kind == "f" else int(labels.max()) + 1 if len(labels) \
+            else 0
+        return DataFileSummary(len(spikes), n_in, classes, latest)
+    except ProjectError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise ProjectError(f"cannot read {path.name}: {exc}", "dataset.path") from None
+
+
+def data_file_checks(project: Project, summary: DataFileSummary) -> list[Issue]:
+    """Shape checks of a data file's summary against the input and output populations."""
+    issues: list[Issue] = []
+    inp = project.input_population()
+    out = project.output_population()
+    if inp is not None and inp.size < summary.num_inputs:
+        issues.append(Issue(f"the file has {summary.num_inputs} input channels but "
+                            f"'{inp.name}' has {inp.size}; set its size to "
+                            f"{summary.num_inputs}", inp.id, "population", "size"))
+    if out is not None and summary.num_classes is not None and out.size < summary.num_classes:
+        issues.append(Issue(f"the file has {summary.num_classes} classes but '{out.name}' has "
+                            f"{out.size} neurons; set its size to {summary.num_classes}",
+                            out.id, "population", "size"))
+    dt = float(project.compiler.params["dt"])
+    last = (project.compiler.timesteps - 1) * dt
+    if project.dataset.format == "npz" and summary.latest_spike_ms > last:
+        need = int(summary.latest_spike_ms / dt) + 2
+        issues.append(Issue(f"the file has spikes up to {summary.latest_spike_ms:g} ms but "
+                            f"trials end at {last:g} ms; set "
+                            f"{project.compiler.info.timesteps_arg} to at least {need}", "",
+                            "compiler", project.compiler.info.timesteps_arg))
+    return issues

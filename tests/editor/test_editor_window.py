@@ -349,3 +349,29 @@ def test_keyboard_shortcuts_on_the_canvas(window: MainWindow, qtbot) -> None:
     assert h in [p.id for p in window.ctl.project.populations]
     QTest.keyClick(viewer, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
     assert h not in [p.id for p in window.ctl.project.populations]
+
+
+def test_dataset_panel_checks_a_chosen_file_in_the_background(window: MainWindow, qtbot,
+                                                               tmp_path: Path) -> None:
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "shd_train.h5"
+    with h5py.File(path, "w") as f:
+        vt = f.create_dataset("spikes/times", (2,), dtype=h5py.vlen_dtype(np.float32))
+        vu = f.create_dataset("spikes/units", (2,), dtype=h5py.vlen_dtype(np.uint16))
+        for k in range(2):
+            vt[k] = np.array([0.1, 0.5], np.float32)
+            vu[k] = np.array([3, 699], np.uint16)
+        f.create_dataset("labels", data=np.array([0, 19], np.uint16))
+    window.open_example(EXAMPLES_DIR / "shd_eprop.ssproj")
+    panel = window.inspector.dataset
+    panel.path.setText(str(path))
+    panel.path.editingFinished.emit()
+    assert window.ctl.project.dataset.path == str(path)
+    qtbot.waitUntil(lambda: panel.check.text().startswith("✓"), timeout=10000)
+    assert "2 examples, 700 inputs, 20 classes" in panel.check.text()
+    out = [p for p in window.ctl.project.populations if p.name == "output"][0]
+    window.canvas.select([out.id])
+    window.inspector.selection.pop_size.setValue(10)
+    assert "20 classes" in panel.check.text() and panel.check.text().startswith("⚠")

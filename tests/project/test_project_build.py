@@ -108,3 +108,29 @@ def test_examples_validate_clean_except_missing_files() -> None:
         assert validate_project(load_example(key)) == [], key
     issues = validate_project(load_example("shd_eventprop"))
     assert [i.field for i in issues] == ["dataset.path"]
+
+
+def test_data_file_summary_and_shape_checks(tmp_path: Path, fake_shd) -> None:
+    from app.project.validate import data_file_checks, summarise_data_file
+
+    summary = summarise_data_file(fake_shd(tmp_path / "s.h5", n=5), "shd")
+    assert summary.num_examples == 5 and summary.num_inputs == 700
+    assert summary.num_classes is not None and summary.num_classes <= 20
+    project = load_example("shd_eprop")
+    assert data_file_checks(project, summary) == []
+    project.populations[0].size = 600
+    issues = data_file_checks(project, summary)
+    assert [i.target for i in issues] == [project.populations[0].id]
+    np.savez(tmp_path / "d.npz", times=np.array([1.0, 250.0]), ids=np.array([0, 3]),
+             sample=np.array([0, 1]), labels=np.array([0, 1]))
+    s2 = summarise_data_file(tmp_path / "d.npz", "npz")
+    assert (s2.num_examples, s2.num_inputs, s2.num_classes, s2.latest_spike_ms) == \
+        (2, 4, 2, 250.0)
+    project = load_example("mnist5k_latency_eventprop")
+    project.dataset.source, project.dataset.format = "file", "npz"
+    issues = data_file_checks(project, s2)
+    assert [i.field for i in issues] == ["example_timesteps"]
+    (tmp_path / "junk.h5").write_bytes(b"not hdf5")
+    with pytest.raises(ProjectError) as info:
+        summarise_data_file(tmp_path / "junk.h5", "shd")
+    assert info.value.field == "dataset.path"
