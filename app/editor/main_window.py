@@ -327,6 +327,8 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if path.suffix != project_io.PROJECT_SUFFIX:
             path = path.with_suffix(project_io.PROJECT_SUFFIX)
+        if self.ctl.project.name in ("", "Untitled"):
+            self.ctl.edit("Name project", lambda p: setattr(p, "name", path.stem))
         try:
             project_io.save_project(self.ctl.project, path)
         except (OSError, ValueError) as exc:

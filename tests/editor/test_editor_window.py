@@ -142,6 +142,7 @@ def test_save_reopen_compare(window: MainWindow, tmp_path: Path, qtbot) -> None:
     path = tmp_path / "net.ssproj"
     assert window.save_to(path)
     assert "*" not in window.windowTitle()
+    assert window.windowTitle().startswith("net (net.ssproj)")
     saved = window.ctl.project.copy()
     other = MainWindow(autosave=False)
     qtbot.addWidget(other)
