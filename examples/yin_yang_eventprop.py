@@ -32,6 +32,10 @@ def main() -> None:
     ap.add_argument("--dt", type=float, default=0.01)
     ap.add_argument("--num-train", type=int, default=5000)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--loss", choices=["rmse", "sce"], default="sce",
+                    help="RelativeMeanSquareError (mlGeNN's example) or cross-entropy on "
+                         "first-spike times (softmax_temperature, ttfs_alpha)")
+    ap.add_argument("--lr", type=float, default=0.003)
     args = ap.parse_args()
 
     data = yin_yang_splits(seed=args.seed, num_train=args.num_train, dt=args.dt)
@@ -48,14 +52,16 @@ def main() -> None:
                     3, Exponential(5.0))
 
     compiler = EventPropCompiler(example_timesteps=timesteps,
-                                 losses=RelativeMeanSquareError(5.0 * 0.2),
-                                 optimiser=Adam(0.003, 0.9, 0.99), batch_size=args.batch_size,
+                                 losses=(RelativeMeanSquareError(5.0 * 0.2) if args.loss == "rmse"
+                                         else "sparse_categorical_crossentropy"),
+                                 optimiser=Adam(args.lr, 0.9, 0.99), batch_size=args.batch_size,
                                  softmax_temperature=0.5, ttfs_alpha=0.1, dt=args.dt,
                                  rng_seed=args.seed)
     compiled = compiler.compile(network)
     start = perf_counter()
     with compiled:
-        schedule = OptimiserParamSchedule("alpha", lambda epoch, alpha: 0.003 * 0.998 ** epoch)
+        schedule = OptimiserParamSchedule("alpha",
+                                          lambda epoch, alpha: args.lr * 0.998 ** epoch)
         metrics, val_metrics, _, _ = compiled.train(
             {inp: data.train_spikes}, {out: data.train_labels}, num_epochs=args.epochs,
             shuffle=True, callbacks=[schedule, EpochPrinter()], validation_callbacks=[],

@@ -91,10 +91,10 @@ def test_only_visible_tab_redraws_on_timer(panel, qtbot):
     panel.update_from_message({"kind": "weights", "connection": "c", "values": np.ones(5)})
     panel.update_from_message({"kind": "batch_metrics", "run": "r", "epoch": 0, "batch": 0,
                                "loss": 1.0, "accuracy": 0.0})
-    qtbot.waitUntil(lambda: not panel.curves.is_dirty, timeout=1000)
+    qtbot.waitUntil(lambda: not panel.curves.is_dirty, timeout=5000)
     assert panel.weights.is_dirty  # hidden tab waits
     panel.setCurrentWidget(panel.weights)
-    qtbot.waitUntil(lambda: not panel.weights.is_dirty, timeout=1000)
+    qtbot.waitUntil(lambda: not panel.weights.is_dirty, timeout=5000)
     assert panel.weights.bars.getData()[1].sum() == 5
 
 

@@ -1,5 +1,7 @@
 """Redraw policy: setters only mark dirty; a ~25 Hz timer coalesces redraws."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -32,18 +34,18 @@ def test_redraw_rate_is_bounded(qtbot):
     curves.show()
     qtbot.waitExposed(curves)
     start = curves.redraw_count
-    timer_ms = 400
-    elapsed = 0
+    t0 = time.perf_counter()
     step = 0
-    while elapsed < timer_ms:  # a point every 5 ms for 0.4 s = 80 points
+    while step < 80:  # a point every ~5 ms
         curves.add_point("run", "batch/loss", step, 1.0 / (step + 1))
         step += 1
         qtbot.wait(5)
-        elapsed += 5
-    qtbot.waitUntil(lambda: not curves.is_dirty, timeout=1000)
+    qtbot.waitUntil(lambda: not curves.is_dirty, timeout=5000)
+    elapsed_ms = (time.perf_counter() - t0) * 1000.0
     redraws = curves.redraw_count - start
-    # at most one redraw per interval (plus slack for the last one), far fewer than points
-    assert 1 <= redraws <= timer_ms // REDRAW_INTERVAL_MS + 3
+    # at most one redraw per interval of the time that really passed (a loaded machine
+    # stretches the waits), plus slack for the last one; far fewer than points
+    assert 1 <= redraws <= elapsed_ms // REDRAW_INTERVAL_MS + 3
     assert redraws < step / 3
 
 

@@ -1,0 +1,106 @@
+"""Training throughput of the CPU engine (samples/second), printed as a table.
+
+Tasks: Yin-Yang EventProp (mlGeNN's example network, dt 0.01, 30 ms) at batch
+1 and 512, and an SHD-shaped synthetic classifier (700 -> 256 recurrent LIF ->
+20, 1000 steps, ~1% input rate, batch 32). Each is timed after one warm-up
+batch (kernel compilation excluded). Run: ``python benchmarks/train_speed.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from time import perf_counter
+
+import numba
+import numpy as np
+
+from app.model import Connection, Network, Population
+from app.model.connectivity import Dense
+from app.model.initializers import Normal
+from app.model.neurons import LeakyIntegrate, LeakyIntegrateFire, SpikeInput
+from app.model.synapses import Exponential
+from app.training.compilers import EventPropCompiler
+from app.training.compilers.eventprop import default_params
+from app.training.data import preprocess_spikes, yin_yang_splits
+from app.training.losses import RelativeMeanSquareError
+from app.training.optimisers import Adam
+
+
+def _time_training(cn, x, y, n_batches: int) -> float:
+    """Samples/s over ``n_batches`` training batches after one warm-up batch."""
+    B = cn.batch_size
+    n = len(next(iter(x.values())))
+    total = B * (n_batches + 1)
+    reps = int(np.ceil(total / n))
+    xi = {k: (list(v) * reps)[:total] for k, v in x.items()}
+    yi = {k: np.tile(v, reps)[:total] for k, v in y.items()}
+    warm = {k: v[:B] for k, v in xi.items()}
+    cn.train(warm, {k: v[:B] for k, v in yi.items()}, num_epochs=1, callbacks=[])
+    rest_x = {k: v[B:] for k, v in xi.items()}
+    rest_y = {k: v[B:] for k, v in yi.items()}
+    t0 = perf_counter()
+    cn.train(rest_x, rest_y, num_epochs=1, shuffle=False, callbacks=[])
+    return (total - B) / (perf_counter() - t0)
+
+
+def yin_yang(batch: int, n_batches: int) -> float:
+    data = yin_yang_splits(seed=1, num_train=max(batch * 2, 64), dt=0.01)
+    net = Network(default_params)
+    with net:
+        i = Population(SpikeInput(), 4)
+        h = Population(LeakyIntegrateFire(tau_mem=20.0), 100)
+        o = Population(LeakyIntegrateFire(tau_mem=20.0, readout="first_spike_time"), 3)
+        Connection(i, h, Dense(Normal(1.5, 0.78)), Exponential(5.0))
+        Connection(h, o, Dense(Normal(0.93, 0.1)), Exponential(5.0))
+    comp = EventPropCompiler(data.example_timesteps, RelativeMeanSquareError(1.0),
+                             Adam(0.003, 0.9, 0.99), batch_size=batch, dt=0.01,
+                             softmax_temperature=0.5, ttfs_alpha=0.1)
+    with comp.compile(net) as cn:
+        return _time_training(cn, {i: data.train_spikes}, {o: data.train_labels}, n_batches)
+
+
+def shd_like(batch: int, n_batches: int, rate_per_step: float = 0.01) -> float:
+    rng = np.random.default_rng(0)
+    T, n_in = 1000, 700
+    x = []
+    for _ in range(batch * 2):
+        mask = rng.random((T, n_in)) < rate_per_step
+        steps, ids = np.nonzero(mask)
+        x.append(preprocess_spikes(steps.astype(np.float32), ids, n_in))
+    y = rng.integers(0, 20, batch * 2)
+    net = Network(default_params)
+    with net:
+        i = Population(SpikeInput(), n_in)
+        h = Population(LeakyIntegrateFire(tau_mem=20.0), 256)
+        o = Population(LeakyIntegrate(tau_mem=20.0, readout="avg_var"), 20)
+        Connection(i, h, Dense(Normal(0.03, 0.01)), Exponential(5.0))
+        Connection(h, h, Dense(Normal(0.0, 0.02)), Exponential(5.0))
+        Connection(h, o, Dense(Normal(0.0, 0.03)), Exponential(5.0))
+    comp = EventPropCompiler(T, "sparse_categorical_crossentropy", Adam(1e-3), batch_size=batch,
+                             max_spikes=1000)
+    with comp.compile(net) as cn:
+        return _time_training(cn, {i: x}, {o: y}, n_batches)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="fewer batches")
+    args = ap.parse_args()
+    k = 1 if args.quick else 3
+    rows = [
+        ("Yin-Yang EventProp, dt 0.01, batch 1", yin_yang(1, 20 * k)),
+        ("Yin-Yang EventProp, dt 0.01, batch 512", yin_yang(512, 2 * k)),
+        ("SHD-shaped 700-256r-20, T=1000, batch 32", shd_like(32, k)),
+    ]
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"numba {numba.__version__} with {numba.get_num_threads()} threads")
+    print(f"| {'task':45s} | training samples/s |")
+    print(f"|{'-' * 47}|--------------------|")
+    for name, sps in rows:
+        print(f"| {name:45s} | {sps:18.1f} |")
+
+
+if __name__ == "__main__":
+    main()
