@@ -376,3 +376,19 @@ def test_dataset_panel_checks_a_chosen_file_in_the_background(window: MainWindow
     window.canvas.select([out.id])
     window.inspector.selection.pop_size.setValue(10)
     assert "20 classes" in panel.check.text() and panel.check.text().startswith("⚠")
+
+
+def test_run_gui_opens_the_given_project(qtbot, monkeypatch, tmp_path: Path) -> None:
+    import app.editor
+    from app.editor import main_window
+
+    opened = []
+    monkeypatch.setattr(main_window.QApplication, "exec", lambda self: 0)
+    monkeypatch.setattr(main_window.MainWindow, "open_path",
+                        lambda self, p: opened.append(str(p)) or True)
+    assert app.editor.run_gui([str(tmp_path / "x.ssproj")]) == 0
+    assert opened == [str(tmp_path / "x.ssproj")]
+    for w in main_window.QApplication.topLevelWidgets():
+        if isinstance(w, main_window.MainWindow):
+            w.ctl.undo_stack.setClean()
+            w.close()
