@@ -205,3 +205,48 @@ def test_predict_and_inference_partial_batches():
     assert pred.shape == (7, 2)
     np.testing.assert_allclose(pred, pred1, rtol=1e-6)
     assert m[out].total == 7
+
+
+@pytest.mark.parametrize("readout, per_timestep", [
+    ("sum_var", False), ("avg_var_exp_weight", False), ("max_var", False), ("avg_var", True)])
+def test_every_sce_readout_trains(readout, per_timestep):
+    x, y = _two_class_data(96, seed=1)
+    net = SequentialNetwork(eventprop.default_params)
+    with net:
+        inp = InputLayer(SpikeInput(), 10)
+        Layer(Dense(Normal(mean=0.8, sd=0.4)), LeakyIntegrateFire(tau_mem=20.0), 16,
+              Exponential(5.0))
+        out = Layer(Dense(Normal(mean=0.0, sd=0.5)), LeakyIntegrate(readout=readout), 2,
+                    Exponential(5.0))
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=16,
+                             per_timestep_loss=per_timestep)
+    with comp.compile(net) as cn:
+        before, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
+        cn.train({inp: x}, {out: y}, num_epochs=10, callbacks=[])
+        loss_late = cn.epoch_loss
+        after, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
+    assert after[out].result >= 0.75 and after[out].result > before[out].result
+    assert np.isfinite(loss_late)
+
+
+def test_mse_var_readout_regression_reduces_error():
+    rng = np.random.default_rng(2)
+    x = [preprocess_spikes(rng.uniform(0, 15, 20), rng.integers(0, 10, 20), 10)
+         for _ in range(16)]
+    t = np.linspace(0, 1, 20, dtype=np.float32)
+    targets = np.stack([np.stack([np.sin(2 * np.pi * t), np.cos(2 * np.pi * t)], 1)] * 16)
+    net = SequentialNetwork(eventprop.default_params)
+    with net:
+        inp = InputLayer(SpikeInput(), 10)
+        Layer(Dense(Normal(mean=0.8, sd=0.4)), LeakyIntegrateFire(tau_mem=20.0), 32,
+              Exponential(5.0))
+        out = Layer(Dense(Normal(mean=0.0, sd=0.3)), LeakyIntegrate(readout="var"), 2,
+                    Exponential(5.0))
+    comp = EventPropCompiler(20, "mean_square_error", Adam(0.02), batch_size=8)
+    with comp.compile(net) as cn:
+        m0, _ = cn.train({inp: x}, {out: targets}, num_epochs=1, metrics="mean_square_error",
+                         callbacks=[])
+        first = m0[out].result
+        m1, _ = cn.train({inp: x}, {out: targets}, num_epochs=20, start_epoch=1,
+                         metrics="mean_square_error", callbacks=[])
+    assert m1[out].result < 0.7 * first
