@@ -55,12 +55,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a Python script that rebuilds and trains the project."""
-    from app.project.export import export_script
+    from app.project.export import export_file
 
-    project, _ = _load(args.project, None)
-    text = export_script(project)
-    out = Path(args.output)
-    out.write_text(text)
+    out = export_file(args.project, args.output)
     print(f"wrote {out}")
     return 0
 

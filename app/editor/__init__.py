@@ -9,6 +9,9 @@ from __future__ import annotations
 def run(argv: list[str] | None = None) -> int:
     """Start the Spike Studio window; ``argv`` is sys.argv-shaped
     (``argv[1]``: optional project file)."""
+    from app.plots._compat import protect_singleton_refcounts
+
+    protect_singleton_refcounts()
     from app.editor.main_window import run as _run
 
     return _run(argv)
