@@ -288,3 +288,30 @@ def test_pattern_task_mse_decreases() -> None:
                      callbacks=[], metrics="mean_square_error")
             errs.append(float(cn.last_squared_error["out"][0]))
     assert errs[-1] < 0.5 * errs[0], errs
+
+
+@pytest.mark.parametrize("bs", [1, 3])
+def test_batch_and_neuron_parallel_modes_agree(bs: int) -> None:
+    """Both kernel schedules compute the same trial (gradients up to summation order)."""
+    from app.training.engine import eprop_kernels as EK
+    from app.training.engine.layout import build_layout
+
+    results = []
+    for mode in ("batch", "neurons"):
+        net, *_ = small_net(hidden=AdaptiveLeakyIntegrateFire(v_thresh=0.3, tau_refrac=5.0))
+        lay = build_layout(net, 1.0, np.random.default_rng(5))
+        sim = EK.EPropSimulator(lay, bs, 1.0, 40, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
+                                20.0, 2000.0, 500.0, 0.001, 10.0, True, parallel=mode)
+        assert sim.by_batch == (mode == "batch")
+        for trial in range(2):
+            sim.reset_readouts()
+            sim.set_inputs({"inp": random_spikes(bs, 4, 40, seed=trial)}, bs)
+            sim.set_labels({"out": np.arange(bs) % 2}, bs)
+            rec = sim.run_trial(bs, True, [("hid", "V")], ["hid"])
+        g, db = sim.take_gradients()
+        results.append((g, db, rec.values, sim.readout("out")))
+    (g1, db1, v1, r1), (g2, db2, v2, r2) = results
+    assert np.array_equal(v1, v2) and np.array_equal(r1, r2)
+    assert np.abs(g1).max() > 0
+    assert np.max(np.abs(g1 - g2)) <= 1e-5 * np.abs(g1).max()
+    assert np.max(np.abs(db1 - db2)) <= 1e-5 * np.abs(db1).max()

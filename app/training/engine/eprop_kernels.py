@@ -53,6 +53,8 @@ RD_VAR, RD_SUM, RD_AVG = 0, 1, 2
 # Global scalars (entries of glob).
 G_ALPHA, G_RHO, G_AFAV, G_ONE_M_AFAV, G_FTARGET, G_CREG = range(6)
 N_G = 6
+#: smallest normal float32; traces that decay below it are flushed to zero
+FLT_MIN = np.float32(np.finfo(np.float32).tiny)
 # Recordable variables (rec_var codes; the first four match the CPU engine's).
 R_V, R_A, R_RF, R_READOUT, R_E, R_DBIAS, R_SOFTMAX, R_Z, R_PSI, R_FAVG, R_ZHAT = range(11)
 REC_CODES = {"v": R_V, "a": R_A, "refractime": R_RF, "readout": R_READOUT, "e": R_E,
@@ -79,6 +81,8 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr
         if fire:
             cursor[b, gid] = c + 1
         zf = zf * alpha
+        if zf < FLT_MIN:
+            zf = zero
         if fire:
             zf += one
             SPK_N[b, gid] = one
@@ -96,17 +100,18 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr
     psi = PSI[b, gid]
     ej = E[b, gid]
     reg = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
+    # input current first (a sequential sum, in GeNN's order), then the traces in a
+    # loop without loop-carried dependencies so that it vectorises
     isyn = zero
+    for s in range(s0, s1):
+        if SPK[b, in_pre[s]] != zero:
+            isyn += in_w[s]
     if not learn:
-        for s in range(s0, s1):
-            if SPK[b, in_pre[s]] != zero:
-                isyn += in_w[s]
+        pass
     elif is_alif:
         psi_beta = psi * beta_a
         for s in range(s0, s1):
             i = in_pre[s]
-            if SPK[b, i] != zero:
-                isyn += in_w[s]
             psi_z = psi * ZH[b, i]
             eps = EPSA[b, s]
             psi_beta_eps = psi_beta * eps
@@ -117,10 +122,7 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr
             dg_in[s] += (ef * ej) + (reg * e)
     else:
         for s in range(s0, s1):
-            i = in_pre[s]
-            if SPK[b, i] != zero:
-                isyn += in_w[s]
-            e = ZH[b, i] * psi
+            e = ZH[b, in_pre[s]] * psi
             ef = EF[b, s] * alpha + e
             EF[b, s] = ef
             dg_in[s] += (ef * ej) + (reg * e)
@@ -154,6 +156,8 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr
         psi = nrn_f[gid, NF_PSI_SCALE] * max(zero, one - abs((v - thr) / vth))
     PSI[b, gid] = psi
     zf = zf * alpha
+    if zf < FLT_MIN:
+        zf = zero
     if v >= thr and (not has_rf or rf <= zero):
         if nrn_i[gid, NI_REL_RESET] != 0:
             v -= vth - nrn_f[gid, NF_VRESET]
@@ -354,7 +358,9 @@ class EPropSimulator:
     ``out_losses`` maps each output population to LOSS_SCE or LOSS_MSE;
     ``out_readouts`` to RD_VAR, RD_SUM or RD_AVG. Every other non-input
     population is hidden (LIF or ALIF). ``tau_mem``/``tau_adapt`` are the
-    hidden populations' shared time constants.
+    hidden populations' shared time constants. ``parallel`` picks how threads
+    share the work: "batch" (whole trials per thread), "neurons" (every step
+    in parallel over neurons) or "auto".
     """
 
     name = "cpu-eprop"
@@ -362,7 +368,7 @@ class EPropSimulator:
     def __init__(self, layout: Layout, batch_size: int, dt: float, example_timesteps: int,
                  out_losses: dict[str, int], out_readouts: dict[str, int], tau_mem: float,
                  tau_adapt: float | None, tau_reg: float, c_reg: float, f_target: float,
-                 train_bias: bool, profiling: bool = False) -> None:
+                 train_bias: bool, profiling: bool = False, parallel: str = "auto") -> None:
         self.layout = lay = layout
         self.B = B = int(batch_size)
         self.dt = np.float32(dt)
@@ -475,9 +481,12 @@ class EPropSimulator:
         self.EF = np.zeros((B, S_in), np.float32)
         self.EPSA = np.zeros((B, S_in) if self.has_alif else (1, 1), np.float32)
         threads = numba.get_num_threads()
-        #: each thread runs whole trials of its own batch slots when the batch is large
-        #: enough to occupy every thread; otherwise steps run in parallel over neurons
-        self.by_batch = B >= max(2, threads)
+        #: each thread runs whole trials of its own batch slots (no per-step barrier, a
+        #: slot's traces stay in cache) unless the batch is too small to keep at least
+        #: half the threads busy; then every step runs in parallel over neurons
+        if parallel not in ("auto", "batch", "neurons"):
+            raise ValueError(f"parallel={parallel!r}: allowed 'auto', 'batch', 'neurons'")
+        self.by_batch = 2 * B >= threads if parallel == "auto" else parallel == "batch"
         C = min(B, threads) if self.by_batch else 1
         self.DG_IN = np.zeros((C, S_in), np.float32)
         self.DG_OO = np.zeros((C, max(self.oo_widx.shape[0], 1)), np.float32)
