@@ -63,8 +63,8 @@ REC_CODES = {"v": R_V, "a": R_A, "refractime": R_RF, "readout": R_READOUT, "e": 
 
 
 @njit(cache=True)
-def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr, oo_post,
-          oo_w, V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo,
+def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X, oo_ptr, oo_post,
+          oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo,
           in_end, in_times, cursor):
     """One step of non-output neuron ``gid`` in batch slot ``b`` (synapses, then neuron)."""
     zero = np.float32(0.0)
@@ -100,32 +100,37 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr
     psi = PSI[b, gid]
     ej = E[b, gid]
     reg = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
-    # input current first (a sequential sum, in GeNN's order), then the traces in a
-    # loop without loop-carried dependencies so that it vectorises
-    isyn = zero
-    for s in range(s0, s1):
-        if SPK[b, in_pre[s]] != zero:
-            isyn += in_w[s]
+    # input current: last step's spikes, delivered by _end_step
+    isyn = X[b, gid]
+    X[b, gid] = zero
     if not learn:
         pass
     elif is_alif:
         psi_beta = psi * beta_a
-        for s in range(s0, s1):
-            i = in_pre[s]
-            psi_z = psi * ZH[b, i]
-            eps = EPSA[b, s]
+        zh = ZH[b]
+        ef_b = EF[b, s0:s1]
+        eps_b = EPSA[b, s0:s1]
+        pre = in_pre[s0:s1]
+        dg = dg_in[s0:s1]
+        for s in range(s1 - s0):
+            psi_z = psi * zh[pre[s]]
+            eps = eps_b[s]
             psi_beta_eps = psi_beta * eps
             e = psi_z - psi_beta_eps
-            EPSA[b, s] = psi_z + ((rho * eps) - psi_beta_eps)
-            ef = EF[b, s] * alpha + e
-            EF[b, s] = ef
-            dg_in[s] += (ef * ej) + (reg * e)
+            eps_b[s] = psi_z + ((rho * eps) - psi_beta_eps)
+            ef = ef_b[s] * alpha + e
+            ef_b[s] = ef
+            dg[s] += (ef * ej) + (reg * e)
     else:
-        for s in range(s0, s1):
-            e = ZH[b, in_pre[s]] * psi
-            ef = EF[b, s] * alpha + e
-            EF[b, s] = ef
-            dg_in[s] += (ef * ej) + (reg * e)
+        zh = ZH[b]
+        ef_b = EF[b, s0:s1]
+        pre = in_pre[s0:s1]
+        dg = dg_in[s0:s1]
+        for s in range(s1 - s0):
+            e = zh[pre[s]] * psi
+            ef = ef_b[s] * alpha + e
+            ef_b[s] = ef
+            dg[s] += (ef * ej) + (reg * e)
     # output synapses: gradient and symmetric feedback
     fb = zero
     for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
@@ -181,8 +186,8 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w, oo_ptr
 
 
 @njit(cache=True)
-def _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w, opop,
-             V, E, SPK, SM, R, DB, LSUM, labels, targets):
+def _outputs(b, step, T, learn, train_bias, nrn_f, bias, X, opop,
+             V, E, SM, R, DB, LSUM, labels, targets):
     """One step of every output population in slot ``b``: V, error, readout, softmax."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
@@ -195,10 +200,8 @@ def _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w, o
         col0 = opop[po, OP_COL0]
         y = labels[b, po]
         for k in range(o0, o1):
-            isyn = zero
-            for s in range(oi_ptr[k], oi_ptr[k + 1]):
-                if SPK[b, oi_pre[s]] != zero:
-                    isyn += oi_w[s]
+            isyn = X[b, k]
+            X[b, k] = zero
             v = nrn_f[k, NF_ALPHA] * V[b, k] + nrn_f[k, NF_ISCALE] * isyn + bias[k]
             V[b, k] = v
             if loss == LOSS_SCE:
@@ -230,14 +233,20 @@ def _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w, o
 
 
 @njit(cache=True)
-def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R, E, DB, SM, PSI, FAVG,
+def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post, dl_w,
+              V, A, RF, R, E, DB, SM, PSI, FAVG,
               rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
-    """New spikes/traces become the previous ones; record what was asked for."""
+    """New spikes/traces become the previous ones and are delivered for the next step
+    (rows in connection order, then presynaptic id: GeNN's summation order); record."""
     zero = np.float32(0.0)
     for u in range(work.shape[0]):
         gid = work[u]
         ZH[b, gid] = ZH_N[b, gid]
         SPK[b, gid] = SPK_N[b, gid]
+    for row in range(dl_pre.shape[0]):
+        if SPK[b, dl_pre[row]] != zero:
+            for s in range(dl_ptr[row], dl_ptr[row + 1]):
+                X[b, dl_post[s]] += dl_w[s]
     for k in range(rec_gid.shape[0]):
         _record(rec, b, r, k, rec_var[k], rec_gid[k], V, A, RF, R, E, DB, SM, SPK, PSI,
                 FAVG, ZH)
@@ -251,13 +260,26 @@ def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R, E, DB, SM, PS
                 srec_cnt[b] = c + 1
 
 
+@njit(cache=True)
+def redeliver(SPK, X, dl_ptr, dl_pre, dl_post, dl_w):
+    """Recompute the pending input of the last step's spikes (after a weight change)."""
+    zero = np.float32(0.0)
+    for b in range(X.shape[0]):
+        for n in range(X.shape[1]):
+            X[b, n] = zero
+        for row in range(dl_pre.shape[0]):
+            if SPK[b, dl_pre[row]] != zero:
+                for s in range(dl_ptr[row], dl_ptr[row + 1]):
+                    X[b, dl_post[s]] += dl_w[s]
+
+
 @njit(cache=True, parallel=True)
 def eprop_steps(step0, step1, time_step0, T, dt, train_bias, by_batch,
                 glob, nrn_i, nrn_f, bias, work,
-                in_ptr, in_pre, in_w,
+                in_ptr, in_pre,
                 oo_ptr, oo_post, oo_w,
-                oi_ptr, oi_pre, oi_w, opop,
-                V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N, SM, R, DB,
+                dl_ptr, dl_pre, dl_post, dl_w, opop,
+                V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
                 EF, EPSA, DG_IN, DG_OO,
                 labels, targets, LSUM, learn,
                 in_end, in_times, cursor,
@@ -291,13 +313,13 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias, by_batch,
                     t = np.float32(time_step0 + step) * dt
                     for u in range(U):
                         _unit(b, work[u], t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre,
-                              in_w, oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, SPK,
+                              X, oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH,
                               ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo, in_end, in_times, cursor)
-                    _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w,
-                             opop, V, E, SPK, SM, R, DB, LSUM, labels, targets)
-                    _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R,
-                              E, DB, SM, PSI, FAVG, rec_gid, rec_var, rec, srec_mask,
-                              srec_step, srec_id, srec_cnt)
+                    _outputs(b, step, T, learn, train_bias, nrn_f, bias, X,
+                             opop, V, E, SM, R, DB, LSUM, labels, targets)
+                    _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr,
+                              dl_pre, dl_post, dl_w, V, A, RF, R, E, DB, SM, PSI, FAVG,
+                              rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt)
         return 0
     dg_in = DG_IN[0]
     dg_oo = DG_OO[0]
@@ -306,15 +328,15 @@ def eprop_steps(step0, step1, time_step0, T, dt, train_bias, by_batch,
         for u in prange(U):
             gid = work[u]
             for b in range(B):
-                _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, in_w,
-                      oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N,
+                _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X,
+                      oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N,
                       EF, EPSA, dg_in, dg_oo, in_end, in_times, cursor)
         for b in prange(B):
-            _outputs(b, step, T, learn, train_bias, nrn_f, bias, oi_ptr, oi_pre, oi_w, opop,
-                     V, E, SPK, SM, R, DB, LSUM, labels, targets)
-            _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, V, A, RF, R, E, DB,
-                      SM, PSI, FAVG, rec_gid, rec_var, rec, srec_mask, srec_step, srec_id,
-                      srec_cnt)
+            _outputs(b, step, T, learn, train_bias, nrn_f, bias, X, opop,
+                     V, E, SM, R, DB, LSUM, labels, targets)
+            _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre,
+                      dl_post, dl_w, V, A, RF, R, E, DB, SM, PSI, FAVG, rec_gid, rec_var, rec,
+                      srec_mask, srec_step, srec_id, srec_cnt)
     return 0
 
 
@@ -454,12 +476,21 @@ class EPropSimulator:
         order, self.oo_ptr = _csr_by(o_pre, N)
         self.oo_post = o_post[order]
         self.oo_widx = o_wi[order]
-        order, self.oi_ptr = _csr_by(o_post, N)
-        self.oi_pre = o_pre[order]
-        self.oi_widx = o_wi[order]
-        self.in_w = np.zeros(self.in_widx.shape[0], np.float32)
+        # spike delivery rows: one per (connection, presynaptic neuron), in that order
+        row_pre, row_ptr = [], [np.zeros(1, np.int64)]
+        for c, conn in enumerate(lay.connections):
+            pre_p, rpo = int(lay.conn_i[c, 0]), int(lay.conn_i[c, 4])
+            n_pre = conn.source.num_neurons
+            rp = lay.row_ptr[rpo:rpo + n_pre + 1]
+            row_pre.append(np.arange(n_pre, dtype=np.int64) + lay.pop_i[pre_p, P_START])
+            row_ptr.append(np.diff(rp))
+        self.dl_pre = np.concatenate(row_pre) if row_pre else np.zeros(0, np.int64)
+        self.dl_ptr = np.cumsum(np.concatenate(row_ptr)).astype(np.int64)
+        self.dl_post = post
+        self.dl_widx = wi
+        self.in_pre = self.in_pre.astype(np.uint32)  # unsigned: no wrap-around check
         self.oo_w = np.zeros(self.oo_widx.shape[0], np.float32)
-        self.oi_w = np.zeros(self.oi_widx.shape[0], np.float32)
+        self.dl_w = np.zeros(self.dl_widx.shape[0], np.float32)
         self.refresh_weights()
         # state
         shape = (B, N)
@@ -473,6 +504,7 @@ class EPropSimulator:
         self.SPK = np.zeros(shape, np.float32)
         self.ZH_N = np.zeros(shape, np.float32)
         self.SPK_N = np.zeros(shape, np.float32)
+        self.X = np.zeros(shape, np.float32)
         self.SM = np.zeros(shape, np.float32)
         self.R = np.zeros(shape, np.float32)
         self.DB = np.zeros(shape, np.float32)
@@ -502,9 +534,11 @@ class EPropSimulator:
     def refresh_weights(self) -> None:
         """Copy the layout's flat weights into the kernel's synapse orders (after each update)."""
         w = self.layout.weights
-        self.in_w[:] = w[self.in_widx]
         self.oo_w[:] = w[self.oo_widx]
-        self.oi_w[:] = w[self.oi_widx]
+        self.dl_w[:] = w[self.dl_widx]
+        if hasattr(self, "X"):
+            # spikes of the last step are delivered in the next step, with the new weights
+            redeliver(self.SPK, self.X, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w)
 
     def take_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(DeltaG per flat synapse, DeltaBias per neuron), summed over the batch; then zeroed."""
@@ -527,7 +561,7 @@ class EPropSimulator:
         """Every variable back to its initial value (V and A from the model)."""
         lay = self.layout
         for a in (self.RF, self.PSI, self.FAVG, self.E, self.ZH, self.SPK, self.ZH_N,
-                  self.SPK_N, self.SM, self.DB, self.EF, self.EPSA, self.DG_IN, self.DG_OO):
+                  self.SPK_N, self.X, self.SM, self.DB, self.EF, self.EPSA, self.DG_IN, self.DG_OO):
             a[:] = 0
         n = lay.n_neurons
         self.V[:, :n] = lay.v_init
@@ -645,11 +679,12 @@ class EPropSimulator:
             eprop_steps(
                 s0, s1, time0, self.T, self.dt, self.train_bias, self.by_batch,
                 self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work,
-                self.in_ptr, self.in_pre, self.in_w,
+                self.in_ptr, self.in_pre,
                 self.oo_ptr, self.oo_post, self.oo_w,
-                self.oi_ptr, self.oi_pre, self.oi_w, self.opop,
+                self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w, self.opop,
                 self.V[:B], self.RF[:B], self.A[:B], self.PSI[:B], self.FAVG[:B], self.E[:B],
-                self.ZH[:B], self.SPK[:B], self.ZH_N[:B], self.SPK_N[:B], self.SM[:B],
+                self.ZH[:B], self.SPK[:B], self.ZH_N[:B], self.SPK_N[:B], self.X[:B],
+                self.SM[:B],
                 self.R[:B], self.DB[:B], self.EF[:B], self.EPSA[:B] if self.has_alif
                 else self.EPSA, self.DG_IN, self.DG_OO, self.labels[:B], targets,
                 self.LSUM[:B], learn, self.in_end[:B], self.in_times, self.cursor[:B],
