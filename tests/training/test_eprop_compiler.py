@@ -315,3 +315,15 @@ def test_batch_and_neuron_parallel_modes_agree(bs: int) -> None:
     assert np.abs(g1).max() > 0
     assert np.max(np.abs(g1 - g2)) <= 1e-5 * np.abs(g1).max()
     assert np.max(np.abs(db1 - db2)) <= 1e-5 * np.abs(db1).max()
+
+
+def test_zero_delay_arrays_are_accepted_but_nonzero_delays_are_not() -> None:
+    net = Network(default_params)
+    with net:
+        inp = Population(SpikeInput(), 3, name="inp")
+        hid = Population(LeakyIntegrateFire(tau_refrac=5.0), 2, name="hid")
+        out = Population(LeakyIntegrate(readout="sum_var"), 2, name="out")
+        Connection(inp, hid, Dense(0.1, delay=np.zeros((3, 2))), name="zero")
+        Connection(hid, out, Dense(0.1, delay=np.ones((2, 2))), name="one")
+    probs = EPropCompiler(10, "sparse_categorical_crossentropy").check(net)
+    assert [(p.target, p.field) for p in probs] == [("one", "delay")]

@@ -196,7 +196,9 @@ class EPropCompiler(Compiler):
                     f"e-prop supports Delta synapses only, not {type(c.synapse).__name__}; "
                     "change the synapse to Delta", c.name, "connection", "synapse"))
             d = c.connectivity.delay
-            if c.max_delay_steps is not None or not (np.isscalar(d) and float(d) == 0.0):
+            zero_delay = (np.isscalar(d) and float(d) == 0.0) or (
+                isinstance(d, (np.ndarray, list, tuple)) and not np.any(np.asarray(d)))
+            if c.max_delay_steps is not None or not zero_delay:
                 problems.append(Problem(
                     "e-prop does not support synaptic delays; set delay to 0",
                     c.name, "connection", "delay"))
