@@ -250,6 +250,11 @@ class CompiledNetwork:
         self._last_recording = rec
         return {p.name: self.sim.readout(p.name)[:n_active] for p in self.outputs}
 
+    def _metric_pred(self, pop_name: str, out: dict[str, np.ndarray]) -> np.ndarray:
+        """What metrics and losses compare with the labels: the readout, or a per-step
+        history where the compiled network keeps one (per-timestep MSE targets)."""
+        return out[pop_name]
+
     def predict(self, x: Any) -> dict[Population, np.ndarray]:
         """Readout of every output population for each example."""
         xd = self._pop_dict(x, self.inputs, "x")
@@ -279,7 +284,8 @@ class CompiledNetwork:
             cbl.on_batch_begin(b)
             out = self._forward(xd, idx, cbl, idx.tolist())
             for pop, m in mets.items():
-                m.update(np.asarray(yd[pop.name])[idx], out[pop.name], self.communicator)
+                m.update(np.asarray(yd[pop.name])[idx], self._metric_pred(pop.name, out),
+                         self.communicator)
             cbl.on_batch_end(b, mets)
         cbl.on_epoch_end(0, mets)
         cbl.on_test_end(mets)
@@ -313,7 +319,7 @@ class CompiledNetwork:
             cbl.on_batch_begin(b)
             out = self._forward(xd, np.arange(nb), cbl, list(range(seen, seen + nb)))
             for pop, m in mets.items():
-                m.update(yd[pop.name], out[pop.name], self.communicator)
+                m.update(yd[pop.name], self._metric_pred(pop.name, out), self.communicator)
             cbl.on_batch_end(b, mets)
             seen += nb
         cbl.on_epoch_end(0, mets)
@@ -425,9 +431,11 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 self.optimise(step)
                 step += 1
                 for pop, m in train_mets.items():
-                    m.update(yd[pop.name][idx], out[pop.name], self.communicator)
+                    m.update(yd[pop.name][idx], self._metric_pred(pop.name, out),
+                             self.communicator)
                 lp = self.outputs[0]
-                self.last_loss = self.losses[lp.name].value(yd[lp.name][idx], out[lp.name])
+                self.last_loss = self.losses[lp.name].value(yd[lp.name][idx],
+                                                            self._metric_pred(lp.name, out))
                 loss_sum += self.last_loss * len(idx)
                 cbl.on_batch_end(b, train_mets)
             self.epoch_loss = loss_sum / max(n, 1)
@@ -442,9 +450,11 @@ class CompiledTrainingNetwork(CompiledNetwork):
                     vcbl.on_batch_begin(b)
                     out = self._forward(vx, idx, vcbl, idx.tolist())
                     for pop, m in val_mets.items():
-                        m.update(vy[pop.name][idx], out[pop.name], self.communicator)
+                        m.update(vy[pop.name][idx], self._metric_pred(pop.name, out),
+                                 self.communicator)
                     lp = self.outputs[0]
-                    vloss += self.losses[lp.name].value(vy[lp.name][idx], out[lp.name]) * len(idx)
+                    vloss += self.losses[lp.name].value(
+                        vy[lp.name][idx], self._metric_pred(lp.name, out)) * len(idx)
                     vcbl.on_batch_end(b, val_mets)
                 self.val_epoch_loss = vloss / max(n_val, 1)
                 vcbl.on_epoch_end(epoch, val_mets)

@@ -331,6 +331,12 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self._event_caps = {p.name: compiler.max_spikes for p in lay.populations
                             if lay.pop_i[lay.pop_index[p.name], 7]}
 
+    def _metric_pred(self, pop_name: str, out: dict[str, np.ndarray]) -> np.ndarray:
+        """With MSE (per-timestep targets), compare V at every step, not just the last."""
+        if self.loss_code == K.LOSS_MSE and pop_name == self.out_pop.name:
+            return self.sim.out_hist[:len(out[pop_name])].copy()
+        return out[pop_name]
+
     def _stage_events(self, x: dict[str, Any], idx: np.ndarray) -> None:
         input_spikes = 1
         for name, v in x.items():
