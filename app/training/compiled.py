@@ -138,6 +138,17 @@ class CompiledNetwork:
                 ser.serialise(tuple(keys) + (p.name, "Bias"),
                               self.layout.bias[self.layout.pop_slice(p.name)].copy())
 
+    def save_connectivity(self, keys: tuple = (), serialiser: str | Serialiser = "numpy") -> None:
+        """Serialise the synapse structure (pre/post indices per synapse) and the weights."""
+        ser = get_serialiser(serialiser)
+        for c in self.layout.connections:
+            table = self.layout.tables[c.name]
+            pre = np.repeat(np.arange(c.source.num_neurons, dtype=np.int32),
+                            np.diff(table.row_ptr).astype(np.int64))
+            ser.serialise(tuple(keys) + (c.name, "pre_ind"), pre)
+            ser.serialise(tuple(keys) + (c.name, "post_ind"), table.post.astype(np.int32))
+        self.save(keys, ser)
+
     # ----- data --------------------------------------------------------------------------
     def _pop_dict(self, data: Any, pops: list[Population], what: str) -> dict[str, Any]:
         if not isinstance(data, dict):

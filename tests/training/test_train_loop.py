@@ -250,3 +250,24 @@ def test_mse_var_readout_regression_reduces_error():
         m1, _ = cn.train({inp: x}, {out: targets}, num_epochs=20, start_epoch=1,
                          metrics="mean_square_error", callbacks=[])
     assert m1[out].result < 0.7 * first
+
+
+def test_manual_augmentation_loop_like_mlgenn(tmp_path):
+    """mlGeNN's augmentation example: new data each epoch, train(start_epoch=e, num_epochs=1)."""
+    net, inp, hid, out = _net()
+    ser = Numpy(tmp_path / "aug")
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=8)
+    accs = []
+    with comp.compile(net) as cn:
+        for e in range(6):
+            x, y = _two_class_data(128, seed=100 + e)
+            metrics, _ = cn.train({inp: x}, {out: y}, start_epoch=e, num_epochs=1, shuffle=True,
+                                  callbacks=[Checkpoint(ser)])
+            accs.append(metrics[out].result)
+        cn.save_connectivity((5,), ser)
+    assert accs[-1] > accs[0] and accs[-1] >= 0.8
+    assert sorted(p.name for p in (tmp_path / "aug").glob("5-*-pre_ind.npy"))
+    net2, _, _, out2 = _net()
+    net2.load((5,), ser)
+    np.testing.assert_array_equal(net2.connections[1].connectivity.weight,
+                                  net.connections[1].connectivity.weight)
