@@ -1,7 +1,8 @@
 """Command line: ``spike-studio`` opens the editor; subcommands run headless.
 
 - ``spike-studio train [PROJECT] [--example KEY] [--epochs N] [--limit N]``
-- ``spike-studio export PROJECT -o script.py``
+- ``spike-studio export PROJECT [--to python|mlgenn] -o script.py``
+- ``spike-studio import SCRIPT -o PROJECT.ssproj`` reads an mlGeNN script (never runs it)
 - ``spike-studio examples`` lists the bundled example projects.
 """
 
@@ -54,11 +55,33 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a Python script that rebuilds and trains the project."""
-    from app.project.export import export_file
+    """Write a Python (Spike Studio or mlGeNN) script that rebuilds and trains the project."""
+    if getattr(args, "to", "python") == "mlgenn":
+        from app.project.mlgenn_export import export_mlgenn_file
 
-    out = export_file(args.project, args.output)
+        out = export_mlgenn_file(args.project, args.output)
+    else:
+        from app.project.export import export_file
+
+        out = export_file(args.project, args.output)
     print(f"wrote {out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Read an mlGeNN script (with ``ast``, never running it) into a project file."""
+    from app.project.mlgenn_import import import_to_project_file
+
+    try:
+        out, unmapped = import_to_project_file(args.script, args.output)
+    except SyntaxError as exc:
+        print(f"spike-studio: error: {args.script} is not valid Python: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    if unmapped:
+        print(f"{len(unmapped)} thing(s) could not be mapped:")
+        for item in unmapped:
+            print(f"  - {item}")
     return 0
 
 
@@ -93,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="export a project as a Python script")
     e.add_argument("project")
     e.add_argument("-o", "--output", required=True)
+    e.add_argument("--to", choices=("python", "mlgenn"), default="python",
+                   help="python: Spike Studio's own library (default); mlgenn: an mlGeNN script")
     e.set_defaults(func=cmd_export)
+    i = sub.add_parser("import", help="import an mlGeNN script as a project (never runs it)")
+    i.add_argument("script")
+    i.add_argument("-o", "--output", required=True, help="project file to write (.ssproj)")
+    i.set_defaults(func=cmd_import)
     x = sub.add_parser("examples", help="list bundled example projects")
     x.set_defaults(func=cmd_examples)
     g = sub.add_parser("gui", help="open the editor (the default)")
