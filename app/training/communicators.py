@@ -1,8 +1,26 @@
-"""Communicators for data-parallel training. ``None`` means one process."""
+"""Communicators for data-parallel training. ``None`` means one process.
+
+``MPI()`` runs one copy of the training script per MPI rank (``mpirun -n N``).
+Every rank loads the same data and builds the same network; the compiled
+network gives each rank its share of every batch, and gradients and metrics
+are summed over ranks with ``Allreduce``. Collectives wait at most
+``timeout`` seconds: a rank that died or hangs makes the others print a clear
+message and call ``MPI_Abort`` instead of waiting forever.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
 import numpy as np
+
+#: Environment variable that overrides MPI()'s default collective timeout (seconds).
+TIMEOUT_ENV = "SPIKE_STUDIO_MPI_TIMEOUT"
+DEFAULT_TIMEOUT_S = 600.0
 
 
 class Communicator:
@@ -12,10 +30,140 @@ class Communicator:
     num_ranks = 1
 
     def barrier(self) -> None:
-        pass
+        """Wait until every rank reaches this point."""
 
     def broadcast(self, data: np.ndarray, root: int = 0) -> np.ndarray:
+        """Copy ``data`` from ``root`` to every rank (in place for arrays); return it."""
         return data
 
     def reduce_sum(self, value: np.ndarray) -> np.ndarray:
+        """The element-wise sum of ``value`` over all ranks (every rank gets it)."""
         return value
+
+
+class CommunicatorTimeout(RuntimeError):
+    """A collective operation did not complete in time (a rank died or hangs)."""
+
+
+class MPI(Communicator):
+    """Data-parallel communicator on mpi4py's ``COMM_WORLD`` (like mlGeNN's ``MPI``).
+
+    Args:
+        timeout: seconds any collective may wait for the other ranks before this
+            rank reports which operation stalled and aborts the whole job
+            (``MPI_Abort``). ``None`` waits forever. Default: the
+            ``SPIKE_STUDIO_MPI_TIMEOUT`` environment variable, else 600.
+        abort_on_exception: install a ``sys.excepthook`` that aborts every rank
+            when one rank raises, so the others do not wait in a collective.
+        comm: an mpi4py communicator to use instead of ``COMM_WORLD``.
+    """
+
+    def __init__(self, timeout: float | None = -1.0, abort_on_exception: bool = True,
+                 comm: Any = None) -> None:
+        try:
+            from mpi4py import MPI as _mpi
+        except ImportError as exc:  # pragma: no cover - depends on the machine
+            raise ImportError(
+                "the MPI communicator needs mpi4py and an MPI library: "
+                "apt-get install openmpi-bin libopenmpi-dev && "
+                "pip install 'spike-studio[mpi]'") from exc
+        self._mpi = _mpi
+        self.comm = _mpi.COMM_WORLD if comm is None else comm
+        self._rank = int(self.comm.Get_rank())
+        self._num_ranks = int(self.comm.Get_size())
+        if timeout is not None and timeout < 0:
+            timeout = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+        self.timeout = None if timeout is None or timeout <= 0 else float(timeout)
+        if abort_on_exception and self._num_ranks > 1:
+            self._install_excepthook()
+
+    # ----- identity ----------------------------------------------------------------------
+    @property
+    def rank(self) -> int:  # type: ignore[override]
+        """Index of this process, 0 .. num_ranks-1."""
+        return self._rank
+
+    @property
+    def num_ranks(self) -> int:  # type: ignore[override]
+        """Number of processes taking part."""
+        return self._num_ranks
+
+    # ----- failure handling --------------------------------------------------------------
+    def abort(self, message: str, code: int = 1) -> None:
+        """Print ``message`` (prefixed with this rank) and stop every rank of the job."""
+        sys.stderr.write(f"spike-studio: MPI rank {self._rank}/{self._num_ranks}: {message}\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        self.comm.Abort(code)
+
+    def _install_excepthook(self) -> None:
+        previous = sys.excepthook
+
+        def hook(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+            try:
+                previous(exc_type, exc, tb)
+            except Exception:  # pragma: no cover
+                traceback.print_exception(exc_type, exc, tb)
+            if issubclass(exc_type, KeyboardInterrupt):
+                msg = "interrupted; stopping all ranks"
+            else:
+                msg = f"{exc_type.__name__}: {exc}; stopping all ranks"
+            self.abort(msg)
+
+        sys.excepthook = hook
+
+    def _wait(self, request: Any, what: str) -> None:
+        """Complete a non-blocking request, aborting the job after ``timeout`` seconds."""
+        if self.timeout is None:
+            request.Wait()
+            return
+        deadline = time.monotonic() + self.timeout
+        pause = 0.0
+        while not request.Test():
+            if time.monotonic() > deadline:
+                self.abort(f"{what} waited more than {self.timeout:g} s for the other ranks: "
+                           "a rank has died or hangs (see its output above); aborting the "
+                           f"job. Raise the limit with MPI(timeout=...) or {TIMEOUT_ENV}.")
+                raise CommunicatorTimeout(what)  # only reached if Abort returns
+            if pause:
+                time.sleep(pause)
+            pause = min(1e-3, pause * 2 if pause else 1e-5)
+
+    # ----- collectives -------------------------------------------------------------------
+    def barrier(self) -> None:
+        """Wait until every rank reaches this point (with the timeout)."""
+        self._wait(self.comm.Ibarrier(), "barrier")
+
+    def broadcast(self, data: Any, root: int = 0) -> Any:
+        """Send ``data`` from ``root``: numpy arrays in place (and returned), other
+        picklable objects returned."""
+        if isinstance(data, np.ndarray):
+            buf = data if data.flags.c_contiguous else np.ascontiguousarray(data)
+            self._wait(self.comm.Ibcast(buf, root=root), "broadcast")
+            if buf is not data:
+                data[...] = buf
+            return data
+        return self.comm.bcast(data, root=root)
+
+    def reduce_sum(self, value: Any) -> Any:
+        """Element-wise sum over ranks with ``Allreduce`` (numpy arrays and scalars)."""
+        arr = np.ascontiguousarray(value)
+        if arr.dtype == np.bool_:
+            arr = arr.astype(np.int64)
+        out = np.empty_like(arr)
+        self._wait(self.comm.Iallreduce(arr, out, op=self._mpi.SUM), "Allreduce")
+        if np.ndim(value) == 0 and not isinstance(value, np.ndarray):
+            return out.item()
+        return out
+
+
+def share(idx: np.ndarray, full_batch_size: int, rank: int, num_ranks: int) -> np.ndarray:
+    """This rank's contiguous share of one batch of example indices.
+
+    Rank ``r`` takes slots ``r*b .. (r+1)*b`` of the batch (``b = full_batch_size //
+    num_ranks``), so the examples land in the same batch slots as in a single
+    process with batch size ``full_batch_size`` (which matters for e-prop, whose
+    state carries over per slot). A short last batch can leave a rank nothing.
+    """
+    b = full_batch_size // num_ranks
+    return idx[rank * b:(rank + 1) * b]
