@@ -17,6 +17,7 @@ from app.model import Connection, Network, Population
 from app.model.errors import bad_arg
 
 from .callbacks import BatchProgressBar, CallbackList
+from .communicators import share
 from .data.errors import DatasetError
 from .data.spikes import PreprocessedSpikes
 from .data.validation import validate_spike_dataset
@@ -60,8 +61,12 @@ class CompiledNetwork:
         self.sim = sim
         self.dt = float(dt)
         self.example_timesteps = int(example_timesteps)
-        self.batch_size = int(batch_size)
+        self.batch_size = int(batch_size)  # over all ranks, as given to the compiler
         self.communicator = communicator
+        if self.batch_size % self.num_ranks:
+            raise bad_arg("compiler", "batch_size", batch_size,
+                          f"a multiple of the number of MPI ranks ({self.num_ranks}): "
+                          "batch_size is the total over all ranks, as in mlGeNN")
         self.reset_vars = reset_vars
         self.reset_in_syn = reset_in_syn
         self.zero_step = zero_step
@@ -69,6 +74,17 @@ class CompiledNetwork:
         self.inputs = [p for p in network.populations if p.neuron.is_input]
         self.outputs = [p for p in network.populations if p.neuron.readout is not None]
         self._open = False
+        if communicator is not None and self.num_ranks > 1:
+            self._sync_parameters()
+
+    def _sync_parameters(self) -> None:
+        """Give every rank rank 0's initial weights, delays and biases."""
+        for name in ("weights", "delays", "bias"):
+            arr = getattr(self.layout, name, None)
+            if isinstance(arr, np.ndarray) and arr.size:
+                self.communicator.broadcast(arr, 0)
+        if hasattr(self.sim, "refresh_weights"):
+            self.sim.refresh_weights()
 
     # ----- context -----------------------------------------------------------------------
     def __enter__(self) -> CompiledNetwork:
@@ -87,11 +103,24 @@ class CompiledNetwork:
 
     @property
     def rank(self) -> int:
+        """This process's index among the ranks (0 without a communicator)."""
         return 0 if self.communicator is None else self.communicator.rank
 
     @property
     def num_ranks(self) -> int:
+        """Number of data-parallel processes (1 without a communicator)."""
         return 1 if self.communicator is None else self.communicator.num_ranks
+
+    @property
+    def rank_batch_size(self) -> int:
+        """Examples one rank simulates per batch: batch_size / num_ranks."""
+        return self.batch_size // self.num_ranks
+
+    def _reduce(self, value: float) -> float:
+        """Sum a scalar over ranks."""
+        if self.communicator is None or self.num_ranks == 1:
+            return value
+        return float(self.communicator.reduce_sum(np.array([value], np.float64))[0])
 
     def get_kernel_times(self) -> dict[str, float]:
         """Seconds spent per kernel (filled when kernel_profiling=True)."""
@@ -223,9 +252,26 @@ class CompiledNetwork:
         return n
 
     def _batches(self, n: int, order: np.ndarray | None = None) -> Iterable[np.ndarray]:
+        """Example indices of each batch for this rank (its share with a communicator)."""
         idx = np.arange(n) if order is None else order
         for s in range(0, n, self.batch_size):
-            yield idx[s:s + self.batch_size]
+            yield self._share(idx[s:s + self.batch_size])
+
+    def _share(self, idx: np.ndarray) -> np.ndarray:
+        if self.num_ranks == 1:
+            return idx
+        return share(idx, self.batch_size, self.rank, self.num_ranks)
+
+    def _empty_outputs(self) -> dict[str, np.ndarray]:
+        """Readouts of a rank whose share of a (short last) batch is empty."""
+        return {p.name: self.sim.readout(p.name)[:0].copy() for p in self.outputs}
+
+    def _run_forward(self, x: dict[str, Any], idx: np.ndarray, cbl: CallbackList,
+                     example_ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """``_forward``, or empty readouts when this rank has no examples in the batch."""
+        if len(idx) == 0:
+            return self._empty_outputs()
+        return self._forward(x, idx, cbl, example_ids)
 
     def _make_metrics(self, metrics: Any) -> dict[Population, Metric]:
         if isinstance(metrics, dict):
@@ -272,11 +318,20 @@ class CompiledNetwork:
         n = self._check_data(xd, None)
         cbl = CallbackList([], compiled_network=self, num_batches=0, num_epochs=1)
         outs: dict[str, list] = {p.name: [] for p in self.outputs}
+        ids: list[np.ndarray] = []
         for idx in self._batches(n):
-            o = self._forward(xd, idx, cbl, idx.tolist())
+            o = self._run_forward(xd, idx, cbl, idx.tolist())
+            ids.append(idx)
             for k, v in o.items():
                 outs[k].append(v)
-        return {p: np.concatenate(outs[p.name]) for p in self.outputs}
+        result = {p: np.concatenate(outs[p.name]) for p in self.outputs}
+        if self.num_ranks > 1:  # gather: every rank fills its rows, then sum over ranks
+            mine = np.concatenate(ids)
+            for p, v in result.items():
+                full = np.zeros((n,) + v.shape[1:], np.float64)
+                full[mine] = v
+                result[p] = self.communicator.reduce_sum(full).astype(v.dtype)
+        return result
 
     def evaluate(self, x: Any, y: Any, metrics: Any = "sparse_categorical_accuracy",
                  callbacks: Sequence | None = None) -> tuple[dict, dict]:
@@ -293,7 +348,7 @@ class CompiledNetwork:
         cbl.on_epoch_begin(0)
         for b, idx in enumerate(self._batches(n)):
             cbl.on_batch_begin(b)
-            out = self._forward(xd, idx, cbl, idx.tolist())
+            out = self._run_forward(xd, idx, cbl, idx.tolist())
             for pop, m in mets.items():
                 m.update(np.asarray(yd[pop.name])[idx], self._metric_pred(pop.name, out),
                          self.communicator)
@@ -328,9 +383,11 @@ class CompiledNetwork:
                 raise DatasetError(f"batch {b} has {nb} examples; batch_size is "
                                    f"{self.batch_size}")
             cbl.on_batch_begin(b)
-            out = self._forward(xd, np.arange(nb), cbl, list(range(seen, seen + nb)))
+            mine = self._share(np.arange(nb))
+            out = self._run_forward(xd, mine, cbl, [seen + int(i) for i in mine])
             for pop, m in mets.items():
-                m.update(yd[pop.name], self._metric_pred(pop.name, out), self.communicator)
+                m.update(yd[pop.name][mine], self._metric_pred(pop.name, out),
+                         self.communicator)
             cbl.on_batch_end(b, mets)
             seen += nb
         cbl.on_epoch_end(0, mets)
@@ -376,6 +433,11 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
                                     f"step {step}: lower the learning rate")
             t.grad[:] = 0
+
+    def _idle_train_batch(self) -> dict[str, np.ndarray]:
+        """A training batch in which this rank has no examples (a short last batch
+        split over ranks): no gradient, but the same collectives as ``_train_batch``."""
+        return self._empty_outputs()
 
     def _shuffle_order(self, n: int, epoch: int) -> np.ndarray:
         return np.random.default_rng([self.rng_seed, epoch]).permutation(n)
@@ -438,18 +500,22 @@ class CompiledTrainingNetwork(CompiledNetwork):
             loss_sum = 0.0
             for b, idx in enumerate(self._batches(n, order)):
                 cbl.on_batch_begin(b)
-                out = self._train_batch(xd, yd, idx, cbl, idx.tolist())
+                if len(idx):
+                    out = self._train_batch(xd, yd, idx, cbl, idx.tolist())
+                else:
+                    out = self._idle_train_batch()
                 self.optimise(step)
                 step += 1
                 for pop, m in train_mets.items():
                     m.update(yd[pop.name][idx], self._metric_pred(pop.name, out),
                              self.communicator)
                 lp = self.outputs[0]
-                self.last_loss = self.losses[lp.name].value(yd[lp.name][idx],
-                                                            self._metric_pred(lp.name, out))
-                loss_sum += self.last_loss * len(idx)
+                if len(idx):
+                    self.last_loss = self.losses[lp.name].value(
+                        yd[lp.name][idx], self._metric_pred(lp.name, out))
+                    loss_sum += self.last_loss * len(idx)
                 cbl.on_batch_end(b, train_mets)
-            self.epoch_loss = loss_sum / max(n, 1)
+            self.epoch_loss = self._reduce(loss_sum) / max(n, 1)
             cbl.on_epoch_end(epoch, train_mets)
             if vcbl is not None:
                 for m in val_mets.values():
@@ -459,15 +525,16 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 vloss = 0.0
                 for b, idx in enumerate(self._batches(n_val)):
                     vcbl.on_batch_begin(b)
-                    out = self._forward(vx, idx, vcbl, idx.tolist())
+                    out = self._run_forward(vx, idx, vcbl, idx.tolist())
                     for pop, m in val_mets.items():
                         m.update(vy[pop.name][idx], self._metric_pred(pop.name, out),
                                  self.communicator)
                     lp = self.outputs[0]
-                    vloss += self.losses[lp.name].value(
-                        vy[lp.name][idx], self._metric_pred(lp.name, out)) * len(idx)
+                    if len(idx):
+                        vloss += self.losses[lp.name].value(
+                            vy[lp.name][idx], self._metric_pred(lp.name, out)) * len(idx)
                     vcbl.on_batch_end(b, val_mets)
-                self.val_epoch_loss = vloss / max(n_val, 1)
+                self.val_epoch_loss = self._reduce(vloss) / max(n_val, 1)
                 vcbl.on_epoch_end(epoch, val_mets)
         cbl.on_train_end(train_mets)
         if vcbl is not None:

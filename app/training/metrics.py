@@ -64,7 +64,7 @@ class MeanSquareError(Metric):
         yp = np.asarray(y_pred, np.float64)
         if yt.shape != yp.shape and yt.ndim == yp.ndim + 1:
             yt = yt[:, -1]
-        per = np.mean((yt - yp).reshape(len(yt), -1) ** 2, axis=1)
+        per = np.mean((yt - yp).reshape(len(yt), int(np.prod(yt.shape[1:]))) ** 2, axis=1)
         s, n = float(per.sum()), int(len(per))
         if communicator is not None:
             s, n = communicator.reduce_sum(np.array([s, n], np.float64))

@@ -45,6 +45,17 @@ def check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> i
     return int(value)
 
 
+def rank_batch_size(owner: str, batch_size: int, communicator: Any) -> int:
+    """Examples each rank simulates per batch: ``batch_size`` is the total over all
+    ranks (as in mlGeNN) and must divide evenly between them."""
+    ranks = 1 if communicator is None else int(communicator.num_ranks)
+    if batch_size % ranks:
+        raise bad_arg(owner, "batch_size", batch_size,
+                      f"a multiple of the number of MPI ranks ({ranks}): it is the batch "
+                      "size over all ranks, each rank simulating batch_size / ranks")
+    return batch_size // ranks
+
+
 def check_positive_float(owner: str, name: str, value: Any) -> float:
     """Validate a positive float compiler argument."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \

@@ -33,7 +33,14 @@ from ..engine import eprop_kernels as EK
 from ..engine.layout import build_layout
 from ..losses import Loss, MeanSquareError, SparseCategoricalCrossentropy, get_loss
 from ..optimisers import get_optimiser
-from .base import CompileError, Compiler, Problem, check_positive_float, check_positive_int
+from .base import (
+    CompileError,
+    Compiler,
+    Problem,
+    check_positive_float,
+    check_positive_int,
+    rank_batch_size,
+)
 
 default_params = {
     AdaptiveLeakyIntegrateFire: {"relative_reset": True, "integrate_during_refrac": True},
@@ -221,7 +228,8 @@ class EPropCompiler(Compiler):
         out_losses = {p.name: (EK.LOSS_MSE if isinstance(losses[p.name], MeanSquareError)
                                else EK.LOSS_SCE) for p in outputs}
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
-        sim = EK.EPropSimulator(layout, self.batch_size, self.dt, self.example_timesteps,
+        per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
+        sim = EK.EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
                                 out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
                                 self.c_reg, self.f_target, self.train_output_bias,
                                 self.kernel_profiling)

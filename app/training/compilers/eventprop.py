@@ -39,7 +39,13 @@ from ..losses import (
     softmax,
 )
 from ..optimisers import Optimiser, get_optimiser
-from .base import Compiler, Problem, check_positive_float, check_positive_int
+from .base import (
+    Compiler,
+    Problem,
+    check_positive_float,
+    check_positive_int,
+    rank_batch_size,
+)
 
 default_params = {
     LeakyIntegrateFire: {"relative_reset": False, "integrate_during_refrac": False,
@@ -232,11 +238,14 @@ class EventPropCompiler(Compiler):
         event_pops |= {p.name for p in network.populations
                        if isinstance(p.neuron, LeakyIntegrateFire)}
         layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed), event_pops)
-        sim = get_backend(self.backend)(layout, self.batch_size, self.dt,
+        per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
+        sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.example_timesteps, self.kernel_profiling)
+        # batch_size is the total over all MPI ranks: the loss terms divide by it, so N
+        # ranks summing their gradients reproduce one process with the whole batch
         T, dt, B = self.example_timesteps, self.dt, self.batch_size
         f = np.float32
-        full_batch = B * (1 if self.communicator is None else self.communicator.num_ranks)
+        full_batch = B
         P = len(layout.populations)
         bk_i = np.zeros((P, K.N_BI), np.int64)
         bk_f = np.zeros((P, K.N_BF), np.float32)
@@ -355,6 +364,12 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                  example_ids: Any) -> dict[str, np.ndarray]:
         self._stage_events(x, idx)
         return super()._forward(x, idx, cbl, example_ids)
+
+    def _idle_train_batch(self) -> dict[str, np.ndarray]:
+        """No examples on this rank: join the spike-count sum with zeros."""
+        if self.communicator is not None:
+            self.communicator.reduce_sum(np.zeros(self.sim.nspk.shape[1:], np.int64))
+        return self._empty_outputs()
 
     def _train_batch(self, x: dict[str, Any], y: dict[str, Any], idx: np.ndarray,
                      cbl: CallbackList, example_ids: Any) -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ from app.model.params import check_bool
 from ..compiled import CompiledNetwork
 from ..engine import get_backend
 from ..engine.layout import build_layout
-from .base import Compiler, check_positive_float, check_positive_int
+from .base import Compiler, check_positive_float, check_positive_int, rank_batch_size
 
 default_params: dict = {}
 
@@ -48,7 +48,8 @@ class InferenceCompiler(Compiler):
         """Check the network and build a CompiledNetwork."""
         self.raise_problems(network)
         layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed))
-        sim = get_backend(self.backend)(layout, self.batch_size, self.dt,
+        per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
+        sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.evaluate_timesteps, self.kernel_profiling)
         return CompiledNetwork(network, layout, sim, self.dt, self.evaluate_timesteps,
                                self.batch_size, self.communicator,
