@@ -286,8 +286,7 @@ class _Reader:
                     if previous is None:
                         self.note(st, "Layer without a preceding layer: not connected")
                     else:
-                        self.connection(call, target=None, source_id=previous,  # type: ignore
-                                        target_id=pid, layer=True)
+                        self.connection(call, None, previous, pid, layer=True)  # type: ignore[arg-type]
                     previous = pid
             elif what == "Connection":
                 self.connection(call, target, None, None, layer=False)  # type: ignore[arg-type]
@@ -427,7 +426,7 @@ class _Reader:
         synapse = self.synapse(a.get("synapse"))
         src, tgt = self.project.population(source_id), self.project.population(target_id)
         name = f"{src.name}_{tgt.name}"
-        if "name" in a and a["name"] is not None and not (
+        if not layer and "name" in a and not (
                 isinstance(a["name"], ast.Constant) and a["name"].value is None):
             try:
                 name = str(self.value(a["name"]))
