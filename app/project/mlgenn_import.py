@@ -198,6 +198,8 @@ class _Reader:
     def read(self) -> ImportResult:
         for node in self.tree.body:
             self.statement(node)
+        if not self.project.populations:
+            self.note(None, "no populations found in a module-level 'with network:' block")
         self.find_compiler_and_loop()
         self.layout()
         return ImportResult(self.project, self.notes)
@@ -224,6 +226,7 @@ class _Reader:
             if self.kind(node.value, "") in _NETWORKS:
                 self.network_var(target, node.value)
                 return
+            self.outside(node.value)
             try:
                 self.consts[target] = self.value(node.value)
             except Unmapped:
@@ -235,12 +238,19 @@ class _Reader:
                 if isinstance(sub, ast.With):
                     self.with_block(sub)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            self.outside(node.value)
             q = self.qual(node.value.func)
             if q == "numpy.random.seed" and node.value.args:
                 try:
                     self.project.training.seed = int(self.value(node.value.args[0]))
                 except (Unmapped, TypeError, ValueError):
                     self.note(node, "np.random.seed argument not a literal; seed 0 used")
+
+    def outside(self, value: ast.AST) -> None:
+        """Network objects created outside a network context are listed, not added."""
+        what = self.kind(value, "")
+        if what in ("Population", "InputLayer", "Layer", "Connection"):
+            self.note(value, f"{what} outside a 'with network:' block not imported")
 
     def docstring(self, text: str) -> None:
         lines = text.strip().splitlines()

@@ -141,6 +141,7 @@ with net:
     Connection(b, odd, Dense(1.0))
     for i in range(3):
         pass
+stray = Population(SpikeInput(), 3)
 compiler = EPropCompiler(1000, "sparse_categorical_crossentropy", communicator=None,
                          batch_size=-4)
 '''
@@ -163,7 +164,7 @@ def test_unmappable_things_are_listed_and_nothing_runs(tmp_path: Path,
     for expected in ("record_spike_events", "flattened to 784", "v_thresh=np.random.rand()",
                      "IntegrateFire", "bogus=1", "Conv2D", "weight 'w'",
                      "connection target 'odd'", "for i in range(3)", "communicator=None",
-                     "batch_size=-4", "dataset"):
+                     "batch_size=-4", "Population outside", "dataset"):
         assert expected in notes, expected
     assert all(n.startswith("line ") for n in result.unmapped[:-1])
     assert loads(dumps(p)).to_dict() == p.to_dict()
@@ -204,3 +205,4 @@ def test_file_name_names_an_untitled_import(tmp_path: Path) -> None:
     result = import_mlgenn_file(script)
     assert result.project.name == "my_net"
     assert any("no compiler" in n for n in result.unmapped)
+    assert any("no populations" in n for n in result.unmapped)
