@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
         a(f, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "save_as")
         exp = f.addMenu("&Export")
         a(exp, "&Python script…", self.export_dialog, name="export_script")
+        a(f, "Export as &mlGeNN script…", self.export_mlgenn_dialog, name="export_mlgenn")
+        a(f, "&Import mlGeNN script…", self.import_mlgenn_dialog, name="import_mlgenn")
         f.addSeparator()
         a(f, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
         e = mb.addMenu("&Edit")
@@ -370,6 +372,57 @@ class MainWindow(QMainWindow):
                                               "Python (*.py)")
         if path:
             self.export_to(path)
+
+    def export_mlgenn_to(self, path: str | Path) -> bool:
+        """Write the project as an mlGeNN script (plus its data sidecar if needed)."""
+        from app.project.mlgenn_export import write_mlgenn_script
+
+        try:
+            write_mlgenn_script(self.ctl.project, path, self.ctl.path)
+        except (OSError, ProjectError, ValueError) as exc:
+            self.show_error("Cannot export", str(exc), traceback.format_exc())
+            return False
+        self.statusBar().showMessage(f"Exported {Path(path).name} for mlGeNN", 4000)
+        return True
+
+    def export_mlgenn_dialog(self) -> None:
+        """File > Export as mlGeNN script."""
+        stem = self.ctl.path.stem if self.ctl.path else "project"
+        path, _ = QFileDialog.getSaveFileName(self, "Export mlGeNN script",
+                                              f"{stem}_mlgenn.py", "Python (*.py)")
+        if path:
+            self.export_mlgenn_to(path)
+
+    def import_mlgenn(self, path: str | Path) -> list[str] | None:
+        """Read an mlGeNN script (never run) as a new unsaved project; returns what
+        could not be mapped (shown in a message box), None on error."""
+        from app.project.mlgenn_import import import_mlgenn_file
+
+        try:
+            result = import_mlgenn_file(path)
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError) as exc:
+            self.show_error("Cannot import", f"{Path(path).name}: {exc}")
+            return None
+        self.ctl.replace(result.project, None)
+        QTimer.singleShot(0, self.canvas.fit)
+        if result.unmapped:
+            box = QMessageBox(QMessageBox.Icon.Information, "Imported with omissions",
+                              f"{len(result.unmapped)} thing(s) in {Path(path).name} could not "
+                              "be mapped; see the details.", parent=self)
+            box.setDetailedText("\n".join(result.unmapped))
+            self.import_report = box
+            box.open()
+        self.statusBar().showMessage(f"Imported {Path(path).name}", 4000)
+        return result.unmapped
+
+    def import_mlgenn_dialog(self) -> None:
+        """File > Import mlGeNN script."""
+        if not self.confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import mlGeNN script", "",
+                                              "Python (*.py)")
+        if path:
+            self.import_mlgenn(path)
 
     def _settings(self) -> QSettings:
         return QSettings("spike-studio", "spike-studio")
