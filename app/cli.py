@@ -1,6 +1,8 @@
 """Command line: ``spike-studio`` opens the editor; subcommands run headless.
 
-- ``spike-studio train [PROJECT] [--example KEY] [--epochs N] [--limit N]``
+- ``spike-studio train [PROJECT] [--example KEY] [--epochs N] [--limit N] [--mpi N]``
+  (``--mpi N`` runs N data-parallel processes with ``mpirun``; on a cluster start
+  ``spike-studio train PROJECT --distributed`` with ``mpirun``/``srun`` yourself)
 - ``spike-studio export PROJECT [--to python|mlgenn] -o script.py``
 - ``spike-studio import SCRIPT -o PROJECT.ssproj`` reads an mlGeNN script (never runs it)
 - ``spike-studio examples`` lists the bundled example projects.
@@ -9,6 +11,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from time import perf_counter
@@ -25,20 +30,77 @@ def _load(project_path: str | None, example: str | None) -> tuple[object, Path |
     return load_example(example or DEFAULT_EXAMPLE), EXAMPLES_DIR
 
 
+def mpirun_command(num_ranks: int, argv: list[str], mpirun: str | None = None) -> list[str]:
+    """``mpirun -n N python -m app ARGV``, adding ``--oversubscribe`` when N exceeds the
+    cores and ``--allow-run-as-root`` when run as root (OpenMPI refuses otherwise)."""
+    exe = mpirun or shutil.which("mpirun")
+    if exe is None:
+        raise FileNotFoundError("--mpi needs mpirun (Debian/Ubuntu: apt-get install "
+                                "openmpi-bin libopenmpi-dev) and pip install "
+                                "'spike-studio[mpi]'")
+    cmd = [exe, "-n", str(num_ranks)]
+    if num_ranks > (os.cpu_count() or 1):
+        cmd += ["--oversubscribe", "--bind-to", "none"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    return cmd + [sys.executable, "-m", "app", *argv]
+
+
+def _launch_mpi(args: argparse.Namespace) -> int:
+    """Re-run this ``train`` command as ``--distributed`` ranks under mpirun."""
+    if args.mpi < 1:
+        raise ValueError(f"--mpi must be at least 1, got {args.mpi}")
+    argv = ["train"] + ([args.project] if args.project else [])
+    for flag in ("example", "epochs", "limit"):
+        value = getattr(args, flag)
+        if value is not None:
+            argv += [f"--{flag}", str(value)]
+    if args.progress:
+        argv.append("--progress")
+    argv.append("--distributed")
+    env = dict(os.environ)
+    # share the cores between ranks instead of every rank starting one thread per core
+    env.setdefault("NUMBA_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.mpi)))
+    cmd = mpirun_command(args.mpi, argv)
+    print("running: " + " ".join(cmd), flush=True)
+    return subprocess.call(cmd, env=env)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a project (or a bundled example) headless and print per-epoch metrics."""
+    if getattr(args, "mpi", None) is not None:
+        return _launch_mpi(args)
+    if not getattr(args, "distributed", False):
+        return _train(args, None)
+    from app.training.communicators import MPI
+
+    comm = MPI()
+    try:
+        return _train(args, comm)
+    except Exception as exc:  # one rank failing must stop the others
+        if comm.num_ranks > 1:
+            comm.abort(f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _train(args: argparse.Namespace, communicator: object) -> int:
     from app.project.build import build, limit_dataset
     from app.training.callbacks import BatchProgressBar
 
+    root = communicator is None or communicator.rank == 0
+    say = print if root else (lambda *a, **k: None)
     project, base = _load(args.project, args.example)
     built = build(project, base)
+    if communicator is not None:
+        built.compiler.communicator = communicator
     if args.limit:
         built.dataset = limit_dataset(built.dataset, args.limit)
     epochs = args.epochs if args.epochs is not None else project.training.epochs
     x, y = built.train_data()
     tx, ty = built.test_data()
-    print(f"Training '{project.name}' with {type(built.compiler).__name__} for {epochs} "
-          f"epoch(s) on {len(next(iter(x.values())))} examples")
+    ranks = "" if communicator is None else f" on {communicator.num_ranks} MPI rank(s)"
+    say(f"Training '{project.name}' with {type(built.compiler).__name__} for {epochs} "
+        f"epoch(s) on {len(next(iter(x.values())))} examples{ranks}")
     start = perf_counter()
     with built.compiler.compile(built.network) as cn:
         for epoch in range(epochs):
@@ -46,11 +108,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             metrics, _ = cn.train(x, y, num_epochs=1, start_epoch=epoch,
                                   shuffle=project.training.shuffle, callbacks=cbs)
             res = metrics[built.output].result
-            print(f"epoch {epoch}: {type(metrics[built.output]).__name__} {res:.4f} "
-                  f"loss {cn.epoch_loss:.4f} ({perf_counter() - start:.1f} s)", flush=True)
+            say(f"epoch {epoch}: {type(metrics[built.output]).__name__} {res:.4f} "
+                f"loss {cn.epoch_loss:.4f} ({perf_counter() - start:.1f} s)", flush=True)
         test_metrics, _ = cn.evaluate(tx, ty, callbacks=[])
-        print(f"test {type(test_metrics[built.output]).__name__}: "
-              f"{test_metrics[built.output].result:.4f}")
+        say(f"test {type(test_metrics[built.output]).__name__}: "
+            f"{test_metrics[built.output].result:.4f}")
     return 0
 
 
@@ -112,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--epochs", type=int, help="override the project's number of epochs")
     t.add_argument("--limit", type=int, help="use only the first N training/test examples")
     t.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
+    t.add_argument("--mpi", type=int, metavar="N",
+                   help="train data-parallel on N processes (runs mpirun; needs OpenMPI and "
+                        "spike-studio[mpi]); the batch size is the total over all N")
+    t.add_argument("--distributed", action="store_true",
+                   help="this process is one rank of an MPI job started by mpirun/srun")
     t.set_defaults(func=cmd_train)
     e = sub.add_parser("export", help="export a project as a Python script")
     e.add_argument("project")
