@@ -81,6 +81,11 @@ class CPUSimulator:
         self.in_start = np.zeros((B, n), np.int64)
         self.in_end = np.zeros((B, n), np.int64)
         self.in_times = np.zeros(1, np.float32)
+        # staged SpikeInput events (see kernels.stage_spike_inputs)
+        self.in_off = np.zeros(B + 1, np.int64)
+        self.in_ev_step = np.zeros(1, np.int32)
+        self.in_ev_gid = np.zeros(1, np.int32)
+        self.in_ptr = np.zeros(B, np.int64)
         self.rates = np.zeros((1, 1, 1), np.float32)
         self.frame_steps = 1
         self.n_chunks = max(1, min(B, numba.get_num_threads()))
@@ -167,6 +172,9 @@ class CPUSimulator:
                 self.frame_steps = int(nrn.input_frame_timesteps)
         self.in_times = np.concatenate(times) if times else np.zeros(1, np.float32)
         self.cursor[:] = self.in_start
+        self.in_off, self.in_ev_step, self.in_ev_gid = K.stage_spike_inputs(
+            self.in_start, self.in_end, self.in_times, self.dt, self.T)
+        self.in_ptr[:] = self.in_off[:-1]
         self.rates = rates if rates is not None else np.zeros((1, 1, 1), np.float32)
 
     # ----- EventProp support -------------------------------------------------------------
@@ -252,7 +260,7 @@ class CPUSimulator:
                 lay.syn_post, lay.weights, lay.delays,
                 self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
                 self.spk_cnt[:B], self.R[:B], self.R2[:B],
-                self.in_start[:B], self.in_end[:B], self.in_times, self.cursor[:B],
+                self.in_off, self.in_ev_step, self.in_ev_gid, self.in_ptr[:B],
                 self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
                 rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
                 self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],

@@ -25,6 +25,7 @@ from .layout import (
     F_VRESET,
     F_VTH,
     LI,
+    LIF,
     P_END,
     P_EVENTS,
     P_HAS_REFRAC,
@@ -64,7 +65,7 @@ N_BI = 5
 def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                   pop_i, pop_f, bias, grp_i, grp_f, conn_i, row_ptr, syn_post, weights, delays,
                   V, A, RF, X, ring, spk, spk_cnt, R, R2,
-                  in_start, in_end, in_times, cursor, rates, frame_steps,
+                  in_off, in_ev_step, in_ev_gid, in_ptr, rates, frame_steps,
                   rec_gid, rec_var, rec,
                   srec_mask, srec_step, srec_id, srec_cnt,
                   ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
@@ -105,6 +106,10 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     pstart = pop_i[pre, P_START]
                     for k in range(spk_cnt[b, pre]):
                         i = spk[b, pstart + k]
+                        if hasd == 0:
+                            for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
+                                X[b, off + syn_post[woff + s]] += weights[woff + s]
+                            continue
                         for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
                             j = syn_post[woff + s]
                             if hasd != 0:
@@ -138,32 +143,26 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     s1 = pop_i[p, P_END]
                     ro = pop_i[p, P_READOUT]
                     new_cnt[p] = 0
-                    if ptype == SPIKE_INPUT or ptype == POISSON_INPUT:
+                    if ptype == SPIKE_INPUT:
+                        # staged events, sorted by (step, neuron): touch only spiking inputs
+                        ptr = in_ptr[b]
+                        hi = in_off[b + 1]
+                        while ptr < hi and in_ev_step[ptr] == step and in_ev_gid[ptr] < s1:
+                            gi = in_ev_gid[ptr]
+                            ptr += 1
+                            _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step,
+                                         ev_nid, ev_xmv, ev_cnt, nspk)
+                        in_ptr[b] = ptr
+                        continue
+                    if ptype == POISSON_INPUT:
+                        fr = step // frame_steps
+                        if fr >= rates.shape[1]:
+                            fr = rates.shape[1] - 1
                         for gi in range(s0, s1):
-                            fire = False
-                            if ptype == SPIKE_INPUT:
-                                c0 = cursor[b, gi]
-                                if c0 < in_end[b, gi] and t >= in_times[c0]:
-                                    fire = True
-                                    cursor[b, gi] = c0 + 1
-                            else:
-                                fr = step // frame_steps
-                                if fr >= rates.shape[1]:
-                                    fr = rates.shape[1] - 1
-                                x = rates[b, fr, gi]
-                                if x > zero and np.random.random() >= np.exp(-x * dt):
-                                    fire = True
-                            if fire:
-                                new_spk[s0 + new_cnt[p]] = gi - s0
-                                new_cnt[p] += 1
-                                if pop_i[p, P_EVENTS] != 0:
-                                    e = ev_cnt[b]
-                                    if e < ev_step.shape[1]:
-                                        ev_step[b, e] = step
-                                        ev_nid[b, e] = gi
-                                        ev_xmv[b, e] = zero
-                                        ev_cnt[b] = e + 1
-                                nspk[b, gi] += 1
+                            x = rates[b, fr, gi]
+                            if x > zero and np.random.random() >= np.exp(-x * dt):
+                                _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i,
+                                             ev_step, ev_nid, ev_xmv, ev_cnt, nspk)
                         continue
                     alpha = pop_f[p, F_ALPHA]
                     isc = pop_f[p, F_ISCALE]
@@ -184,6 +183,42 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     imv = pop_f[p, F_IMV_SCALE]
                     events = pop_i[p, P_EVENTS] != 0
                     cap = ev_mask_cap[p]
+                    if ptype == LIF and not has_rf:
+                        # common case (EventProp hidden/output LIF): a branch-free,
+                        # vectorisable update, then readouts, then a threshold scan
+                        for gi in range(s0, s1):
+                            V[b, gi] = alpha * V[b, gi] + isc * isyn[gi]
+                        if ro >= 0:
+                            for gi in range(s0, s1):
+                                _readout(ro, b, gi, V[b, gi], t, step, T, dt, R, R2)
+                        for gi in range(s0, s1):
+                            v = V[b, gi]
+                            if v >= vth:
+                                if events:
+                                    if nspk[b, gi] < cap:
+                                        e = ev_cnt[b]
+                                        if e < ev_step.shape[1]:
+                                            ev_step[b, e] = step
+                                            ev_nid[b, e] = gi
+                                            ev_xmv[b, e] = isyn[gi] * imv - v
+                                            ev_cnt[b] = e + 1
+                                    elif ev_ovf[b] < 0:
+                                        ev_ovf[b] = gi
+                                nspk[b, gi] += 1
+                                if rel:
+                                    v -= vth - vreset
+                                else:
+                                    v = vreset
+                                if ro == RO_FIRST:
+                                    if R2[b, gi] == zero:
+                                        R[b, gi] = -t
+                                        R2[b, gi] = one
+                                elif ro == RO_COUNT:
+                                    R[b, gi] += one
+                                new_spk[s0 + new_cnt[p]] = gi - s0
+                                new_cnt[p] += 1
+                                V[b, gi] = v
+                        continue
                     for gi in range(s0, s1):
                         v = V[b, gi]
                         I = isyn[gi]
@@ -262,6 +297,73 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     for gi in range(s0, s1):
                         out_hist[b, step, gi - s0] = V[b, gi]
     return 0
+
+
+@njit(cache=True, inline="always")
+def _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step, ev_nid, ev_xmv, ev_cnt,
+                 nspk):
+    new_spk[s0 + new_cnt[p]] = gi - s0
+    new_cnt[p] += 1
+    if pop_i[p, P_EVENTS] != 0:
+        e = ev_cnt[b]
+        if e < ev_step.shape[1]:
+            ev_step[b, e] = step
+            ev_nid[b, e] = gi
+            ev_xmv[b, e] = np.float32(0.0)
+            ev_cnt[b] = e + 1
+    nspk[b, gi] += 1
+
+
+@njit(cache=True)
+def stage_spike_inputs(in_start, in_end, in_times, dt, T):
+    """Turn per-neuron spike-time ranges into per-slot input events sorted by (step, neuron).
+
+    Reproduces the step rule of SpikeInput exactly: a spike fires at the first step
+    whose float32 start time ``step * dt`` is >= its time, at most once per neuron per
+    step (a later spike of the same neuron waits for the next free step). Returns
+    ``(offsets (B+1,), steps, neuron ids)``; events at or after step T are dropped.
+    """
+    B = in_start.shape[0]
+    N = in_start.shape[1]
+    total = 0
+    for b in range(B):
+        for gi in range(N):
+            total += in_end[b, gi] - in_start[b, gi]
+    ev_s = np.empty(max(total, 1), np.int32)
+    ev_g = np.empty(max(total, 1), np.int32)
+    off = np.zeros(B + 1, np.int64)
+    n = 0
+    for b in range(B):
+        b0 = n
+        for gi in range(N):
+            prev = -1
+            for c in range(in_start[b, gi], in_end[b, gi]):
+                tsp = in_times[c]
+                guess = np.int64(np.floor(np.float64(tsp) / np.float64(dt))) - 2
+                s = max(prev + 1, guess, 0)
+                while s > prev + 1 and s > 0 and np.float32(s - 1) * dt >= tsp:
+                    s -= 1
+                while s < T and not (np.float32(s) * dt >= tsp):
+                    s += 1
+                if s >= T:
+                    break
+                ev_s[n] = s
+                ev_g[n] = gi
+                n += 1
+                prev = s
+        m = n - b0
+        if m > 1:
+            key = np.empty(m, np.int64)
+            for k in range(m):
+                key[k] = np.int64(ev_s[b0 + k]) * N + ev_g[b0 + k]
+            order = np.argsort(key)
+            ts = ev_s[b0:n].copy()
+            tg = ev_g[b0:n].copy()
+            for k in range(m):
+                ev_s[b0 + k] = ts[order[k]]
+                ev_g[b0 + k] = tg[order[k]]
+        off[b + 1] = n
+    return off, ev_s, ev_g
 
 
 @njit(cache=True, inline="always")
