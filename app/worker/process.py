@@ -373,6 +373,18 @@ def _where(message: str, network: Any) -> dict[str, str]:
     return {}
 
 
+def _field_where(field: str, project: Any) -> dict[str, str]:
+    """``connections[0]`` / ``populations[1]`` of a ProjectError, as a name."""
+    m = re.match(r"(populations|connections)\[(\d+)\]", field)
+    if m is None or project is None:
+        return {}
+    items = project.populations if m.group(1) == "populations" else project.connections
+    i = int(m.group(2))
+    if i >= len(items):
+        return {}
+    return {m.group(1)[:-1]: items[i].name}
+
+
 def _memory_message(network: Any, cn: Any, stage: str) -> tuple[str, dict[str, str]]:
     """Plain words for a MemoryError, naming the largest population and connection."""
     if network is None:
@@ -426,7 +438,7 @@ def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None)
 
 
 def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
-    network = cn = None
+    network = cn = project = None
     stage = "while building the project"
     history: dict[str, list] = {"batch": [], "epoch": []}
     run_dir = Path(spec.run_dir) if spec.run_dir else None
@@ -451,6 +463,8 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
             if spec.mode in ("evaluate", "predict"):
                 stage = f"during {spec.mode}"
                 _evaluate(spec, built, cn, metric, send, control)
+                send({"kind": "finished", "run": spec.run, "mode": spec.mode, "weights": {},
+                      "metric": metric, "value": None})
                 return
             if project.compiler.type == "InferenceCompiler":
                 raise ValueError("the Inference compiler does not train; use Evaluate")
@@ -507,7 +521,7 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
         where = _where(text, network)
         field = getattr(exc, "field", None)
         if field:
-            where["field"] = str(field)
+            where = {**_field_where(str(field), project), **where, "field": str(field)}
         _report(send, run_dir, type(exc).__name__, text, where)
 
 
