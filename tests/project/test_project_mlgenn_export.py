@@ -246,9 +246,9 @@ _mod("ml_genn.utils.data", preprocess_spikes=preprocess_spikes,
 def _run_with_stub(script: Path) -> dict[str, Any]:
     """Run an exported script with the stand-in; returns what train/evaluate got."""
     ns: dict[str, Any] = {}
-    exec(compile(STUB, "<stub>", "exec"), ns)  # noqa: S102 - test-only stand-in
     saved = {k: v for k, v in sys.modules.items() if k.startswith("ml_genn")}
     try:
+        exec(compile(STUB, "<stub>", "exec"), ns)  # noqa: S102 - test-only stand-in
         code = compile(script.read_text(), str(script), "exec")
         exec(code, {"__name__": "__main__", "__file__": str(script)})  # noqa: S102
     finally:
