@@ -117,9 +117,12 @@ def _eprop(communicator: object) -> tuple:
 TASKS = {"eventprop": _eventprop, "eprop": _eprop}
 
 
-def run_task(task: str, communicator: object = None, mode: str = "ok") -> dict[str, np.ndarray]:
-    """One epoch of training, then evaluate and predict; returns weights and metrics."""
-    from app.training.callbacks import Callback
+def run_task(task: str, communicator: object = None, mode: str = "ok",
+             out_dir: str | None = None) -> dict[str, np.ndarray]:
+    """One epoch of training, then evaluate and predict; returns weights and metrics.
+    With ``out_dir``, also a checkpoint (to ``out_dir/ckpt<rank>``) and a progress bar."""
+    from app.training.callbacks import BatchProgressBar, Callback, Checkpoint
+    from app.training.serialisers import Numpy
 
     net, inp, out, comp, n_in = TASKS[task](communicator)
     x, y = _data(N_EXAMPLES, n_in)
@@ -135,9 +138,12 @@ def run_task(task: str, communicator: object = None, mode: str = "ok") -> dict[s
                 elif mode == "raise":
                     raise RuntimeError("deliberate failure on rank 1")
 
+    callbacks: list = [Fail()] if mode != "ok" else []
+    if out_dir is not None:
+        callbacks += [Checkpoint(Numpy(Path(out_dir) / f"ckpt{rank}")), BatchProgressBar()]
     with comp.compile(net) as cn:
         mets, _ = cn.train({inp: x}, {out: y}, num_epochs=1, shuffle=True,
-                           callbacks=[Fail()] if mode != "ok" else [])
+                           callbacks=callbacks)
         ev, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
         pred = cn.predict({inp: x})[out]
         res = {f"w_{c.name}": cn.get_weights(c) for c in net.connections}
@@ -152,7 +158,7 @@ def _worker(task: str, out_dir: str, mode: str = "ok", timeout: str = "") -> Non
     from app.training.communicators import MPI
 
     comm = MPI(timeout=float(timeout)) if timeout else MPI()
-    res = run_task(task, comm, mode)
+    res = run_task(task, comm, mode, out_dir)
     np.savez(Path(out_dir) / f"rank{comm.rank}.npz", **res)
 
 
@@ -162,6 +168,10 @@ def test_two_ranks_match_one_process(task: str, tmp_path: Path) -> None:
     proc = subprocess.run(mpirun_command(2, task, str(tmp_path)), env=mpi_env(),
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # rank 0 alone writes checkpoints and draws the progress bar
+    assert any((tmp_path / "ckpt0").iterdir())
+    assert not (tmp_path / "ckpt1").exists()
+    assert (proc.stdout + proc.stderr).count(f"| 0/{-(-N_EXAMPLES // BATCH)} ") == 1
     ref = run_task(task)
     ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
     for key, want in ref.items():
