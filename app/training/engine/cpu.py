@@ -39,6 +39,68 @@ class Recording:
     spike_counts: np.ndarray | None = None
 
 
+@dataclass
+class Counters:
+    """Work done by the kernels since the last ``reset``: the basis of events/s figures.
+
+    ``syn_events_fwd`` counts synapses touched by forward spike delivery (spikes x
+    fan-out), ``syn_events_bwd`` those touched replaying recorded spikes in the
+    EventProp backward pass, ``neuron_updates`` neuron-steps of non-input neurons
+    (forward; the backward pass updates as many adjoints).
+    """
+
+    trials: int = 0
+    neuron_updates: int = 0
+    syn_events_fwd: int = 0
+    syn_events_bwd: int = 0
+    forward_s: float = 0.0
+    backward_s: float = 0.0
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.trials = self.neuron_updates = self.syn_events_fwd = self.syn_events_bwd = 0
+        self.forward_s = self.backward_s = 0.0
+
+    def rates(self) -> dict[str, float]:
+        """Achieved rates: synaptic events and neuron updates per kernel-second."""
+        fwd = max(self.forward_s, 1e-12)
+        tot = max(self.forward_s + self.backward_s, 1e-12)
+        return {"syn_events_per_s_fwd": self.syn_events_fwd / fwd,
+                "syn_events_per_s_bwd": (self.syn_events_bwd / self.backward_s
+                                         if self.backward_s > 0 else 0.0),
+                "syn_events_per_s": (self.syn_events_fwd + self.syn_events_bwd) / tot,
+                "neuron_updates_per_s_fwd": self.neuron_updates / fwd,
+                "neuron_updates_per_s": (self.neuron_updates * (2 if self.backward_s > 0
+                                                                 else 1)) / tot}
+
+
+def _dense_connections(layout: Layout) -> np.ndarray:
+    """1 for each connection whose every row holds posts 0..n_post-1 in order (Dense)."""
+    out = np.zeros(layout.conn_i.shape[0], np.int8)
+    for c, conn in enumerate(layout.connections):
+        woff, rpo = int(layout.conn_i[c, 3]), int(layout.conn_i[c, 4])
+        n_pre, n_post = conn.source.num_neurons, conn.target.num_neurons
+        rp = layout.row_ptr[rpo:rpo + n_pre + 1]
+        if rp.shape[0] != n_pre + 1 or not np.all(np.diff(rp) == n_post):
+            continue
+        post = layout.syn_post[woff + int(rp[0]):woff + int(rp[-1])]
+        if np.array_equal(post, np.tile(np.arange(n_post, dtype=post.dtype), n_pre)):
+            out[c] = 1
+    return out
+
+
+def _fanout(layout: Layout) -> np.ndarray:
+    """Outgoing synapses per global neuron id (int64)."""
+    out = np.zeros(max(layout.n_neurons, 1), np.int64)
+    for c, conn in enumerate(layout.connections):
+        pre = int(layout.conn_i[c, 0])
+        rpo = int(layout.conn_i[c, 4])
+        n_pre = conn.source.num_neurons
+        s0 = int(layout.pop_i[pre, P_START])
+        out[s0:s0 + n_pre] += np.diff(layout.row_ptr[rpo:rpo + n_pre + 1])
+    return out
+
+
 class Profiler:
     """Accumulates seconds per kernel when kernel_profiling is on."""
 
@@ -89,6 +151,12 @@ class CPUSimulator:
         self.rates = np.zeros((1, 1, 1), np.float32)
         self.frame_steps = 1
         self.n_chunks = max(1, min(B, numba.get_num_threads()))
+        self.conn_dense = _dense_connections(layout)
+        self.fanout = _fanout(layout)
+        self.n_updated = int(sum(int(layout.pop_i[p, P_END] - layout.pop_i[p, P_START])
+                                 for p in range(P)
+                                 if layout.pop_i[p, P_TYPE] not in (SPIKE_INPUT, POISSON_INPUT)))
+        self.counters = Counters()
         # EventProp event buffers (allocated by enable_events)
         self.ev_cap_per_pop = np.zeros(P, np.int64)
         self.ev_step = np.zeros((B, 1), np.int32)
@@ -256,7 +324,8 @@ class CPUSimulator:
             scnt = np.zeros(B, np.int64)
             K.forward_chunk(
                 s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B),
-                lay.pop_i, lay.pop_f, lay.bias, lay.grp_i, lay.grp_f, lay.conn_i, lay.row_ptr,
+                lay.pop_i, lay.pop_f, lay.bias, lay.grp_i, lay.grp_f, lay.conn_i,
+                self.conn_dense, lay.row_ptr,
                 lay.syn_post, lay.weights, lay.delays,
                 self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
                 self.spk_cnt[:B], self.R[:B], self.R2[:B],
@@ -275,6 +344,11 @@ class CPUSimulator:
             if step_callback is not None:
                 step_callback.on_timestep_end(s1 - 1)
         self.profiler.add("forward", t0)
+        cnt = self.counters
+        cnt.forward_s += time.perf_counter() - t0
+        cnt.trials += B
+        cnt.neuron_updates += B * self.T * self.n_updated
+        cnt.syn_events_fwd += int(self.nspk[:B].sum(axis=0, dtype=np.int64) @ self.fanout)
         rec.values = values
         if n_srec:
             rec.spike_steps = [np.concatenate(s) for s in steps_all]
@@ -302,12 +376,15 @@ class CPUSimulator:
         brec = np.zeros((B, self.T, 2 * len(gids)) if gids else (1, 1, 1), np.float32)
         t0 = time.perf_counter()
         K.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
-                         conn_train, conn_dtrain, lay.row_ptr, lay.syn_post, lay.weights,
-                         lay.delays, lay.max_delay,
+                         conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
+                         lay.weights, lay.delays, lay.max_delay,
                          self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
                          labels, drive_val, drive_step, None, tfirst, tsum, ttrue,
                          spike_count_batch, grad, dgrad, brec_gid, brec)
         self.profiler.add("backward", t0)
+        self.counters.backward_s += time.perf_counter() - t0
+        self.counters.syn_events_bwd += int(K.replayed_synapses(self.ev_nid[:B], self.ev_cnt[:B],
+                                                                self.fanout))
         g = grad[0].copy()
         for c in range(1, nch):
             g += grad[c]

@@ -63,7 +63,8 @@ N_BI = 5
 
 @njit(cache=True, parallel=True)
 def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
-                  pop_i, pop_f, bias, grp_i, grp_f, conn_i, row_ptr, syn_post, weights, delays,
+                  pop_i, pop_f, bias, grp_i, grp_f, conn_i, conn_dense, row_ptr, syn_post,
+                  weights, delays,
                   V, A, RF, X, ring, spk, spk_cnt, R, R2,
                   in_off, in_ev_step, in_ev_gid, in_ptr, rates, frame_steps,
                   rec_gid, rec_var, rec,
@@ -107,8 +108,16 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     for k in range(spk_cnt[b, pre]):
                         i = spk[b, pstart + k]
                         if hasd == 0:
-                            for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
-                                X[b, off + syn_post[woff + s]] += weights[woff + s]
+                            r0 = row_ptr[rpo + i]
+                            r1 = row_ptr[rpo + i + 1]
+                            if conn_dense[c] != 0:
+                                # dense row: post j is synapse r0 + j (vectorisable)
+                                Xb = X[b]
+                                for j in range(r1 - r0):
+                                    Xb[off + j] += weights[woff + r0 + j]
+                            else:
+                                for s in range(r0, r1):
+                                    X[b, off + syn_post[woff + s]] += weights[woff + s]
                             continue
                         for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
                             j = syn_post[woff + s]
@@ -385,7 +394,7 @@ def _readout(ro, b, gi, v, t, step, T, dt, R, R2):
 
 @njit(cache=True, parallel=True)
 def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_train, conn_dtrain,
-                   row_ptr, syn_post, weights, delays, max_delay,
+                   conn_dense, row_ptr, syn_post, weights, delays, max_delay,
                    ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val, drive_step, out_ref,
                    tfirst, tsum, ttrue, spike_count_batch,
                    grad, dgrad, brec_gid, brec):
@@ -448,6 +457,25 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                         tau_s = conn_f[c, 0]
                         fb = bk_i[p, BI_ROLE] == BK_HIDDEN and bk_i[post, BI_ROLE] != BK_NONE
                         hasd = conn_i[c, 5] != 0
+                        if not hasd and conn_dense[c] != 0:
+                            # dense row without delays: contiguous, same order as below
+                            base = woff + row_ptr[rpo + i]
+                            npost = row_ptr[rpo + i + 1] - row_ptr[rpo + i]
+                            gch = grad[ch]
+                            if conn_train[c] != 0:
+                                for j in range(npost):
+                                    gch[base + j] -= LI_[post0 + j] * tau_s
+                            if conn_dtrain[c] != 0:
+                                dch = dgrad[ch]
+                                for j in range(npost):
+                                    dch[base + j] -= weights[base + j] * (LI_[post0 + j]
+                                                                          - LV[post0 + j])
+                            if fb:
+                                acc = rev[gi]
+                                for j in range(npost):
+                                    acc += weights[base + j] * (LV[post0 + j] - LI_[post0 + j])
+                                rev[gi] = acc
+                            continue
                         for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
                             pg = post0 + syn_post[woff + s]
                             if hasd:
@@ -564,3 +592,13 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                     brec[b, it, 2 * k] = LV[gi]
                     brec[b, it, 2 * k + 1] = LI_[gi]
     return 0
+
+
+@njit(cache=True)
+def replayed_synapses(ev_nid, ev_cnt, fanout):
+    """Synapses the backward pass touches: the fan-out of every recorded event."""
+    total = 0
+    for b in range(ev_cnt.shape[0]):
+        for e in range(min(ev_cnt[b], ev_nid.shape[1])):
+            total += fanout[ev_nid[b, e]]
+    return total
