@@ -109,6 +109,9 @@ class MainWindow(QMainWindow):
         self.status = QLabel()
         self.statusBar().addPermanentWidget(self.status)
         self._build_actions()
+        from app.editor.runs import RunController
+
+        self.run_controller = RunController(self)
         self._validate_timer = QTimer(self)
         self._validate_timer.setSingleShot(True)
         self._validate_timer.setInterval(150)
@@ -197,18 +200,18 @@ class MainWindow(QMainWindow):
           [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)], "delete")
         a(e, "Select &All", self.canvas.select_all, QKeySequence.StandardKey.SelectAll,
           "select_all")
-        v = mb.addMenu("&View")
+        v = self.view_menu = mb.addMenu("&View")
         a(v, "&Fit", self.canvas.fit, QKeySequence(Qt.Key.Key_F), "fit")
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         a(v, "&Dark theme", lambda: self.set_theme("dark"), name="theme_dark")
         a(v, "&Light theme", lambda: self.set_theme("light"), name="theme_light")
-        r = mb.addMenu("&Run")
+        r = self.run_menu = mb.addMenu("&Run")
         a(r, "&Validate", self.show_problems, QKeySequence("Ctrl+R"), "validate")
         h = mb.addMenu("&Help")
         a(h, "&Keyboard shortcuts", self.show_shortcuts, name="shortcuts")
         a(h, "&About", self.show_about, name="about")
-        tb = self.addToolBar("Main")
+        tb = self.toolbar = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
         for name in ("new", "open", "save"):
             tb.addAction(self.actions_by_name[name])
@@ -505,7 +508,7 @@ class MainWindow(QMainWindow):
             "Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y: undo, redo\n"
             "Ctrl+C / Ctrl+V / Ctrl+X, Del: copy, paste, cut, delete\n"
             "Tab on the canvas: search node types\nF: fit the network in view\n"
-            "Ctrl+R: validate"))
+            "Ctrl+R: validate\nF5 / Space / Shift+F5: train, pause or resume, stop"))
 
     def show_about(self) -> None:
         """Help > About."""
@@ -517,6 +520,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         project_io.discard_autosave(self.session)
+        self.run_controller.shutdown()
         event.accept()
 
 

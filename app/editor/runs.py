@@ -1,0 +1,471 @@
+"""Training from the editor: Train / Pause / Stop, backend, progress, runs list.
+
+:class:`RunController` wires a :class:`app.worker.TrainingClient` (through the
+Qt timer adapter) to the main window: Run menu and toolbar actions, a progress
+bar in the status bar, a Runs dock listing the project's ``runs/`` folders
+(overlay their curves, resume from the last checkpoint) and error reporting
+that names the population or connection concerned.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.worker import runs
+from app.worker.client import TrainingClient
+from app.worker.qt import QtWorkerAdapter
+
+
+def _fmt_seconds(s: float | None) -> str:
+    if s is None or not np.isfinite(s):
+        return "?"
+    s = int(round(s))
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class RunsPanel(QWidget):
+    """The project's runs: tick to overlay curves; Resume continues a stopped run."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.list = QListWidget()
+        self.list.setObjectName("runs_list")
+        layout.addWidget(self.list)
+        row = QHBoxLayout()
+        self.refresh_button = QPushButton("Refresh")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected run from its last checkpoint")
+        row.addWidget(self.refresh_button)
+        row.addWidget(self.resume_button)
+        layout.addLayout(row)
+        self.detail = QLabel("No runs yet: press Train.")
+        self.detail.setObjectName("runs_detail")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.detail)
+        self.root: Path | None = None
+
+    def fill(self, root: Path | None, overlaid: set[str]) -> None:
+        """List the runs under ``root`` (newest first)."""
+        self.root = root
+        self.list.blockSignals(True)
+        self.list.clear()
+        for info in runs.list_runs(root) if root is not None else []:
+            ckpt = "-" if info.last_checkpoint is None else str(info.last_checkpoint)
+            item = QListWidgetItem(f"{info.name} · {info.status} · epochs "
+                                   f"{info.epochs_done}/{info.num_epochs} · checkpoint {ckpt}")
+            item.setData(Qt.ItemDataRole.UserRole, str(info.path))
+            item.setToolTip(info.message or str(info.path))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked if info.name in overlaid
+                               else Qt.CheckState.Unchecked)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+
+    def selected_run(self) -> Path | None:
+        """Folder of the selected run."""
+        item = self.list.currentItem()
+        return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
+
+
+class RunController(QObject):
+    """Everything about running the open project in the background worker."""
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.client = TrainingClient()
+        plots = window.docks["Plots"].widget()
+        self.plots = plots if hasattr(plots, "update_from_message") else None
+        self.adapter = QtWorkerAdapter(self.client, self.plots, self)
+        self.adapter.message.connect(self._on_message)
+        self.run_dir: Path | None = None
+        self.mode = "idle"
+        self.last_result: dict[str, Any] = {}
+        self.trained_weights: dict[str, np.ndarray] = {}
+        self.messages: dict[str, int] = {}
+        self.overlaid: set[str] = set()
+        self._build_ui()
+        window.ctl.file_changed.connect(self.refresh_runs)
+        self.refresh_runs()
+        self._update_actions()
+
+    # ----- UI -------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        w = self.window
+        menu = w.run_menu
+        menu.addSeparator()
+
+        def act(text: str, slot: Any, shortcut: Any, name: str, tip: str) -> QAction:
+            a = QAction(text, w)
+            if shortcut is not None:
+                a.setShortcut(shortcut)
+            a.setToolTip(tip)
+            a.setObjectName(name)
+            a.triggered.connect(slot)
+            menu.addAction(a)
+            w.actions_by_name[name] = a
+            return a
+
+        self.train_action = act("&Train", self.train, QKeySequence(Qt.Key.Key_F5), "train",
+                                "Train the project in a background process (F5)")
+        self.pause_action = act("&Pause", self.toggle_pause, QKeySequence(Qt.Key.Key_Space),
+                                "pause", "Pause or resume training (Space)")
+        self.pause_action.setCheckable(True)
+        self.stop_action = act("&Stop", self.stop, QKeySequence("Shift+F5"), "stop",
+                               "Stop after the current batch (Shift+F5)")
+        self.evaluate_action = act("&Evaluate on test split", lambda: self.evaluate("evaluate"),
+                                   None, "evaluate", "Accuracy on the test split")
+        self.predict_action = act("P&redict test split", lambda: self.evaluate("predict"),
+                                  None, "predict", "Predicted class of every test example")
+        self.keep_action = act("&Keep trained weights in project", self.keep_weights, None,
+                               "keep_weights", "Store the last trained weights in the document")
+        tb = w.toolbar
+        tb.addSeparator()
+        for a in (self.train_action, self.pause_action, self.stop_action):
+            tb.addAction(a)
+        self.backend = QComboBox()
+        self.backend.setObjectName("backend")
+        self.backend.setToolTip("Device / simulation backend")
+        try:
+            from app.training.engine import available_backends
+
+            names = available_backends()
+        except ImportError:
+            names = ["cpu"]
+        self.backend.addItems(names)
+        tb.addWidget(QLabel(" Backend "))
+        tb.addWidget(self.backend)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("train_progress")
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(False)
+        self.progress_label = QLabel("")
+        self.progress_label.setObjectName("train_progress_label")
+        w.statusBar().addPermanentWidget(self.progress_label)
+        w.statusBar().addPermanentWidget(self.progress)
+        self.panel = RunsPanel()
+        self.panel.refresh_button.clicked.connect(self.refresh_runs)
+        self.panel.resume_button.clicked.connect(self.resume_selected)
+        self.panel.list.itemChanged.connect(self._on_item_changed)
+        dock = QDockWidget("Runs", w)
+        dock.setObjectName("dock_runs")
+        dock.setWidget(self.panel)
+        w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        w.splitDockWidget(w.docks["Plots"], dock, Qt.Orientation.Horizontal)
+        w.docks["Runs"] = dock
+        if getattr(w, "view_menu", None) is not None:
+            w.view_menu.addAction(dock.toggleViewAction())
+
+    def _update_actions(self) -> None:
+        busy = self.client.running
+        self.train_action.setEnabled(not busy)
+        self.evaluate_action.setEnabled(not busy)
+        self.predict_action.setEnabled(not busy)
+        self.panel.resume_button.setEnabled(not busy)
+        self.pause_action.setEnabled(busy and self.mode == "train")
+        self.stop_action.setEnabled(busy)
+        self.keep_action.setEnabled(bool(self.trained_weights) and not busy)
+        self.backend.setEnabled(not busy)
+        if not busy:
+            self.pause_action.setChecked(False)
+
+    def _say(self, text: str, ms: int = 8000) -> None:
+        self.window.statusBar().showMessage(text, ms)
+
+    # ----- runs -----------------------------------------------------------------------
+    def runs_root(self) -> Path:
+        """Folder holding the open project's runs."""
+        return runs.runs_root(self.window.ctl.path, self.window.ctl.project.name)
+
+    def refresh_runs(self) -> None:
+        """Re-read the runs folder."""
+        self.panel.fill(self.runs_root(), self.overlaid)
+
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        path = Path(item.data(Qt.ItemDataRole.UserRole))
+        if item.checkState() == Qt.CheckState.Checked:
+            self.overlay(path)
+        else:
+            self.overlaid.discard(path.name)
+            if self.plots is not None:
+                self.plots.update_from_message({"kind": "clear_run", "run": path.name})
+
+    def overlay(self, run_dir: Path) -> None:
+        """Draw a recorded run's curves next to the others."""
+        if self.plots is None:
+            return
+        name = Path(run_dir).name
+        hist = runs.read_history(Path(run_dir))
+        self.plots.update_from_message({"kind": "clear_run", "run": name})
+        for row in hist["batch"]:
+            self.plots.update_from_message({"kind": "batch_metrics", "run": name, **row})
+        for row in hist["epoch"]:
+            self.plots.update_from_message({"kind": "epoch_metrics", "run": name, **row})
+        self.overlaid.add(name)
+
+    # ----- commands -------------------------------------------------------------------
+    def _ready(self) -> bool:
+        if self.client.running:
+            self._say("A worker is already running")
+            return False
+        issues = self.window.validate()
+        if issues:
+            self.window.show_problems()
+            self._say(f"Fix {len(issues)} problem(s) before running")
+            return False
+        return True
+
+    def _options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"backend": self.backend.currentText() or None}
+        if self.plots is not None:
+            picked = self.plots.voltage.picked_neurons
+            if picked:
+                opts["voltage_neurons"] = list(picked)[:16]
+        return opts
+
+    def train(self, **options: Any) -> Path | None:
+        """Train the document in a new run folder (``options`` go to WorkerSpec)."""
+        if not self._ready():
+            return None
+        try:
+            self.run_dir = self.client.start_training(
+                self.window.ctl.project, self.window.ctl.path, root=self.runs_root(),
+                **{**self._options(), **options})
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.window.show_error("Cannot start training", str(exc))
+            return None
+        self._started("train", f"Training run {self.run_dir.name}…")
+        return self.run_dir
+
+    def resume_selected(self) -> None:
+        """Resume the run selected in the Runs panel from its last checkpoint."""
+        run_dir = self.panel.selected_run()
+        if run_dir is None:
+            self._say("Select a run to resume")
+            return
+        self.resume(run_dir)
+
+    def resume(self, run_dir: Path) -> bool:
+        """Continue ``run_dir`` from its last checkpoint."""
+        if self.client.running:
+            return False
+        try:
+            epoch = self.client.resume_run(run_dir)
+        except (OSError, ValueError) as exc:
+            self.panel.detail.setText(f"Cannot resume {Path(run_dir).name}: {exc}")
+            return False
+        self.run_dir = Path(run_dir)
+        if self.plots is not None:
+            self.overlay(self.run_dir)
+            # drop what came after the checkpoint: the resumed epochs redraw it
+            self.plots.update_from_message({"kind": "clear_run", "run": self.run_dir.name})
+        self._started("train", f"Resuming {self.run_dir.name} after epoch {epoch}…")
+        return True
+
+    def evaluate(self, mode: str = "evaluate") -> bool:
+        """Evaluate or predict the test split with the best weights at hand."""
+        if not self._ready():
+            return False
+        project = self.window.ctl.project.copy()
+        weights = self._weights_for_evaluation()
+        if weights:
+            project.weights.update(weights)
+        try:
+            self.client.start_evaluation(project, self.window.ctl.path, mode=mode,
+                                         backend=self.backend.currentText() or None)
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.window.show_error("Cannot start", str(exc))
+            return False
+        self._started(mode, "Evaluating the test split…" if mode == "evaluate"
+                      else "Predicting the test split…")
+        return True
+
+    def _weights_for_evaluation(self) -> dict[str, np.ndarray]:
+        """Final weights of the selected run, else of the last run trained here."""
+        run_dir = self.panel.selected_run()
+        if run_dir is not None:
+            w = final_weights(run_dir, self.window.ctl.project)
+            if w:
+                return w
+        return dict(self.trained_weights)
+
+    def toggle_pause(self) -> None:
+        """Space: pause or resume."""
+        if not self.client.running or self.mode != "train":
+            self.pause_action.setChecked(False)
+            return
+        paused = self.client.toggle_pause()
+        self.pause_action.setChecked(paused)
+        self._say("Pausing after this batch…" if paused else "Resumed")
+
+    def stop(self) -> None:
+        """Stop after the current batch (killed if it does not within the grace period)."""
+        if self.client.running:
+            self.client.stop()
+            self.pause_action.setChecked(False)
+            self._say("Stopping after this batch…")
+
+    def keep_weights(self) -> None:
+        """Store the last trained weights in the document (undoable)."""
+        if not self.trained_weights:
+            return
+        weights = dict(self.trained_weights)
+        self.window.ctl.edit("Keep trained weights", lambda p: p.weights.update(weights))
+
+    def shutdown(self) -> None:
+        """Window closing: end the worker."""
+        self.adapter.timer.stop()
+        self.client.close()
+
+    def _started(self, mode: str, text: str) -> None:
+        self.mode = mode
+        self.messages = {}
+        self.progress.setValue(0)
+        self.progress_label.setText(text)
+        self.adapter.start()
+        self.refresh_runs()
+        self._update_actions()
+
+    # ----- messages -------------------------------------------------------------------
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        kind = str(msg.get("kind"))
+        self.messages[kind] = self.messages.get(kind, 0) + 1
+        handler = getattr(self, f"_on_{kind}", None)
+        if handler is not None:
+            handler(msg)
+
+    def _on_batch_metrics(self, msg: dict[str, Any]) -> None:
+        self.progress.setValue(int(1000 * float(msg.get("fraction", 0.0))))
+        last = int(msg.get("start_epoch", 0)) + int(msg.get("num_epochs", 1))
+        self.progress_label.setText(
+            f"Epoch {int(msg['epoch']) + 1}/{last} · batch {int(msg['batch']) + 1}/"
+            f"{msg.get('num_batches', '?')} · {float(msg.get('samples_per_s', 0)):.0f} "
+            f"samples/s · ETA {_fmt_seconds(msg.get('eta_s'))}")
+
+    def _on_raster(self, msg: dict[str, Any]) -> None:
+        if self.plots is not None and self.plots.raster.current_population() is None:
+            self.plots.raster.set_current_population(str(msg["population"]))
+
+    def _on_checkpoint(self, msg: dict[str, Any]) -> None:
+        self.refresh_runs()
+
+    def _on_paused(self, msg: dict[str, Any]) -> None:
+        self.progress_label.setText(f"Paused at epoch {int(msg['epoch']) + 1}, batch "
+                                    f"{int(msg['batch']) + 1} (Space resumes)")
+
+    def _on_evaluation(self, msg: dict[str, Any]) -> None:
+        self.last_result = dict(msg)
+        acc = msg.get("accuracy")
+        text = (f"Test split: {acc * 100:.1f}% correct on {msg['n']} examples"
+                if acc is not None else f"Test split evaluated ({msg['n']} examples)")
+        self.panel.detail.setText(text)
+        self._say(text)
+
+    def _on_predictions(self, msg: dict[str, Any]) -> None:
+        self.last_result = dict(msg)
+        acc = msg.get("accuracy")
+        text = f"Predicted {msg['n']} test examples"
+        if acc is not None:
+            text += f": {acc * 100:.1f}% correct"
+        target = self.panel.selected_run() or self.run_dir
+        if target is not None and target.is_dir():
+            path = target / "predictions.csv"
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(["example", "predicted", "label"])
+                labels = np.asarray(msg["labels"])
+                for i, p in enumerate(np.asarray(msg["predicted"]).ravel()):
+                    w.writerow([i, int(p), labels[i] if labels.ndim == 1 else ""])
+            text += f"; saved to {path}"
+        self.panel.detail.setText(text)
+        self._say(text)
+
+    def _finish(self, text: str) -> None:
+        self.progress_label.setText(text)
+        self.panel.detail.setText(text)
+        self._say(text, 15000)
+        self.mode = "idle"
+        self.refresh_runs()
+        self._update_actions()
+
+    def _on_finished(self, msg: dict[str, Any]) -> None:
+        if msg.get("mode") in ("evaluate", "predict"):
+            self._finish(self.panel.detail.text())
+            return
+        self.trained_weights = {k: np.asarray(v) for k, v in (msg.get("weights") or {}).items()}
+        self.progress.setValue(1000)
+        value = msg.get("value")
+        text = f"Run {msg.get('run')} finished"
+        if value is not None:
+            text += (f": training accuracy {value * 100:.1f}%"
+                     if msg.get("metric") != "mean_square_error" else f": MSE {value:.4g}")
+        self._finish(text)
+
+    def _on_stopped(self, msg: dict[str, Any]) -> None:
+        last = msg.get("last_checkpoint")
+        text = str(msg.get("message") or "Stopped")
+        text += f"; last checkpoint: epoch {last}" if last is not None else "; no checkpoint yet"
+        self._finish(text)
+
+    def _on_error(self, msg: dict[str, Any]) -> None:
+        where = msg.get("where") or {}
+        text = f"{msg.get('error_type', 'Error')}: {msg.get('message', '')}"
+        self._finish(f"Run failed — {text}")
+        self._select(where)
+        self.window.show_error("Training failed", text, str(msg.get("traceback", "")))
+
+    def _on_crashed(self, msg: dict[str, Any]) -> None:
+        text = str(msg.get("message", "the worker process died"))
+        self._finish(text[0].upper() + text[1:])
+        self.window.show_error("Training process ended", text)
+
+    def _select(self, where: dict[str, str]) -> None:
+        """Select the population or connection an error names on the canvas."""
+        project = self.window.ctl.project
+        try:
+            if "population" in where:
+                ids = [p.id for p in project.populations if p.name == where["population"]]
+                if ids:
+                    self.window.canvas.select(ids)
+            elif "connection" in where:
+                ids = [c.id for c in project.connections if c.name == where["connection"]]
+                if ids:
+                    self.window.canvas.select([], ids)
+        except (AttributeError, KeyError, TypeError):
+            pass
+
+
+def final_weights(run_dir: Path, project: Any) -> dict[str, np.ndarray]:
+    """A finished run's final weights keyed by connection id (Dense/OneToOne only)."""
+    out: dict[str, np.ndarray] = {}
+    folder = Path(run_dir) / "weights"
+    for c in project.connections:
+        f = folder / f"final-{c.name}-g.npy"
+        if f.is_file() and c.connectivity["type"] in ("Dense", "OneToOne"):
+            out[c.id] = np.load(f, allow_pickle=False)
+    return out
+
+
+__all__ = ["RunController", "RunsPanel", "final_weights"]
