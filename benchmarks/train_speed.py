@@ -4,13 +4,24 @@ Tasks: Yin-Yang EventProp (mlGeNN's example network, dt 0.01, 30 ms) at batch
 1 and 512, and an SHD-shaped synthetic classifier (700 -> 256 recurrent LIF ->
 20, 1000 steps, ~1% input rate, batch 32). Each is timed after one warm-up
 batch (kernel compilation excluded). Run: ``python benchmarks/train_speed.py``.
+``--compile-time`` times compile -> first trained batch with a cold and a warm
+numba cache (fresh processes, a temporary NUMBA_CACHE_DIR); ``--memory`` prints
+peak memory per task (tracemalloc and max RSS, fresh processes) and EventProp's
+memory at T = 1000 vs 10000 and max_spikes = 100 vs 1000.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+from pathlib import Path
 from time import perf_counter
 
 import numba
@@ -84,10 +95,97 @@ def shd_like(batch: int, n_batches: int, rate_per_step: float = 0.01) -> float:
         return _time_training(cn, {i: x}, {o: y}, n_batches)
 
 
+def _child_compile_time(task_key: str) -> dict:
+    """Seconds from ``compile`` to the end of the first trained batch (fresh process)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers
+
+    t_imp = perf_counter()
+    task = peers.make_task(task_key, quick=True)
+    t0 = perf_counter()
+    cn, i, o = peers.build_eventprop(task)
+    t1 = perf_counter()
+    with cn:
+        x, y = task.take(task.batch)
+        cn.train({i: x}, {o: y}, num_epochs=1, callbacks=[])
+    t2 = perf_counter()
+    return {"task": task_key, "compile_s": t1 - t0, "first_batch_s": t2 - t1,
+            "total_s": t2 - t0, "data_s": t0 - t_imp}
+
+
+def _child_memory(task_key: str, T: int, max_spikes: int) -> dict:
+    """Peak traced (numpy + Python) memory and max RSS of compiling and training one
+    repetition of a task, in a fresh process; T overrides example_timesteps (the input
+    spikes stay the same), max_spikes the EventProp per-neuron spike buffer."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import peers
+
+    task = peers.make_task(task_key, quick=True)
+    task.T = T or task.T
+    task.max_spikes = max_spikes or task.max_spikes
+    tracemalloc.start()
+    run, cn = peers.studio_runner(task, peers.build_eventprop)
+    run()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"task": task_key, "T": task.T, "max_spikes": task.max_spikes,
+            "traced_peak_mb": peak / 2**20, "max_rss_mb": rss}
+
+
+def _run_child(args: list[str], env: dict | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True,
+                         capture_output=True, text=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compile_times(tasks: list[str]) -> None:
+    """Print compile-to-first-trained-batch times with a cold and a warm numba cache."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        print(f"| {'task':6s} | cache | compile s | first batch s | total s |")
+        print("|--------|-------|-----------|---------------|---------|")
+        for k in tasks:
+            for label in ("cold", "warm", "warm"):
+                r = _run_child(["compile", k], env)
+                print(f"| {k:6s} | {label:5s} | {r['compile_s']:9.3f} | "
+                      f"{r['first_batch_s']:13.3f} | {r['total_s']:7.3f} |")
+
+
+def memory(tasks: list[str]) -> None:
+    """Print peak memory per task, and EventProp memory against T and max_spikes."""
+    print(f"| {'task':6s} | {'T':>6s} | max_spikes | traced peak MB | max RSS MB |")
+    print("|--------|--------|------------|----------------|------------|")
+    cases = [(k, 0, 0) for k in tasks] + [("shd", 1000, 100), ("shd", 10000, 100),
+                                          ("shd", 1000, 1000), ("shd", 10000, 1000)]
+    for k, T, ms in cases:
+        r = _run_child(["memory", k, str(T), str(ms)])
+        print(f"| {k:6s} | {r['T']:6d} | {r['max_spikes']:10d} | {r['traced_peak_mb']:14.1f} | "
+              f"{r['max_rss_mb']:10.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer batches")
+    ap.add_argument("--compile-time", action="store_true",
+                    help="compile-to-first-trained-batch time, cold and warm numba cache")
+    ap.add_argument("--memory", action="store_true", help="peak memory per task")
+    ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    tasks = ["yy1", "yy01", "mnist", "shd"]
+    if args.child:
+        if args.child[0] == "compile":
+            res = _child_compile_time(args.child[1])
+        else:
+            res = _child_memory(args.child[1], int(args.child[2]), int(args.child[3]))
+        print(json.dumps(res))
+        return
+    if args.compile_time:
+        compile_times(tasks)
+        return
+    if args.memory:
+        memory(tasks)
+        return
     k = 1 if args.quick else 3
     rows = [
         ("Yin-Yang EventProp, dt 0.01, batch 1", yin_yang(1, 20 * k)),
