@@ -224,14 +224,21 @@ class CPUSimulator:
             s0 = int(lay.pop_i[p, P_START])
             n = int(lay.pop_i[p, P_END]) - s0
             if lay.pop_i[p, P_TYPE] == SPIKE_INPUT:
-                for b, ex in enumerate(examples[:n_active]):
-                    ends = np.asarray(ex.end_spikes, dtype=np.int64)
-                    st = np.asarray(ex.spike_times, dtype=np.float32)
-                    starts = np.concatenate(([0], ends[:-1]))
-                    self.in_start[b, s0:s0 + n] = starts + off
-                    self.in_end[b, s0:s0 + n] = ends + off
-                    times.append(st)
-                    off += st.shape[0]
+                exs = examples[:n_active]
+                if not exs:
+                    continue
+                # one stacked array op per batch instead of several per example
+                ends = np.array([ex.end_spikes for ex in exs], dtype=np.int64).reshape(
+                    len(exs), n)
+                sts = [np.asarray(ex.spike_times, dtype=np.float32) for ex in exs]
+                lens = np.fromiter((st.shape[0] for st in sts), np.int64, len(sts))
+                base = off + np.concatenate(([0], np.cumsum(lens)[:-1]))
+                end_b = ends + base[:, None]
+                self.in_end[:len(exs), s0:s0 + n] = end_b
+                self.in_start[:len(exs), s0 + 1:s0 + n] = end_b[:, :-1]
+                self.in_start[:len(exs), s0] = base
+                times.extend(sts)
+                off += int(lens.sum())
             elif lay.pop_i[p, P_TYPE] == POISSON_INPUT:
                 frames = np.asarray(examples[:n_active], dtype=np.float32)
                 frames = frames.reshape(frames.shape[0], -1, n)
