@@ -22,10 +22,12 @@ def test_mpirun_command_adds_the_flags_a_small_or_root_machine_needs(monkeypatch
     cmd = mpirun_command(4, ["train", "p.ssproj", "--distributed"], mpirun="/x/mpirun")
     assert cmd[:3] == ["/x/mpirun", "-n", "4"]
     assert "--oversubscribe" in cmd and "--allow-run-as-root" in cmd
+    assert cmd[cmd.index("--bind-to") + 1] == "none"
     assert cmd[-6:] == [sys.executable, "-m", "app", "train", "p.ssproj", "--distributed"]
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     cmd = mpirun_command(2, ["train"], mpirun="/x/mpirun")
-    assert "--oversubscribe" not in cmd and "--allow-run-as-root" not in cmd
+    assert "--oversubscribe" in cmd  # OpenMPI counts physical cores, not CPUs
+    assert "--allow-run-as-root" not in cmd and "--bind-to" not in cmd
     assert cmd[-4:] == [sys.executable, "-m", "app", "train"]
 
 
