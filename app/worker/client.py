@@ -228,9 +228,15 @@ class TrainingClient:
         if self._stop_deadline is not None and time.monotonic() > self._stop_deadline \
                 and self.process.is_alive():
             self.kill()
+            text = "the worker did not stop in time and was killed"
+            if self.run_dir is not None:
+                try:
+                    runs.update_status(self.run_dir, status="stopped", message=text)
+                except OSError:
+                    pass
             out.append(self._end({"kind": "stopped", "run": self.spec.run if self.spec else "",
-                                  "message": "the worker did not stop in time and was killed",
-                                  "last_checkpoint": self.last_checkpoint, "killed": True}))
+                                  "message": text, "last_checkpoint": self.last_checkpoint,
+                                  "killed": True}))
             return out
         if eof or not self.process.is_alive():
             # drain what is left, then decide whether the worker ended cleanly

@@ -96,7 +96,8 @@ class Control:
 
 
 def _fault(epoch: int, batch: int) -> None:
-    """Test hook: ``SPIKE_STUDIO_WORKER_FAULT=memory_error@E:B`` raises there."""
+    """Test hook: ``SPIKE_STUDIO_WORKER_FAULT=memory_error@E:B`` raises there,
+    ``hang@E:B`` blocks there (a stuck kernel)."""
     spec = os.environ.get(FAULT_ENV, "")
     if not spec or "@" not in spec:
         return
@@ -107,6 +108,8 @@ def _fault(epoch: int, batch: int) -> None:
         return
     if (e, b) == (epoch, batch) and what == "memory_error":
         raise MemoryError()
+    if (e, b) == (epoch, batch) and what == "hang":
+        time.sleep(3600)
 
 
 class StreamCallback:

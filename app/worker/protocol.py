@@ -30,7 +30,7 @@ import numpy as np
 
 PLOT_KINDS = ("batch_metrics", "epoch_metrics", "raster", "voltage", "weights", "clear_run")
 END_KINDS = ("finished", "stopped", "error", "crashed")
-FAULT_ENV = "SPIKE_STUDIO_WORKER_FAULT"  # test hook: "memory_error@E:B" or "kill@E:B"
+FAULT_ENV = "SPIKE_STUDIO_WORKER_FAULT"  # test hook: "memory_error@E:B" or "hang@E:B"
 
 
 @dataclass

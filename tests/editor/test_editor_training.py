@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from app.editor.main_window import MainWindow
@@ -48,6 +49,7 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
     rc = window.run_controller
     assert rc.backend.count() >= 1 and rc.backend.itemText(0) == "cpu"
     assert not rc.pause_action.isEnabled() and rc.train_action.isEnabled()
+    assert rc.pause_action.shortcut() == QKeySequence(Qt.Key.Key_Space)
     window.actions_by_name["train"].trigger()
     assert rc.client.running and not rc.train_action.isEnabled()
     assert rc.stop_action.isEnabled() and rc.pause_action.isEnabled()
@@ -71,6 +73,12 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
     assert status["status"] == "finished" and status["checkpoints"] == [0]
     assert (rc.run_dir / "metrics.csv").is_file()
     assert rc.panel.list.count() == 1 and "finished" in rc.panel.list.item(0).text()
+    # overlay: ticking a run draws its recorded curves again
+    plots.clear_run(run)
+    assert run not in plots.curves.runs()
+    rc.panel.list.item(0).setCheckState(Qt.CheckState.Checked)
+    xs2, ys2 = plots.curves.series_data(run, "batch/loss")
+    np.testing.assert_allclose(ys2, ys)
     # evaluate the trained run on the test split
     rc.panel.list.setCurrentRow(0)
     window.actions_by_name["evaluate"].trigger()

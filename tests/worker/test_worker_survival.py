@@ -122,6 +122,25 @@ def test_out_of_memory_names_population_and_connection(tmp_path: Path,
     assert "batch_size" in err["message"]
 
 
+def test_stuck_worker_is_killed_after_the_grace_period(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(FAULT_ENV, "hang@0:1")  # batch 1 never ends
+    client = TrainingClient()
+    run_dir = client.start_training(small_project(epochs=1), None, root=tmp_path)
+    msgs: list[dict] = []
+    t_end = time.monotonic() + 60
+    while not any(m["kind"] == "batch_metrics" for m in msgs) and time.monotonic() < t_end:
+        msgs += client.poll()
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    client.stop(grace_s=1.0)
+    end = client.wait(20)[-1]
+    assert end["kind"] == "stopped" and end.get("killed") is True
+    assert "killed" in end["message"] and 1.0 <= time.monotonic() - t0 < 10.0
+    assert not client.process.is_alive() and client.state == "stopped"
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "stopped"
+
+
 def test_bad_document_is_an_error_not_a_crash(tmp_path: Path) -> None:
     p = small_project(epochs=1)
     p.dataset.source = "none"
