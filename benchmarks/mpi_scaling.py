@@ -5,7 +5,8 @@ For every rank count it starts ``mpirun -n R`` of this file in worker mode; each
 rank trains on its share of every batch (the batch size is the total over all
 ranks, so the learning problem is the same for every R). After one warm-up
 epoch (numba compilation) the ranks time one epoch between barriers; rank 0
-prints samples/s. Each rank gets ``NUMBA_NUM_THREADS = cores // R`` threads.
+prints samples/s. Each rank gets ``NUMBA_NUM_THREADS = cores // R`` threads
+(``--threads`` fixes it, e.g. ``--threads 1`` to compare equal work per rank).
 Needs OpenMPI (``mpirun``) and mpi4py (``pip install 'spike-studio[mpi]'``).
 """
 
@@ -97,7 +98,8 @@ def worker(task: str, examples: int, batch: int, T: int) -> None:
               flush=True)
 
 
-def launch(task: str, ranks: int, examples: int, batch: int, T: int) -> dict:
+def launch(task: str, ranks: int, examples: int, batch: int, T: int,
+           threads: int | None = None) -> dict:
     """Run the worker under ``mpirun -n ranks`` and return rank 0's result."""
     from app.cli import mpirun_command
 
@@ -105,7 +107,7 @@ def launch(task: str, ranks: int, examples: int, batch: int, T: int) -> dict:
     cmd += [sys.executable, str(Path(__file__).resolve()), "--worker", task,
             "--examples", str(examples), "--batch", str(batch), "--timesteps", str(T)]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               NUMBA_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // ranks)))
+               NUMBA_NUM_THREADS=str(threads or max(1, (os.cpu_count() or 1) // ranks)))
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
@@ -123,6 +125,8 @@ def main() -> None:
                     help="examples per timed epoch (default: EventProp 2048, e-prop 256)")
     ap.add_argument("--batch", type=int, default=32, help="total over all ranks")
     ap.add_argument("--timesteps", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="numba threads per rank (default: cores // ranks)")
     ap.add_argument("--worker", choices=["eventprop", "eprop"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -133,10 +137,11 @@ def main() -> None:
         base = None
         n = args.examples or (2048 if task == "eventprop" else 256)
         for r in args.ranks:
-            res = launch(task, r, n, args.batch, args.timesteps)
+            res = launch(task, r, n, args.batch, args.timesteps, args.threads)
             base = base or res["samples_per_s"]
             print(f"{task:10s} ranks={r}  {n} examples  {res['samples_per_s']:8.1f} samples/s  "
-                  f"({res['seconds']:.2f} s/epoch, x{res['samples_per_s'] / base:.2f})",
+                  f"({res['seconds']:.2f} s/epoch, x{res['samples_per_s'] / base:.2f}, "
+                  f"{res['threads_per_rank']} thread(s)/rank)",
                   flush=True)
 
 

@@ -127,7 +127,7 @@ class MPI(Communicator):
                 raise CommunicatorTimeout(what)  # only reached if Abort returns
             if pause:
                 time.sleep(pause)
-            pause = min(1e-3, pause * 2 if pause else 1e-5)
+            pause = min(2e-4, pause * 2 if pause else 1e-5)
 
     # ----- collectives -------------------------------------------------------------------
     def barrier(self) -> None:

@@ -419,9 +419,9 @@ class CompiledTrainingNetwork(CompiledNetwork):
             if not np.all(np.isfinite(t.param)):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
                                     f"training step {step}: reinitialise or reload them")
+        if self.communicator is not None:
+            self._reduce_gradients()
         for t in self.trainables:
-            if self.communicator is not None:
-                t.grad[:] = self.communicator.reduce_sum(t.grad)
             if not np.all(np.isfinite(t.grad)):
                 raise TrainingError(
                     f"NaN/inf in the {t.kind} gradient of '{t.name}' at training step {step}: "
@@ -433,6 +433,17 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
                                     f"step {step}: lower the learning rate")
             t.grad[:] = 0
+
+    def _reduce_gradients(self) -> None:
+        """Sum every gradient over ranks in one Allreduce (one latency, not one per array)."""
+        if not self.trainables:
+            return
+        flat = np.concatenate([t.grad.reshape(-1) for t in self.trainables])
+        flat = self.communicator.reduce_sum(flat)
+        at = 0
+        for t in self.trainables:
+            t.grad[...] = flat[at:at + t.grad.size].reshape(t.grad.shape)
+            at += t.grad.size
 
     def _idle_train_batch(self) -> dict[str, np.ndarray]:
         """A training batch in which this rank has no examples (a short last batch
