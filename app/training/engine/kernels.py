@@ -87,6 +87,9 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
         for b in range(ch * per, min(B, (ch + 1) * per)):
+            # 1-D row views: unit-stride loops the compiler can vectorise
+            Vb = V[b]
+            Xb = X[b]
             for step in range(step0, step1):
                 t = np.float32(step) * dt
                 # 1. deliver last step's spikes
@@ -111,10 +114,13 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                             r0 = row_ptr[rpo + i]
                             r1 = row_ptr[rpo + i + 1]
                             if conn_dense[c] != 0:
-                                # dense row: post j is synapse r0 + j (vectorisable)
-                                Xb = X[b]
+                                # dense row: post j is synapse r0 + j. Slices, so the loop
+                                # index is the only subscript (no negative-index wrap
+                                # checks) and the add vectorises
+                                xrow = Xb[off:off + r1 - r0]
+                                wrow = weights[woff + r0:woff + r1]
                                 for j in range(r1 - r0):
-                                    Xb[off + j] += weights[woff + r0 + j]
+                                    xrow[j] += wrow[j]
                             else:
                                 for s in range(r0, r1):
                                     X[b, off + syn_post[woff + s]] += weights[woff + s]
@@ -136,15 +142,21 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     pstart = pop_i[grp_i[g, 0], P_START]
                     off = grp_i[g, 2]
                     if grp_i[g, 1] == 0:
-                        for j in range(grp_i[g, 3]):
-                            isyn[pstart + j] += X[b, off + j]
-                            X[b, off + j] = zero
+                        ng = grp_i[g, 3]
+                        irow = isyn[pstart:pstart + ng]
+                        xrow = Xb[off:off + ng]
+                        for j in range(ng):
+                            irow[j] += xrow[j]
+                            xrow[j] = zero
                     else:
                         beta = grp_f[g, 0]
                         iscale = grp_f[g, 1]
-                        for j in range(grp_i[g, 3]):
-                            isyn[pstart + j] += X[b, off + j] * iscale
-                            X[b, off + j] *= beta
+                        ng = grp_i[g, 3]
+                        irow = isyn[pstart:pstart + ng]
+                        xrow = Xb[off:off + ng]
+                        for j in range(ng):
+                            irow[j] += xrow[j] * iscale
+                            xrow[j] *= beta
                 # 3. neurons
                 for p in range(P):
                     ptype = pop_i[p, P_TYPE]
@@ -195,8 +207,10 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     if ptype == LIF and not has_rf:
                         # common case (EventProp hidden/output LIF): a branch-free,
                         # vectorisable update, then readouts, then a threshold scan
-                        for gi in range(s0, s1):
-                            V[b, gi] = alpha * V[b, gi] + isc * isyn[gi]
+                        vrow = Vb[s0:s1]
+                        irow = isyn[s0:s1]
+                        for j in range(s1 - s0):
+                            vrow[j] = alpha * vrow[j] + isc * irow[j]
                         if ro >= 0:
                             for gi in range(s0, s1):
                                 _readout(ro, b, gi, V[b, gi], t, step, T, dt, R, R2)
@@ -461,19 +475,22 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                             # dense row without delays: contiguous, same order as below
                             base = woff + row_ptr[rpo + i]
                             npost = row_ptr[rpo + i + 1] - row_ptr[rpo + i]
-                            gch = grad[ch]
+                            # slices: the loop index is the only subscript (vectorises)
+                            lirow = LI_[post0:post0 + npost]
+                            lvrow = LV[post0:post0 + npost]
+                            wrow = weights[base:base + npost]
                             if conn_train[c] != 0:
+                                grow = grad[ch, base:base + npost]
                                 for j in range(npost):
-                                    gch[base + j] -= LI_[post0 + j] * tau_s
+                                    grow[j] -= lirow[j] * tau_s
                             if conn_dtrain[c] != 0:
-                                dch = dgrad[ch]
+                                drow = dgrad[ch, base:base + npost]
                                 for j in range(npost):
-                                    dch[base + j] -= weights[base + j] * (LI_[post0 + j]
-                                                                          - LV[post0 + j])
+                                    drow[j] -= wrow[j] * (lirow[j] - lvrow[j])
                             if fb:
                                 acc = rev[gi]
                                 for j in range(npost):
-                                    acc += weights[base + j] * (LV[post0 + j] - LI_[post0 + j])
+                                    acc += wrow[j] * (lvrow[j] - lirow[j])
                                 rev[gi] = acc
                             continue
                         for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
@@ -509,9 +526,11 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                     alpha = bk_f[p, BF_ALPHA]
                     beta = bk_f[p, BF_BETA]
                     if role == BK_HIDDEN:
-                        for gi in range(s0, s1):
-                            LI_[gi] = a_ * LV[gi] * (beta - alpha) + LI_[gi] * beta
-                            LV[gi] *= alpha
+                        lirow = LI_[s0:s1]
+                        lvrow = LV[s0:s1]
+                        for j in range(s1 - s0):
+                            lirow[j] = a_ * lvrow[j] * (beta - alpha) + lirow[j] * beta
+                            lvrow[j] *= alpha
                     elif role == BK_OUT_LI:
                         loss = bk_i[p, BI_LOSS]
                         denom = bk_f[p, BF_DENOM]
