@@ -75,7 +75,7 @@ def measure_stall(args: argparse.Namespace) -> dict[str, float]:
         app.processEvents()
         time.sleep(0.005)
     t0 = time.perf_counter()
-    rc.train()
+    rc.train(**({} if args.nice is None else {"nice": args.nice}))
     last[0] = time.perf_counter()
     timer.start()
     deadline = t0 + args.max_seconds
@@ -139,10 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run both measurements and print tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=512)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--nice", type=int, default=None,
+                        help="worker priority increment (default: the editor's)")
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds of idle GUI first")
     parser.add_argument("--counts", default="1e4,1e5,1e6")
     args = parser.parse_args(argv)
@@ -152,11 +154,14 @@ def main(argv: list[str] | None = None) -> int:
     protect_singleton_refcounts()
     from PySide6.QtWidgets import QApplication
 
+    from app.editor.runs import WORKER_NICE
+
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841
     stall = measure_stall(args)
     print(f"GUI thread while training Yin-Yang ({args.examples} examples x {args.epochs} "
           f"epochs, batch {args.batch_size}; platform {os.environ['QT_QPA_PLATFORM']}):")
-    print(f"  load average (1 min)    {os.getloadavg()[0]:8.2f}    on {os.cpu_count()} CPUs")
+    print(f"  load average (1 min)    {os.getloadavg()[0]:8.2f}    on {os.cpu_count()} CPUs, "
+          f"worker nice {WORKER_NICE if args.nice is None else args.nice}")
     print(f"  training wall time      {stall['seconds']:8.1f} s   (ended: {stall['state']}, "
           f"{stall['errors']} error dialogs)")
     print(f"  5 ms timer ticks        {stall['ticks']:8d}")

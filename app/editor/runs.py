@@ -9,6 +9,7 @@ that names the population or connection concerned.
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ from PySide6.QtWidgets import (
 from app.worker import runs
 from app.worker.client import TrainingClient
 from app.worker.qt import QtWorkerAdapter
+
+# Training runs below the GUI's CPU priority: on a busy machine a worker at the same
+# priority stalls the GUI thread for 100s of ms (benchmarks/gui_responsiveness.py).
+WORKER_NICE = int(os.environ.get("SPIKE_STUDIO_WORKER_NICE", "10"))
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -238,7 +243,8 @@ class RunController(QObject):
         return True
 
     def _options(self) -> dict[str, Any]:
-        opts: dict[str, Any] = {"backend": self.backend.currentText() or None}
+        opts: dict[str, Any] = {"backend": self.backend.currentText() or None,
+                                "nice": WORKER_NICE}
         if self.plots is not None:
             picked = self.plots.voltage.picked_neurons
             if picked:
@@ -294,7 +300,8 @@ class RunController(QObject):
             project.weights.update(weights)
         try:
             self.client.start_evaluation(project, self.window.ctl.path, mode=mode,
-                                         backend=self.backend.currentText() or None)
+                                         backend=self.backend.currentText() or None,
+                                         nice=WORKER_NICE)
         except (OSError, ValueError, RuntimeError) as exc:
             self.window.show_error("Cannot start", str(exc))
             return False

@@ -25,7 +25,6 @@ from app.worker.protocol import FAULT_ENV, WorkerSpec
 DROPPABLE = ("raster", "voltage", "weights")
 MAX_QUEUED = 400
 VOLTAGE_BUDGET_BYTES = 96 * 1024 * 1024
-WORKER_NICE = 10
 
 
 class StopRequested(Exception):
@@ -430,10 +429,11 @@ def _dense_weights(project: Any, built: Any, cn: Any) -> dict[str, np.ndarray]:
 def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None) -> None:
     """Process entry point: run ``spec`` and stream messages to ``conn``."""
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-    try:
-        os.nice(WORKER_NICE)  # the GUI thread must win the CPU over training
-    except (AttributeError, OSError):
-        pass
+    if spec.nice:
+        try:
+            os.nice(spec.nice)  # the GUI thread must win the CPU over training
+        except (AttributeError, OSError):
+            pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal belongs to the GUI
     send = Sender(conn)
     control = Control(stop, pause, send)

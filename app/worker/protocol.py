@@ -54,4 +54,5 @@ class WorkerSpec:
     checkpoint_every: int = 1  # epochs
     max_voltage_points: int = 2000
     max_weight_values: int = 20000
+    nice: int = 0  # os.nice increment of the worker (the editor uses 10: GUI first)
     extra: dict[str, Any] = field(default_factory=dict)
