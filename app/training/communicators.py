@@ -21,6 +21,8 @@ import numpy as np
 #: Environment variable that overrides MPI()'s default collective timeout (seconds).
 TIMEOUT_ENV = "SPIKE_STUDIO_MPI_TIMEOUT"
 DEFAULT_TIMEOUT_S = 600.0
+#: Seconds a collective polls without sleeping before backing off (latency vs CPU).
+SPIN_S = 0.002
 
 
 class Communicator:
@@ -117,10 +119,15 @@ class MPI(Communicator):
         if self.timeout is None:
             request.Wait()
             return
-        deadline = time.monotonic() + self.timeout
+        start = time.monotonic()
+        deadline = start + self.timeout
+        spin_until = start + SPIN_S
         pause = 0.0
         while not request.Test():
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now < spin_until:  # most collectives complete within microseconds
+                continue
+            if now > deadline:
                 self.abort(f"{what} waited more than {self.timeout:g} s for the other ranks: "
                            "a rank has died or hangs (see its output above); aborting the "
                            f"job. Raise the limit with MPI(timeout=...) or {TIMEOUT_ENV}.")
