@@ -214,8 +214,11 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                         if ro >= 0:
                             for gi in range(s0, s1):
                                 _readout(ro, b, gi, V[b, gi], t, step, T, dt, R, R2)
-                        for gi in range(s0, s1):
-                            v = V[b, gi]
+                        for j in range(s1 - s0):
+                            if vrow[j] < vth:
+                                continue
+                            gi = s0 + j
+                            v = vrow[j]
                             if v >= vth:
                                 if events:
                                     if nspk[b, gi] < cap:
