@@ -22,7 +22,7 @@ import sys
 import tempfile
 import tracemalloc
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 
 import numba
 import numpy as np
@@ -39,8 +39,9 @@ from app.training.losses import RelativeMeanSquareError
 from app.training.optimisers import Adam
 
 
-def _time_training(cn, x, y, n_batches: int) -> float:
-    """Samples/s over ``n_batches`` training batches after one warm-up batch."""
+def _time_training(cn, x, y, n_batches: int) -> tuple[float, float]:
+    """(samples/s wall, samples per CPU-second of this process) over ``n_batches``
+    training batches after one warm-up batch."""
     B = cn.batch_size
     n = len(next(iter(x.values())))
     total = B * (n_batches + 1)
@@ -51,12 +52,12 @@ def _time_training(cn, x, y, n_batches: int) -> float:
     cn.train(warm, {k: v[:B] for k, v in yi.items()}, num_epochs=1, callbacks=[])
     rest_x = {k: v[B:] for k, v in xi.items()}
     rest_y = {k: v[B:] for k, v in yi.items()}
-    t0 = perf_counter()
+    t0, c0 = perf_counter(), process_time()
     cn.train(rest_x, rest_y, num_epochs=1, shuffle=False, callbacks=[])
-    return (total - B) / (perf_counter() - t0)
+    return (total - B) / (perf_counter() - t0), (total - B) / (process_time() - c0)
 
 
-def yin_yang(batch: int, n_batches: int) -> float:
+def yin_yang(batch: int, n_batches: int) -> tuple[float, float]:
     data = yin_yang_splits(seed=1, num_train=max(batch * 2, 64), dt=0.01)
     net = Network(default_params)
     with net:
@@ -72,7 +73,8 @@ def yin_yang(batch: int, n_batches: int) -> float:
         return _time_training(cn, {i: data.train_spikes}, {o: data.train_labels}, n_batches)
 
 
-def shd_like(batch: int, n_batches: int, rate_per_step: float = 0.01) -> float:
+def shd_like(batch: int, n_batches: int, rate_per_step: float = 0.01
+             ) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     T, n_in = 1000, 700
     x = []
@@ -192,12 +194,13 @@ def main() -> None:
         ("Yin-Yang EventProp, dt 0.01, batch 512", yin_yang(512, 2 * k)),
         ("SHD-shaped 700-256r-20, T=1000, batch 32", shd_like(32, k)),
     ]
+    load = "/".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"numba {numba.__version__} with {numba.get_num_threads()} threads")
-    print(f"| {'task':45s} | training samples/s |")
-    print(f"|{'-' * 47}|--------------------|")
-    for name, sps in rows:
-        print(f"| {name:45s} | {sps:18.1f} |")
+          f"numba {numba.__version__} with {numba.get_num_threads()} threads, load {load}")
+    print(f"| {'task':45s} | training samples/s | samples/CPU-s |")
+    print(f"|{'-' * 47}|--------------------|---------------|")
+    for name, (sps, spc) in rows:
+        print(f"| {name:45s} | {sps:18.1f} | {spc:13.1f} |")
 
 
 if __name__ == "__main__":
