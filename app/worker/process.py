@@ -221,11 +221,19 @@ class StreamCallback:
                        "ids": ids, "v_thresh": None if thresh is None else float(thresh),
                        "epoch": self.epoch, "batch": self.batch, "example": ex})
 
-    def _accuracy(self, metrics: Any) -> float | None:
+    def _metric(self, metrics: Any) -> float | None:
         for m in (metrics or {}).values():
             r = m.result
             return None if r is None else float(r)
         return None
+
+    def _accuracy(self, metrics: Any) -> float | None:
+        """Classification accuracy (None for regression)."""
+        return None if self.accuracy_name == "mean_square_error" else self._metric(metrics)
+
+    def _mse(self, metrics: Any) -> float | None:
+        """Mean square error metric (None for classification)."""
+        return self._metric(metrics) if self.accuracy_name == "mean_square_error" else None
 
     def _batch_examples(self, metrics: Any) -> int:
         """Examples in the batch just done (from the metric's running total)."""
@@ -249,13 +257,14 @@ class StreamCallback:
         acc = self._accuracy(metrics)
         msg = {"kind": "batch_metrics", "run": self.spec.run, "epoch": self.epoch,
                "batch": batch, "step": self.step - 1, "loss": loss, "accuracy": acc,
+               "mse": self._mse(metrics),
                "num_batches": self.num_batches, "num_epochs": self.num_epochs,
                "start_epoch": self.spec.start_epoch, "samples_per_s": self.samples / elapsed,
                "eta_s": elapsed / done * max(0, total - done),
                "fraction": done / max(1, total)}
         self.send(msg)
         self.history["batch"].append({k: msg[k] for k in ("step", "epoch", "batch", "loss",
-                                                           "accuracy", "samples_per_s")})
+                                                           "accuracy", "mse", "samples_per_s")})
         if self._sample:
             self.send_weights()
         self.control.check(self.epoch, batch)
@@ -277,7 +286,7 @@ class StreamCallback:
 
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
         row = {"epoch": epoch, "loss": float(getattr(self.cn, "epoch_loss", np.nan)),
-               "accuracy": self._accuracy(metrics),
+               "accuracy": self._accuracy(metrics), "mse": self._mse(metrics),
                "seconds": time.perf_counter() - self._t_epoch}
         self.send({"kind": "epoch_metrics", "run": self.spec.run, **row})
         self._merge_epoch(row)
@@ -334,7 +343,8 @@ class ValidationStream:
 
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
         row = {"epoch": epoch, "val_loss": float(getattr(self.cn, "val_epoch_loss", np.nan)),
-               "val_accuracy": self.stream._accuracy(metrics)}
+               "val_accuracy": self.stream._accuracy(metrics),
+               "val_mse": self.stream._mse(metrics)}
         self.stream.send({"kind": "epoch_metrics", "run": self.stream.spec.run, **row})
         self.stream._merge_epoch(row)
         self.stream._write_history()

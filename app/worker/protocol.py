@@ -4,9 +4,11 @@ The GUI sends a :class:`WorkerSpec` once; the worker answers with ``dict``
 messages, each with a ``"kind"``:
 
 ``started``        ``pid``, ``run``, ``run_dir``, ``mode``
-``batch_metrics``  ``run, epoch, batch, step, loss, accuracy`` plus the progress:
+``batch_metrics``  ``run, epoch, batch, step, loss, accuracy`` (classification) or
+                   ``mse`` (regression; accuracy None), plus the progress:
                    ``num_batches, num_epochs, start_epoch, samples_per_s, eta_s, fraction``
-``epoch_metrics``  ``run, epoch, loss, accuracy`` (training) or ``val_loss, val_accuracy``
+``epoch_metrics``  ``run, epoch, loss, accuracy, mse`` (training) or ``val_loss,
+                   val_accuracy, val_mse`` (after validation)
 ``raster``         ``population, times (ms), ids, n, t_max, epoch, batch, example``
 ``voltage``        ``population, t (ms), V [T, k], ids, v_thresh``
 ``weights``        ``connection, values`` (subsampled), ``mean, std, min, max, count``

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 
 RUNS_DIR = "runs"
-EPOCH_FIELDS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
-BATCH_FIELDS = ["step", "epoch", "batch", "loss", "accuracy", "samples_per_s"]
+EPOCH_FIELDS = ["epoch", "loss", "accuracy", "mse", "val_loss", "val_accuracy", "val_mse",
+                "seconds"]
+BATCH_FIELDS = ["step", "epoch", "batch", "loss", "accuracy", "mse", "samples_per_s"]
 
 
 def runs_root(project_path: str | os.PathLike[str] | None, project_name: str = "Untitled"

@@ -28,21 +28,25 @@ def kinds(msgs: list[dict], kind: str) -> list[dict]:
 
 
 def test_training_streams_everything_and_records_the_run(tmp_path: Path) -> None:
+    project = small_project()
+    project.training.validation_split = 0.25  # 48 training + 16 validation examples
     client = TrainingClient()
-    run_dir = client.start_training(small_project(), None, root=tmp_path / "runs",
-                                    sample_every=2)
+    run_dir = client.start_training(project, None, root=tmp_path / "runs", sample_every=2)
     msgs = client.wait(90)
     assert msgs[0]["kind"] == "started" and msgs[0]["pid"] != 0
     assert msgs[-1]["kind"] == "finished", msgs[-1]
     assert client.state == "finished" and not client.running
     batches = kinds(msgs, "batch_metrics")
-    assert [m["step"] for m in batches] == list(range(8))
+    assert [m["step"] for m in batches] == list(range(6))
     assert all(np.isfinite(m["loss"]) and 0.0 <= m["accuracy"] <= 1.0 for m in batches)
     last = batches[-1]
     assert last["fraction"] == pytest.approx(1.0) and last["eta_s"] == pytest.approx(0.0)
-    assert last["samples_per_s"] > 0 and last["num_batches"] == 4
-    epochs = kinds(msgs, "epoch_metrics")
+    assert last["samples_per_s"] > 0 and last["num_batches"] == 3
+    epochs = [m for m in kinds(msgs, "epoch_metrics") if "loss" in m]
     assert [m["epoch"] for m in epochs] == [0, 1]
+    vals = [m for m in kinds(msgs, "epoch_metrics") if "val_loss" in m]
+    assert [m["epoch"] for m in vals] == [0, 1]
+    assert all(0.0 <= m["val_accuracy"] <= 1.0 and np.isfinite(m["val_loss"]) for m in vals)
     rasters = kinds(msgs, "raster")
     assert {m["population"] for m in rasters} == {"input", "hidden", "output"}
     assert any(len(m["times"]) > 0 for m in rasters if m["population"] == "input")
@@ -67,7 +71,8 @@ def test_training_streams_everything_and_records_the_run(tmp_path: Path) -> None
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "finished" and status["checkpoints"] == [0, 1]
     hist = runs.read_history(run_dir)
-    assert [r["epoch"] for r in hist["epoch"]] == [0, 1] and len(hist["batch"]) == 8
+    assert [r["epoch"] for r in hist["epoch"]] == [0, 1] and len(hist["batch"]) == 6
+    assert hist["epoch"][1]["val_accuracy"] == pytest.approx(vals[1]["val_accuracy"])
     with open(run_dir / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [int(r["epoch"]) for r in rows] == [0, 1]
@@ -139,3 +144,20 @@ def test_evaluate_and_predict_on_the_test_split(tmp_path: Path) -> None:
 
     labels = build(project).dataset.test_labels
     np.testing.assert_array_equal(pred[0]["labels"], labels)
+
+
+def test_eprop_regression_streams_mse(tmp_path: Path) -> None:
+    p = load_example("pattern_eprop")
+    p.training.num_epochs = 2
+    client = TrainingClient()
+    run_dir = client.start_training(p, None, root=tmp_path, sample_every=1)
+    msgs = client.wait(90)
+    assert msgs[-1]["kind"] == "finished", msgs[-1]
+    batch = kinds(msgs, "batch_metrics")[0]
+    assert batch["accuracy"] is None and batch["mse"] >= 0.0
+    rows = kinds(msgs, "epoch_metrics")
+    assert [r["epoch"] for r in rows] == [0, 1]
+    assert all(r["mse"] >= 0.0 and r["accuracy"] is None for r in rows)
+    saved = runs.read_history(run_dir)["epoch"]
+    assert [r["mse"] for r in saved] == pytest.approx([r["mse"] for r in rows])
+    assert kinds(msgs, "voltage")[0]["population"] == "hidden"
