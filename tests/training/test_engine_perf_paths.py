@@ -1,0 +1,73 @@
+"""The engine's fast paths keep SpikeInput semantics and count their work."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.model import Connection, Network, Population
+from app.model.connectivity import Dense, FixedProbability
+from app.model.neurons import LeakyIntegrate, LeakyIntegrateFire, SpikeInput
+from app.model.synapses import Exponential
+from app.training.compilers import EventPropCompiler
+from app.training.compilers.eventprop import default_params
+from app.training.data import preprocess_spikes
+from app.training.engine.cpu import _dense_connections, _fanout
+from app.training.engine.kernels import stage_spike_inputs
+
+
+def _reference_steps(times: np.ndarray, dt: np.float32, T: int) -> list[int]:
+    """The cursor rule of SpikeInput, one neuron, step by step."""
+    out, c = [], 0
+    for step in range(T):
+        t = np.float32(step) * dt
+        if c < len(times) and t >= times[c]:
+            out.append(step)
+            c += 1
+    return out
+
+
+def test_staged_input_events_follow_the_step_rule() -> None:
+    dt = np.float32(0.1)
+    T = 50
+    per_neuron = [np.array([0.0, 0.0, 0.05, 0.3, 0.30000001], np.float32),
+                  np.array([0.2, np.nan, 0.4], np.float32),
+                  np.array([], np.float32),
+                  np.array([4.95, 5.0, 7.0], np.float32)]
+    times = np.concatenate(per_neuron)
+    ends = np.cumsum([len(x) for x in per_neuron])
+    starts = np.concatenate(([0], ends[:-1]))
+    in_start = starts[None].astype(np.int64)
+    in_end = ends[None].astype(np.int64)
+    off, ev_s, ev_g = stage_spike_inputs(in_start, in_end, times, dt, T)
+    got = list(zip(ev_s[off[0]:off[1]].tolist(), ev_g[off[0]:off[1]].tolist(), strict=True))
+    want = sorted((s, g) for g, x in enumerate(per_neuron) for s in _reference_steps(x, dt, T))
+    assert got == want
+
+
+def test_counters_and_dense_detection() -> None:
+    net = Network(default_params)
+    with net:
+        i = Population(SpikeInput(), 6)
+        h = Population(LeakyIntegrateFire(tau_mem=20.0), 5)
+        o = Population(LeakyIntegrate(tau_mem=20.0, readout="avg_var"), 2)
+        Connection(i, h, Dense(1.0), Exponential(5.0))
+        Connection(h, o, FixedProbability(0.5, 0.5), Exponential(5.0))
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", batch_size=2)
+    cn = comp.compile(net)
+    lay = cn.layout
+    assert _dense_connections(lay).tolist() == [1, 0]
+    fan = _fanout(lay)
+    assert fan[:6].tolist() == [5] * 6
+    x = [preprocess_spikes(np.array([1.0, 2.0, 3.0], np.float32), np.array([0, 1, 5]), 6),
+         preprocess_spikes(np.array([4.0], np.float32), np.array([2]), 6)]
+    with cn:
+        cn.sim.counters.reset()
+        cn.train({i: x}, {o: np.array([0, 1])}, num_epochs=1, callbacks=[])
+        c = cn.sim.counters
+        assert c.trials == 2
+        assert c.neuron_updates == 2 * 20 * 7
+        # every input spike reaches its 5 hidden targets, plus hidden spikes' fan-out
+        assert c.syn_events_fwd >= 4 * 5
+        assert c.syn_events_bwd > 0
+        r = c.rates(cpu=True)
+        assert r["syn_events_per_s"] > 0 and r["neuron_updates_per_s"] > 0
