@@ -305,12 +305,20 @@ class TrainingClient:
             raise TimeoutError(f"worker still running after {timeout} s")
         return out
 
-    def close(self) -> None:
-        """Stop and reap the worker (window closing)."""
+    def close(self, grace_s: float = 1.0) -> None:
+        """Stop and reap the worker (window closing); a run cut short says so."""
         if self.process is not None and self.process.is_alive():
             self._stop.set()
-            self.process.join(1.0)
+            self.process.join(grace_s)
+            killed = self.process.is_alive()
             self.kill()
+            if not self._ended and self.run_dir is not None:
+                try:
+                    runs.update_status(self.run_dir, status="stopped",
+                                       message="the window closed during training" +
+                                       (" (worker killed)" if killed else ""))
+                except OSError:
+                    pass
         if self._conn is not None:
             self._conn.close()
         self._ended = True

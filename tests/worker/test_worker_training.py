@@ -161,3 +161,17 @@ def test_eprop_regression_streams_mse(tmp_path: Path) -> None:
     saved = runs.read_history(run_dir)["epoch"]
     assert [r["mse"] for r in saved] == pytest.approx([r["mse"] for r in rows])
     assert kinds(msgs, "voltage")[0]["population"] == "hidden"
+
+
+def test_close_during_training_ends_the_worker_and_marks_the_run(tmp_path: Path) -> None:
+    client = TrainingClient()
+    run_dir = client.start_training(small_project(epochs=200, batch=8), None, root=tmp_path)
+    msgs: list[dict] = []
+    t_end = time.monotonic() + 60
+    while not kinds(msgs, "batch_metrics") and time.monotonic() < t_end:
+        msgs += client.poll()
+        time.sleep(0.01)
+    client.close()
+    assert not client.process.is_alive() and not client.running
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "stopped" and "window closed" in status["message"]
