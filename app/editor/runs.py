@@ -104,6 +104,9 @@ class RunController(QObject):
         self.plots = plots if hasattr(plots, "update_from_message") else None
         self.adapter = QtWorkerAdapter(self.client, self.plots, self)
         self.adapter.message.connect(self._on_message)
+        if self.plots is not None:
+            self.plots.voltage.neurons_changed.connect(
+                lambda ids: self.client.set_sampling(voltage_neurons=list(ids)[:16]))
         self.run_dir: Path | None = None
         self.mode = "idle"
         self.last_result: dict[str, Any] = {}

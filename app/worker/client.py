@@ -42,6 +42,7 @@ class TrainingClient:
         self._conn: Any = None
         self._stop: Any = None
         self._pause: Any = None
+        self._settings_conn: Any = None
         self.spec: WorkerSpec | None = None
         self.state = "idle"  # idle running paused stopping finished stopped failed crashed
         self.run_dir: Path | None = None
@@ -69,6 +70,7 @@ class TrainingClient:
         self.run_dir = Path(spec.run_dir) if spec.run_dir else None
         self.last_checkpoint = spec.resume_from
         reader, writer = self._ctx.Pipe(duplex=False)
+        settings_reader, self._settings_conn = self._ctx.Pipe(duplex=False)
         self._stop = self._ctx.Event()
         self._pause = self._ctx.Event()
         from app.worker.process import run_worker
@@ -77,7 +79,8 @@ class TrainingClient:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         try:
             self.process = self._ctx.Process(target=run_worker, name="spike-studio-worker",
-                                             args=(spec, writer, self._stop, self._pause),
+                                             args=(spec, writer, self._stop, self._pause,
+                                                   settings_reader),
                                              daemon=True)
             self.process.start()
         finally:
@@ -86,6 +89,7 @@ class TrainingClient:
             else:
                 os.environ["OMP_WAIT_POLICY"] = old
         writer.close()  # only the worker may write: its death means EOF here
+        settings_reader.close()
         self._conn = reader
         self._ended = False
         self._stop_deadline = None
@@ -163,6 +167,17 @@ class TrainingClient:
                               base_dir=base_dir, mode=mode, run=mode, **options))
 
     # ----- control --------------------------------------------------------------------
+    def set_sampling(self, **settings: Any) -> bool:
+        """Change what the running worker samples from its next batch on
+        (``voltage_neurons``, ``voltage_population``, ``sample_every``)."""
+        if not self.running or self._settings_conn is None:
+            return False
+        try:
+            self._settings_conn.send(dict(settings))
+        except (OSError, ValueError):
+            return False
+        return True
+
     def pause(self) -> None:
         """Pause at the end of the current batch."""
         if self.running and self._pause is not None:

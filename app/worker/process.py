@@ -75,11 +75,24 @@ class Sender:
 class Control:
     """Pause/stop flags shared with the client (multiprocessing events)."""
 
-    def __init__(self, stop: Any, pause: Any, send: Sender) -> None:
+    def __init__(self, stop: Any, pause: Any, send: Sender, settings: Any = None) -> None:
         self.stop = stop
         self.pause = pause
         self.send = send
+        self.settings = settings  # reading end of the GUI's sampling-settings pipe
         self.paused_seconds = 0.0
+
+    def new_settings(self) -> dict[str, Any]:
+        """Sampling settings the GUI sent since the last call (merged)."""
+        out: dict[str, Any] = {}
+        try:
+            while self.settings is not None and self.settings.poll(0):
+                msg = self.settings.recv()
+                if isinstance(msg, dict):
+                    out.update(msg)
+        except (EOFError, OSError):
+            self.settings = None  # the GUI went away
+        return out
 
     def check(self, epoch: int, batch: int) -> None:
         """Block while paused; raise :class:`StopRequested` when asked to stop."""
@@ -181,9 +194,24 @@ class StreamCallback:
     def on_batch_begin(self, batch: int) -> None:
         self.batch = batch
         _fault(self.epoch, batch)
+        changed = self.control.new_settings()
+        if changed:
+            self.apply_settings(changed)
         every = max(1, int(self.spec.sample_every))
         self._sample = (self.step % every == 0) or batch == 0
         self._recorded = False
+
+    def apply_settings(self, changed: dict[str, Any]) -> None:
+        """Change what is sampled: ``voltage_neurons``, ``voltage_population``,
+        ``sample_every`` (unknown keys are ignored)."""
+        if "voltage_neurons" in changed:
+            ids = [int(i) for i in changed["voltage_neurons"] or []][:64]
+            self.spec.voltage_neurons = ids or list(range(8))
+        if changed.get("sample_every"):
+            self.spec.sample_every = max(1, int(changed["sample_every"]))
+        if "voltage_population" in changed:
+            self.spec.voltage_population = changed["voltage_population"]
+            self._vpop = self._voltage_population()
 
     def recording_request(self) -> tuple[list, list]:
         if not self._sample:
@@ -436,8 +464,10 @@ def _dense_weights(project: Any, built: Any, cn: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None) -> None:
-    """Process entry point: run ``spec`` and stream messages to ``conn``."""
+def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None,
+               settings: Any = None) -> None:
+    """Process entry point: run ``spec`` and stream messages to ``conn``;
+    ``settings`` (optional pipe end) brings sampling changes from the GUI."""
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     if spec.nice:
         try:
@@ -446,7 +476,7 @@ def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None)
             pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal belongs to the GUI
     send = Sender(conn)
-    control = Control(stop, pause, send)
+    control = Control(stop, pause, send, settings)
     send({"kind": "started", "pid": os.getpid(), "run": spec.run, "run_dir": spec.run_dir,
           "mode": spec.mode})
     try:

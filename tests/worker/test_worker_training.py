@@ -175,3 +175,24 @@ def test_close_during_training_ends_the_worker_and_marks_the_run(tmp_path: Path)
     assert not client.process.is_alive() and not client.running
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "stopped" and "window closed" in status["message"]
+
+
+def test_sampled_neurons_change_while_training(tmp_path: Path) -> None:
+    client = TrainingClient()
+    client.start_training(small_project(epochs=200, batch=8), None, root=tmp_path,
+                          sample_every=1)
+    msgs: list[dict] = []
+    t_end = time.monotonic() + 60
+    while not kinds(msgs, "voltage") and time.monotonic() < t_end:
+        msgs += client.poll()
+        time.sleep(0.01)
+    assert kinds(msgs, "voltage")[0]["ids"] == list(range(8))
+    assert client.set_sampling(voltage_neurons=[3, 5])
+    while not any(m["ids"] == [3, 5] for m in kinds(msgs, "voltage")) \
+            and time.monotonic() < t_end:
+        msgs += client.poll()
+        time.sleep(0.01)
+    changed = [m for m in kinds(msgs, "voltage") if m["ids"] == [3, 5]]
+    assert changed and changed[0]["V"].shape[1] == 2
+    client.stop()
+    assert client.wait(30)[-1]["kind"] == "stopped"
