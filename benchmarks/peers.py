@@ -279,7 +279,7 @@ def bench(task: Task, reps: int, frameworks: list[str]) -> dict:
             wall[fw].append(n / w)
             cpu[fw].append(n / c)
             if sim is not None and hasattr(sim, "counters"):
-                counters[fw] = sim.counters.rates(cpu=True)
+                counters[fw] = sim.counters.rates()
     for cn in compiled.values():
         cn.__exit__(None, None, None)
     return {"wall": wall, "cpu": cpu, "counters": counters, "load": f"{load0} -> {load()}"}
@@ -313,7 +313,7 @@ def main() -> None:
             reps = ", ".join(f"{v:.0f}" for v in res["wall"][fw])
             print(f"| {fw:10s} | {med[fw]:16.1f} | {medc[fw]:13.1f} | {rw} | {rc} | {reps} |")
         for fw, c in res["counters"].items():
-            print(f"  {fw} engine counters (last rep, per kernel CPU-second): "
+            print(f"  {fw} engine counters (last rep, per kernel wall-second): "
                   f"synaptic events {c['syn_events_per_s'] / 1e6:.1f} M/s "
                   f"(forward {c['syn_events_per_s_fwd'] / 1e6:.1f} M/s, backward "
                   f"{c['syn_events_per_s_bwd'] / 1e6:.1f} M/s), neuron updates "

@@ -69,5 +69,5 @@ def test_counters_and_dense_detection() -> None:
         # every input spike reaches its 5 hidden targets, plus hidden spikes' fan-out
         assert c.syn_events_fwd >= 4 * 5
         assert c.syn_events_bwd > 0
-        r = c.rates(cpu=True)
+        r = c.rates()
         assert r["syn_events_per_s"] > 0 and r["neuron_updates_per_s"] > 0
