@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,7 @@ from app.worker.qt import QtWorkerAdapter
 # Training runs below the GUI's CPU priority: on a busy machine a worker at the same
 # priority stalls the GUI thread for 100s of ms (benchmarks/gui_responsiveness.py).
 WORKER_NICE = int(os.environ.get("SPIKE_STUDIO_WORKER_NICE", "10"))
+PROGRESS_MS = 200
 
 
 def _fmt_seconds(s: float | None) -> str:
@@ -113,6 +114,11 @@ class RunController(QObject):
         self.trained_weights: dict[str, np.ndarray] = {}
         self.messages: dict[str, int] = {}
         self.overlaid: set[str] = set()
+        self._pending_progress: dict[str, Any] | None = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._flush_progress)
         self._build_ui()
         window.ctl.file_changed.connect(self.refresh_runs)
         self.refresh_runs()
@@ -367,6 +373,15 @@ class RunController(QObject):
             handler(msg)
 
     def _on_batch_metrics(self, msg: dict[str, Any]) -> None:
+        # status-bar text relayouts the window (several ms): show the newest at <= 5 Hz
+        self._pending_progress = msg
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _flush_progress(self) -> None:
+        msg, self._pending_progress = self._pending_progress, None
+        if msg is None or self.mode != "train":
+            return
         self.progress.setValue(int(1000 * float(msg.get("fraction", 0.0))))
         last = int(msg.get("start_epoch", 0)) + int(msg.get("num_epochs", 1))
         self.progress_label.setText(
@@ -382,6 +397,7 @@ class RunController(QObject):
         self.refresh_runs()
 
     def _on_paused(self, msg: dict[str, Any]) -> None:
+        self._flush_progress()
         self.progress_label.setText(f"Paused at epoch {int(msg['epoch']) + 1}, batch "
                                     f"{int(msg['batch']) + 1} (Space resumes)")
 
@@ -413,6 +429,8 @@ class RunController(QObject):
         self._say(text)
 
     def _finish(self, text: str) -> None:
+        self._flush_progress()
+        self._progress_timer.stop()
         self.progress_label.setText(text)
         self.panel.detail.setText(text)
         self._say(text, 15000)

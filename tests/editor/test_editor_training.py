@@ -102,6 +102,12 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     run_dir = rc.train()
     qtbot.waitUntil(lambda: any(m["kind"] == "paused" for m in seen), timeout=90_000)
     assert rc.pause_action.isChecked() and "Paused" in rc.progress_label.text()
+    last = [m for m in seen if m["kind"] == "batch_metrics"][-1]
+    rc._on_batch_metrics(last)
+    qtbot.waitUntil(lambda: "ETA" in rc.progress_label.text(), timeout=2_000)
+    text = rc.progress_label.text()
+    assert text.startswith(f"Epoch {last['epoch'] + 1}/2 · batch {last['batch'] + 1}/2 · ")
+    assert "samples/s" in text and 0 < rc.progress.value() < 1000
     os.kill(rc.client.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: not rc.client.running, timeout=30_000)
     title, text = window._errors[-1][:2]
