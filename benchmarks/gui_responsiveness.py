@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run both measurements and print tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=512)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=5)
