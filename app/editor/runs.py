@@ -161,13 +161,10 @@ class RunController(QObject):
         self.backend = QComboBox()
         self.backend.setObjectName("backend")
         self.backend.setToolTip("Device / simulation backend")
-        try:
-            from app.training.engine import available_backends
+        from app.worker.genn_backend import available_backends
 
-            names = available_backends()
-        except ImportError:
-            names = ["cpu"]
-        self.backend.addItems(names)
+        for name, label in available_backends():
+            self.backend.addItem(label, name)
         tb.addWidget(QLabel(" Backend "))
         tb.addWidget(self.backend)
         self.progress = QProgressBar()
@@ -252,7 +249,7 @@ class RunController(QObject):
         return True
 
     def _options(self) -> dict[str, Any]:
-        opts: dict[str, Any] = {"backend": self.backend.currentText() or None,
+        opts: dict[str, Any] = {"backend": self.backend.currentData() or None,
                                 "nice": WORKER_NICE}
         if self.plots is not None:
             picked = self.plots.voltage.picked_neurons
@@ -264,10 +261,16 @@ class RunController(QObject):
         """Train the document in a new run folder (``options`` go to WorkerSpec)."""
         if not self._ready():
             return None
+        opts = {**self._options(), **options}
+        if opts.get("backend") == "genn":
+            from app.worker.genn_backend import genn_warnings
+
+            notes = genn_warnings(self.window.ctl.project)
+            if notes:
+                self._say(" ".join(notes))
         try:
             self.run_dir = self.client.start_training(
-                self.window.ctl.project, self.window.ctl.path, root=self.runs_root(),
-                **{**self._options(), **options})
+                self.window.ctl.project, self.window.ctl.path, root=self.runs_root(), **opts)
         except (OSError, ValueError, RuntimeError) as exc:
             self.window.show_error("Cannot start training", str(exc))
             return None
@@ -309,7 +312,7 @@ class RunController(QObject):
             project.weights.update(weights)
         try:
             self.client.start_evaluation(project, self.window.ctl.path, mode=mode,
-                                         backend=self.backend.currentText() or None,
+                                         backend=self.backend.currentData() or None,
                                          nice=WORKER_NICE)
         except (OSError, ValueError, RuntimeError) as exc:
             self.window.show_error("Cannot start", str(exc))

@@ -501,6 +501,15 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
         project = project_from_dict(json.loads(spec.project_json), spec.weights)
         if spec.max_examples is not None:
             project.training.max_examples = int(spec.max_examples)
+        if spec.backend == "genn":
+            from app.worker import genn_backend
+
+            stage = "while training on GeNN"
+            value = genn_backend.train_on_genn(project, spec.base_dir, send, spec.run,
+                                               spec.num_epochs, spec.sample_every, control.check)
+            send({"kind": "finished", "run": spec.run, "mode": spec.mode, "weights": {},
+                  "metric": _metric_name(project), "value": value})
+            return
         if spec.backend and "backend" in project.compiler.params:
             project.compiler.params["backend"] = spec.backend
         built = build(project, spec.base_dir)

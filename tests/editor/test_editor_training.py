@@ -47,7 +47,7 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
                                                          tmp_path: Path) -> None:
     open_small_yin_yang(window, tmp_path, epochs=1)
     rc = window.run_controller
-    assert rc.backend.count() >= 1 and rc.backend.itemText(0) == "cpu"
+    assert rc.backend.count() >= 1 and rc.backend.currentData() == "cpu"
     assert not rc.pause_action.isEnabled() and rc.train_action.isEnabled()
     assert rc.pause_action.shortcut() == QKeySequence(Qt.Key.Key_Space)
     window.actions_by_name["train"].trigger()
