@@ -215,6 +215,12 @@ class CompiledNetwork:
                                        f"{v.reshape(len(v), -1).shape[1]} values but the "
                                        f"population has {pop.num_neurons} neurons")
                 continue
+            # The same example list is usually passed every epoch; its spikes were checked
+            # already (the check costs ~0.1 ms per example). Labels are checked below.
+            key = (name, id(v), len(v), id(v[0]) if len(v) else 0, id(v[-1]) if len(v) else 0)
+            validated = self.__dict__.setdefault("_validated_inputs", {})
+            if key in validated and validated[key] is v:
+                continue
             labels = None
             num_classes = None
             if y is not None and len(self.outputs) == 1:
@@ -224,6 +230,9 @@ class CompiledNetwork:
                     num_classes = self.outputs[0].num_neurons
             validate_spike_dataset(list(v), labels, pop.num_neurons, num_classes,
                                    self.example_timesteps, self.dt)
+            if len(validated) > 16:
+                validated.clear()
+            validated[key] = v
         if y is not None:
             for name, v in y.items():
                 arr = np.asarray(v)
