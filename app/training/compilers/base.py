@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from app.model import Network
+from app.model import Network, Population
 from app.model.errors import ModelError, bad_arg
 
 
@@ -82,6 +82,31 @@ class Compiler:
                 problems.append(Problem("receives no connections, so it can never be driven; "
                                         "connect an input or remove it", p.name, "population"))
         return problems
+
+    def _loss_map(self, outputs: list[Population]) -> tuple[dict[str, Any], list[Problem]]:
+        """Resolve ``self.losses`` (one loss or {population: loss}) per output population."""
+        from ..losses import get_loss
+
+        problems: list[Problem] = []
+        losses: dict[str, Any] = {}
+        if isinstance(self.losses, dict):
+            for k, v in self.losses.items():
+                name = k.name if isinstance(k, Population) else str(k)
+                try:
+                    losses[name] = get_loss(v)
+                except ValueError as e:
+                    problems.append(Problem(str(e), name, "population", "losses"))
+        else:
+            try:
+                loss = get_loss(self.losses)
+                losses = {p.name: loss for p in outputs}
+            except ValueError as e:
+                problems.append(Problem(str(e), "", "compiler", "losses"))
+        for p in outputs:
+            if p.name not in losses and not problems:
+                problems.append(Problem("has a readout but no loss; add it to 'losses'",
+                                        p.name, "population", "losses"))
+        return losses, problems
 
     def raise_problems(self, network: Network) -> None:
         """Raise CompileError listing every problem, if any."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from app.model import Network, Population
+from app.model import Network
 from app.model.errors import bad_arg
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
@@ -31,7 +31,7 @@ from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable
 from ..engine import eprop_kernels as EK
 from ..engine.layout import build_layout
-from ..losses import Loss, MeanSquareError, SparseCategoricalCrossentropy, get_loss
+from ..losses import MeanSquareError, SparseCategoricalCrossentropy
 from ..optimisers import get_optimiser
 from .base import (
     CompileError,
@@ -101,28 +101,6 @@ class EPropCompiler(Compiler):
         self.extra_kwargs = dict(kwargs)
 
     # ----- checks ------------------------------------------------------------------------
-    def _loss_map(self, outputs: list[Population]) -> tuple[dict[str, Loss], list[Problem]]:
-        problems: list[Problem] = []
-        losses: dict[str, Loss] = {}
-        if isinstance(self.losses, dict):
-            for k, v in self.losses.items():
-                name = k.name if isinstance(k, Population) else str(k)
-                try:
-                    losses[name] = get_loss(v)
-                except ValueError as e:
-                    problems.append(Problem(str(e), name, "population", "losses"))
-        else:
-            try:
-                loss = get_loss(self.losses)
-                losses = {p.name: loss for p in outputs}
-            except ValueError as e:
-                problems.append(Problem(str(e), "", "compiler", "losses"))
-        for p in outputs:
-            if p.name not in losses and not problems:
-                problems.append(Problem("has a readout but no loss; add it to 'losses'",
-                                        p.name, "population", "losses"))
-        return losses, problems
-
     def check(self, network: Network) -> list[Problem]:
         """e-prop's requirements (SPEC.md): every reason this network cannot be trained."""
         problems = super().check(network)

@@ -31,11 +31,9 @@ from ..engine import get_backend
 from ..engine import kernels as K
 from ..engine.layout import P_END, P_START, RO_MAX, build_layout
 from ..losses import (
-    Loss,
     MeanSquareError,
     RelativeMeanSquareError,
     SparseCategoricalCrossentropy,
-    get_loss,
     softmax,
 )
 from ..optimisers import Optimiser, get_optimiser
@@ -113,28 +111,6 @@ class EventPropCompiler(Compiler):
         self.backend = backend
 
     # ----- checks ------------------------------------------------------------------------
-    def _loss_map(self, outputs: list[Population]) -> tuple[dict[str, Loss], list[Problem]]:
-        problems = []
-        losses: dict[str, Loss] = {}
-        if isinstance(self.losses, dict):
-            for k, v in self.losses.items():
-                name = k.name if isinstance(k, Population) else str(k)
-                try:
-                    losses[name] = get_loss(v)
-                except ValueError as e:
-                    problems.append(Problem(str(e), name, "population", "losses"))
-        else:
-            try:
-                loss = get_loss(self.losses)
-                losses = {p.name: loss for p in outputs}
-            except ValueError as e:
-                problems.append(Problem(str(e), "", "compiler", "losses"))
-        for p in outputs:
-            if p.name not in losses and not problems:
-                problems.append(Problem("has a readout but no loss; add it to 'losses'",
-                                        p.name, "population", "losses"))
-        return losses, problems
-
     def check(self, network: Network) -> list[Problem]:
         """EventProp's requirements (SPEC.md): LIF hidden, Exponential synapses, one tau_syn."""
         problems = super().check(network)
