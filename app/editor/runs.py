@@ -25,10 +25,12 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from app.editor.mpi_run import MpiRun
 from app.worker import runs
 from app.worker.client import TrainingClient
 from app.worker.qt import QtWorkerAdapter
@@ -119,6 +121,13 @@ class RunController(QObject):
         self._progress_timer.setSingleShot(True)
         self._progress_timer.setInterval(PROGRESS_MS)
         self._progress_timer.timeout.connect(self._flush_progress)
+        self.mpi = MpiRun(self)
+        self.mpi.line.connect(self._on_mpi_line)
+        self.mpi.epoch.connect(self._on_mpi_epoch)
+        self.mpi.ended.connect(self._on_mpi_ended)
+        self._mpi_epochs = 1
+        self._mpi_ranks = 1
+        self._mpi_history: dict[str, list[dict[str, Any]]] = {"batch": [], "epoch": []}
         self._build_ui()
         window.ctl.file_changed.connect(self.refresh_runs)
         self.refresh_runs()
@@ -167,6 +176,14 @@ class RunController(QObject):
             self.backend.addItem(label, name)
         tb.addWidget(QLabel(" Backend "))
         tb.addWidget(self.backend)
+        self.processes = QSpinBox()
+        self.processes.setObjectName("processes")
+        self.processes.setRange(1, max(1, os.cpu_count() or 1))
+        self.processes.setValue(1)
+        self.processes.setToolTip("Training processes: above 1, Train starts a data-parallel "
+                                  "run with mpirun on this machine (CPU engine; no pausing)")
+        tb.addWidget(QLabel(" Processes "))
+        tb.addWidget(self.processes)
         self.progress = QProgressBar()
         self.progress.setObjectName("train_progress")
         self.progress.setRange(0, 1000)
@@ -189,16 +206,25 @@ class RunController(QObject):
         if getattr(w, "view_menu", None) is not None:
             w.view_menu.addAction(dock.toggleViewAction())
 
+    @property
+    def busy(self) -> bool:
+        """The worker or an MPI run is running."""
+        return self.client.running or self.mpi.running
+
     def _update_actions(self) -> None:
-        busy = self.client.running
+        busy = self.busy
         self.train_action.setEnabled(not busy)
         self.evaluate_action.setEnabled(not busy)
         self.predict_action.setEnabled(not busy)
         self.panel.resume_button.setEnabled(not busy)
         self.pause_action.setEnabled(busy and self.mode == "train")
+        self.pause_action.setToolTip(
+            "Pause is not available for multi-process (MPI) runs" if self.mode == "mpi"
+            else "Pause or resume training (Space)")
         self.stop_action.setEnabled(busy)
         self.keep_action.setEnabled(bool(self.trained_weights) and not busy)
         self.backend.setEnabled(not busy)
+        self.processes.setEnabled(not busy)
         if not busy:
             self.pause_action.setChecked(False)
 
@@ -238,7 +264,7 @@ class RunController(QObject):
 
     # ----- commands -------------------------------------------------------------------
     def _ready(self) -> bool:
-        if self.client.running:
+        if self.busy:
             self._say("A worker is already running")
             return False
         issues = self.window.validate()
@@ -259,6 +285,8 @@ class RunController(QObject):
 
     def train(self, **options: Any) -> Path | None:
         """Train the document in a new run folder (``options`` go to WorkerSpec)."""
+        if self.processes.value() > 1 and not options:
+            return self.train_mpi(self.processes.value())
         if not self._ready():
             return None
         opts = {**self._options(), **options}
@@ -277,6 +305,42 @@ class RunController(QObject):
         self._started("train", f"Training run {self.run_dir.name}…")
         return self.run_dir
 
+    def train_mpi(self, num_ranks: int) -> Path | None:
+        """Train with ``num_ranks`` MPI processes (``spike-studio train --mpi``) in a new
+        run folder; an unsaved document goes to a copy there, never over its file."""
+        if not self._ready():
+            return None
+        ctl = self.window.ctl
+        project = ctl.project
+        epochs = int(project.training.num_epochs)
+        try:
+            run_dir = runs.new_run_dir(self.runs_root())
+            if ctl.path is not None and not ctl.dirty:
+                project_file = Path(ctl.path)
+            else:
+                project_file = run_dir / "project.ssproj"
+                save_copy(project, ctl.path, project_file)
+            runs.write_json(run_dir / "settings.json", {
+                "mode": "train", "num_epochs": epochs, "start_epoch": 0, "backend": "mpi",
+                "num_ranks": int(num_ranks), "project_file": str(project_file)})
+            runs.update_status(run_dir, status="running", epochs_done=0,
+                               message=f"{num_ranks} MPI processes")
+            cmd = self.mpi.start(project_file, num_ranks, epochs,
+                                 project.training.max_examples, run_dir / "output.log")
+        except (OSError, ValueError, RuntimeError) as exc:
+            self.window.show_error("Cannot start the MPI run", str(exc))
+            return None
+        self.run_dir = run_dir
+        self._mpi_epochs = epochs
+        self._mpi_ranks = int(num_ranks)
+        self._mpi_history = {"batch": [], "epoch": []}
+        if self.plots is not None:
+            self.plots.update_from_message({"kind": "clear_run", "run": run_dir.name})
+        self._started("mpi", f"Training run {run_dir.name} on {num_ranks} processes…",
+                      poll=False)
+        self._say("running: " + " ".join(cmd))
+        return run_dir
+
     def resume_selected(self) -> None:
         """Resume the run selected in the Runs panel from its last checkpoint."""
         run_dir = self.panel.selected_run()
@@ -287,7 +351,7 @@ class RunController(QObject):
 
     def resume(self, run_dir: Path) -> bool:
         """Continue ``run_dir`` from its last checkpoint."""
-        if self.client.running:
+        if self.busy:
             return False
         try:
             epoch = self.client.resume_run(run_dir)
@@ -340,8 +404,12 @@ class RunController(QObject):
         self._say("Pausing after this batch…" if paused else "Resumed")
 
     def stop(self) -> None:
-        """Stop after the current batch (killed if it does not within the grace period)."""
-        if self.client.running:
+        """Stop after the current batch (killed if it does not within the grace period);
+        an MPI run's whole process group is terminated."""
+        if self.mpi.running:
+            self.mpi.stop()
+            self._say("Stopping the MPI processes…")
+        elif self.client.running:
             self.client.stop()
             self.pause_action.setChecked(False)
             self._say("Stopping after this batch…")
@@ -356,14 +424,16 @@ class RunController(QObject):
     def shutdown(self) -> None:
         """Window closing: end the worker."""
         self.adapter.timer.stop()
+        self.mpi.kill()
         self.client.close()
 
-    def _started(self, mode: str, text: str) -> None:
+    def _started(self, mode: str, text: str, poll: bool = True) -> None:
         self.mode = mode
         self.messages = {}
         self.progress.setValue(0)
         self.progress_label.setText(text)
-        self.adapter.start()
+        if poll:
+            self.adapter.start()
         self.refresh_runs()
         self._update_actions()
 
@@ -472,6 +542,52 @@ class RunController(QObject):
         self._finish(text[0].upper() + text[1:])
         self.window.show_error("Training process ended", text)
 
+    # ----- MPI runs -------------------------------------------------------------------
+    def _on_mpi_line(self, line: str) -> None:
+        self._say(line)
+
+    def _on_mpi_epoch(self, row: dict[str, Any]) -> None:
+        if self.run_dir is None:
+            return
+        self.messages["epoch_metrics"] = self.messages.get("epoch_metrics", 0) + 1
+        self._mpi_history["epoch"].append(dict(row))
+        try:
+            runs.write_history(self.run_dir, self._mpi_history)
+            runs.update_status(self.run_dir, epochs_done=int(row["epoch"]) + 1)
+        except OSError:
+            pass
+        if self.plots is not None:
+            self.plots.update_from_message({"kind": "epoch_metrics", "run": self.run_dir.name,
+                                            **row})
+        done = int(row["epoch"]) + 1
+        self.progress.setValue(int(1000 * min(1.0, done / max(1, self._mpi_epochs))))
+        text = f"Epoch {done}/{self._mpi_epochs} · loss {row['loss']:.4f}"
+        if row.get("accuracy") is not None:
+            text += f" · accuracy {row['accuracy'] * 100:.1f}%"
+        self.progress_label.setText(text + f" · {self._mpi_ranks} processes")
+
+    def _on_mpi_ended(self, code: int, stopped: bool, tail: str) -> None:
+        name = self.run_dir.name if self.run_dir is not None else "?"
+        last = self._mpi_history["epoch"][-1] if self._mpi_history["epoch"] else {}
+        if code == 0 and not stopped:
+            status, text = "finished", f"Run {name} finished"
+            if last.get("accuracy") is not None:
+                text += f": training accuracy {last['accuracy'] * 100:.1f}%"
+            self.progress.setValue(1000)
+        elif stopped:
+            status, text = "stopped", f"Run {name} stopped"
+        else:
+            status, text = "failed", f"Run {name} failed: mpirun exited with code {code}"
+        if self.run_dir is not None:
+            try:
+                runs.update_status(self.run_dir, status=status, exit_code=code, message=text)
+            except OSError:
+                pass
+        self.messages[status] = self.messages.get(status, 0) + 1
+        self._finish(text)
+        if status == "failed":
+            self.window.show_error("Training failed", text, tail)
+
     def _select(self, where: dict[str, str]) -> None:
         """Select the population or connection an error names on the canvas."""
         project = self.window.ctl.project
@@ -488,6 +604,21 @@ class RunController(QObject):
             pass
 
 
+def save_copy(project: Any, original: Path | None, target: Path) -> Path:
+    """Save ``project`` to ``target`` with its data file paths made absolute (they are
+    relative to the original file's folder)."""
+    from app.project.io import save_project
+
+    copy = project.copy()
+    base = Path(original).resolve().parent if original is not None else Path.cwd()
+    ds = copy.dataset
+    for attr in ("path", "test_path"):
+        value = getattr(ds, attr, "")
+        if value and not Path(value).is_absolute():
+            setattr(ds, attr, str((base / value).resolve()))
+    return save_project(copy, target)
+
+
 def final_weights(run_dir: Path, project: Any) -> dict[str, np.ndarray]:
     """A finished run's final weights keyed by connection id (Dense/OneToOne only)."""
     out: dict[str, np.ndarray] = {}
@@ -499,4 +630,4 @@ def final_weights(run_dir: Path, project: Any) -> dict[str, np.ndarray]:
     return out
 
 
-__all__ = ["RunController", "RunsPanel", "final_weights"]
+__all__ = ["RunController", "RunsPanel", "final_weights", "save_copy"]
