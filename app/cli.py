@@ -96,7 +96,7 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
         built.compiler.communicator = communicator
     if args.limit:
         built.dataset = limit_dataset(built.dataset, args.limit)
-    epochs = args.epochs if args.epochs is not None else project.training.epochs
+    epochs = args.epochs if args.epochs is not None else project.training.num_epochs
     x, y = built.train_data()
     tx, ty = built.test_data()
     ranks = "" if communicator is None else f" on {communicator.num_ranks} MPI rank(s)"
@@ -199,9 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.command is None:
         args = ap.parse_args(["gui", *([] if argv is None else argv)])
+    from app.project.errors import ProjectError
+
     try:
         return args.func(args)
-    except (ValueError, KeyError, FileNotFoundError) as exc:
+    except (ValueError, KeyError, FileNotFoundError, ProjectError) as exc:
         print(f"spike-studio: error: {exc}", file=sys.stderr)
         return 2
 
