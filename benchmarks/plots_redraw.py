@@ -12,6 +12,8 @@ Run with ``python benchmarks/plots_redraw.py`` (offscreen by default).  For
 * ``total``: both; the target is < 16 ms at 1e5 spikes.
 
 ``paint`` of an empty plot is printed as a baseline (axes, grid, frame).
+``--drawlines`` turns off the raster's numpy tick paint (``TickCurve``) so
+pyqtgraph's ``QPainter.drawLines`` path can be compared.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.plots.raster import RasterPlot  # noqa: E402
+from app.plots.raster import RasterPlot, TickCurve  # noqa: E402
 
 
 def time_redraw(plot: RasterPlot, repeats: int) -> tuple[float, float]:
@@ -57,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--t-max", type=float, default=1000.0)
     parser.add_argument("--size", default="1000x400", help="plot widget size WxH")
     parser.add_argument("--counts", default="1e4,1e5,1e6")
+    parser.add_argument("--drawlines", action="store_true",
+                        help="paint ticks with QPainter.drawLines, not the numpy image path")
     args = parser.parse_args(argv)
+    if args.drawlines:
+        TickCurve.max_fast_rows = -1
 
     app = QApplication.instance() or QApplication([])
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -72,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"platform={app.platformName()} widget={width}x{height} "
           f"neurons={args.neurons} t_max={args.t_max:g} ms repeats={args.repeats} "
-          f"max_ticks={plot.max_ticks:,}")
+          f"max_ticks={plot.max_ticks:,} tick paint={'drawLines' if args.drawlines else 'numpy'}")
     print(f"empty plot paint: {empty_paint * 1e3:.2f} ms")
     header = f"{'spikes':>10} {'mode':>10} {'update ms':>10} {'paint ms':>10} {'total ms':>10}"
     print(header)

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtGui import QImage
 
-from app.plots.raster import RasterPlot, bin_spikes, tick_coordinates
+from app.plots.raster import RasterPlot, TickCurve, bin_spikes, tick_coordinates
 
 
 @pytest.fixture
@@ -27,6 +27,69 @@ def test_tick_coordinates_are_vertical_pairs():
     x, y = tick_coordinates(np.array([1.0, 2.5]), np.array([3, 0]))
     np.testing.assert_allclose(x, [1.0, 1.0, 2.5, 2.5])
     np.testing.assert_allclose(y, [2.6, 3.4, -0.4, 0.4])
+
+
+def test_tick_coordinates_into_reused_buffers():
+    out = (np.full(10, np.nan), np.full(10, np.nan))
+    x, y = tick_coordinates(np.array([1.0, 2.5]), np.array([3, 0]), out=out)
+    assert np.shares_memory(x, out[0]) and np.shares_memory(y, out[1])
+    np.testing.assert_allclose(x, [1.0, 1.0, 2.5, 2.5])
+    np.testing.assert_allclose(y, [2.6, 3.4, -0.4, 0.4])
+
+
+def _grab_array(widget):
+    image = widget.graphics.grab().toImage()
+    bits = np.frombuffer(image.constBits(), np.uint8)[:image.sizeInBytes()]
+    return bits.reshape(image.height(), image.bytesPerLine()).copy()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+@pytest.mark.parametrize(("n", "n_neurons", "size", "view"), [
+    (100_000, 1000, (1000, 400), None),  # sub-pixel ticks, 1-2 rows each
+    (5000, 50, (640, 360), None),  # ticks several pixels tall
+    (20000, 200, (1000, 400), ((100, 300), (20, 60))),  # zoomed in: clipped ticks
+    (3000, 30, (800, 600), ((10, 20), (-1, 8))),  # ~50 px ticks, some cut by the frame
+])
+def test_fast_tick_paint_is_pixel_identical_to_drawlines(qtbot, monkeypatch, theme, n,
+                                                         n_neurons, size, view):
+    raster = RasterPlot(theme=theme)
+    raster.resize(*size)
+    qtbot.addWidget(raster)
+    raster.show()
+    qtbot.waitExposed(raster)
+    raster.set_spikes(*random_spikes(n, n_neurons, 1000.0, seed=n), n_neurons, 1000.0)
+    raster.redraw_now()
+    if view is not None:
+        raster.plot.setRange(xRange=view[0], yRange=view[1], padding=0)
+    monkeypatch.setattr(TickCurve, "max_fast_rows", 1000)
+    slow_paints = []
+    original = pg.PlotCurveItem.paint
+    monkeypatch.setattr(pg.PlotCurveItem, "paint",
+                        lambda *a: (slow_paints.append(1), original(*a)))
+    fast = _grab_array(raster)
+    assert not slow_paints  # the numpy path drew the ticks
+    monkeypatch.setattr(TickCurve, "max_fast_rows", -1)  # force QPainter.drawLines
+    slow = _grab_array(raster)
+    assert slow_paints
+    assert np.count_nonzero(fast != fast[5, 5]) > 1000  # something was drawn
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_fast_tick_paint_not_used_for_thick_or_antialiased_pens(raster):
+    raster.show()
+    raster.set_spikes(*random_spikes(300), 50, 100.0)
+    raster.redraw_now()
+    calls = []
+    raster.curve._draw_ticks_image = lambda *a: calls.append(1) or True
+    raster.graphics.grab()
+    assert calls
+    calls.clear()
+    raster.curve.setPen(pg.mkPen("w", width=2))
+    raster.graphics.grab()
+    raster.curve.setPen(pg.mkPen("w", width=1, cosmetic=True))
+    raster.curve.opts["antialias"] = True
+    raster.graphics.grab()
+    assert not calls
 
 
 def test_below_threshold_draws_one_pairs_curve_with_2n_points(raster):
