@@ -174,7 +174,8 @@ class ConnVarRecorder(Callback):
 
 
 class Checkpoint(Callback):
-    """Save every trained variable at the end of every ``epoch_interval``-th epoch."""
+    """Save every trained variable (and the optimiser's moments) at the end of every
+    ``epoch_interval``-th epoch; ``Network.load`` plus ``load_optimiser_state`` resume it."""
 
     def __init__(self, serialiser: str | Serialiser = "numpy", epoch_interval: int = 1) -> None:
         if not isinstance(epoch_interval, int) or epoch_interval < 1:
@@ -189,6 +190,8 @@ class Checkpoint(Callback):
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
         if epoch % self.epoch_interval == 0 and self._cn.is_root:
             self._cn.save((epoch,), self.serialiser)
+            if hasattr(self._cn, "save_optimiser_state"):
+                self._cn.save_optimiser_state((epoch,), self.serialiser)
 
 
 class OptimiserParamSchedule(Callback):

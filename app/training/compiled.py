@@ -422,6 +422,40 @@ class CompiledTrainingNetwork(CompiledNetwork):
         """Forward + gradient of one batch, leaving gradients in ``trainables``."""
         raise NotImplementedError
 
+    def save_optimiser_state(self, keys: tuple = (),
+                             serialiser: str | Serialiser = "numpy") -> None:
+        """Serialise every trainable's optimiser moments and the engine state that carries
+        across trials, so a resumed run continues exactly."""
+        ser = get_serialiser(serialiser)
+        for t in self.trainables:
+            for k, arr in t.state.items():
+                ser.serialise(tuple(keys) + (f"{t.name}.{t.kind}", f"opt_{k}"), arr)
+        for name in getattr(self.sim, "CARRIED_STATE", ()):
+            ser.serialise(tuple(keys) + ("engine.state", name), getattr(self.sim, name))
+
+    def load_optimiser_state(self, keys: tuple = (),
+                             serialiser: str | Serialiser = "numpy") -> None:
+        """Restore optimiser moments and carried engine state saved by
+        ``save_optimiser_state`` (or a Checkpoint)."""
+        data = get_serialiser(serialiser).deserialise_all(keys)
+        for t in self.trainables:
+            entry = data.get(f"{t.name}.{t.kind}", {})
+            for k, arr in t.state.items():
+                if f"opt_{k}" not in entry:
+                    raise KeyError(f"checkpoint {keys!r} has no optimiser state '{k}' for the "
+                                   f"{t.kind}s of '{t.name}'")
+                saved = entry[f"opt_{k}"]
+                if saved.shape != arr.shape:
+                    raise ValueError(f"optimiser state '{k}' of '{t.name}' has shape "
+                                     f"{saved.shape}; the compiled network needs {arr.shape}")
+                arr[...] = saved
+        for name, arr in data.get("engine.state", {}).items():
+            target = getattr(self.sim, name, None)
+            if isinstance(target, np.ndarray) and target.shape == arr.shape:
+                target[...] = arr
+        if hasattr(self.sim, "refresh_weights"):
+            self.sim.refresh_weights()
+
     def optimise(self, step: int) -> None:
         """Apply one optimiser step to every trainable, refusing NaN/inf gradients."""
         for t in self.trainables:

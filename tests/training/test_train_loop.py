@@ -271,3 +271,65 @@ def test_manual_augmentation_loop_like_mlgenn(tmp_path):
     net2.load((5,), ser)
     np.testing.assert_array_equal(net2.connections[1].connectivity.weight,
                                   net.connections[1].connectivity.weight)
+
+
+def test_resume_from_checkpoint_in_a_new_compiled_network_is_exact(tmp_path):
+    x, y = _two_class_data(24)
+    ser = Numpy(tmp_path / "ck")
+
+    def compiled(net):
+        return EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01),
+                                 batch_size=8, rng_seed=5).compile(net)
+
+    net, inp, hid, out = _net()
+    with compiled(net) as cn:
+        cn.train({inp: x}, {out: y}, num_epochs=3, callbacks=[])
+        straight = cn.get_weights(hid.connection)
+    net, inp, hid, out = _net()
+    with compiled(net) as cn:
+        cn.train({inp: x}, {out: y}, num_epochs=1, callbacks=[Checkpoint(ser)])
+    net2, inp2, hid2, out2 = _net()
+    net2.load((0,), ser)
+    with compiled(net2) as cn2:
+        cn2.load_optimiser_state((0,), ser)
+        cn2.train({inp2: x}, {out2: y}, num_epochs=2, start_epoch=1, callbacks=[])
+        resumed = cn2.get_weights(hid2.connection)
+    np.testing.assert_array_equal(resumed, straight)
+
+
+def test_eprop_resume_from_checkpoint_carries_state_exactly(tmp_path):
+    from app.training.compilers import EPropCompiler
+    from app.training.compilers import eprop as eprop_module
+
+    x, y = _two_class_data(16)
+    ser = Numpy(tmp_path / "ep")
+
+    def build():
+        net = Network(eprop_module.default_params)
+        with net:
+            i = Population(SpikeInput(), 10, name="in")
+            h = Population(LeakyIntegrateFire(v_thresh=0.6, tau_refrac=5.0), 12, name="hid")
+            o = Population(LeakyIntegrate(readout="sum_var"), 2, name="out")
+            Connection(i, h, Dense(Normal(0.3, 0.2)), Delta(), name="in_hid")
+            Connection(h, h, Dense(Normal(0.0, 0.1)), Delta(), name="hid_hid")
+            Connection(h, o, Dense(Normal(0.0, 0.3)), Delta(), name="hid_out")
+        return net, i, o
+
+    def compiled(net):
+        return EPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=4,
+                             rng_seed=1).compile(net)
+
+    net, i, o = build()
+    with compiled(net) as cn:
+        cn.train({i: x}, {o: y}, num_epochs=3, shuffle=False, callbacks=[])
+        straight = cn.get_weights("hid_hid")
+    net, i, o = build()
+    with compiled(net) as cn:
+        cn.train({i: x}, {o: y}, num_epochs=1, shuffle=False, callbacks=[Checkpoint(ser)])
+    net2, i2, o2 = build()
+    net2.load((0,), ser)
+    with compiled(net2) as cn2:
+        cn2.load_optimiser_state((0,), ser)
+        cn2.train({i2: x}, {o2: y}, num_epochs=2, start_epoch=1, shuffle=False, callbacks=[])
+        resumed = cn2.get_weights("hid_hid")
+    np.testing.assert_array_equal(resumed, straight)

@@ -117,6 +117,9 @@ class CPUSimulator:
     """State and kernel calls for ``batch_size`` parallel trials of one network."""
 
     name = "cpu"
+    #: State that carries from one trial into the next (saved in checkpoints so a
+    #: resumed run continues exactly).
+    CARRIED_STATE = ("V", "A", "RF", "X", "ring", "spk", "spk_cnt")
 
     def __init__(self, layout: Layout, batch_size: int, dt: float, example_timesteps: int,
                  profiling: bool = False) -> None:

@@ -385,6 +385,11 @@ class EPropSimulator:
     in parallel over neurons) or "auto".
     """
 
+    #: State that carries from one trial into the next (e-prop keeps V, traces and
+    #: errors across trials); saved in checkpoints so a resumed run continues exactly.
+    CARRIED_STATE = ("V", "RF", "A", "PSI", "FAVG", "E", "ZH", "SPK", "ZH_N", "SPK_N", "X",
+                     "SM", "EF", "EPSA")
+
     name = "cpu-eprop"
 
     def __init__(self, layout: Layout, batch_size: int, dt: float, example_timesteps: int,
