@@ -220,29 +220,13 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                             gi = s0 + j
                             v = vrow[j]
                             if v >= vth:
-                                if events:
-                                    if nspk[b, gi] < cap:
-                                        e = ev_cnt[b]
-                                        if e < ev_step.shape[1]:
-                                            ev_step[b, e] = step
-                                            ev_nid[b, e] = gi
-                                            ev_xmv[b, e] = isyn[gi] * imv - v
-                                            ev_cnt[b] = e + 1
-                                    elif ev_ovf[b] < 0:
-                                        ev_ovf[b] = gi
-                                nspk[b, gi] += 1
+                                _emit_spike(p, b, gi, s0, step, t, isyn[gi] * imv - v, events,
+                                            cap, ro, R, R2, new_spk, new_cnt, ev_step, ev_nid,
+                                            ev_xmv, ev_cnt, nspk, ev_ovf)
                                 if rel:
                                     v -= vth - vreset
                                 else:
                                     v = vreset
-                                if ro == RO_FIRST:
-                                    if R2[b, gi] == zero:
-                                        R[b, gi] = -t
-                                        R2[b, gi] = one
-                                elif ro == RO_COUNT:
-                                    R[b, gi] += one
-                                new_spk[s0 + new_cnt[p]] = gi - s0
-                                new_cnt[p] += 1
                                 V[b, gi] = v
                         continue
                     for gi in range(s0, s1):
@@ -265,17 +249,9 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                         if ro >= 0:
                             _readout(ro, b, gi, v, t, step, T, dt, R, R2)
                         if v >= thr and (not has_rf or RF[b, gi] <= zero):
-                            if events:
-                                if nspk[b, gi] < cap:
-                                    e = ev_cnt[b]
-                                    if e < ev_step.shape[1]:
-                                        ev_step[b, e] = step
-                                        ev_nid[b, e] = gi
-                                        ev_xmv[b, e] = I * imv - v
-                                        ev_cnt[b] = e + 1
-                                elif ev_ovf[b] < 0:
-                                    ev_ovf[b] = gi
-                            nspk[b, gi] += 1
+                            _emit_spike(p, b, gi, s0, step, t, I * imv - v, events, cap, ro,
+                                        R, R2, new_spk, new_cnt, ev_step, ev_nid, ev_xmv,
+                                        ev_cnt, nspk, ev_ovf)
                             if rel:
                                 v -= vth - vreset
                             else:
@@ -284,14 +260,6 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                                 A[b, gi] += one
                             if has_rf:
                                 RF[b, gi] = trefrac
-                            if ro == RO_FIRST:
-                                if R2[b, gi] == zero:
-                                    R[b, gi] = -t
-                                    R2[b, gi] = one
-                            elif ro == RO_COUNT:
-                                R[b, gi] += one
-                            new_spk[s0 + new_cnt[p]] = gi - s0
-                            new_cnt[p] += 1
                         V[b, gi] = v
                 # swap spike buffers, recordings
                 for p in range(P):
@@ -323,6 +291,32 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     for gi in range(s0, s1):
                         out_hist[b, step, gi - s0] = V[b, gi]
     return 0
+
+
+@njit(cache=True, inline="always")
+def _emit_spike(p, b, gi, s0, step, t, xmv, events, cap, ro, R, R2, new_spk, new_cnt,
+                ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf):
+    """Bookkeeping of a LIF/ALIF spike (before its reset): EventProp tape entry with
+    (x - V) or overflow flag, spike count, count/first-spike readouts, spike list."""
+    if events:
+        if nspk[b, gi] < cap:
+            e = ev_cnt[b]
+            if e < ev_step.shape[1]:
+                ev_step[b, e] = step
+                ev_nid[b, e] = gi
+                ev_xmv[b, e] = xmv
+                ev_cnt[b] = e + 1
+        elif ev_ovf[b] < 0:
+            ev_ovf[b] = gi
+    nspk[b, gi] += 1
+    if ro == RO_FIRST:
+        if R2[b, gi] == np.float32(0.0):
+            R[b, gi] = -t
+            R2[b, gi] = np.float32(1.0)
+    elif ro == RO_COUNT:
+        R[b, gi] += np.float32(1.0)
+    new_spk[s0 + new_cnt[p]] = gi - s0
+    new_cnt[p] += 1
 
 
 @njit(cache=True, inline="always")
