@@ -29,14 +29,14 @@ from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
 from ..engine import get_backend
 from ..engine import kernels as K
-from ..engine.layout import P_END, P_START, RO_MAX, build_layout
+from ..engine.layout import RO_MAX, build_layout
 from ..losses import (
     MeanSquareError,
     RelativeMeanSquareError,
     SparseCategoricalCrossentropy,
     softmax,
 )
-from ..optimisers import Optimiser, get_optimiser
+from ..optimisers import get_optimiser
 from .base import (
     Compiler,
     Problem,
@@ -410,10 +410,4 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         return out
 
 
-def pop_range(layout: Any, name: str) -> tuple[int, int]:
-    """Global (start, end) neuron ids of a population."""
-    p = layout.pop_index[name]
-    return int(layout.pop_i[p, P_START]), int(layout.pop_i[p, P_END])
-
-
-__all__ = ["EventPropCompiler", "default_params", "Optimiser"]
+__all__ = ["EventPropCompiler", "default_params"]
