@@ -3,8 +3,9 @@
 - ``spike-studio train [PROJECT] [--example KEY] [--epochs N] [--limit N] [--mpi N]``
   (``--mpi N`` runs N data-parallel processes with ``mpirun``; on a cluster start
   ``spike-studio train PROJECT --distributed`` with ``mpirun``/``srun`` yourself)
-- ``spike-studio export PROJECT [--to python|mlgenn] -o script.py``
+- ``spike-studio export PROJECT [--to python|mlgenn|nir] -o script.py`` (``nir``: a NIR graph)
 - ``spike-studio import SCRIPT -o PROJECT.ssproj`` reads an mlGeNN script (never runs it)
+  or a ``.nir`` graph
 - ``spike-studio examples`` lists the bundled example projects.
 """
 
@@ -119,6 +120,13 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a Python (Spike Studio or mlGeNN) script that rebuilds and trains the project."""
+    if getattr(args, "to", "python") == "nir":
+        from app.project.nir_export import export_nir_file
+
+        out, notes = export_nir_file(args.project, args.output)
+        print(f"wrote {out}" + (f"\n{len(notes)} thing(s) NIR cannot express:" if notes else ""))
+        print("".join(f"  - {n}\n" for n in notes), end="")
+        return 0
     if getattr(args, "to", "python") == "mlgenn":
         from app.project.mlgenn_export import export_mlgenn_file
 
@@ -134,9 +142,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """Read an mlGeNN script (with ``ast``, never running it) into a project file."""
     from app.project.mlgenn_import import import_to_project_file
+    from app.project.nir_import import import_nir_to_project_file
 
+    nir = Path(args.script).suffix.lower() == ".nir"
     try:
-        out, unmapped = import_to_project_file(args.script, args.output)
+        out, unmapped = (import_nir_to_project_file if nir else import_to_project_file)(
+            args.script, args.output)
     except SyntaxError as exc:
         print(f"spike-studio: error: {args.script} is not valid Python: {exc}", file=sys.stderr)
         return 2
@@ -184,10 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("export", help="export a project as a Python script")
     e.add_argument("project")
     e.add_argument("-o", "--output", required=True)
-    e.add_argument("--to", choices=("python", "mlgenn"), default="python",
-                   help="python: Spike Studio's own library (default); mlgenn: an mlGeNN script")
+    e.add_argument("--to", choices=("python", "mlgenn", "nir"), default="python",
+                   help="python: Spike Studio's own library (default); mlgenn: an mlGeNN "
+                        "script; nir: a NIR graph with the weights")
     e.set_defaults(func=cmd_export)
-    i = sub.add_parser("import", help="import an mlGeNN script as a project (never runs it)")
+    i = sub.add_parser("import", help="import an mlGeNN script (never run) or a .nir graph "
+                                      "as a project")
     i.add_argument("script")
     i.add_argument("-o", "--output", required=True, help="project file to write (.ssproj)")
     i.set_defaults(func=cmd_import)
