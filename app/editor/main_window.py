@@ -26,6 +26,7 @@ from app.editor import qt  # noqa: F401  (sets QT_PREFERRED_BINDING first)
 from app.editor.canvas import NODE_CLASSES, Canvas, node_type
 from app.editor.controller import DocumentController
 from app.editor.inspector import Inspector
+from app.editor.nir_actions import export_nir_dialog, import_nir_dialog
 from app.project import io as project_io
 from app.project.document import Project
 from app.project.errors import ProjectError
@@ -179,8 +180,10 @@ class MainWindow(QMainWindow):
         a(f, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "save_as")
         exp = f.addMenu("&Export")
         a(exp, "&Python script…", self.export_dialog, name="export_script")
+        a(exp, "&NIR graph…", lambda: export_nir_dialog(self), name="export_nir")
         a(f, "Export as &mlGeNN script…", self.export_mlgenn_dialog, name="export_mlgenn")
         a(f, "&Import mlGeNN script…", self.import_mlgenn_dialog, name="import_mlgenn")
+        a(f, "Import &NIR graph…", lambda: import_nir_dialog(self), name="import_nir")
         f.addSeparator()
         a(f, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
         e = mb.addMenu("&Edit")

@@ -552,11 +552,11 @@ class _Importer:
                                               if c in conn_ids]
 
     def order(self) -> None:
-        """The exported order of populations and connections (else inputs first)."""
+        """The exported order of populations and connections (else layer by layer)."""
         order = self.gm.get("order")
         rank = {k: i for i, k in enumerate(order)} if isinstance(order, list) else {}
         far = len(rank)
-        self.project.populations.sort(key=lambda p: (rank.get(p.id, far), not p.is_input))
+        self.project.populations.sort(key=lambda p: (rank.get(p.id, far), p.position))
         self.project.connections.sort(key=lambda c: rank.get(c.id, far))
 
     def layout(self) -> None:
@@ -586,8 +586,8 @@ class _Importer:
         self.outputs()
         self.finish_leaks()
         self.settings()
-        self.order()
         self.layout()
+        self.order()
         if not self.project.populations:
             self.notes.append("the graph has no neuron or Input nodes")
         data = self.project.to_dict()
