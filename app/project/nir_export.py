@@ -258,6 +258,13 @@ class _Exporter:
         for c in project.connections:
             self.connection(c, matrices[c.id], c.id in project.weights, targets)
         comp = project.compiler
+        if comp.type == "EPropCompiler" and comp.params.get("train_output_bias") \
+                and project.weights:
+            for p in project.outputs():
+                if p.model == "LeakyIntegrate":
+                    self.notes.append(f"{p.name}: the output bias e-prop trains "
+                                      "(train_output_bias) is not stored in the project; "
+                                      f"exported the bias parameter {p.params['bias']:g}")
         self.notes.append(f"training set-up ({comp.info.label} compiler, loss, optimiser, "
                           "dataset, epochs) is not part of NIR: kept in the graph's metadata "
                           "for Spike Studio only")

@@ -294,7 +294,8 @@ class _Importer:
             params["scale_i"] = False
             self.notes.append(f"{key}: NIR {kind} has no leak: imported with tau_mem = "
                               f"{nm.NO_LEAK_TAU:g} ms (no measurable leak)")
-            pop.r = self.per_neuron(node.r, size)
+            # dv/dt = R I is the limit of tau dv/dt = -v + (R tau) I
+            pop.r = self.per_neuron(node.r, size) * nm.NO_LEAK_TAU
             pop.leak = np.zeros(size)
         else:
             tau = node.tau_mem if kind.startswith("Cuba") else node.tau
@@ -345,6 +346,8 @@ class _Importer:
                 else:
                     w = np.asarray(node.weight, dtype=np.float64)
                     step.scale_only = False
+                if not np.all(np.isfinite(w)):
+                    raise ProjectError(f"NIR node '{nxt}': weights contain NaN or inf")
                 if w.ndim != 2 or w.shape[1] != width:
                     self.notes.append(f"{nxt}: {kind} expects {w.shape[-1]} inputs but gets "
                                       f"{width}; path not imported")
@@ -436,9 +439,12 @@ class _Importer:
         else:
             synapse = {"type": "Delta"}
             r_total = t.r  # type: ignore[assignment]
-            ours = 1.0 if t.kind in ("IF", "I") else nm.delta_r(tau_mem, dt, n_scale)
+            ours = nm.delta_r(tau_mem, dt, n_scale)
         gain = np.asarray(r_total, dtype=np.float64) / ours
-        if path.bias is not None:
+        if path.bias is not None and t.kind == "IF":
+            self.notes.append(f"{what}: an Affine bias into a leak-free IF is a constant drift "
+                              "of the voltage, which Spike Studio's LIF cannot hold; ignored")
+        elif path.bias is not None:
             t.leak = t.leak + r_total * path.bias  # type: ignore[operator]
             if filters:
                 self.notes.append(f"{what}: the Affine bias enters through a synaptic filter; "
@@ -598,8 +604,12 @@ class _Importer:
 
 
 def import_nir_graph(graph: Any, name: str = "Imported NIR graph") -> NirImportResult:
-    """Map a ``nir.NIRGraph`` onto a project."""
-    return _Importer(graph, require_nir(), name).read()
+    """Map a ``nir.NIRGraph`` onto a project (ProjectError for values it cannot use)."""
+    nir = require_nir()
+    try:
+        return _Importer(graph, nir, name).read()
+    except (ValueError, TypeError, IndexError) as exc:
+        raise ProjectError(f"NIR graph not understood: {exc}") from None
 
 
 def read_nir(path: str | os.PathLike[str]) -> Any:

@@ -53,24 +53,29 @@ def decay(dt: float, tau: float) -> float:
     return math.exp(-dt / tau)
 
 
+def one_minus_decay(dt: float, tau: float) -> float:
+    """``1 - exp(-dt/tau)`` without cancellation for large ``tau``."""
+    return -math.expm1(-dt / tau)
+
+
 def neuron_gain(tau_mem: float, dt: float, scale_i: bool) -> float:
     """``c``: factor on the input current in ``V = alpha*V + c*I``."""
-    return 1.0 - decay(dt, tau_mem) if scale_i else 1.0
+    return one_minus_decay(dt, tau_mem) if scale_i else 1.0
 
 
 def synapse_gain(tau_syn: float, dt: float, scale_i: bool) -> float:
     """``s``: factor from the synaptic variable to the current, ``I = s*x``."""
-    return (tau_syn / dt) * (1.0 - decay(dt, tau_syn)) if scale_i else 1.0
+    return (tau_syn / dt) * one_minus_decay(dt, tau_syn) if scale_i else 1.0
 
 
 def exponential_r(tau_mem: float, tau_syn: float, dt: float, neuron_scale_i: bool,
                   synapse_scale_i: bool) -> float:
     """NIR ``r`` (with ``w_in = 1``) of a neuron behind an Exponential synapse."""
-    alpha, beta = decay(dt, tau_mem), decay(dt, tau_syn)
     cs = neuron_gain(tau_mem, dt, neuron_scale_i) * synapse_gain(tau_syn, dt, synapse_scale_i)
     if abs(tau_mem - tau_syn) <= 1e-9 * max(tau_mem, tau_syn):
-        return cs * tau_mem * tau_mem / (alpha * dt)
-    return cs * (tau_mem - tau_syn) / (alpha - beta)
+        return cs * tau_mem * tau_mem / (decay(dt, tau_mem) * dt)
+    # alpha - beta, as a difference of expm1 terms (exact also for a huge tau_mem)
+    return cs * (tau_mem - tau_syn) / (math.expm1(-dt / tau_mem) - math.expm1(-dt / tau_syn))
 
 
 def delta_r(tau_mem: float, dt: float, scale_i: bool) -> float:
@@ -80,15 +85,15 @@ def delta_r(tau_mem: float, dt: float, scale_i: bool) -> float:
 
 def leak_from_bias(bias: float, tau_mem: float, dt: float) -> float:
     """NIR ``v_leak`` equivalent to a LeakyIntegrate ``bias`` added every step."""
-    return bias / (1.0 - decay(dt, tau_mem))
+    return bias / one_minus_decay(dt, tau_mem)
 
 
 def bias_from_leak(v_leak: float, tau_mem: float, dt: float) -> float:
     """Inverse of :func:`leak_from_bias`."""
-    return v_leak * (1.0 - decay(dt, tau_mem))
+    return v_leak * one_minus_decay(dt, tau_mem)
 
 
 def euler_tau(tau: float, dt: float) -> float:
     """The time constant a forward-Euler simulator needs for our exact per-step
     decay: ``1 - dt/tau_e == exp(-dt/tau)``."""
-    return dt / (1.0 - decay(dt, tau))
+    return dt / one_minus_decay(dt, tau)

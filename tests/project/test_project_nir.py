@@ -234,6 +234,32 @@ def test_foreign_graph_imports_with_exact_dynamics() -> None:
                                    atol=2e-6 * np.abs(want).max())
 
 
+def test_leak_free_if_and_i_nodes_integrate_exactly() -> None:
+    """IF (behind an LI synaptic filter) and I with an Affine bias: dv/dt = R I."""
+    one = np.ones(1, np.float32)
+    graph = nir.NIRGraph(nodes={
+        "in": nir.Input(input_type={"input": np.array([1])}),
+        "w1": nir.Linear(weight=np.array([[0.5]], np.float32)),
+        "syn": nir.LI(tau=5 * one, r=3 * one, v_leak=0 * one),
+        "if_": nir.IF(r=2 * one, v_threshold=1e6 * one, v_reset=0 * one),
+        "w2": nir.Affine(weight=np.array([[0.5]], np.float32), bias=np.array([0.01], np.float32)),
+        "i": nir.I(r=2 * one),
+        "out": nir.Output(output_type={"output": np.array([1])}),
+    }, edges=[("in", "w1"), ("w1", "syn"), ("syn", "if_"), ("in", "w2"), ("w2", "i"),
+              ("i", "out")])
+    result = import_nir_graph(graph)
+    assert sum("has no leak" in n for n in result.unmapped) == 2
+    sim = run_engine(result.project, one_spike(1, 60, 2))
+    t = np.arange(60) + 1.0
+    t0 = 3.0
+    after = np.clip(t - t0, 0, None)
+    # filter u = r_s w / tau_s exp(-(t - t0)/tau_s); IF: v = R * integral of u
+    np.testing.assert_allclose(sim["if_"]["V"][0, :, 0],
+                               2 * 3 * 0.5 * (1 - np.exp(-after / 5)), rtol=2e-5, atol=1e-6)
+    np.testing.assert_allclose(sim["i"]["V"][0, :, 0], 2 * 0.01 * t + 2 * 0.5 * (t > t0),
+                               rtol=2e-5, atol=1e-6)
+
+
 def test_spike_time_is_the_end_of_the_step_of_the_crossing() -> None:
     """The discretisation difference: a crossing between two samples is reported at
     the later sample; the exact crossing time lies within the step before it."""
@@ -277,7 +303,9 @@ def test_every_example_round_trips(key: str, tmp_path: Path) -> None:
         n_pre = project.population(c.source).size
         n_post = project.population(c.target).size
         project.weights[c.id] = rng.normal(size=(n_pre, n_post)).astype(np.float32)
-    write_nir(project, out)
+    _, notes = write_nir(project, out)
+    if project.compiler.type == "EPropCompiler":
+        assert any("output bias e-prop trains" in n for n in notes)
     again = import_nir_file(out)
     assert again.unmapped == []
     assert again.project.same_as(project)
@@ -369,6 +397,11 @@ def test_bad_files_raise_project_errors(tmp_path: Path) -> None:
         import_nir_file(bad)
     with pytest.raises(ProjectError, match="does not exist"):
         import_nir_file(tmp_path / "missing.nir")
+    graph = nir.NIRGraph.from_list(nir.Linear(weight=np.array([[np.nan]], np.float32)),
+                                   nir.LIF(tau=np.ones(1), r=np.ones(1), v_leak=np.zeros(1),
+                                           v_threshold=np.ones(1)))
+    with pytest.raises(ProjectError, match="'linear': weights contain NaN"):
+        import_nir_graph(graph)
 
 
 def test_metadata_is_json_text_and_mapping_helpers_invert() -> None:
