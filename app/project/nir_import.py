@@ -48,11 +48,9 @@ from app.project.document import (
 )
 from app.project.errors import ProjectError
 from app.project.nir_export import META_KEY, META_VERSION, require_nir, weights_digest
+from app.project.nir_graph import INTEGRATORS, PASS, SPIKING, Chain, GraphView, values
 
 _SPACING_X, _SPACING_Y = 260.0, 140.0
-_SPIKING = ("CubaLIF", "LIF", "IF")
-_INTEGRATORS = ("CubaLI", "LI", "I")
-_PASS = ("Linear", "Affine", "Scale", "Delay", "Flatten")
 #: Discrete-time flags of a population imported without our metadata: EventProp's
 #: conventions (absolute reset, as NIR; currents scaled so weights do not depend on dt).
 _FOREIGN_LIF = {"tau_refrac": None, "relative_reset": False, "integrate_during_refrac": False,
@@ -80,22 +78,6 @@ class _Pop:
     leak: np.ndarray | None = None  # v_leak per neuron, Affine biases added
 
 
-@dataclass
-class _Path:
-    """What lies between two population nodes."""
-
-    weight: np.ndarray | None = None  # (n_post, n_pre); None: identity
-    bias: np.ndarray | None = None
-    delay: float = 0.0  # ms
-    filters: list[str] = field(default_factory=list)  # LI nodes acting as synapses
-    scale_only: bool = True  # only Scale nodes (or none): elementwise
-    weight_nodes: list[str] = field(default_factory=list)
-
-
-def _arr(value: Any) -> np.ndarray:
-    return np.atleast_1d(np.asarray(value, dtype=np.float64)).ravel()
-
-
 def _meta(node: Any) -> dict[str, Any] | None:
     raw = (getattr(node, "metadata", None) or {}).get(META_KEY)
     if isinstance(raw, bytes):
@@ -116,11 +98,9 @@ def _same(a: float, b: float) -> bool:
 
 class _Importer:
     def __init__(self, graph: Any, nir: Any, name: str) -> None:
-        self.nir = nir
         self.notes: list[str] = []
-        self.nodes: dict[str, Any] = {}
-        self.edges: list[tuple[str, str]] = []
-        self.flatten(graph, "")
+        self.graph = GraphView(graph, nir)
+        self.nodes = self.graph.nodes
         gm = _meta(graph)
         if gm is not None and gm.get("meta_version") != META_VERSION:
             self.notes.append(f"Spike Studio metadata version {gm.get('meta_version')} not "
@@ -138,47 +118,6 @@ class _Importer:
         self.pops: dict[str, _Pop] = {}
         self.used_names: set[str] = set()
         self.used_ids: set[str] = set()
-
-    # ---- graph structure ----------------------------------------------
-    def flatten(self, graph: Any, prefix: str) -> None:
-        """Copy nodes and edges, inlining nested graphs through their Input/Output nodes."""
-        nir = self.nir
-        inner_in: dict[str, list[str]] = {}
-        inner_out: dict[str, list[str]] = {}
-        for key, node in graph.nodes.items():
-            full = prefix + str(key)
-            if isinstance(node, nir.NIRGraph):
-                self.flatten(node, full + ".")
-                ins = [full + "." + k for k, n in node.nodes.items() if isinstance(n, nir.Input)]
-                outs = [full + "." + k for k, n in node.nodes.items()
-                        if isinstance(n, nir.Output)]
-                inner_in[full] = [b for a, b in self.edges if a in ins]
-                inner_out[full] = [a for a, b in self.edges if b in outs]
-                self.edges = [(a, b) for a, b in self.edges if a not in ins and b not in outs]
-                for k in ins + outs:
-                    self.nodes.pop(k, None)
-            else:
-                self.nodes[full] = node
-        for a, b in graph.edges:
-            srcs = inner_out.get(prefix + a, [prefix + a])
-            dsts = inner_in.get(prefix + b, [prefix + b])
-            self.edges += [(s, d) for s in srcs for d in dsts]
-
-    def succ(self, key: str) -> list[str]:
-        return [b for a, b in self.edges if a == key]
-
-    def pred(self, key: str) -> list[str]:
-        return [a for a, b in self.edges if b == key]
-
-    def kind(self, key: str) -> str:
-        return type(self.nodes[key]).__name__
-
-    def is_filter(self, key: str) -> bool:
-        """An LI node used as a synaptic filter: it feeds neurons directly."""
-        if self.kind(key) != "LI":
-            return False
-        outs = self.succ(key)
-        return bool(outs) and all(self.kind(k) in _SPIKING + _INTEGRATORS for k in outs)
 
     # ---- names and values -----------------------------------------------
     def name(self, wanted: str | None, key: str) -> str:
@@ -205,7 +144,7 @@ class _Importer:
 
     def scalar(self, key: str, what: str, value: Any, size: int) -> float:
         """One value for the population (NIR allows one per neuron)."""
-        a = _arr(value)
+        a = values(value)
         if a.size not in (1, size):
             raise ProjectError(f"NIR node '{key}': {what} has {a.size} values for {size} "
                                "neurons")
@@ -217,42 +156,45 @@ class _Importer:
                               f"using the mean {a.mean():g}")
         return float(a.mean())
 
-    def per_neuron(self, value: Any, size: int) -> np.ndarray:
-        a = _arr(value)
+    def per_neuron(self, key: str, what: str, value: Any, size: int) -> np.ndarray:
+        """Per-neuron values (NIR allows one per neuron or one for all)."""
+        a = values(value)
+        if a.size not in (1, size) or not np.all(np.isfinite(a)):
+            raise ProjectError(f"NIR node '{key}': {what} must be {size} finite values")
         return np.full(size, a[0]) if a.size == 1 else a
 
     # ---- sizes ----------------------------------------------------------
     def size_of(self, key: str) -> int | None:
         node = self.nodes[key]
-        kind = self.kind(key)
+        kind = self.graph.kind(key)
         if kind == "Input":
             shape = np.asarray(node.input_type["input"]).ravel()
             return int(np.prod(shape)) if shape.size else None
         for attr in ("v_threshold", "tau_mem", "tau", "r"):
-            if hasattr(node, attr) and _arr(getattr(node, attr)).size > 1:
-                return int(_arr(getattr(node, attr)).size)
-        for p in self.pred(key):
-            if self.kind(p) in ("Linear", "Affine"):
+            if hasattr(node, attr) and values(getattr(node, attr)).size > 1:
+                return int(values(getattr(node, attr)).size)
+        for p in self.graph.pred(key):
+            if self.graph.kind(p) in ("Linear", "Affine"):
                 return int(np.asarray(self.nodes[p].weight).shape[-2])
-        for s in self.succ(key):
-            if self.kind(s) in ("Linear", "Affine"):
+        for s in self.graph.succ(key):
+            if self.graph.kind(s) in ("Linear", "Affine"):
                 return int(np.asarray(self.nodes[s].weight).shape[-1])
-            if self.kind(s) == "Output":
+            if self.graph.kind(s) == "Output":
                 return int(np.prod(np.asarray(self.nodes[s].output_type["output"]).ravel()))
         return 1
 
     # ---- populations ----------------------------------------------------
     def populations(self) -> None:
         for key, node in self.nodes.items():
-            kind = self.kind(key)
-            if kind == "Input" or kind in _SPIKING or (kind in _INTEGRATORS
-                                                        and not self.is_filter(key)):
+            kind = self.graph.kind(key)
+            if kind == "Input" or kind in SPIKING or (kind in INTEGRATORS
+                                                       and not self.graph.is_filter(key)):
                 size = self.size_of(key)
                 if not size or size < 1:
                     self.notes.append(f"{key}: {kind} node of unknown size not imported")
                     continue
                 self.pops[key] = self.population(key, node, kind, size)
-            elif kind not in _PASS + ("Output", "LI"):
+            elif kind not in PASS + ("Output", "LI"):
                 self.notes.append(f"{key}: NIR {kind} node has no Spike Studio equivalent; "
                                   "paths through it are not imported")
 
@@ -276,7 +218,7 @@ class _Importer:
                                   saved.record_spikes if saved else False,
                                   saved.position if saved else (0.0, 0.0))
             return _Pop(key, kind, size, spec)
-        spiking = kind in _SPIKING
+        spiking = kind in SPIKING
         wanted = ("LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire") if spiking \
             else ("LeakyIntegrate",)
         model = saved.model if saved and saved.model in wanted else wanted[0]
@@ -291,20 +233,21 @@ class _Importer:
             saved.record_spikes if saved else False, saved.position if saved else (0.0, 0.0)))
         if kind in ("IF", "I"):
             self.exact(params, "tau_mem", nm.NO_LEAK_TAU)
-            params["scale_i"] = False
+            if "scale_i" in params:
+                params["scale_i"] = False
             self.notes.append(f"{key}: NIR {kind} has no leak: imported with tau_mem = "
                               f"{nm.NO_LEAK_TAU:g} ms (no measurable leak)")
             # dv/dt = R I is the limit of tau dv/dt = -v + (R tau) I
-            pop.r = self.per_neuron(node.r, size) * nm.NO_LEAK_TAU
+            pop.r = self.per_neuron(key, "r", node.r, size) * nm.NO_LEAK_TAU
             pop.leak = np.zeros(size)
         else:
             tau = node.tau_mem if kind.startswith("Cuba") else node.tau
             self.exact(params, "tau_mem", self.scalar(key, "tau_mem", tau, size))
-            pop.r = self.per_neuron(node.r, size)
+            pop.r = self.per_neuron(key, "r", node.r, size)
             if kind.startswith("Cuba"):
                 pop.tau_syn = self.scalar(key, "tau_syn", node.tau_syn, size)
-                pop.r = pop.r * self.per_neuron(node.w_in, size)
-            pop.leak = self.per_neuron(node.v_leak, size)
+                pop.r = pop.r * self.per_neuron(key, "w_in", node.w_in, size)
+            pop.leak = self.per_neuron(key, "v_leak", node.v_leak, size)
         if spiking:
             self.exact(params, "v_thresh", self.scalar(key, "v_threshold", node.v_threshold,
                                                        size))
@@ -318,68 +261,18 @@ class _Importer:
         if not (isinstance(old, float | int) and _same(float(old), value)):
             params[name] = value
 
-    # ---- paths ----------------------------------------------------------
-    def paths(self) -> list[tuple[str, str, _Path]]:
-        """Every chain of pass-through nodes from a population to a population."""
-        found: list[tuple[str, str, _Path]] = []
-        for src in self.pops:
-            n = self.pops[src].size
-            self.walk(src, src, _Path(), n, found, set())
-        return found
-
-    def walk(self, src: str, key: str, path: _Path, width: int,
-             found: list[tuple[str, str, _Path]], seen: set[str]) -> None:
-        for nxt in self.succ(key):
-            kind = self.kind(nxt)
-            if nxt in self.pops:
-                found.append((src, nxt, path))
-                continue
-            if kind == "Output" or nxt in seen:
-                continue
-            step = _Path(path.weight, path.bias, path.delay, list(path.filters),
-                         path.scale_only, list(path.weight_nodes))
-            node = self.nodes[nxt]
-            out_width = width
-            if kind in ("Linear", "Affine", "Scale"):
-                if kind == "Scale":
-                    w = np.diag(_arr(node.scale))
-                else:
-                    w = np.asarray(node.weight, dtype=np.float64)
-                    step.scale_only = False
-                if not np.all(np.isfinite(w)):
-                    raise ProjectError(f"NIR node '{nxt}': weights contain NaN or inf")
-                if w.ndim != 2 or w.shape[1] != width:
-                    self.notes.append(f"{nxt}: {kind} expects {w.shape[-1]} inputs but gets "
-                                      f"{width}; path not imported")
-                    continue
-                step.weight = w if step.weight is None else w @ step.weight
-                if step.bias is not None:
-                    step.bias = w @ step.bias
-                if kind == "Affine" and np.any(np.asarray(node.bias) != 0):
-                    b = _arr(node.bias)
-                    step.bias = b if step.bias is None else step.bias + b
-                step.weight_nodes.append(nxt)
-                out_width = w.shape[0]
-            elif kind == "Delay":
-                d = _arr(node.delay)
-                step.delay += self.scalar(nxt, "delay", d, d.size)
-            elif kind == "LI" and self.is_filter(nxt):
-                step.filters.append(nxt)
-            elif kind != "Flatten":
-                continue  # reported in populations()
-            self.walk(src, nxt, step, out_width, found, seen | {nxt})
-
     # ---- connections ----------------------------------------------------
     def connections(self) -> None:
         pairs: dict[tuple[str, str], ConnectionSpec] = {}
-        for src, tgt, path in self.paths():
+        sizes = {k: p.size for k, p in self.pops.items()}
+        for src, tgt, path in self.graph.paths(sizes, self.notes):
             s, t = self.pops[src], self.pops[tgt]
             what = f"path {src} -> {tgt}"
             if t.kind == "Input":
                 self.notes.append(f"{what}: an Input node cannot receive connections; "
                                   "not imported")
                 continue
-            if s.kind in _INTEGRATORS:
+            if s.kind in INTEGRATORS:
                 self.notes.append(f"{what}: the source {src} is a leaky integrator whose "
                                   "voltage NIR passes on, but Spike Studio connections carry "
                                   "spikes only; not imported")
@@ -393,7 +286,7 @@ class _Importer:
                 pairs[(s.spec.id, t.spec.id)] = conn
                 self.project.connections.append(conn)
 
-    def connection(self, s: _Pop, t: _Pop, path: _Path, what: str) -> ConnectionSpec | None:
+    def connection(self, s: _Pop, t: _Pop, path: Chain, what: str) -> ConnectionSpec | None:
         dt = self.dt
         filters = ([] if t.tau_syn is None else [t.key]) + path.filters
         if len(filters) > 1:
@@ -425,8 +318,8 @@ class _Importer:
             else:
                 f = self.nodes[fkey]
                 tau_syn = self.scalar(fkey, "tau", f.tau, t.size)
-                r_total = t.r * self.per_neuron(f.r, t.size)  # type: ignore[operator]
-                if np.any(_arr(f.v_leak) != 0):
+                r_total = t.r * self.per_neuron(fkey, "r", f.r, t.size)  # type: ignore[operator]
+                if np.any(values(f.v_leak) != 0):
                     self.notes.append(f"{fkey}: v_leak of a synaptic filter ignored")
             syn_scale = saved.synapse.get("scale_i") if saved and \
                 saved.synapse["type"] == "Exponential" else None
@@ -496,9 +389,9 @@ class _Importer:
     # ---- outputs, settings, layout --------------------------------------
     def outputs(self) -> None:
         for key in self.nodes:
-            if self.kind(key) != "Output":
+            if self.graph.kind(key) != "Output":
                 continue
-            for p in self.pred(key):
+            for p in self.graph.pred(key):
                 pop = self.pops.get(p)
                 if pop is None:
                     self.notes.append(f"{key}: Output fed by {p}, which is not a population; "
@@ -506,7 +399,7 @@ class _Importer:
                     continue
                 if pop.spec.is_input or pop.spec.readout is not None:
                     continue
-                readout = "spike_count" if pop.kind in _SPIKING else "avg_var"
+                readout = "spike_count" if pop.kind in SPIKING else "avg_var"
                 pop.spec.readout = readout
                 self.notes.append(f"{pop.spec.name}: NIR has no readouts: '{readout}' chosen "
                                   "for its Output")
@@ -518,7 +411,7 @@ class _Importer:
                 continue
             prm = pop.spec.params
             leak = self.scalar(pop.key, "v_leak", pop.leak, pop.size)
-            if pop.kind in _INTEGRATORS:
+            if pop.kind in INTEGRATORS:
                 bias = nm.bias_from_leak(leak, float(prm["tau_mem"]), self.dt)
                 if not _same(nm.leak_from_bias(float(prm["bias"]), float(prm["tau_mem"]),
                                                self.dt), leak):
