@@ -48,7 +48,7 @@ _RESERVED = {
     "Population", "Connection", "Network", "Adam", "RelativeMeanSquareError",
     "preprocess_spikes", "generate_yin_yang_dataset", "DATASET", "NUM_EPOCHS", "BATCH_SIZE",
     "SEED", "SHUFFLE", "VALIDATION_SPLIT", "MAX_EXAMPLES", "DATA_FILE", "HERE",
-    "argparse", "importlib", "command_line", "Callback", "Metric", "StepVoltage",
+    "argparse", "importlib", "command_line", "cuda_available", "Callback", "Metric", "StepVoltage",
     "StepMeanSquareError", "steps", "per_step", "metric", "recorders",
 } | set(schema.NEURON_MODELS) | set(schema.SYNAPSES) | set(schema.CONNECTIVITY) \
   | set(schema.INITIALIZERS) | set(schema.COMPILERS)
@@ -452,6 +452,14 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
 
 _COMMAND_LINE = [
     "",
+    "def cuda_available():",
+    '    """True when pygenn was built with GeNN\'s CUDA backend."""',
+    "    try:",
+    "        return importlib.util.find_spec(\"pygenn.cuda_backend\") is not None",
+    "    except ImportError:",
+    "        return False",
+    "",
+    "",
     "def command_line():",
     '    """Epochs, batch size and example limit: the command line\'s, else the settings',
     '    above.  GeNN\'s CPU backend runs batch size 1 only."""',
@@ -462,7 +470,7 @@ _COMMAND_LINE = [
     "                        help=\"use the first N examples of each split\")",
     "    args = parser.parse_args()",
     "    batch_size = args.batch_size",
-    "    if batch_size > 1 and importlib.util.find_spec(\"pygenn.cuda_backend\") is None:",
+    "    if batch_size > 1 and not cuda_available():",
     "        print(f\"pygenn has no CUDA backend here and GeNN's CPU backend runs batch size 1 \"",
     "              f\"only: training with batch size 1 instead of {batch_size}\")",
     "        batch_size = 1",

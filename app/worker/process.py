@@ -613,8 +613,8 @@ def _evaluate(spec: WorkerSpec, built: Any, cn: Any, metric: str, send: Sender,
         send({"kind": "evaluation", "metric": metric, "n": n,
               "accuracy": None if value is None else float(value)})
     else:
-        out = cn.predict(x)
-        readout = np.asarray(next(iter(out.values())))
+        out, _ = cn.predict(x, built.output, callbacks=[ControlCallback(control)])
+        readout = np.asarray(out[built.output])
         labels = np.asarray(next(iter(y.values())))
         predicted = np.argmax(readout, axis=-1) if readout.ndim == 2 else readout
         acc = float(np.mean(predicted == labels)) if labels.ndim == 1 else None

@@ -190,7 +190,7 @@ class EPropCompiler(Compiler):
         return problems
 
     # ----- compile -----------------------------------------------------------------------
-    def compile(self, network: Network) -> EPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EPropCompiledNetwork:
         """Check the network (raising CompileError) and build an e-prop training network."""
         problems = self.check(network)
         if problems:

@@ -204,7 +204,7 @@ class EventPropCompiler(Compiler):
             return 0.0
         return float(reg)
 
-    def compile(self, network: Network) -> EventPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EventPropCompiledNetwork:
         """Check the network and build an EventProp training network."""
         self.raise_problems(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]
