@@ -102,7 +102,8 @@ class EPropCompiler(Compiler):
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
-        """e-prop's requirements (SPEC.md): every reason this network cannot be trained."""
+        """e-prop's requirements (docs/training-semantics.md): every reason this network
+        cannot be trained."""
         problems = super().check(network)
         for k in self.extra_kwargs:
             if k in EVENTPROP_ONLY:
