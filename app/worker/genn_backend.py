@@ -201,14 +201,17 @@ def genn_weights(cn: Any, conn: Any) -> np.ndarray | None:
     return np.array(var.values, np.float32).reshape(n_pre, n_post)
 
 
-def pull_voltage(cn: Any, pop: Any) -> np.ndarray:
-    """Membrane voltage of ``pop`` (the batch's first example) now, from GeNN."""
+def pull_voltage(cn: Any, pop: Any, whole_batch: bool = False) -> np.ndarray:
+    """Membrane voltage of ``pop`` now, from GeNN: the batch's first example, or
+    ``(batch, neurons)`` with ``whole_batch``."""
     from ml_genn.utils.value import get_genn_var_name
 
     var = cn.neuron_populations[pop].vars[get_genn_var_name(pop.neuron, "v")]
     var.pull_from_device()
-    view = np.asarray(var.current_view)
-    return np.array(view[0] if view.ndim > 1 else view, np.float32)
+    view = np.asarray(var.current_view, np.float32)
+    if whole_batch:
+        return np.array(view.reshape(-1, view.shape[-1]))
+    return np.array(view[0] if view.ndim > 1 else view)
 
 
 @dataclass
@@ -310,20 +313,20 @@ class GeNNStream:
 
     def on_timestep_end(self, timestep: int) -> None:
         if self.per_timestep:
-            self.live.out_trajectory.append(pull_voltage(self.cn, self.output))
+            self.live.out_trajectory.append(pull_voltage(self.cn, self.output, True))
         if self._sample and self._vpop is not None:
             self._v_rows.append(pull_voltage(self.cn, self._vpop))
 
     @staticmethod
-    def _result(metrics: Any) -> tuple[float | None, int | None]:
+    def _result(metrics: Any) -> float | None:
+        """The value of the (single) output's metric."""
         for m in (metrics or {}).values():
             r = getattr(m, "result", None)
-            total = getattr(m, "total", None)
-            return (None if r is None else float(r)), (None if total is None else int(total))
-        return None, None
+            return None if r is None else float(r)
+        return None
 
     def on_batch_end(self, batch: int, metrics: Any) -> None:
-        value, _ = self._result(metrics)
+        value = self._result(metrics)
         self.samples += int(self.cn.genn_model.batch_size)
         self.step += 1
         done = self.step
@@ -397,7 +400,7 @@ class GeNNStream:
                        "epoch": self.epoch, "batch": batch, **stats})
 
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
-        value, _ = self._result(metrics)
+        value = self._result(metrics)
         row = {"epoch": epoch, "loss": None,
                "accuracy": None if self.regression else value,
                "mse": value if self.regression else None,
@@ -436,14 +439,14 @@ class GeNNValidationStream:
     def on_timestep_end(self, timestep: int) -> None:
         if self.stream.per_timestep:
             self.stream.live.out_trajectory.append(
-                pull_voltage(self.cn, self.stream.output))
+                pull_voltage(self.cn, self.stream.output, True))
 
     def on_batch_end(self, batch: int, metrics: Any) -> None:
         if self.stream.check is not None:
             self.stream.check(self.stream.live.epoch, batch)
 
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
-        value, _ = self.stream._result(metrics)
+        value = self.stream._result(metrics)
         reg = self.stream.regression
         row = {"epoch": epoch, "val_loss": None, "val_accuracy": None if reg else value,
                "val_mse": value if reg else None}
@@ -471,11 +474,10 @@ def trajectory_mse_metric(stream: GeNNStream) -> Any:
             self.reset()
 
         def update(self, y_true: Any, y_pred: Any, communicator: Any) -> None:
-            targets = np.asarray(y_true, np.float64)
-            traj = np.stack(stream.live.out_trajectory).astype(np.float64)  # (T, n)
+            targets = np.asarray(y_true, np.float64)  # (examples, T, n)
+            traj = np.stack(stream.live.out_trajectory, axis=1)  # (batch, T, n)
             for k in range(targets.shape[0]):
-                # only the batch's first example is recorded; the CPU backend has one
-                self.sum += float(np.mean((traj - targets[k]) ** 2))
+                self.sum += float(np.mean((traj[k].astype(np.float64) - targets[k]) ** 2))
                 self.total += 1
 
         def reset(self) -> None:

@@ -265,3 +265,25 @@ def test_worker_process_trains_on_genn_and_streams_to_the_plots(
     msgs = client.wait(60)
     assert [m["kind"] for m in msgs if m["kind"] in ("evaluation", "batch_metrics")] == \
         ["evaluation"]
+
+
+def test_per_timestep_mse_on_genn_equals_our_engines(real_genn) -> None:
+    """The pattern task's targets are per timestep, which mlGeNN's MeanSquareError
+    refuses; the backend scores every step's output voltage instead.  From the same
+    weights, one trial on GeNN and on our engine give the same whole-trial error."""
+    from app.project.build import build
+
+    p = load_example("pattern_eprop")
+    rng = np.random.default_rng(3)
+    for c in p.connections:
+        shape = (p.population(c.source).size, p.population(c.target).size)
+        p.weights[c.id] = rng.normal(0.0, c.weight["sd"], shape).astype(np.float32)
+    res = gb.train_on_genn(p, WorkerSpec(project_json="", num_epochs=1), lambda m: None)
+    built = build(p, None)
+    x, y = built.train_data()
+    with built.compiler.compile(built.network) as cn:
+        cn.train(x, y, num_epochs=1, shuffle=False, callbacks=[], metrics="mean_square_error")
+        ours = float(np.mean(cn.last_squared_error[built.output.name]))
+    assert res.metric == "mean_square_error" and res.value > 1.0
+    print(f"whole-trial MSE: GeNN {res.value!r}, ours {ours!r}")
+    assert res.value == pytest.approx(ours, rel=1e-5)
