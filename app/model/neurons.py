@@ -1,4 +1,5 @@
-"""Neuron models (constructor arguments and defaults as in mlGeNN, see SPEC.md)."""
+"""Neuron models: constructor arguments and defaults as in mlGeNN
+(docs/training-semantics.md)."""
 
 from __future__ import annotations
 

@@ -321,26 +321,42 @@ class CompiledNetwork:
         history where the compiled network keeps one (per-timestep MSE targets)."""
         return out[pop_name]
 
-    def predict(self, x: Any) -> dict[Population, np.ndarray]:
-        """Readout of every output population for each example."""
+    def predict(self, x: Any, outputs: Population | Sequence[Population],
+                callbacks: Sequence | None = None) -> tuple[dict[Population, np.ndarray], dict]:
+        """Readouts of ``outputs`` (an output population or a sequence of them) for every
+        example; returns ``(predictions, callback data)`` as mlGeNN does, predictions
+        keyed by the populations given."""
         xd = self._pop_dict(x, self.inputs, "x")
+        wanted = list(outputs) if isinstance(outputs, Sequence) else [outputs]
+        names = {p.name for p in self.outputs}
+        for o in wanted:
+            if not isinstance(o, Population) or o.name not in names:
+                raise bad_arg("predict", "outputs", getattr(o, "name", o),
+                              f"output populations of this network: {sorted(names)}")
         n = self._check_data(xd, None)
-        cbl = CallbackList([], compiled_network=self, num_batches=0, num_epochs=1)
-        outs: dict[str, list] = {p.name: [] for p in self.outputs}
+        callbacks = _default_callbacks() if callbacks is None else callbacks
+        num_batches = (n + self.batch_size - 1) // self.batch_size
+        cbl = CallbackList(callbacks, compiled_network=self, num_batches=num_batches,
+                           num_epochs=1)
+        cbl.on_test_begin()
+        outs: dict[str, list] = {o.name: [] for o in wanted}
         ids: list[np.ndarray] = []
-        for idx in self._batches(n):
+        for b, idx in enumerate(self._batches(n)):
+            cbl.on_batch_begin(b)
             o = self._run_forward(xd, idx, cbl, idx.tolist())
             ids.append(idx)
-            for k, v in o.items():
-                outs[k].append(v)
-        result = {p: np.concatenate(outs[p.name]) for p in self.outputs}
+            for k in outs:
+                outs[k].append(np.copy(o[k]))
+            cbl.on_batch_end(b, {})
+        cbl.on_test_end({})
+        result = {o: np.concatenate(outs[o.name]) for o in wanted}
         if self.num_ranks > 1:  # gather: every rank fills its rows, then sum over ranks
             mine = np.concatenate(ids)
             for p, v in result.items():
                 full = np.zeros((n,) + v.shape[1:], np.float64)
                 full[mine] = v
                 result[p] = self.communicator.reduce_sum(full).astype(v.dtype)
-        return result
+        return result, cbl.get_data()
 
     def evaluate(self, x: Any, y: Any, metrics: Any = "sparse_categorical_accuracy",
                  callbacks: Sequence | None = None) -> tuple[dict, dict]:
@@ -402,6 +418,20 @@ class CompiledNetwork:
         cbl.on_epoch_end(0, mets)
         cbl.on_test_end(mets)
         return mets, cbl.get_data()
+
+
+class CompiledInferenceNetwork(CompiledNetwork):
+    """What ``InferenceCompiler.compile`` returns (mlGeNN's class of the same name)."""
+
+    def evaluate_batch(self, x: Any, y: Any, metrics: Any = "sparse_categorical_accuracy",
+                       callbacks: Sequence | None = None) -> tuple[dict, dict]:
+        """Evaluate one batch (at most ``batch_size`` examples); no progress bar by default."""
+        xd = self._pop_dict(x, self.inputs, "x")
+        n = len(next(iter(xd.values())))
+        if n > self.batch_size:
+            raise DatasetError(f"evaluate_batch got {n} examples; batch_size is "
+                               f"{self.batch_size}")
+        return self.evaluate(x, y, metrics, [] if callbacks is None else callbacks)
 
 
 class CompiledTrainingNetwork(CompiledNetwork):

@@ -501,15 +501,19 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
         project = project_from_dict(json.loads(spec.project_json), spec.weights)
         if spec.max_examples is not None:
             project.training.max_examples = int(spec.max_examples)
-        if spec.backend == "genn":
+        if spec.backend == "genn" and spec.mode == "train":
             from app.worker import genn_backend
 
             stage = "while training on GeNN"
-            value = genn_backend.train_on_genn(project, spec.base_dir, send, spec.run,
-                                               spec.num_epochs, spec.sample_every, control.check)
-            send({"kind": "finished", "run": spec.run, "mode": spec.mode, "weights": {},
-                  "metric": _metric_name(project), "value": value})
+            res = genn_backend.train_on_genn(project, spec, send, control.check,
+                                             control.new_settings, history)
+            send({"kind": "finished", "run": spec.run, "mode": spec.mode,
+                  "weights": res.weights, "metric": res.metric, "value": res.value})
             return
+        if spec.backend == "genn":
+            # evaluate/predict run on our engine, whose forward pass is bit-identical to
+            # mlGeNN's (tests/training/test_parity_eventprop.py, test_eprop_parity.py)
+            spec.backend = None
         if spec.backend and "backend" in project.compiler.params:
             project.compiler.params["backend"] = spec.backend
         built = build(project, spec.base_dir)
@@ -609,8 +613,8 @@ def _evaluate(spec: WorkerSpec, built: Any, cn: Any, metric: str, send: Sender,
         send({"kind": "evaluation", "metric": metric, "n": n,
               "accuracy": None if value is None else float(value)})
     else:
-        out = cn.predict(x)
-        readout = np.asarray(next(iter(out.values())))
+        out, _ = cn.predict(x, built.output, callbacks=[ControlCallback(control)])
+        readout = np.asarray(out[built.output])
         labels = np.asarray(next(iter(y.values())))
         predicted = np.argmax(readout, axis=-1) if readout.ndim == 2 else readout
         acc = float(np.mean(predicted == labels)) if labels.ndim == 1 else None

@@ -234,7 +234,7 @@ def test_evaluate_and_predict_do_not_learn() -> None:
     with EPropCompiler(30, "sparse_categorical_crossentropy", batch_size=2).compile(net) as cn:
         w0 = cn.layout.weights.copy()
         mets, _ = cn.evaluate({inp: xs}, {out: y}, callbacks=[])
-        pred = cn.predict({inp: xs})[out]
+        pred = cn.predict({inp: xs}, out, callbacks=[])[0][out]
         assert np.array_equal(cn.layout.weights, w0)
         assert all(not t.grad.any() for t in cn.trainables)
         assert not cn.sim.DG_IN.any() and not cn.sim.DB.any()

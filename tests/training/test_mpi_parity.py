@@ -145,7 +145,7 @@ def run_task(task: str, communicator: object = None, mode: str = "ok",
         mets, _ = cn.train({inp: x}, {out: y}, num_epochs=1, shuffle=True,
                            callbacks=callbacks)
         ev, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
-        pred = cn.predict({inp: x})[out]
+        pred = cn.predict({inp: x}, out, callbacks=[])[0][out]
         res = {f"w_{c.name}": cn.get_weights(c) for c in net.connections}
         res["train_acc"] = np.array(mets[out].result)
         res["loss"] = np.array(cn.epoch_loss)

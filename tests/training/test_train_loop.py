@@ -198,10 +198,10 @@ def test_predict_and_inference_partial_batches():
     net, inp, hid, out = _net()
     # reset inSyn and leave time for activity to end so trials are independent
     with InferenceCompiler(40, batch_size=3, reset_in_syn_between_batches=True).compile(net) as cn:
-        pred = cn.predict({inp: x})[out]
+        pred = cn.predict({inp: x}, out, callbacks=[])[0][out]
         m, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
     with InferenceCompiler(40, batch_size=1, reset_in_syn_between_batches=True).compile(net) as cn1:
-        pred1 = cn1.predict({inp: x})[out]
+        pred1 = cn1.predict({inp: x}, out, callbacks=[])[0][out]
     assert pred.shape == (7, 2)
     np.testing.assert_allclose(pred, pred1, rtol=1e-6)
     assert m[out].total == 7

@@ -114,7 +114,9 @@ class Compiler:
         if problems:
             raise CompileError(self.name, problems)
 
-    def compile(self, network: Network) -> Any:
+    def compile(self, network: Network, name: str | None = None) -> Any:
+        """Build a compiled network.  ``name`` is accepted for mlGeNN's signature (it names
+        GeNN's generated code there); this engine generates no code and ignores it."""
         raise NotImplementedError
 
 

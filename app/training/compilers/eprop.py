@@ -102,7 +102,8 @@ class EPropCompiler(Compiler):
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
-        """e-prop's requirements (SPEC.md): every reason this network cannot be trained."""
+        """e-prop's requirements (docs/training-semantics.md): every reason this network
+        cannot be trained."""
         problems = super().check(network)
         for k in self.extra_kwargs:
             if k in EVENTPROP_ONLY:
@@ -190,7 +191,7 @@ class EPropCompiler(Compiler):
         return problems
 
     # ----- compile -----------------------------------------------------------------------
-    def compile(self, network: Network) -> EPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EPropCompiledNetwork:
         """Check the network (raising CompileError) and build an e-prop training network."""
         problems = self.check(network)
         if problems:

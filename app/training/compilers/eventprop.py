@@ -2,7 +2,7 @@
 
 Each batch runs the forward pass (recording spike times and (x - V) per
 spike), then the adjoint pass backwards in time, then one Adam step. Unlike
-mlGeNN, every batch's gradient is applied (SPEC.md, "Where we differ").
+mlGeNN, every batch's gradient is applied (docs/training-semantics.md, "Deliberate differences").
 """
 
 from __future__ import annotations
@@ -112,7 +112,8 @@ class EventPropCompiler(Compiler):
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
-        """EventProp's requirements (SPEC.md): LIF hidden, Exponential synapses, one tau_syn."""
+        """EventProp's requirements (docs/training-semantics.md): LIF hidden, Exponential
+        synapses, one tau_syn."""
         problems = super().check(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]
         if len(outputs) > 1:
@@ -204,7 +205,7 @@ class EventPropCompiler(Compiler):
             return 0.0
         return float(reg)
 
-    def compile(self, network: Network) -> EventPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EventPropCompiledNetwork:
         """Check the network and build an EventProp training network."""
         self.raise_problems(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]

@@ -9,7 +9,7 @@ import numpy as np
 from app.model import Network
 from app.model.params import check_bool
 
-from ..compiled import CompiledNetwork
+from ..compiled import CompiledInferenceNetwork
 from ..engine import get_backend
 from ..engine.layout import build_layout
 from .base import Compiler, check_positive_float, check_positive_int, rank_batch_size
@@ -44,14 +44,14 @@ class InferenceCompiler(Compiler):
         self.communicator = communicator
         self.backend = backend
 
-    def compile(self, network: Network) -> CompiledNetwork:
-        """Check the network and build a CompiledNetwork."""
+    def compile(self, network: Network, name: str | None = None) -> CompiledInferenceNetwork:
+        """Check the network and build a CompiledInferenceNetwork."""
         self.raise_problems(network)
         layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed))
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.evaluate_timesteps, self.kernel_profiling)
-        return CompiledNetwork(network, layout, sim, self.dt, self.evaluate_timesteps,
+        return CompiledInferenceNetwork(network, layout, sim, self.dt, self.evaluate_timesteps,
                                self.batch_size, self.communicator,
                                reset_vars=self.reset_vars_between_batches,
                                reset_in_syn=self.reset_in_syn_between_batches,
