@@ -15,6 +15,12 @@ class ProjectError(Exception):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class WeightsFileError(ProjectError):
+    """The trained-weights sidecar (``NAME.weights.npz``) is missing or unreadable
+    while the project file itself is intact: the editor offers to open the
+    project without trained weights (``load_project(path, without_weights=True)``)."""
+
+
 class NotReadyError(ProjectError):
     """:func:`app.project.validate.preflight` found errors; ``issues`` lists them
     (each with its ``field`` and fix), ``field`` is the first one's."""

@@ -136,6 +136,11 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
     if out is None:
         issues.append(Issue("the dataset needs exactly one population with a readout (or "
                             "pick one in the Dataset tab)", "", "dataset", "dataset.output"))
+    if inp is not None and inp.model == "PoissonInput":
+        issues.append(Issue(
+            f"'{inp.name}' is a Poisson input, which takes firing rates, but the dataset gives "
+            "spike trains; make it a Spike input", inp.id, "population",
+            _pop_field(project, inp.id, "model")))
     if ds.source == "builtin":
         try:
             from app.training.data import BUILTIN_DATASETS
@@ -376,6 +381,28 @@ def range_checks(project: Project) -> list[Issue]:
     return issues
 
 
+def eventprop_checks(project: Project) -> list[Issue]:
+    """EventProp's hidden-neuron adjoint divides by ``tau_syn - tau_mem``: the two
+    must differ (the library's compile step would fail with a division by zero)."""
+    if project.compiler.type != "EventPropCompiler":
+        return []
+    issues = []
+    for i, pop in enumerate(project.populations):
+        if pop.is_input or pop.readout is not None or "tau_mem" not in pop.params:
+            continue
+        for conn in project.connections:
+            syn = conn.synapse
+            if conn.target == pop.id and syn["type"] == "Exponential" \
+                    and float(syn["tau"]) == float(pop.params["tau_mem"]):
+                issues.append(Issue(
+                    f"'{pop.name}': tau_mem = {pop.params['tau_mem']:g} ms equals the synaptic "
+                    f"tau of '{conn.name}'; EventProp needs them different: change tau_mem "
+                    "(e.g. 20 ms) or the synapse's tau", pop.id, "population",
+                    f"populations[{i}].params.tau_mem"))
+                break
+    return issues
+
+
 def weights_checks(project: Project) -> list[Issue]:
     """Trained weights (the ``.weights.npz`` sidecar) whose shape no longer fits
     their connection (a population was resized after training)."""
@@ -504,7 +531,8 @@ def preflight(project: Project, base_dir: str | Path | None = None, *, mode: str
     ``read_files=False`` uses only data-file summaries already read (the editor
     calls it on every edit); the worker reads them.
     """
-    issues = library_checks(project) + range_checks(project) + weights_checks(project)
+    issues = (library_checks(project) + range_checks(project) + eventprop_checks(project)
+              + weights_checks(project))
     comp = project.compiler
     if mode == "train" and comp.type == "InferenceCompiler":
         issues.append(Issue("the Inference compiler only evaluates; choose EventProp or "
