@@ -18,7 +18,6 @@ from app.project.document import (
     ConnectionSpec,
     PopulationSpec,
     Project,
-    new_compiler,
     new_connection,
     new_population,
 )
@@ -101,21 +100,6 @@ def set_connection_weight(project: Project, connection_id: str, weight: dict[str
     conn = project.connection(connection_id)
     conn.weight = dict(weight)
     conn.weight_source = "user"
-
-
-def set_compiler(project: Project, kind: str) -> None:
-    """Switch compiler (its defaults, keeping dt, trial length and batch size where
-    both have them) and re-derive derived initial weights for the new dynamics."""
-    old = project.compiler
-    new = new_compiler(kind)
-    old_steps = old.params.get(old.info.timesteps_arg)
-    for key in ("dt", "batch_size", "rng_seed"):
-        if key in old.params and key in new.params:
-            new.params[key] = old.params[key]
-    if old_steps is not None:
-        new.params[new.info.timesteps_arg] = old_steps
-    project.compiler = new
-    rederive_initial_weights(project)
 
 
 def choose_builtin_dataset(project: Project, key: str) -> list[str]:
