@@ -203,12 +203,13 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
             start = perf_counter()
             metrics, _ = cn.train(x, y, num_epochs=1, start_epoch=epoch, metrics=metric,
                                   shuffle=project.training.shuffle, callbacks=cbs)
+            # per-epoch time, without the kernel compilation reported on its own line
+            # (the editor's MPI runs parse this line: keep its shape)
             compiled = notice.seconds - compiling if notice.seconds > notice.DELAY_S else 0.0
             seconds = perf_counter() - start - compiled
             res = metrics[built.output].result
-            extra = f" + {compiled:.1f} s compiling kernels" if compiled else ""
             say(f"epoch {epoch}: {type(metrics[built.output]).__name__} {res:.4f} "
-                f"loss {cn.epoch_loss:.4f} ({seconds:.1f} s{extra})", flush=True)
+                f"loss {cn.epoch_loss:.4f} ({seconds:.1f} s)", flush=True)
         if len(next(iter(tx.values()))):
             test_metrics, _ = cn.evaluate(tx, ty, metrics=metric, callbacks=[])
             say(f"test {type(test_metrics[built.output]).__name__}: "
