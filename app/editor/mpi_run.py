@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from app.cli import mpirun_command
+from app.worker.mpi_launch import mpirun_command
 
 KILL_GRACE_MS = 3000
 TAIL_LINES = 40

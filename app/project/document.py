@@ -23,6 +23,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_NAME = 200
 MAX_SIZE = 10_000_000
+WEIGHT_SOURCES = ("user", "auto", "calibrated")
 
 
 @dataclass
@@ -69,6 +70,14 @@ class ConnectionSpec:
         default_factory=lambda: {"type": "Normal", "mean": 0.0, "sd": 1.0})
     synapse: dict[str, Any] = field(default_factory=lambda: {"type": "Delta"})
     max_delay_steps: int | None = None
+    #: who chose ``weight``: "user" (kept as is), "auto" (derived from fan-in and the
+    #: target's model, re-derived on resize) or "calibrated" (auto, then scaled to data)
+    weight_source: str = "user"
+
+    @property
+    def weight_is_auto(self) -> bool:
+        """The initial weights were derived, not set by the user."""
+        return self.weight_source != "user"
 
     @property
     def is_recurrent(self) -> bool:
@@ -76,10 +85,14 @@ class ConnectionSpec:
         return self.source == self.target
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"id": self.id, "name": self.name, "source": self.source, "target": self.target,
-                "connectivity": dict(self.connectivity), "weight": dict(self.weight),
-                "synapse": dict(self.synapse), "max_delay_steps": self.max_delay_steps}
+        """JSON form (``weight_source`` only when not the default "user", so files
+        without derived weights read the same in older versions)."""
+        out = {"id": self.id, "name": self.name, "source": self.source, "target": self.target,
+               "connectivity": dict(self.connectivity), "weight": dict(self.weight),
+               "synapse": dict(self.synapse), "max_delay_steps": self.max_delay_steps}
+        if self.weight_source != "user":
+            out["weight_source"] = self.weight_source
+        return out
 
 
 @dataclass
@@ -479,12 +492,15 @@ def parse_connection(data: Any, path: str) -> ConnectionSpec:
     """Validate one connection (references are checked by parse_project)."""
     d = _obj(data, path, {"id": True, "name": True, "source": True, "target": True,
                           "connectivity": True, "weight": True, "synapse": True,
-                          "max_delay_steps": False})
+                          "max_delay_steps": False, "weight_source": False})
     conn = _typed(schema.CONNECTIVITY, d["connectivity"], f"{path}.connectivity",
                   "connectivity")
     weight = _typed(schema.INITIALIZERS, d["weight"], f"{path}.weight", "weight initializer")
     if weight["type"] == "Uniform" and weight["min"] > weight["max"]:
         raise ProjectError("min must not exceed max", f"{path}.weight.min")
+    source = d.get("weight_source", "user")
+    if source not in WEIGHT_SOURCES:
+        raise ProjectError(f"must be one of {list(WEIGHT_SOURCES)}", f"{path}.weight_source")
     return ConnectionSpec(
         id=_id(d["id"], f"{path}.id"),
         name=_name(d["name"], f"{path}.name"),
@@ -495,6 +511,7 @@ def parse_connection(data: Any, path: str) -> ConnectionSpec:
         synapse=_typed(schema.SYNAPSES, d["synapse"], f"{path}.synapse", "synapse"),
         max_delay_steps=(None if d.get("max_delay_steps") is None else
                          _int(d["max_delay_steps"], f"{path}.max_delay_steps", 0, 100_000)),
+        weight_source=source,
     )
 
 

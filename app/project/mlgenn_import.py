@@ -683,12 +683,24 @@ def import_mlgenn_source(source: str, filename: str = "<script>") -> ImportResul
 
 
 def import_mlgenn_file(path: str | os.PathLike[str]) -> ImportResult:
-    """Read an mlGeNN script file into a project; the script is never run."""
+    """Read an mlGeNN script file into a project; the script is never run.
+
+    Raises ``ValueError`` for a Spike Studio project file (open it instead).
+    """
     p = Path(path)
-    result = import_mlgenn_source(p.read_text(encoding="utf-8"), str(p))
+    text = p.read_text(encoding="utf-8")
+    if p.suffix == ".ssproj" or _is_project_json(text):
+        raise ValueError(f"{p.name} is a Spike Studio project, not an mlGeNN script: open it "
+                         f"(spike-studio {p.name}) instead of importing it")
+    result = import_mlgenn_source(text, str(p))
     if result.project.name == "Imported mlGeNN script":
         result.project.name = p.stem
     return result
+
+
+def _is_project_json(text: str) -> bool:
+    head = text.lstrip()[:4096]
+    return head.startswith("{") and '"spike-studio-project"' in head
 
 
 def import_to_project_file(script: str | os.PathLike[str],

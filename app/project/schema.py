@@ -28,6 +28,11 @@ class Param:
     choices: tuple[Any, ...] = ()
     label: str = ""
     help: str = ""
+    #: physically sensible range, checked before training (not on load, so a
+    #: file with an odd value still opens and the Problems list names it)
+    sensible_min: float | None = None
+    sensible_max: float | None = None
+    sensible_why: str = ""
 
     @property
     def title(self) -> str:
@@ -36,8 +41,18 @@ class Param:
 
 
 def _f(name: str, default: float, unit: str = "", minimum: float | None = None,
-       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "") -> Param:
-    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help)
+       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "",
+       sensible: tuple[float | None, float | None, str] | None = None) -> Param:
+    lo, hi, why = sensible if sensible is not None else (None, None, "")
+    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help,
+                 sensible_min=lo, sensible_max=hi, sensible_why=why)
+
+
+#: time constants above this are not physical for a network trained in trials
+MAX_TAU_MS = 1e5
+_TAU = (None, MAX_TAU_MS, "time constants are in ms; 1e5 ms is 100 s")
+_VOLT = (-1e6, 1e6, "voltages are in units of the threshold, around 1")
+_WEIGHT = (-1e6, 1e6, "weights are in units of the threshold, around 1")
 
 
 def _i(name: str, default: int, minimum: int | None = 0, maximum: int | None = None,
@@ -49,9 +64,11 @@ def _b(name: str, default: bool, help: str = "") -> Param:
     return Param(name, "bool", default, help=help)
 
 
-TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant")
+TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant",
+             sensible=_TAU)
 TAU_REFRAC = Param("tau_refrac", "optfloat", None, "ms", 0.0,
-                   help="Refractory period (empty: none)")
+                   help="Refractory period (empty: none)", sensible_max=MAX_TAU_MS,
+                   sensible_why=_TAU[2])
 
 READOUTS: tuple[str, ...] = ("var", "sum_var", "avg_var", "avg_var_exp_weight", "max_var",
                              "spike_count", "first_spike_time")
@@ -67,9 +84,9 @@ NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
         _i("input_frame_timesteps", 1, 1),
     )),
     "LeakyIntegrateFire": ("neuron", (
-        _f("v_thresh", 1.0, help="Firing threshold"),
-        _f("v_reset", 0.0, help="Reset voltage"),
-        _f("v", 0.0, help="Initial voltage"),
+        _f("v_thresh", 1.0, help="Firing threshold", sensible=_VOLT),
+        _f("v_reset", 0.0, help="Reset voltage", sensible=_VOLT),
+        _f("v", 0.0, help="Initial voltage", sensible=_VOLT),
         TAU_MEM,
         TAU_REFRAC,
         _b("relative_reset", True),
@@ -77,20 +94,21 @@ NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
         _b("scale_i", False),
     )),
     "AdaptiveLeakyIntegrateFire": ("neuron", (
-        _f("v_thresh", 1.0, help="Firing threshold"),
-        _f("v_reset", 0.0, help="Reset voltage"),
-        _f("v", 0.0, help="Initial voltage"),
-        _f("a", 0.0, help="Initial adaptation"),
-        _f("beta", 0.0174, help="Adaptation strength"),
+        _f("v_thresh", 1.0, help="Firing threshold", sensible=_VOLT),
+        _f("v_reset", 0.0, help="Reset voltage", sensible=_VOLT),
+        _f("v", 0.0, help="Initial voltage", sensible=_VOLT),
+        _f("a", 0.0, help="Initial adaptation", sensible=_VOLT),
+        _f("beta", 0.0174, help="Adaptation strength",
+           sensible=(0.0, 1e3, "adaptation strength is a threshold increment per spike")),
         TAU_MEM,
         TAU_REFRAC,
-        _f("tau_adapt", 2000.0, "ms", 0.0, exclusive_minimum=True),
+        _f("tau_adapt", 2000.0, "ms", 0.0, exclusive_minimum=True, sensible=_TAU),
         _b("relative_reset", True),
         _b("integrate_during_refrac", True),
     )),
     "LeakyIntegrate": ("neuron", (
-        _f("v", 0.0, help="Initial voltage"),
-        _f("bias", 0.0),
+        _f("v", 0.0, help="Initial voltage", sensible=_VOLT),
+        _f("bias", 0.0, sensible=_VOLT),
         TAU_MEM,
         _b("scale_i", False),
     )),
@@ -107,7 +125,8 @@ MODEL_LABELS = {
 SYNAPSES: dict[str, tuple[Param, ...]] = {
     "Delta": (),
     "Exponential": (
-        _f("tau", 5.0, "ms", 0.0, exclusive_minimum=True, help="Synaptic time constant"),
+        _f("tau", 5.0, "ms", 0.0, exclusive_minimum=True, help="Synaptic time constant",
+           sensible=_TAU),
         _b("scale_i", False),
     ),
 }
@@ -124,9 +143,9 @@ CONNECTIVITY: dict[str, tuple[Param, ...]] = {
 }
 
 INITIALIZERS: dict[str, tuple[Param, ...]] = {
-    "Constant": (_f("value", 1.0),),
-    "Normal": (_f("mean", 0.0), _f("sd", 1.0, "", 0.0)),
-    "Uniform": (_f("min", 0.0), _f("max", 1.0)),
+    "Constant": (_f("value", 1.0, sensible=_WEIGHT),),
+    "Normal": (_f("mean", 0.0, sensible=_WEIGHT), _f("sd", 1.0, "", 0.0, sensible=_WEIGHT)),
+    "Uniform": (_f("min", 0.0, sensible=_WEIGHT), _f("max", 1.0, sensible=_WEIGHT)),
 }
 
 LOSSES: dict[str, tuple[Param, ...]] = {
@@ -135,11 +154,15 @@ LOSSES: dict[str, tuple[Param, ...]] = {
     "RelativeMeanSquareError": (_f("delta", 1.0, "ms", 0.0),),
 }
 
+_BETA_WHY = "a decay of 1 never forgets and divides by zero in Adam's bias correction"
+
 OPTIMISERS: dict[str, tuple[Param, ...]] = {
     "Adam": (
-        _f("alpha", 0.001, "", 0.0, exclusive_minimum=True, help="Learning rate"),
-        _f("beta1", 0.9, "", 0.0, 1.0),
-        _f("beta2", 0.999, "", 0.0, 1.0),
+        _f("alpha", 0.001, "", 0.0, exclusive_minimum=True, help="Learning rate",
+           sensible=(None, 1.0, "Adam steps above 1 make weights jump by whole thresholds, "
+                                "so training diverges")),
+        _f("beta1", 0.9, "", 0.0, 1.0, sensible=(None, 0.9999999, _BETA_WHY)),
+        _f("beta2", 0.999, "", 0.0, 1.0, sensible=(None, 0.9999999, _BETA_WHY)),
         _f("epsilon", 1e-8, "", 0.0, exclusive_minimum=True),
     ),
 }
@@ -163,7 +186,8 @@ class CompilerInfo:
 BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
 
 _COMMON_TAIL = (
-    _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep"),
+    _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep",
+       sensible=(1e-4, 100.0, "a timestep is a fraction of the time constants (0.01-1 ms)")),
     _i("batch_size", 1, 1),
     _i("rng_seed", 0, 0),
     _b("kernel_profiling", False),
@@ -210,9 +234,10 @@ COMPILERS: dict[str, CompilerInfo] = {
         "example_timesteps",
         (
             _i("example_timesteps", 100, 1, unit="steps"),
-            _f("tau_reg", 500.0, "ms", 0.0, exclusive_minimum=True),
+            _f("tau_reg", 500.0, "ms", 0.0, exclusive_minimum=True, sensible=_TAU),
             _f("c_reg", 0.001, "", 0.0),
-            _f("f_target", 10.0, "Hz", 0.0),
+            _f("f_target", 10.0, "Hz", 0.0,
+               sensible=(None, 1000.0, "neurons cannot fire faster than 1 kHz")),
             _b("train_output_bias", True),
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),

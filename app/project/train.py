@@ -32,11 +32,17 @@ def _metric_name(project: Project) -> str:
 
 def train_project(project: Project, base_dir: str | os.PathLike[str] | None = None, *,
                   num_epochs: int | None = None, callbacks: list | None = None) -> TrainResult:
-    """Build the project and train it (InferenceCompiler: evaluate only).
+    """Check the project is ready (:func:`app.project.validate.require_ready`),
+    build it and train it (InferenceCompiler: evaluate only).
 
     Trained Dense/OneToOne weights are returned so the caller can store them
-    in ``project.weights``.
+    in ``project.weights``.  Raises :class:`~app.project.errors.NotReadyError`
+    naming every field to fix before anything is allocated.
     """
+    from app.project.validate import require_ready
+
+    mode = "evaluate" if project.compiler.type == "InferenceCompiler" else "train"
+    require_ready(project, base_dir, mode=mode)
     built = build(project, base_dir)
     if built.dataset is None:
         raise ProjectError("the project has no dataset; choose one in the Dataset tab",

@@ -129,7 +129,7 @@ def test_data_file_summary_and_shape_checks(tmp_path: Path, fake_shd) -> None:
     project = load_example("mnist5k_latency_eventprop")
     project.dataset.source, project.dataset.format = "file", "npz"
     issues = data_file_checks(project, s2)
-    assert [i.field for i in issues] == ["example_timesteps"]
+    assert [i.field for i in issues] == ["compiler.params.example_timesteps"]
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
     with pytest.raises(ProjectError) as info:
         summarise_data_file(tmp_path / "junk.h5", "shd")
