@@ -148,8 +148,10 @@ class KernelConnectivity(Connectivity):
         _set_target_shape(owner, target, self.output_shape(tuple(source.shape)),
                           getattr(self, "flatten", False))
         kshape = self.kernel_shape(tuple(source.shape))
-        if kshape is not None and isinstance(self.weight, np.ndarray) and self.weight.ndim \
-                and self.weight.size != int(np.prod(kshape)):
+        w = self.weight
+        flat_ok = isinstance(w, np.ndarray) and w.ndim == 1 and w.size == int(np.prod(kshape or ()))
+        if kshape is not None and isinstance(w, np.ndarray) and w.ndim \
+                and tuple(w.shape) != kshape and not flat_ok:
             raise bad_arg(owner, "weight", f"array of shape {self.weight.shape}",
                           f"the kernel has shape {kshape} (height, width, "
                           + ("filters, input channels)" if isinstance(self, Conv2DTranspose)
