@@ -85,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, communicator: object) -> int:
-    from app.project.build import build, limit_dataset
+    from app.project.build import build, limit_dataset, schedule_callbacks
     from app.training.callbacks import BatchProgressBar
 
     root = communicator is None or communicator.rank == 0
@@ -105,7 +105,7 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
     start = perf_counter()
     with built.compiler.compile(built.network) as cn:
         for epoch in range(epochs):
-            cbs = [BatchProgressBar()] if args.progress else []
+            cbs = ([BatchProgressBar()] if args.progress else []) + schedule_callbacks(project)
             metrics, _ = cn.train(x, y, num_epochs=1, start_epoch=epoch,
                                   shuffle=project.training.shuffle, callbacks=cbs)
             res = metrics[built.output].result

@@ -27,6 +27,7 @@ import numpy as np
 from app.project import schema
 from app.project.build import resolve_path
 from app.project.document import ConnectionSpec, PopulationSpec, Project
+from app.project.export import connectivity_2d_expr, population_shape_expr, schedule_source
 from app.project.io import atomic_write_bytes
 
 #: Spike Studio compiler -> mlGeNN module holding its ``default_params``.
@@ -97,6 +98,8 @@ def connectivity_expr(conn: ConnectionSpec) -> str:
     """Connectivity constructor with its weight and every argument."""
     c = conn.connectivity
     w = weight_expr(conn)
+    if c["type"] in schema.CONNECTIVITY_2D:
+        return connectivity_2d_expr(conn, w)
     if c["type"] == "FixedProbability":
         return (f"FixedProbability(p={c['p']!r}, weight={w}, "
                 f"allow_self_connections={c['allow_self_connections']!r}, delay={c['delay']!r})")
@@ -294,13 +297,16 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
     add("import numpy as np")
     add("")
     add("from ml_genn import Connection, Network, Population")
+    if has_data and spec.type != "InferenceCompiler" and schedule_source(project, 0):
+        add("from ml_genn.callbacks import OptimiserParamSchedule")
     add(f"from ml_genn.compilers import {spec.type}")
     if spec.type in DEFAULT_PARAMS_MODULES:
         add(f"from {DEFAULT_PARAMS_MODULES[spec.type]} import default_params")
     used_conn = sorted({c.connectivity["type"] for c in conns})
     if used_conn:
         add(f"from ml_genn.connectivity import {', '.join(used_conn)}")
-    used_init = sorted({c.weight["type"] for c in conns} - {"Constant"})
+    used_init = sorted({c.weight["type"] for c in conns
+                        if c.connectivity["type"] not in schema.NO_WEIGHT} - {"Constant"})
     if used_init:
         add(f"from ml_genn.initializers import {', '.join(used_init)}")
     loss = spec.loss if info.has_losses else None
@@ -363,7 +369,7 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         rec = ", record_spikes=True" if p.record_spikes else ""
         lines.extend(_call(f"{names[p.id]} = Population({p.model}", neuron_expr(p), 4,
                            close="),"))
-        add(f"        {p.size}{rec}, name={p.name!r})")
+        add(f"        {population_shape_expr(p)}{rec}, name={p.name!r})")
     if conns:
         add("")
         add("    # Connections")
@@ -371,6 +377,10 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         learn = c.id in spec.delay_learn_conns
         prefix = f"{var_name(c.name)} = " if learn else ""
         extra = f", max_delay_steps={c.max_delay_steps}" if c.max_delay_steps is not None else ""
+        if c.connectivity["type"] in ("AvgPoolConv2D", "AvgPoolDense2D") \
+                and c.weight["type"] != "Constant":
+            add("    # mlGeNN scales this connectivity's weight with weight.flatten(): it needs")
+            add("    # a numpy array (e.g. trained ANN weights), not an initializer")
         add(f"    {prefix}Connection({names[c.source]}, {names[c.target]},")
         add(f"        {connectivity_expr(c)},")
         add(f"        {synapse_expr(c)}, name={c.name!r}{extra})")
@@ -412,7 +422,12 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         add(f"                                       metrics={metric!r})")
         add('    what = "Test"')
     else:
+        sched = schedule_source(project, 4)
+        lines.extend(sched)
         add(f"    metrics, cb_data = compiled_net.train({{{inp}: x_train}}, {{{out}: y_train}},")
+        if sched:
+            add("                                          callbacks=[\"batch_progress_bar\", "
+                "OptimiserParamSchedule(\"alpha\", alpha_schedule)],")
         add("                                          num_epochs=NUM_EPOCHS, shuffle=SHUFFLE,")
         add("                                          validation_split=VALIDATION_SPLIT,")
         add(f"                                          metrics={metric!r})")

@@ -75,6 +75,11 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
     if out is None:
         issues.append(Issue("the dataset needs exactly one population with a readout (or "
                             "pick one in the Dataset tab)", "", "dataset", "dataset.output"))
+    if inp is not None and inp.model == "IntegrateFireInput":
+        issues.append(Issue(
+            f"'{inp.name}' (integrate-and-fire input) takes input values, but datasets give "
+            "spike trains; use a Spike input, or feed values from a script "
+            "(File > Export script)", inp.id, "population", "model"))
     if ds.source == "builtin":
         try:
             from app.training.data import BUILTIN_DATASETS
@@ -115,9 +120,28 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
     return issues
 
 
+def unresolved_checks(project: Project) -> list[Issue]:
+    """Values an imported script computed from its data: each must be set by hand."""
+    issues = []
+    for key, expr in project.unresolved.items():
+        kind, item, name = key.split(":", 2)
+        if kind == "population":
+            pop = project.population(item)
+            what = "size" if name == "size" else name
+            issues.append(Issue(f"the imported script computes the {what} of '{pop.name}' "
+                                f"from its data ({expr}); set it", item, "population",
+                                name))
+        else:
+            issues.append(Issue(f"the imported script computes {name} from its data "
+                                f"({expr}); set it in the Compiler tab", "", "compiler",
+                                name))
+    return issues
+
+
 def validate_project(project: Project, base_dir: str | Path | None = None) -> list[Issue]:
     """Every problem the canvas shows and training refuses."""
-    return library_checks(project) + dataset_checks(project, base_dir)
+    return library_checks(project) + dataset_checks(project, base_dir) \
+        + unresolved_checks(project)
 
 
 @dataclass(frozen=True)
