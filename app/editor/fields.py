@@ -5,6 +5,7 @@ reverted) so they never reach the document.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -112,15 +113,15 @@ class PairEdit(QLineEdit):
     def _commit(self) -> None:
         text = self.text().strip()
         try:
-            parts = [t for t in text.replace("x", ",").split(",") if t.strip()]
-            if not parts:
+            m = re.fullmatch(r"(\d+)\s*(?:[,x]\s*(\d+))?", text)
+            if not text:
                 raw: Any = None
+            elif m is None:
+                raise ProjectError("must be a whole number or \"height, width\"",
+                                   self.param.name)
             else:
-                try:
-                    raw = [int(t) for t in parts]
-                except ValueError:
-                    raise ProjectError("must be whole numbers", self.param.name) from None
-                raw = raw[0] if len(raw) == 1 else raw
+                raw = int(m.group(1)) if m.group(2) is None else [int(m.group(1)),
+                                                                   int(m.group(2))]
             value = check_value(self.param, raw, self.param.name)
         except ProjectError as exc:
             self.setStyleSheet("border: 1px solid #d04040;")

@@ -484,6 +484,8 @@ def schedule(r: _Reader, call: ast.Call) -> None:
     except (Unmapped, KeyError):
         param = None
     func = a.get("func")
+    if isinstance(func, ast.Name) and func.id not in r.functions:
+        func = r.pick(func)  # a lambda assigned to a name
     body, names = _function(r, func)
     found = None
     if param == "alpha" and body is not None and len(names) == 2:

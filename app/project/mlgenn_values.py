@@ -168,8 +168,6 @@ class Values:
                 target = self.env[node.id]
                 try:
                     return self.value(target)
-                except DataDerived:
-                    raise
                 except Unmapped:
                     raise DataDerived(_short(f"{node.id} = {self.source(target)}")) from None
             if node.id in ("True", "False", "None"):

@@ -27,6 +27,7 @@ import numpy as np
 
 from app.project import schema
 from app.project.document import Project
+from app.project.shapes import connectivity_args
 
 GENN_BACKEND = "genn"
 CPU_KIND, CUDA_KIND = "single_threaded_cpu", "cuda"
@@ -123,7 +124,8 @@ def build_genn(project: Project, kind: str | None = None,
             if p.readout is not None:
                 kwargs["readout"] = p.readout
             neuron = getattr(neurons, p.model)(**kwargs)
-            out.populations[p.id] = root.Population(neuron, p.size, record_spikes=True,
+            out.populations[p.id] = root.Population(neuron, p.model_shape if p.shape
+                                                    else p.size, record_spikes=True,
                                                     name=p.name)
         for c in project.connections:
             w = c.weight
@@ -138,6 +140,10 @@ def build_genn(project: Project, kind: str | None = None,
                 conn = conn_cls(p=cc["p"], weight=init,
                                 allow_self_connections=cc["allow_self_connections"],
                                 delay=cc["delay"])
+            elif cc["type"] in schema.CONNECTIVITY_2D:
+                args2d = connectivity_args(c)
+                conn = conn_cls(**args2d) if cc["type"] in schema.NO_WEIGHT \
+                    else conn_cls(weight=init, **args2d)
             else:
                 conn = conn_cls(weight=init, delay=cc["delay"])
             s = c.synapse
