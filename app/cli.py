@@ -133,14 +133,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Read an mlGeNN script (with ``ast``, never running it) into a project file."""
-    from app.project.mlgenn_import import import_to_project_file
+    from app.project.io import save_project
+    from app.project.mlgenn_import import import_mlgenn_file
 
     try:
-        out, unmapped = import_to_project_file(args.script, args.output)
+        result = import_mlgenn_file(args.script)
     except SyntaxError as exc:
         print(f"spike-studio: error: {args.script} is not valid Python: {exc}", file=sys.stderr)
         return 2
+    out = save_project(result.project, args.output)
+    unmapped = result.unmapped
     print(f"wrote {out}")
+    if result.mapped:
+        print(f"{len(result.mapped)} thing(s) mapped to Spike Studio's equivalents:")
+        for item in result.mapped:
+            print(f"  - {item}")
     if unmapped:
         print(f"{len(unmapped)} thing(s) could not be mapped:")
         for item in unmapped:
