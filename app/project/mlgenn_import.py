@@ -114,6 +114,7 @@ class _Reader:
         self.functions: dict[str, ast.FunctionDef] = {}
         self.calls_seen: list[ast.Call] = []  # every call outside network blocks
         self.layer_shape_unknown: dict[str, ast.AST] = {}  # pop id -> where
+        self.data_noted = False  # a note about the data was given already
 
     # ---- helpers -----------------------------------------------------
     def note(self, node: ast.AST | None, text: str) -> None:

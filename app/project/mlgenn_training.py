@@ -68,6 +68,7 @@ def dataset(r: _Reader) -> None:
                                   f"'{values_in[0].name}' (integrate-and-fire input); Spike "
                                   "Studio's datasets are spike trains, so none is bound: "
                                   "evaluate it from an exported script (File > Export script)")
+        r.data_noted = True
         return
     shd = [c for c in r.calls_seen if (r.qual(c.func) or "").startswith("tonic.datasets.")]
     if mnist:
@@ -80,6 +81,7 @@ def dataset(r: _Reader) -> None:
         if kind != "SHD":
             r.note(where, f"tonic dataset {kind} has no Spike Studio loader: choose a data "
                           "file in the Dataset tab")
+            r.data_noted = True
             return
         r.project.dataset = DatasetSpec(source="file", format="shd")
         r.note(where, "data: tonic's SHD: choose the SHD .h5 file (e.g. shd_train.h5) in the "
@@ -145,7 +147,7 @@ def pattern_dataset(r: _Reader) -> None:
         p.dataset = DatasetSpec(source="builtin", name="pattern")
         r.told(None, "data: the script builds mlGeNN's pattern-recognition task with numpy "
                      "(20 inputs, 3 sums of sinusoids) -> built-in 'pattern' dataset")
-    elif p.dataset.source == "none":
+    elif p.dataset.source == "none" and not r.data_noted:
         r.note(None, "dataset loading is not mapped (no DATASET constant and no known "
                      "dataset): choose the data in the Dataset tab")
 
