@@ -169,7 +169,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, communicator: object) -> int:
-    from app.project.build import build, limit_dataset
+    from app.project.build import build, limit_dataset, schedule_callbacks
     from app.project.errors import NotReadyError
     from app.project.train import _metric_name
     from app.project.validate import require_ready
@@ -199,7 +199,8 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
     notice = _CompileNotice(say)
     with built.compiler.compile(built.network) as cn:
         for epoch in range(epochs):
-            cbs = [notice] + ([BatchProgressBar()] if args.progress else [])
+            cbs = ([notice] + ([BatchProgressBar()] if args.progress else [])
+                   + schedule_callbacks(project))
             compiling = notice.seconds
             start = perf_counter()
             metrics, _ = cn.train(x, y, num_epochs=1, start_epoch=epoch, metrics=metric,
@@ -241,17 +242,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Read an mlGeNN script (with ``ast``, never running it) into a project file."""
-    from app.project.mlgenn_import import import_to_project_file
-    from app.project.nir_import import import_nir_to_project_file
+    from app.project.io import save_project
+    from app.project.mlgenn_import import import_mlgenn_file
+    from app.project.nir_import import import_nir_file
 
     nir = Path(args.script).suffix.lower() == ".nir"
     try:
-        out, unmapped = (import_nir_to_project_file if nir else import_to_project_file)(
-            args.script, args.output)
+        result = (import_nir_file if nir else import_mlgenn_file)(args.script)
     except SyntaxError as exc:
         print(f"spike-studio: error: {args.script} is not valid Python: {exc}", file=sys.stderr)
         return 2
+    out = save_project(result.project, args.output)
+    unmapped = result.unmapped
     print(f"wrote {out}")
+    mapped = getattr(result, "mapped", [])
+    if mapped:
+        print(f"{len(mapped)} thing(s) mapped to Spike Studio's equivalents:")
+        for item in mapped:
+            print(f"  - {item}")
     if unmapped:
         print(f"{len(unmapped)} thing(s) could not be mapped:")
         for item in unmapped:

@@ -31,6 +31,7 @@ import numpy as np
 from app.project import schema
 from app.project.build import resolve_path
 from app.project.document import ConnectionSpec, PopulationSpec, Project
+from app.project.export import connectivity_2d_expr, population_shape_expr, schedule_source
 from app.project.io import atomic_write_bytes
 
 #: Spike Studio compiler -> mlGeNN module holding its ``default_params``.
@@ -103,6 +104,8 @@ def connectivity_expr(conn: ConnectionSpec) -> str:
     """Connectivity constructor with its weight and every argument."""
     c = conn.connectivity
     w = weight_expr(conn)
+    if c["type"] in schema.CONNECTIVITY_2D:
+        return connectivity_2d_expr(conn, w)
     if c["type"] == "FixedProbability":
         return (f"FixedProbability(p={c['p']!r}, weight={w}, "
                 f"allow_self_connections={c['allow_self_connections']!r}, delay={c['delay']!r})")
@@ -307,13 +310,16 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
     add("from ml_genn import Connection, Network, Population")
     if regression:
         add("from ml_genn.callbacks import Callback")
+    if has_data and spec.type != "InferenceCompiler" and schedule_source(project, 0):
+        add("from ml_genn.callbacks import OptimiserParamSchedule")
     add(f"from ml_genn.compilers import {spec.type}")
     if spec.type in DEFAULT_PARAMS_MODULES:
         add(f"from {DEFAULT_PARAMS_MODULES[spec.type]} import default_params")
     used_conn = sorted({c.connectivity["type"] for c in conns})
     if used_conn:
         add(f"from ml_genn.connectivity import {', '.join(used_conn)}")
-    used_init = sorted({c.weight["type"] for c in conns} - {"Constant"})
+    used_init = sorted({c.weight["type"] for c in conns
+                        if c.connectivity["type"] not in schema.NO_WEIGHT} - {"Constant"})
     if used_init:
         add(f"from ml_genn.initializers import {', '.join(used_init)}")
     if loss is not None and loss["type"] == "RelativeMeanSquareError":
@@ -381,7 +387,7 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         rec = ", record_spikes=True" if p.record_spikes else ""
         lines.extend(_call(f"{names[p.id]} = Population({p.model}", neuron_expr(p), 4,
                            close="),"))
-        add(f"        {p.size}{rec}, name={p.name!r})")
+        add(f"        {population_shape_expr(p)}{rec}, name={p.name!r})")
     if conns:
         add("")
         add("    # Connections")
@@ -389,6 +395,10 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         learn = c.id in spec.delay_learn_conns
         prefix = f"{var_name(c.name)} = " if learn else ""
         extra = f", max_delay_steps={c.max_delay_steps}" if c.max_delay_steps is not None else ""
+        if c.connectivity["type"] in ("AvgPoolConv2D", "AvgPoolDense2D") \
+                and c.weight["type"] != "Constant":
+            add("    # mlGeNN scales this connectivity's weight with weight.flatten(): it needs")
+            add("    # a numpy array (e.g. trained ANN weights), not an initializer")
         add(f"    {prefix}Connection({names[c.source]}, {names[c.target]},")
         add(f"        {connectivity_expr(c)},")
         add(f"        {synapse_expr(c)}, name={c.name!r}{extra})")
@@ -440,11 +450,17 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
                            + cb_args, 4))
         add('    what = "Test"')
     else:
+        sched = schedule_source(project, 4)
+        lines.extend(sched)
+        train_cbs = cb_args
+        if sched:
+            listed = '["batch_progress_bar", OptimiserParamSchedule("alpha", alpha_schedule)]'
+            train_cbs = [f"callbacks={listed}" + (" + recorders" if regression else "")]
         lines.extend(_call("metrics, cb_data = compiled_net.train",
                            [f"{{{inp}: x_train}}", f"{{{out}: y_train}}",
                             "num_epochs=NUM_EPOCHS", "shuffle=SHUFFLE",
                             "validation_split=VALIDATION_SPLIT", f"metrics={metric_arg}"]
-                           + cb_args + val_args, 4))
+                           + train_cbs + val_args, 4))
         add('    what = "Train"')
     add(f"    {show}")
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ class Param:
     """One editable argument: its type, default, unit and allowed range."""
 
     name: str
-    kind: str  # "float" | "int" | "bool" | "optfloat" | "choice" | "str"
+    kind: str  # "float" | "int" | "bool" | "optfloat" | "choice" | "str" | "pair" | "optpair"
     default: Any
     unit: str = ""
     minimum: float | None = None
@@ -62,6 +62,13 @@ def _i(name: str, default: int, minimum: int | None = 0, maximum: int | None = N
 
 def _b(name: str, default: bool, help: str = "") -> Param:
     return Param(name, "bool", default, help=help)
+
+
+def _pair(name: str, default: list[int] | None, help: str = "") -> Param:
+    """(height, width) of a 2-D operation, stored as a list of two ints; ``None``
+    default makes it optional (mlGeNN's default then applies)."""
+    return Param(name, "pair" if default is not None else "optpair", default, "", 1,
+                 help=help)
 
 
 TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant",
@@ -112,6 +119,18 @@ NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
         TAU_MEM,
         _b("scale_i", False),
     )),
+    "IntegrateFire": ("neuron", (
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Voltage after a spike"),
+        _f("v", 0.0, help="Initial voltage"),
+    )),
+    "IntegrateFireInput": ("input", (
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Voltage after a spike"),
+        _f("v", 0.0, help="Initial voltage"),
+        _i("input_frames", 1, 1, help="Frames per example (values change between frames)"),
+        _i("input_frame_timesteps", 1, 1, unit="steps", help="Steps each frame lasts"),
+    )),
 }
 
 MODEL_LABELS = {
@@ -120,6 +139,8 @@ MODEL_LABELS = {
     "LeakyIntegrateFire": "LIF",
     "AdaptiveLeakyIntegrateFire": "ALIF",
     "LeakyIntegrate": "Leaky integrator",
+    "IntegrateFire": "Integrate-and-fire",
+    "IntegrateFireInput": "Integrate-and-fire input",
 }
 
 SYNAPSES: dict[str, tuple[Param, ...]] = {
@@ -132,6 +153,15 @@ SYNAPSES: dict[str, tuple[Param, ...]] = {
 }
 
 DELAY = _i("delay", 0, 0, unit="steps", help="Axonal delay in timesteps")
+FILTERS = _i("filters", 8, 1, help="Output channels (number of kernels)")
+CONV_SIZE = _pair("conv_size", [3, 3], "Kernel height, width")
+CONV_STRIDES = _pair("conv_strides", [1, 1], "Kernel step (rows, columns)")
+CONV_PADDING = Param("conv_padding", "choice", "valid", choices=("valid", "same"),
+                     help="valid: no padding; same: pad so that stride 1 keeps the size")
+FLATTEN = _b("flatten", False, "Give the target a flat (1-D) shape")
+POOL_SIZE = _pair("pool_size", [2, 2], "Pooling window height, width")
+POOL_STRIDES = _pair("pool_strides", None, "Window step (empty: the pool size)")
+# Arguments in mlGeNN's positional order (the exporters write them in this order).
 CONNECTIVITY: dict[str, tuple[Param, ...]] = {
     "Dense": (DELAY,),
     "FixedProbability": (
@@ -140,7 +170,19 @@ CONNECTIVITY: dict[str, tuple[Param, ...]] = {
         DELAY,
     ),
     "OneToOne": (DELAY,),
+    "Conv2D": (FILTERS, CONV_SIZE, FLATTEN, CONV_STRIDES, CONV_PADDING, DELAY),
+    "Conv2DTranspose": (FILTERS, CONV_SIZE, FLATTEN, CONV_STRIDES, CONV_PADDING, DELAY),
+    "AvgPool2D": (POOL_SIZE, FLATTEN, POOL_STRIDES, DELAY),
+    "AvgPoolConv2D": (FILTERS, POOL_SIZE, CONV_SIZE, FLATTEN, POOL_STRIDES, CONV_PADDING,
+                      DELAY),
+    "AvgPoolDense2D": (POOL_SIZE, POOL_STRIDES, DELAY),
 }
+#: Connectivity whose source must have a (height, width, channels) shape.
+CONNECTIVITY_2D = ("Conv2D", "Conv2DTranspose", "AvgPool2D", "AvgPoolConv2D", "AvgPoolDense2D")
+#: Connectivity that determines its target's shape (mlGeNN infers it).
+SHAPE_SETTING = ("Conv2D", "Conv2DTranspose", "AvgPool2D", "AvgPoolConv2D")
+#: Connectivity without a weight argument (fixed 1/window-area weights).
+NO_WEIGHT = ("AvgPool2D",)
 
 INITIALIZERS: dict[str, tuple[Param, ...]] = {
     "Constant": (_f("value", 1.0, sensible=_WEIGHT),),
@@ -272,5 +314,6 @@ def model_role(model: str) -> str:
 
 
 def defaults(params: tuple[Param, ...]) -> dict[str, Any]:
-    """Default value of every parameter, in declaration order."""
-    return {p.name: p.default for p in params}
+    """Default value of every parameter, in declaration order (lists copied)."""
+    return {p.name: list(p.default) if isinstance(p.default, list) else p.default
+            for p in params}

@@ -141,6 +141,12 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
             f"'{inp.name}' is a Poisson input, which takes firing rates, but the dataset gives "
             "spike trains; make it a Spike input", inp.id, "population",
             _pop_field(project, inp.id, "model")))
+    if inp is not None and inp.model == "IntegrateFireInput":
+        issues.append(Issue(
+            f"'{inp.name}' (integrate-and-fire input) takes input values, but datasets give "
+            "spike trains; use a Spike input, or feed values from a script "
+            "(File > Export script)", inp.id, "population",
+            _pop_field(project, inp.id, "model")))
     if ds.source == "builtin":
         try:
             from app.training.data import BUILTIN_DATASETS
@@ -179,6 +185,25 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
                                 "dataset.path"))
         elif not resolve_path(ds.path, base_dir).is_file():
             issues.append(Issue(f"file not found: {ds.path}", "", "dataset", "dataset.path"))
+    return issues
+
+
+def unresolved_checks(project: Project) -> list[Issue]:
+    """Values an imported script computed from its data: each must be set by hand."""
+    issues = []
+    for key, expr in project.unresolved.items():
+        kind, item, name = key.split(":", 2)
+        if kind == "population":
+            pop = project.population(item)
+            what = "size" if name == "size" else name
+            issues.append(Issue(f"the imported script computes the {what} of '{pop.name}' "
+                                f"from its data ({expr}); set it", item, "population",
+                                _pop_field(project, item, name if name in ("size", "shape")
+                                           else f"params.{name}")))
+        else:
+            issues.append(Issue(f"the imported script computes {name} from its data "
+                                f"({expr}); set it in the Compiler tab", "", "compiler",
+                                f"compiler.params.{name}"))
     return issues
 
 
@@ -531,8 +556,8 @@ def preflight(project: Project, base_dir: str | Path | None = None, *, mode: str
     ``read_files=False`` uses only data-file summaries already read (the editor
     calls it on every edit); the worker reads them.
     """
-    issues = (library_checks(project) + range_checks(project) + eventprop_checks(project)
-              + weights_checks(project))
+    issues = (unresolved_checks(project) + library_checks(project) + range_checks(project)
+              + eventprop_checks(project) + weights_checks(project))
     comp = project.compiler
     if mode == "train" and comp.type == "InferenceCompiler":
         issues.append(Issue("the Inference compiler only evaluates; choose EventProp or "

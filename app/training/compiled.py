@@ -21,6 +21,7 @@ from .communicators import share
 from .data.errors import DatasetError
 from .data.spikes import PreprocessedSpikes
 from .data.validation import validate_spike_dataset
+from .encoding import IntegrateFireEncoder
 from .engine.cpu import CPUSimulator
 from .engine.layout import Layout
 from .metrics import Metric, get_metric
@@ -73,6 +74,10 @@ class CompiledNetwork:
         self.rng_seed = rng_seed
         self.inputs = [p for p in network.populations if p.neuron.is_input]
         self.outputs = [p for p in network.populations if p.neuron.readout is not None]
+        self.encoders = {
+            p.name: IntegrateFireEncoder(p, layout.v_init[layout.pop_slice(p.name)],
+                                         self.batch_size // self.num_ranks)
+            for p in self.inputs if type(p.neuron).__name__ == "IntegrateFireInput"}
         self._open = False
         if communicator is not None and self.num_ranks > 1:
             self._sync_parameters()
@@ -83,6 +88,8 @@ class CompiledNetwork:
             arr = getattr(self.layout, name, None)
             if isinstance(arr, np.ndarray) and arr.size:
                 self.communicator.broadcast(arr, 0)
+        for kernel in self.layout.kernels.values():
+            self.communicator.broadcast(kernel, 0)
         if hasattr(self.sim, "refresh_weights"):
             self.sim.refresh_weights()
 
@@ -94,7 +101,12 @@ class CompiledNetwork:
     def __exit__(self, *exc: object) -> None:
         self._open = False
         for conn in self.network.connections:
-            conn.connectivity.weight = self.get_weights(conn)
+            table = self.layout.tables[conn.name]
+            if table.kernel_index is not None and conn.name not in self.layout.kernels:
+                continue  # untied convolution: per-synapse weights have no kernel form
+            weight = conn.connectivity.weight_from_trained(self.get_weights(conn))
+            if weight is not None:
+                conn.connectivity.weight = weight
 
     @property
     def is_root(self) -> bool:
@@ -140,6 +152,16 @@ class CompiledNetwork:
     def set_weights(self, conn: Connection | str, weights: np.ndarray) -> None:
         """Overwrite a connection's weights (same shape as get_weights)."""
         c = self._conn(conn)
+        kernel = self.layout.kernels.get(c.name)
+        if kernel is not None:
+            w = np.asarray(weights, np.float32).reshape(-1)
+            if w.shape[0] != kernel.shape[0]:
+                raise bad_arg(f"set_weights('{c.name}')", "weights", np.shape(weights),
+                              f"the kernel of shape {self.layout.tables[c.name].kernel_shape}"
+                              " is required")
+            kernel[:] = w
+            self.layout.sync_kernels([c.name])
+            return
         sl = self.layout.conn_slice(c.name)
         w = np.asarray(weights, np.float32).reshape(-1)
         if w.shape[0] != sl.stop - sl.start:
@@ -198,6 +220,22 @@ class CompiledNetwork:
             raise bad_arg("train/evaluate", what, sorted(out), f"data for {missing} is missing")
         return out
 
+    def _batch_inputs(self, x: dict[str, Any], idx: np.ndarray,
+                      record: list[tuple[str, str]] = ()) -> dict[str, Any]:
+        """One batch of every input, value inputs (IntegrateFireInput) encoded as spikes
+        (keeping their voltages when ``record`` asks for them)."""
+        out = {}
+        for k, v in x.items():
+            if k in self.encoders:
+                keep = any(pop == k and var.lower() == "v" for pop, var in record)
+                out[k] = self.encoders[k].encode(np.asarray(v)[idx], self.example_timesteps,
+                                                 self.dt, keep)
+            elif not isinstance(v, np.ndarray) or v.dtype == object:
+                out[k] = [v[i] for i in idx]
+            else:
+                out[k] = v[idx]
+        return out
+
     def _check_data(self, x: dict[str, Any], y: dict[str, Any] | None) -> int:
         sizes = {name: len(v) for name, v in x.items()}
         if y is not None:
@@ -207,6 +245,9 @@ class CompiledNetwork:
         n = next(iter(sizes.values()))
         for name, v in x.items():
             pop = self.network.get_population(name)
+            if name in self.encoders:
+                self.encoders[name].values(np.asarray(v)[:1])
+                continue
             if isinstance(v, np.ndarray) and not isinstance(v.flat[0] if v.size else None,
                                                            PreprocessedSpikes) \
                     and type(pop.neuron).__name__ == "PoissonInput":
@@ -299,16 +340,22 @@ class CompiledNetwork:
         self.sim.reset_readouts()
         if self.reset_in_syn:
             self.sim.reset_in_syn()
+        if self.reset_vars:
+            for enc in self.encoders.values():
+                enc.reset()
 
     def _forward(self, x: dict[str, Any], idx: np.ndarray, cbl: CallbackList,
                  example_ids: Sequence[int]) -> dict[str, np.ndarray]:
         n_active = len(idx)
         self._begin_trial()
-        self.sim.set_inputs({k: [v[i] for i in idx] if not isinstance(v, np.ndarray)
-                             or v.dtype == object else v[idx] for k, v in x.items()}, n_active)
         rv, rs = cbl.recording_requests()
+        self.sim.set_inputs(self._batch_inputs(x, idx, rv), n_active)
         step_cb = cbl if (cbl.has("on_timestep_begin") or cbl.has("on_timestep_end")) else None
         rec = self.sim.run_trial(n_active, self.zero_step, rv, rs, step_cb)
+        for key in rec.var_keys:
+            enc = self.encoders.get(key[0])
+            if enc is not None and enc.history is not None and key[1].lower() == "v":
+                rec.values[:, :, rec.var_slices[key]] = enc.history
         if rv or rs:
             starts = {p.name: int(self.layout.pop_slice(p.name).start)
                       for p in self.network.populations}
@@ -506,6 +553,8 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
                                     f"step {step}: lower the learning rate")
             t.grad[:] = 0
+        if self.layout.kernels:
+            self.layout.sync_kernels()
 
     def _reduce_gradients(self) -> None:
         """Sum every gradient over ranks in one Allreduce (one latency, not one per array)."""

@@ -33,6 +33,7 @@ import numpy as np
 
 from app.project import schema
 from app.project.document import Project
+from app.project.shapes import connectivity_args
 from app.worker.protocol import WorkerSpec
 
 GENN_BACKEND = "genn"
@@ -127,7 +128,8 @@ def build_genn(project: Project, kind: str | None = None) -> GeNNBuild:
             if p.readout is not None:
                 kwargs["readout"] = p.readout
             neuron = getattr(neurons, p.model)(**kwargs)
-            out.populations[p.id] = ml_genn.Population(neuron, p.size, record_spikes=True,
+            out.populations[p.id] = ml_genn.Population(neuron, p.model_shape if p.shape
+                                                       else p.size, record_spikes=True,
                                                        name=p.name)
         for c in project.connections:
             w = c.weight
@@ -141,6 +143,10 @@ def build_genn(project: Project, kind: str | None = None) -> GeNNBuild:
                 conn = conn_cls(p=cc["p"], weight=init,
                                 allow_self_connections=cc["allow_self_connections"],
                                 delay=cc["delay"])
+            elif cc["type"] in schema.CONNECTIVITY_2D:
+                args2d = connectivity_args(c)
+                conn = conn_cls(**args2d) if cc["type"] in schema.NO_WEIGHT \
+                    else conn_cls(weight=init, **args2d)
             else:
                 conn = conn_cls(weight=init, delay=cc["delay"])
             s = c.synapse

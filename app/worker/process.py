@@ -506,14 +506,9 @@ def _metric_name(project: Any) -> str:
 
 
 def _dense_weights(project: Any, built: Any, cn: Any) -> dict[str, np.ndarray]:
-    out = {}
-    for c in project.connections:
-        if c.connectivity["type"] in ("Dense", "OneToOne"):
-            try:
-                out[c.id] = np.asarray(cn.get_weights(built.connections[c.id]), np.float32)
-            except (KeyError, ValueError):
-                continue
-    return out
+    from app.project.train import read_trained_weights
+
+    return read_trained_weights(project, built, cn)
 
 
 def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None,
@@ -603,7 +598,10 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
             stream = StreamCallback(spec, send, control, built.network, history, metric)
             num_epochs = spec.num_epochs if spec.num_epochs is not None \
                 else project.training.num_epochs
-            kwargs: dict[str, Any] = {"metrics": metric, "callbacks": [stream],
+            from app.project.build import schedule_callbacks
+
+            kwargs: dict[str, Any] = {"metrics": metric,
+                                      "callbacks": [stream, *schedule_callbacks(project)],
                                       "validation_callbacks": [ValidationStream(stream)]}
             if project.training.validation_split:
                 kwargs["validation_split"] = project.training.validation_split

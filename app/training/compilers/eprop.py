@@ -19,6 +19,7 @@ from app.model import Network
 from app.model.errors import bad_arg
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
+    IntegrateFireInput,
     LeakyIntegrate,
     LeakyIntegrateFire,
     SpikeInput,
@@ -120,7 +121,7 @@ class EPropCompiler(Compiler):
         for p in network.populations:
             nrn = p.neuron
             if nrn.is_input:
-                if not isinstance(nrn, SpikeInput):
+                if not isinstance(nrn, (SpikeInput, IntegrateFireInput)):
                     problems.append(Problem(
                         f"{type(nrn).__name__} inputs are not supported by e-prop yet; use "
                         "SpikeInput with spike trains", p.name, "population", "neuron"))
@@ -203,7 +204,10 @@ class EPropCompiler(Compiler):
         tau_mem = float(hidden[0].neuron.tau_mem) if hidden else 20.0
         tau_adapt = next((float(p.neuron.tau_adapt) for p in hidden
                           if isinstance(p.neuron, AdaptiveLeakyIntegrateFire)), None)
-        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed))
+        # mlGeNN's e-prop builds convolutions as GeNN SPARSE connectivity: every synapse
+        # gets its own weight and learns on its own (no shared kernel)
+        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed),
+                              tie_kernels=False)
         out_losses = {p.name: (EK.LOSS_MSE if isinstance(losses[p.name], MeanSquareError)
                                else EK.LOSS_SCE) for p in outputs}
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
@@ -244,7 +248,7 @@ class EPropCompiledNetwork(CompiledTrainingNetwork):
         n = len(idx)
         sim = self.sim
         sim.reset_readouts()
-        sim.set_inputs({k: [v[i] for i in idx] for k, v in x.items()}, n)
+        sim.set_inputs(self._batch_inputs(x, idx), n)
         if y is not None:
             sim.set_labels({k: np.asarray(v)[idx] for k, v in y.items()}, n)
         else:

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 
 from app.model import Connection, Network, Population
+from app.model.conv import KERNEL_CONNECTIVITY, AvgPool2D, AvgPoolDense2D
 from app.model.errors import bad_arg
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
     LeakyIntegrate,
     LeakyIntegrateFire,
-    PoissonInput,
-    SpikeInput,
 )
 from app.model.params import check_bool
 from app.model.readouts import AvgVar, AvgVarExpWeight, FirstSpikeTime, MaxVar, SumVar, Var
@@ -124,7 +123,7 @@ class EventPropCompiler(Compiler):
         problems += lp
         for p in network.populations:
             nrn = p.neuron
-            if isinstance(nrn, (SpikeInput, PoissonInput)):
+            if nrn.is_input:
                 continue
             if p in outputs:
                 loss = losses.get(p.name)
@@ -169,6 +168,11 @@ class EventPropCompiler(Compiler):
                 problems.append(Problem(
                     "EventProp supports LIF hidden neurons only; use LeakyIntegrateFire or "
                     "train ALIF networks with EPropCompiler", p.name, "population", "neuron"))
+            elif not isinstance(nrn, (LeakyIntegrateFire, LeakyIntegrate)):
+                problems.append(Problem(
+                    f"EventProp supports LIF hidden neurons only, not {type(nrn).__name__} "
+                    "(IntegrateFire is for converted-network inference with "
+                    "InferenceCompiler)", p.name, "population", "neuron"))
             elif isinstance(nrn, LeakyIntegrate):
                 problems.append(Problem(
                     "a LeakyIntegrate population without readout cannot be hidden; give it a "
@@ -190,6 +194,15 @@ class EventPropCompiler(Compiler):
                 problems.append(Problem(
                     "EventProp does not support refractory periods; set tau_refrac to None",
                     p.name, "population", "tau_refrac"))
+        for c in network.connections:
+            table_kernel = isinstance(c.connectivity, KERNEL_CONNECTIVITY) and not isinstance(
+                c.connectivity, (AvgPool2D, AvgPoolDense2D))
+            d = c.connectivity.delay
+            if table_kernel and not (isinstance(d, (int, float)) and float(d) == 0.0):
+                problems.append(Problem(
+                    f"EventProp trains {type(c.connectivity).__name__} as one shared kernel, "
+                    "which cannot have delays (as in mlGeNN); set delay to 0",
+                    c.name, "connection", "delay"))
         for c in self.delay_learn_conns:
             if c.max_delay_steps is None:
                 problems.append(Problem("delay learning needs max_delay_steps on the "
@@ -279,9 +292,14 @@ class EventPropCompiler(Compiler):
         dnames = {c.name for c in self.delay_learn_conns}
         for c in layout.connections:
             sl = layout.conn_slice(c.name)
-            trainables.append(Trainable(c.name, "weight", layout.weights[sl],
-                                        np.zeros(sl.stop - sl.start, np.float32),
-                                        self.optimiser))
+            kernel = layout.kernels.get(c.name)
+            if kernel is not None:  # shared convolution kernel: train the kernel itself
+                trainables.append(Trainable(c.name, "weight", kernel,
+                                            np.zeros_like(kernel), self.optimiser))
+            elif c.connectivity.trainable:
+                trainables.append(Trainable(c.name, "weight", layout.weights[sl],
+                                            np.zeros(sl.stop - sl.start, np.float32),
+                                            self.optimiser))
             if c.name in dnames:
                 trainables.append(Trainable(c.name, "delay", layout.delays[sl],
                                             np.zeros(sl.stop - sl.start, np.float32),
@@ -305,7 +323,8 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.bk_i = bk_i
         self.bk_f = bk_f
         lay = self.layout
-        self.conn_train = np.ones(len(lay.connections), np.int8)
+        self.conn_train = np.array([c.connectivity.trainable for c in lay.connections],
+                                   np.int8)
         self.conn_dtrain = np.array([c.name in delay_conns for c in lay.connections], np.int8)
         self.out_pop = self.outputs[0]
         self.out_index = lay.pop_index[self.out_pop.name]
@@ -405,7 +424,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         for t in self.trainables:
             sl = lay.conn_slice(t.name)
             if t.kind == "weight":
-                t.grad += g[sl]
+                if t.name in lay.kernels:
+                    t.grad += lay.kernel_grad(t.name, g[sl])
+                else:
+                    t.grad += g[sl]
             else:
                 t.grad += dg[sl]
         return out

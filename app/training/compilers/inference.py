@@ -47,7 +47,10 @@ class InferenceCompiler(Compiler):
     def compile(self, network: Network, name: str | None = None) -> CompiledInferenceNetwork:
         """Check the network and build a CompiledInferenceNetwork."""
         self.raise_problems(network)
-        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed))
+        # as mlGeNN: in-memory (sparse) convolutions get per-synapse weights, procedural
+        # ones one shared kernel (the same numbers unless weights come from an initializer)
+        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed),
+                              tie_kernels=not self.prefer_in_memory_connect)
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.evaluate_timesteps, self.kernel_profiling)
