@@ -99,9 +99,17 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
     epochs = args.epochs if args.epochs is not None else project.training.num_epochs
     x, y = built.train_data()
     tx, ty = built.test_data()
+    num_train = len(next(iter(x.values())))
+    if communicator is not None:
+        # mlGeNN's contract: each rank trains on its own part of the data (every N-th
+        # example, so without shuffling the batches are those of one process)
+        from app.training.communicators import shard
+
+        r, n = communicator.rank, communicator.num_ranks
+        x, y, tx, ty = (shard(d, r, n) for d in (x, y, tx, ty))
     ranks = "" if communicator is None else f" on {communicator.num_ranks} MPI rank(s)"
     say(f"Training '{project.name}' with {type(built.compiler).__name__} for {epochs} "
-        f"epoch(s) on {len(next(iter(x.values())))} examples{ranks}")
+        f"epoch(s) on {num_train} examples{ranks}")
     start = perf_counter()
     with built.compiler.compile(built.network) as cn:
         for epoch in range(epochs):
@@ -177,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
     t.add_argument("--mpi", type=int, metavar="N",
                    help="train data-parallel on N processes (runs mpirun; needs OpenMPI and "
-                        "spike-studio[mpi]); the batch size is the total over all N")
+                        "spike-studio[mpi]); each process trains on every N-th example and "
+                        "the batch size is the total over all N")
     t.add_argument("--distributed", action="store_true",
                    help="this process is one rank of an MPI job started by mpirun/srun")
     t.set_defaults(func=cmd_train)
