@@ -25,7 +25,7 @@ DTYPE = np.dtype([("t", np.int64), ("x", np.int64), ("p", np.int64)])
 class SHD:
     """Synthetic SHD split: ``SHD_STUB_TRAIN`` (default 512) or ``SHD_STUB_TEST``
     (default 256) examples of at most ``SHD_STUB_MS`` (default 100) ms with about
-    ``SHD_STUB_EVENTS`` (default 200) events."""
+    ``SHD_STUB_EVENTS`` (default 1000, about the event rate of the real SHD) events."""
 
     sensor_size = (NUM_CHANNELS, 1, 1)
     ordering = "txp"
@@ -40,7 +40,7 @@ class SHD:
         key = "SHD_STUB_TRAIN" if self.train else "SHD_STUB_TEST"
         self.size = int(os.environ.get(key, 512 if self.train else 256))
         self.duration_us = float(os.environ.get("SHD_STUB_MS", 100)) * 1000.0
-        self.events = int(os.environ.get("SHD_STUB_EVENTS", 200))
+        self.events = int(os.environ.get("SHD_STUB_EVENTS", 1000))
         rng = np.random.default_rng(1234)
         # three bands per class: start channel and sweep (channels over the example)
         self._start = rng.uniform(40, NUM_CHANNELS - 40, (len(CLASSES), 3))
