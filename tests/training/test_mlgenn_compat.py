@@ -371,3 +371,26 @@ def test_deep_r_keeps_rows_within_genns_capacity_and_saves_present_synapses(
     assert binomial_inverse_cdf(0.9999 ** (1 / 20), 30, 0.3) == \
         cn.deep_r.state[c.name].capacity
     assert binomial_inverse_cdf(0.5, 10, 0.5) == 5
+
+
+def test_deep_r_rewires_an_eventprop_connection_too() -> None:
+    net = Network(eventprop.default_params)
+    with net:
+        i = Population(SpikeInput(), 20)
+        h = Population(LeakyIntegrateFire(tau_refrac=None), 30)
+        r = Population(LeakyIntegrate(readout="avg_var"), 2)
+        c = Connection(i, h, FixedProbability(0.3, Normal(mean=0.0, sd=0.002)),
+                       Exponential(5.0))
+        Connection(h, r, Dense(Normal(sd=0.3)), Exponential(5.0))
+    rng = np.random.default_rng(0)
+    x = [preprocess_spikes(rng.uniform(0, 18, 40), rng.integers(0, 20, 40), 20)] * 4
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.001),
+                             batch_size=2, deep_r_conns=[c], deep_r_l1_strength=1.0,
+                             deep_r_record_rewirings={c: "rw"})
+    with comp.compile(net) as cn:
+        w0 = cn.get_weights(c)
+        _, cb = cn.train({i: x}, {r: np.array([0, 1, 0, 1])}, num_epochs=1, shuffle=False,
+                         callbacks=[])
+        # first step: every weight moves by alpha towards zero, so |w| < alpha flip
+        assert cb["rw"][0] == (int(np.sum(np.abs(w0) < 1e-3)), 0)
+        assert len(cb["rw"]) == 2 and len(cn.get_weights(c)) == len(w0)
