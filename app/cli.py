@@ -120,8 +120,9 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
             say(f"epoch {epoch}: {type(metrics[built.output]).__name__} {res:.4f} "
                 f"loss {cn.epoch_loss:.4f} ({perf_counter() - start:.1f} s)", flush=True)
         test_metrics, _ = cn.evaluate(tx, ty, callbacks=[])
+        # flushed: under mpirun, output still buffered when MPI finalises can be lost
         say(f"test {type(test_metrics[built.output]).__name__}: "
-            f"{test_metrics[built.output].result:.4f}")
+            f"{test_metrics[built.output].result:.4f}", flush=True)
     return 0
 
 
