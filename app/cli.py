@@ -193,9 +193,17 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
     metric = _metric_name(project)
     x, y = built.train_data()
     tx, ty = built.test_data()
+    num_train = len(next(iter(x.values())))
+    if communicator is not None:
+        # mlGeNN's contract: each rank trains on its own part of the data (every N-th
+        # example, so without shuffling the batches are those of one process)
+        from app.training.communicators import shard
+
+        r, n = communicator.rank, communicator.num_ranks
+        x, y, tx, ty = (shard(d, r, n) for d in (x, y, tx, ty))
     ranks = "" if communicator is None else f" on {communicator.num_ranks} MPI rank(s)"
     say(f"Training '{project.name}' with {type(built.compiler).__name__} for {epochs} "
-        f"epoch(s) on {len(next(iter(x.values())))} examples{ranks}")
+        f"epoch(s) on {num_train} examples{ranks}")
     notice = _CompileNotice(say)
     with built.compiler.compile(built.network) as cn:
         for epoch in range(epochs):
@@ -213,9 +221,10 @@ def _train(args: argparse.Namespace, communicator: object) -> int:
             say(f"epoch {epoch}: {type(metrics[built.output]).__name__} {res:.4f} "
                 f"loss {cn.epoch_loss:.4f} ({seconds:.1f} s)", flush=True)
         if len(next(iter(tx.values()))):
+            # flushed: under mpirun, output still buffered when MPI finalises can be lost
             test_metrics, _ = cn.evaluate(tx, ty, metrics=metric, callbacks=[])
             say(f"test {type(test_metrics[built.output]).__name__}: "
-                f"{test_metrics[built.output].result:.4f}")
+                f"{test_metrics[built.output].result:.4f}", flush=True)
     return 0
 
 
@@ -304,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--progress", action="store_true", help="show a progress bar per epoch")
     t.add_argument("--mpi", type=int, metavar="N",
                    help="train data-parallel on N processes (runs mpirun; needs OpenMPI and "
-                        "spike-studio[mpi]); the batch size is the total over all N")
+                        "spike-studio[mpi]); each process trains on every N-th example and "
+                        "the batch size is the total over all N")
     t.add_argument("--distributed", action="store_true",
                    help="this process is one rank of an MPI job started by mpirun/srun")
     t.set_defaults(func=cmd_train)

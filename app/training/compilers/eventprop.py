@@ -7,6 +7,8 @@ mlGeNN, every batch's gradient is applied (docs/training-semantics.md, "Delibera
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +31,7 @@ from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
 from ..engine import get_backend
 from ..engine import kernels as K
 from ..engine.layout import RO_MAX, build_layout
+from ..genn_compat import accept_genn_kwargs
 from ..losses import (
     MeanSquareError,
     RelativeMeanSquareError,
@@ -43,6 +46,7 @@ from .base import (
     check_positive_int,
     rank_batch_size,
 )
+from .deep_r import DeepR
 
 default_params = {
     LeakyIntegrateFire: {"relative_reset": False, "integrate_during_refrac": False,
@@ -67,12 +71,13 @@ class EventPropCompiler(Compiler):
                  batch_size: int = 1, rng_seed: int = 0, kernel_profiling: bool = False,
                  communicator: Any = None, delay_optimiser: Any = None,
                  delay_learn_conns: Sequence[Connection] = (), backend: str = "cpu",
-                 **kwargs: Any) -> None:
+                 deep_r_conns: Sequence = (), deep_r_l1_strength: float = 0.01,
+                 deep_r_record_rewirings: dict | None = None, **kwargs: Any) -> None:
         o = "EventPropCompiler"
-        for k in kwargs:
-            if k in ("tau_reg", "c_reg", "f_target", "train_output_bias"):
-                raise bad_arg(o, k, kwargs[k], "this is an e-prop argument; use EPropCompiler")
-            raise bad_arg(o, k, kwargs[k], "unknown argument")
+        self.ignored_kwargs = accept_genn_kwargs(
+            o, kwargs, inspect.signature(EventPropCompiler).parameters,
+            dict.fromkeys(("tau_reg", "c_reg", "f_target", "train_output_bias",
+                           "reset_time_between_batches"), "EPropCompiler"))
         self.example_timesteps = check_positive_int(o, "example_timesteps", example_timesteps)
         self.losses = losses
         self.optimiser = get_optimiser(optimiser)
@@ -108,6 +113,15 @@ class EventPropCompiler(Compiler):
         if self.delay_learn_conns and self.delay_optimiser is None:
             self.delay_optimiser = get_optimiser("adam")
         self.backend = backend
+        self.deep_r_conns = list(deep_r_conns)
+        self.deep_r_l1_strength = deep_r_l1_strength
+        self.deep_r_record_rewirings = dict(deep_r_record_rewirings or {})
+        self._new_deep_r()  # checks the arguments now
+
+    def _new_deep_r(self) -> DeepR:
+        """Deep R state for one compiled network."""
+        return DeepR(self.deep_r_conns, self.deep_r_l1_strength,
+                     self.deep_r_record_rewirings, self.rng_seed, self.name)
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
@@ -203,6 +217,8 @@ class EventPropCompiler(Compiler):
                     f"EventProp trains {type(c.connectivity).__name__} as one shared kernel, "
                     "which cannot have delays (as in mlGeNN); set delay to 0",
                     c.name, "connection", "delay"))
+        for name, msg in self._new_deep_r().problems():
+            problems.append(Problem(msg, name, "connection", "deep_r_conns"))
         for c in self.delay_learn_conns:
             if c.max_delay_steps is None:
                 problems.append(Problem("delay learning needs max_delay_steps on the "
@@ -228,6 +244,9 @@ class EventPropCompiler(Compiler):
         event_pops |= {p.name for p in network.populations
                        if isinstance(p.neuron, LeakyIntegrateFire)}
         layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed), event_pops)
+        deep_r = self._new_deep_r()
+        if deep_r:
+            layout = deep_r.expand(layout)
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.example_timesteps, self.kernel_profiling)
@@ -308,7 +327,7 @@ class EventPropCompiler(Compiler):
         cn = EventPropCompiledNetwork(
             network, layout, sim, self.dt, T, B, self.communicator,
             reset_vars=True, reset_in_syn=False, zero_step=T - 1, rng_seed=self.rng_seed,
-            optimiser=self.optimiser, trainables=trainables, losses=losses)
+            optimiser=self.optimiser, trainables=trainables, losses=losses, deep_r=deep_r)
         cn.configure(self, bk_i, bk_f, dnames)
         return cn
 
@@ -384,6 +403,7 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                     f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
                     f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
                     "(see calc_max_spikes) or add spike regularisation")
+        t0 = time.perf_counter()
         readout = out[self.out_pop.name]
         T = self.example_timesteps
         nout = self.out_pop.num_neurons
@@ -413,6 +433,7 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                 tsum[:] = np.where(spiking, tfirst, 0).sum(axis=1)
                 ttrue[:] = np.where(spiking[np.arange(n), labels],
                                     tfirst[np.arange(n), labels], 0)
+        self._timed("loss", t0)
         counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
         if self.communicator is not None:
             counts = self.communicator.reduce_sum(counts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -12,13 +13,15 @@ from app.model.params import check_bool
 from ..compiled import CompiledInferenceNetwork
 from ..engine import get_backend
 from ..engine.layout import build_layout
+from ..genn_compat import accept_genn_kwargs
 from .base import Compiler, check_positive_float, check_positive_int, rank_batch_size
 
 default_params: dict = {}
 
 
 class InferenceCompiler(Compiler):
-    """Forward-only compiler (mlGeNN's InferenceCompiler arguments)."""
+    """Forward-only compiler (mlGeNN's InferenceCompiler arguments; other keywords are
+    GeNN settings to mlGeNN and are ignored with one warning)."""
 
     name = "InferenceCompiler"
 
@@ -27,8 +30,12 @@ class InferenceCompiler(Compiler):
                  prefer_in_memory_connect: bool = True, reset_time_between_batches: bool = True,
                  reset_vars_between_batches: bool = True,
                  reset_in_syn_between_batches: bool = False, communicator: Any = None,
-                 backend: str = "cpu") -> None:
+                 backend: str = "cpu", **kwargs: Any) -> None:
         o = "InferenceCompiler"
+        self.ignored_kwargs = accept_genn_kwargs(
+            o, kwargs, inspect.signature(InferenceCompiler).parameters,
+            dict.fromkeys(("losses", "optimiser", "example_timesteps"),
+                          "EventPropCompiler or EPropCompiler (training)"))
         self.evaluate_timesteps = check_positive_int(o, "evaluate_timesteps", evaluate_timesteps)
         self.dt = check_positive_float(o, "dt", dt)
         self.batch_size = check_positive_int(o, "batch_size", batch_size)
