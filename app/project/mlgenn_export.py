@@ -155,9 +155,10 @@ def _data_loader(project: Project, base_dir: str | os.PathLike[str] | None,
                  kw.get("num_test", 1000))
         add(f"    for stream, size in zip(streams, {tuple(int(s) for s in sizes)!r}):")
         add("        np.random.seed(stream.generate_state(4))")
-        add("        spikes, labels = generate_yin_yang_dataset(size, example_time - 4 * dt, "
-            "2 * dt,")
-        add("                                                   bias=False)")
+        scale = ("example_time - 4 * dt" if kw.get("input_time") is None
+                 else repr(float(kw["input_time"])))
+        add(f"        spikes, labels = generate_yin_yang_dataset(size, {scale}, 2 * dt,")
+        add(f"                                                   bias={bool(kw.get('bias'))!r})")
         add("        splits.append((spikes, np.asarray(labels)))")
         add("    (x_train, y_train), _, (x_test, y_test) = splits")
         add("    return x_train, y_train, x_test, y_test")
@@ -405,8 +406,11 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
     add("")
 
     # ---- compiler (every argument; Spike Studio's engine backend has no mlGeNN meaning)
+    for note in schema.mlgenn_differences(spec.type, spec.params):
+        lines.extend("# " + line for line in textwrap.wrap("NOTE: " + note, 86))
     args = [f"{p.name}={spec.params[p.name]!r}" if p.name != "batch_size"
-            else "batch_size=BATCH_SIZE" for p in info.params if p.name != "backend"]
+            else "batch_size=BATCH_SIZE" for p in info.params
+            if p.name not in schema.NOT_IN_MLGENN]
     if loss is not None:
         args.insert(1, "losses=" + (f"RelativeMeanSquareError({loss['delta']!r})"
                                     if loss["type"] == "RelativeMeanSquareError"

@@ -262,7 +262,16 @@ COMPILERS: dict[str, CompilerInfo] = {
         ) + _COMMON_TAIL[:1] + (
             _f("ttfs_alpha", 0.01, "", 0.0),
             _f("softmax_temperature", 1.0, "", 0.0, exclusive_minimum=True),
-        ) + _COMMON_TAIL[1:] + (BACKEND,),
+        ) + _COMMON_TAIL[1:] + (
+            BACKEND,
+            Param("ttfs_loss", "choice", "mlgenn", choices=("mlgenn", "exponential"),
+                  label="first-spike loss",
+                  help="Cross-entropy on first-spike times: mlGeNN's, or Wunderlich & "
+                       "Pehle 2021's (softmax at softmax_temperature, regulariser "
+                       "ttfs_alpha*(exp(t/ttfs_tau1) - 1))"),
+            _f("ttfs_tau1", 6.4, "ms", 0.0, exclusive_minimum=True, sensible=_TAU,
+               help="Time constant of the exponential first-spike regulariser"),
+        ),
         has_delay_learning=True,
         default_params={
             "LeakyIntegrate": {"scale_i": True},
@@ -294,6 +303,21 @@ COMPILERS: dict[str, CompilerInfo] = {
         },
     ),
 }
+
+#: Compiler parameters of Spike Studio's engine that mlGeNN's compilers do not take, with
+#: the value that means mlGeNN's behaviour: exports and GeNN runs leave them out (and say
+#: so when the project sets another value).
+NOT_IN_MLGENN: dict[str, Any] = {"backend": "cpu", "ttfs_loss": "mlgenn", "ttfs_tau1": 6.4}
+
+
+def mlgenn_differences(compiler_type: str, params: dict[str, Any]) -> list[str]:
+    """Settings of a compiler that mlGeNN cannot reproduce (one line each)."""
+    if compiler_type != "EventPropCompiler" or params.get("ttfs_loss", "mlgenn") == "mlgenn":
+        return []
+    return [f"ttfs_loss={params['ttfs_loss']!r} (ttfs_tau1={params.get('ttfs_tau1', 6.4)!r}) "
+            "has no mlGeNN equivalent: mlGeNN trains first-spike outputs with its own "
+            "cross-entropy (ttfs_loss='mlgenn')"]
+
 
 # Built-in dataset keys of ``app.training.data.BUILTIN_DATASETS`` (the
 # registry itself describes sizes and loader arguments).

@@ -37,6 +37,39 @@ class SparseCategoricalCrossentropy(Loss):
         return float(np.mean(-np.log(np.maximum(p[np.arange(len(idx)), idx], 1e-30))))
 
 
+class FirstSpikeCrossentropy(SparseCategoricalCrossentropy):
+    """Wunderlich & Pehle's (2021) loss on first-spike times ``t`` (ms):
+    ``-log softmax(-t/tau0)[label] + alpha*(exp(t[label]/tau1) - 1)``.
+
+    The readout holds ``-t`` (``-FLT_MAX`` for a silent neuron, which gets no
+    probability). The regulariser of a silent label neuron is taken at the trial end
+    ``t_end``, where its phantom spike pushes it. EventPropCompiler uses this loss for
+    ``sparse_categorical_crossentropy`` with ``ttfs_loss="exponential"``.
+    """
+
+    def __init__(self, tau0: float, alpha: float, tau1: float, t_end: float) -> None:
+        self.tau0, self.alpha, self.tau1, self.t_end = tau0, alpha, tau1, t_end
+
+    def softmax(self, y_pred: np.ndarray) -> np.ndarray:
+        """softmax(-t/tau0) per example (float32); all-silent rows give 1/n each."""
+        x = np.asarray(y_pred, np.float64) / self.tau0
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+    def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        idx = np.asarray(y_true, np.int64)
+        rows = np.arange(len(idx))
+        p = self.softmax(y_pred)[rows, idx].astype(np.float64)
+        t = -np.asarray(y_pred, np.float64)[rows, idx]
+        t = np.where(t > self.t_end, self.t_end, t)
+        reg = self.alpha * (np.exp(t / self.tau1) - 1.0)
+        return float(np.mean(-np.log(np.maximum(p, 1e-30)) + reg))
+
+    def __repr__(self) -> str:
+        return (f"FirstSpikeCrossentropy(tau0={self.tau0!r}, alpha={self.alpha!r}, "
+                f"tau1={self.tau1!r})")
+
+
 class MeanSquareError(Loss):
     """Mean squared error between the readout and the targets."""
 

@@ -86,6 +86,7 @@ def genn_warnings(project: Project, kind: str | None = None) -> list[str]:
     if project.compiler.type == "EventPropCompiler" and project.compiler.delay_learn_conns \
             and kind == CPU_KIND:
         notes.append("Delay learning on GeNN's CPU backend is slow.")
+    notes += schema.mlgenn_differences(project.compiler.type, project.compiler.params)
     notes.append("mlGeNN does not report the loss, so the loss curve stays empty; accuracy, "
                  "spike rasters, voltages and weights are shown. GeNN runs save no "
                  "checkpoints (they cannot be resumed).")
@@ -155,7 +156,7 @@ def build_genn(project: Project, kind: str | None = None) -> GeNNBuild:
             out.connections[c.id] = ml_genn.Connection(
                 out.populations[c.source], out.populations[c.target], conn, syn, name=c.name,
                 **extra)
-    args = {k: v for k, v in spec.params.items() if k != "backend"}
+    args = {k: v for k, v in spec.params.items() if k not in schema.NOT_IN_MLGENN}
     if kind == CPU_KIND:
         args["batch_size"] = 1
     if info.has_losses and spec.loss is not None:

@@ -33,6 +33,7 @@ from ..engine import kernels as K
 from ..engine.layout import RO_MAX, build_layout
 from ..genn_compat import accept_genn_kwargs
 from ..losses import (
+    FirstSpikeCrossentropy,
     MeanSquareError,
     RelativeMeanSquareError,
     SparseCategoricalCrossentropy,
@@ -58,8 +59,21 @@ default_params = {
 _SCE_READOUTS = (AvgVar, SumVar, AvgVarExpWeight, MaxVar)
 
 
+#: Cross-entropy losses on first-spike times (``first_spike_time`` readout):
+#: ``"mlgenn"`` is mlGeNN 2.3's (softmax of -t at temperature 1, its terms divided by
+#: softmax_temperature, regulariser ttfs_alpha/(1.01 T - t)); ``"exponential"`` is
+#: Wunderlich & Pehle 2021's: -log softmax(-t/softmax_temperature)_label
+#: + ttfs_alpha*(exp(t_label/ttfs_tau1) - 1). Both push a silent label neuron with a
+#: phantom spike at the trial end (docs/training-semantics.md).
+TTFS_LOSSES = ("mlgenn", "exponential")
+
+
 class EventPropCompiler(Compiler):
-    """Compile a network for EventProp training (mlGeNN's arguments and defaults)."""
+    """Compile a network for EventProp training (mlGeNN's arguments and defaults).
+
+    Beyond mlGeNN: ``ttfs_loss`` (see ``TTFS_LOSSES``) and ``ttfs_tau1`` (ms) choose the
+    first-spike cross-entropy; the defaults are mlGeNN's.
+    """
 
     name = "EventPropCompiler"
 
@@ -72,7 +86,8 @@ class EventPropCompiler(Compiler):
                  communicator: Any = None, delay_optimiser: Any = None,
                  delay_learn_conns: Sequence[Connection] = (), backend: str = "cpu",
                  deep_r_conns: Sequence = (), deep_r_l1_strength: float = 0.01,
-                 deep_r_record_rewirings: dict | None = None, **kwargs: Any) -> None:
+                 deep_r_record_rewirings: dict | None = None, ttfs_loss: str = "mlgenn",
+                 ttfs_tau1: float = 6.4, **kwargs: Any) -> None:
         o = "EventPropCompiler"
         self.ignored_kwargs = accept_genn_kwargs(
             o, kwargs, inspect.signature(EventPropCompiler).parameters,
@@ -103,6 +118,10 @@ class EventPropCompiler(Compiler):
         self.ttfs_alpha = float(ttfs_alpha)
         self.softmax_temperature = check_positive_float(o, "softmax_temperature",
                                                         softmax_temperature)
+        if ttfs_loss not in TTFS_LOSSES:
+            raise bad_arg(o, "ttfs_loss", ttfs_loss, " or ".join(map(repr, TTFS_LOSSES)))
+        self.ttfs_loss = ttfs_loss
+        self.ttfs_tau1 = check_positive_float(o, "ttfs_tau1", ttfs_tau1)
         self.batch_size = check_positive_int(o, "batch_size", batch_size)
         self.rng_seed = check_positive_int(o, "rng_seed", rng_seed, minimum=0)
         self.kernel_profiling = check_bool(o, "kernel_profiling", kernel_profiling)
@@ -291,11 +310,20 @@ class EventPropCompiler(Compiler):
                     t_ms = T * dt
                     bk_f[i, K.BF_PHANTOM] = self.ttfs_alpha / (0.0001 * t_ms * t_ms) / B
                     bk_f[i, K.BF_FST_SCALE] = 1.01 * t_ms
+                    bk_f[i, K.BF_TAU1] = self.ttfs_tau1
                     if isinstance(loss, RelativeMeanSquareError):
                         bk_i[i, K.BI_LOSS] = K.LOSS_RMSE
                         bk_f[i, K.BF_DELTA] = loss.delta
-                    else:
+                    elif self.ttfs_loss == "mlgenn":
                         bk_i[i, K.BI_LOSS] = K.LOSS_TTFS_SCE
+                    else:
+                        bk_i[i, K.BI_LOSS] = K.LOSS_TTFS_EXP
+                        # the regulariser's slope at the trial end, as mlGeNN's phantom
+                        # spike is its own regulariser's slope there
+                        bk_f[i, K.BF_PHANTOM] = (self.ttfs_alpha / self.ttfs_tau1
+                                                 * np.exp(t_ms / self.ttfs_tau1) / B)
+                        losses[p.name] = FirstSpikeCrossentropy(
+                            self.softmax_temperature, self.ttfs_alpha, self.ttfs_tau1, t_ms)
             else:
                 bk_i[i, K.BI_ROLE] = K.BK_HIDDEN
                 bk_f[i, K.BF_A] = tau_m / (tau_s - tau_m)
@@ -422,11 +450,14 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             drive_val = softmax(sim.out_hist[:n], axis=-1)
         else:
             labels[:] = yy
-            drive_val = softmax(readout, axis=-1)[:, None, :]
+            if code == K.LOSS_TTFS_EXP:
+                drive_val = self.losses[self.out_pop.name].softmax(readout)[:, None, :]
+            else:
+                drive_val = softmax(readout, axis=-1)[:, None, :]
             if int(self.bk_i[self.out_index, K.BI_READOUT]) == RO_MAX:
                 drive_step[:] = np.rint(sim.readout_aux(self.out_pop.name)[:n]
                                         / np.float32(self.dt)).astype(np.int64)
-            if code in (K.LOSS_TTFS_SCE, K.LOSS_RMSE):
+            if code in (K.LOSS_TTFS_SCE, K.LOSS_TTFS_EXP, K.LOSS_RMSE):
                 tfirst[:] = readout
                 t_ms = np.float32(T * self.dt)
                 spiking = tfirst >= -t_ms

@@ -52,11 +52,11 @@ REC_V, REC_A, REC_REFRAC, REC_READOUT = 0, 1, 2, 3
 # Backward roles of a population (bk_i[:, 0]).
 BK_NONE, BK_HIDDEN, BK_OUT_LI, BK_OUT_LIF = 0, 1, 2, 3
 # Output losses (bk_i[:, 1]).
-LOSS_SCE, LOSS_SCE_STEP, LOSS_MSE, LOSS_TTFS_SCE, LOSS_RMSE = 0, 1, 2, 3, 4
+LOSS_SCE, LOSS_SCE_STEP, LOSS_MSE, LOSS_TTFS_SCE, LOSS_RMSE, LOSS_TTFS_EXP = 0, 1, 2, 3, 4, 5
 # bk_f columns.
 BF_A, BF_ALPHA, BF_BETA, BF_VTH, BF_DENOM, BF_TEMP, BF_TTFS_ALPHA, BF_PHANTOM, BF_DELTA, \
-    BF_REG_UP, BF_REG_LO, BF_FST_SCALE, BF_LTS = range(13)
-N_BF = 13
+    BF_REG_UP, BF_REG_LO, BF_FST_SCALE, BF_LTS, BF_TAU1 = range(14)
+N_BF = 14
 BI_ROLE, BI_LOSS, BI_READOUT, BI_REG, BI_NU = range(5)
 N_BI = 5
 
@@ -555,7 +555,8 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                         for gi in range(s0, s1):
                             LI_[gi] = a_ * LV[gi] * (alpha - beta) + LI_[gi] * beta
                             LV[gi] *= alpha
-                        if it == 0 and bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
+                        if it == 0 and (bk_i[p, BI_LOSS] == LOSS_TTFS_SCE
+                                        or bk_i[p, BI_LOSS] == LOSS_TTFS_EXP):
                             if tfirst[b, y] < -(np.float32(T) * dt):
                                 LV[s0 + y] += bk_f[p, BF_PHANTOM]
                 # transitions of replayed spikes
@@ -577,15 +578,21 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                         k = gi - pop_i[p, P_START]
                         recip = one / ev_xmv[b, e]
                         first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
-                        if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
+                        lcode = bk_i[p, BI_LOSS]
+                        if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
                             LV[gi] += recip * (bk_f[p, BF_VTH] * LV[gi])
                             if first:
                                 sm = drive_val[b, 0, k]
                                 temp = bk_f[p, BF_TEMP]
                                 if k == y:
-                                    fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                                    LV[gi] += recip * (((one - sm) / temp)
-                                                       + (bk_f[p, BF_TTFS_ALPHA] / (fst * fst))) \
+                                    if lcode == LOSS_TTFS_SCE:  # mlGeNN: alpha/(1.01 T - t)
+                                        fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
+                                        reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
+                                    else:  # Wunderlich & Pehle: alpha*(exp(t/tau1) - 1)
+                                        tau1 = bk_f[p, BF_TAU1]
+                                        reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
+                                            * np.exp(-tfirst[b, k] / tau1)
+                                    LV[gi] += recip * (((one - sm) / temp) + reg) \
                                         / bk_f[p, BF_DENOM]
                                 else:
                                     LV[gi] -= recip * sm / (temp * bk_f[p, BF_DENOM])

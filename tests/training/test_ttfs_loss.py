@@ -1,0 +1,120 @@
+"""EventPropCompiler(ttfs_loss="exponential"): Wunderlich & Pehle's (2021) cross-entropy on
+first-spike times with the exponential regulariser. The default ("mlgenn") is mlGeNN's
+loss and is covered by the parity tests; here the new loss is checked against finite
+differences of its own value, and against the mlGeNN loss where the two coincide."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.model import Connection, Network, Population
+from app.model.connectivity import Dense
+from app.model.errors import ModelError
+from app.model.neurons import LeakyIntegrateFire, SpikeInput
+from app.model.synapses import Exponential
+from app.training.callbacks import CallbackList
+from app.training.compilers import EventPropCompiler, eventprop
+from app.training.data import yin_yang_splits
+from app.training.losses import FirstSpikeCrossentropy
+from app.training.optimisers import Adam
+
+DT = 0.01
+
+
+@pytest.fixture(scope="module")
+def data():
+    ds = yin_yang_splits(seed=3, num_train=16, num_validation=1, num_test=1, dt=DT, bias=True)
+    return ds.train_spikes, np.asarray(ds.train_labels), ds.example_timesteps
+
+
+def _net(w: np.ndarray) -> Network:
+    """5 inputs straight onto 3 first-spike LIF outputs: spike times are smooth in w."""
+    net = Network(eventprop.default_params)
+    with net:
+        inp = Population(SpikeInput(max_spikes=200), 5, name="in")
+        out = Population(LeakyIntegrateFire(v_thresh=1.0, tau_mem=20.0,
+                                            readout="first_spike_time"), 3, name="out")
+        Connection(inp, out, Dense(w), Exponential(5.0), name="in_out")
+    return net
+
+
+def _compiler(T: int, n: int, mode: str, alpha: float, tau0: float) -> EventPropCompiler:
+    return EventPropCompiler(T, "sparse_categorical_crossentropy", Adam(0.0, epsilon=1e6),
+                             batch_size=n, dt=DT, softmax_temperature=tau0, ttfs_alpha=alpha,
+                             ttfs_loss=mode, ttfs_tau1=6.4)
+
+
+def _grad(data, w, mode, alpha=0.2, tau0=0.5) -> np.ndarray:
+    x, y, T = data
+    with _compiler(T, len(x), mode, alpha, tau0).compile(_net(w)) as cn:
+        cn._train_batch({"in": x}, {"out": y}, np.arange(len(x)), CallbackList([]),
+                        list(range(len(x))))
+        return cn.trainables[0].grad.reshape(w.shape).copy()
+
+
+def _loss(data, w, loss: FirstSpikeCrossentropy) -> float:
+    x, y, T = data
+    net = _net(w)
+    out = net.get_population("out")
+    with _compiler(T, len(x), "exponential", loss.alpha, loss.tau0).compile(net) as cn:
+        pred, _ = cn.predict({"in": x}, out, callbacks=[])
+    t_first = np.asarray(pred[out])
+    assert (t_first > -T * DT).all(), "every output must spike for a smooth loss"
+    return loss.value(y, t_first)
+
+
+def test_exponential_ttfs_gradient_is_the_papers_loss_gradient(data):
+    """Central differences of -log softmax(-t/tau0)_y + alpha*(exp(t_y/tau1) - 1) agree
+    with the EventProp gradient (direction and size); mlGeNN's loss, a different
+    function (temperature-1 softmax, alpha/(1.01 T - t) regulariser), does not."""
+    T = data[2]
+    w = np.random.default_rng(0).normal(4.0, 1.5, (5, 3)).astype(np.float32)
+    loss = FirstSpikeCrossentropy(0.5, 0.2, 6.4, T * DT)
+    eps = 0.02
+    fd = np.zeros_like(w, dtype=np.float64)
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            d = np.zeros_like(w)
+            d[i, j] = eps
+            fd[i, j] = (_loss(data, w + d, loss) - _loss(data, w - d, loss)) / (2 * eps)
+    g_exp = _grad(data, w, "exponential")
+    g_ml = _grad(data, w, "mlgenn")
+
+    def rel(g: np.ndarray) -> float:
+        return float(np.linalg.norm(fd - g) / np.linalg.norm(fd))
+
+    cos = float((fd * g_exp).sum() / np.linalg.norm(fd) / np.linalg.norm(g_exp))
+    assert cos > 0.99
+    assert rel(g_exp) < 0.12  # spike times move in steps of dt: a few % stays
+    assert rel(g_ml) > 1.5 * rel(g_exp)
+
+
+def test_exponential_equals_mlgenn_where_the_losses_coincide(data):
+    """Without regulariser and at temperature 1 both are plain cross-entropy on -t."""
+    w = np.random.default_rng(1).normal(4.0, 1.5, (5, 3)).astype(np.float32)
+    g_exp = _grad(data, w, "exponential", alpha=0.0, tau0=1.0)
+    g_ml = _grad(data, w, "mlgenn", alpha=0.0, tau0=1.0)
+    np.testing.assert_allclose(g_exp, g_ml, rtol=1e-6, atol=1e-9)
+    assert np.abs(g_exp).max() > 0
+
+
+def test_loss_value_and_softmax():
+    loss = FirstSpikeCrossentropy(0.5, 0.003, 6.4, 30.0)
+    silent = -np.finfo(np.float32).max
+    pred = np.array([[-2.0, -3.0, silent], [silent, silent, silent]], np.float32)
+    sm = loss.softmax(pred)
+    np.testing.assert_allclose(sm[0], [1 / (1 + np.exp(-2.0)), np.exp(-2.0) / (1 + np.exp(-2.0)),
+                                       0.0], rtol=1e-6)
+    np.testing.assert_allclose(sm[1], [1 / 3] * 3, rtol=1e-6)
+    expected0 = -np.log(sm[0, 0]) + 0.003 * (np.exp(2.0 / 6.4) - 1)
+    assert loss.value(np.array([0]), pred[:1]) == pytest.approx(expected0, rel=1e-6)
+    # a silent label neuron: the regulariser is taken at the trial end
+    expected1 = -np.log(1 / 3) + 0.003 * (np.exp(30.0 / 6.4) - 1)
+    assert loss.value(np.array([1]), pred[1:]) == pytest.approx(expected1, rel=1e-6)
+
+
+def test_bad_ttfs_loss_is_named():
+    with pytest.raises(ModelError, match="ttfs_loss"):
+        EventPropCompiler(10, "sparse_categorical_crossentropy", ttfs_loss="paper")
+    with pytest.raises(ModelError, match="ttfs_tau1"):
+        EventPropCompiler(10, "sparse_categorical_crossentropy", ttfs_tau1=0.0)
