@@ -777,7 +777,7 @@ class DatasetPanel(QWidget):
             if info is not None:
                 kind = ("regression, " + str(info.num_outputs) + " outputs"
                         if info.num_classes is None else f"{info.num_classes} classes")
-                text += f": {info.num_inputs} inputs, {kind}"
+                text += f": {info.input_count(ds.params)} inputs, {kind}"
             self.check.setText(text)
             self.check.setStyleSheet("color: #50b050;")
 

@@ -155,10 +155,11 @@ def dataset_checks(project: Project, base_dir: str | Path | None = None) -> list
         info = BUILTIN_DATASETS.get(ds.name)
         if info is None:
             return issues
-        if inp is not None and inp.size != info.num_inputs:
+        want = info.input_count(ds.params)
+        if inp is not None and inp.size != want:
             issues.append(Issue(
-                f"{info.name} has {info.num_inputs} input neurons but '{inp.name}' has "
-                f"{inp.size}; set its size to {info.num_inputs}", inp.id, "population",
+                f"{info.name} has {want} input neurons but '{inp.name}' has "
+                f"{inp.size}; set its size to {want}", inp.id, "population",
                 _pop_field(project, inp.id, "size")))
         if out is not None and out.size != info.num_outputs:
             issues.append(Issue(

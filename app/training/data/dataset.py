@@ -66,6 +66,14 @@ class DatasetInfo:
     loader: Callable[..., SpikeDataset]
     default_kwargs: dict[str, Any] = field(default_factory=dict)
     needs_download: bool = False
+    #: input count for given loader arguments, where they change it (Yin-Yang's bias)
+    inputs_for: Callable[[dict[str, Any]], int] | None = None
+
+    def input_count(self, params: dict[str, Any] | None = None) -> int:
+        """Input neurons of the dataset loaded with ``params`` (defaults filled in)."""
+        if self.inputs_for is None:
+            return self.num_inputs
+        return self.inputs_for({**self.default_kwargs, **(params or {})})
 
     @property
     def is_regression(self) -> bool:

@@ -69,16 +69,20 @@ def generate_yin_yang_dataset(size: int, scale: float, offset: float = 0.0,
 
 def yin_yang_splits(seed: int = 42, num_train: int = 5000, num_validation: int = 1000,
                     num_test: int = 1000, example_time: float = 30.0, dt: float = 0.1,
-                    bias: bool = False) -> SpikeDataset:
+                    bias: bool = False, input_time: float | None = None) -> SpikeDataset:
     """Standard train/validation/test Yin-Yang splits (5000/1000/1000), reproducibly.
 
     One integer ``seed`` spawns three independent RNG streams (one per split,
     via ``np.random.SeedSequence``), so the splits never share examples by
     construction and NumPy's global random state is left untouched.  Timing
     follows mlGeNN's EventProp example: ``scale = example_time - 4*dt``,
-    ``offset = 2*dt``, ``example_timesteps = ceil(example_time / dt)``.
+    ``offset = 2*dt``, ``example_timesteps = ceil(example_time / dt)``; ``input_time``
+    (ms), when given, encodes the values over ``[offset, offset + input_time]`` instead
+    and leaves the rest of the trial for the network to answer.
     """
-    scale = example_time - 4.0 * dt
+    scale = example_time - 4.0 * dt if input_time is None else float(input_time)
+    if not 0.0 < scale <= example_time - 2.0 * dt:
+        raise ValueError(f"input_time={input_time!r} must be in (0, example_time - 2*dt]")
     offset = 2.0 * dt
     children = np.random.SeedSequence(seed).spawn(3)
     parts = []
