@@ -410,7 +410,7 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         lines.extend("# " + line for line in textwrap.wrap("NOTE: " + note, 86))
     args = [f"{p.name}={spec.params[p.name]!r}" if p.name != "batch_size"
             else "batch_size=BATCH_SIZE" for p in info.params
-            if p.name not in schema.NOT_IN_MLGENN]
+            if p.name not in schema.not_in_mlgenn(spec.type)]
     if loss is not None:
         args.insert(1, "losses=" + (f"RelativeMeanSquareError({loss['delta']!r})"
                                     if loss["type"] == "RelativeMeanSquareError"

@@ -271,6 +271,9 @@ COMPILERS: dict[str, CompilerInfo] = {
                        "ttfs_alpha*(exp(t/ttfs_tau1) - 1))"),
             _f("ttfs_tau1", 6.4, "ms", 0.0, exclusive_minimum=True, sensible=_TAU,
                help="Time constant of the exponential first-spike regulariser"),
+            _b("reset_in_syn_between_batches", False,
+               help="Start every trial with no synaptic input (mlGeNN carries the input "
+                    "of a trial's last steps into the next trial)"),
         ),
         has_delay_learning=True,
         default_params={
@@ -304,19 +307,33 @@ COMPILERS: dict[str, CompilerInfo] = {
     ),
 }
 
-#: Compiler parameters of Spike Studio's engine that mlGeNN's compilers do not take, with
-#: the value that means mlGeNN's behaviour: exports and GeNN runs leave them out (and say
-#: so when the project sets another value).
-NOT_IN_MLGENN: dict[str, Any] = {"backend": "cpu", "ttfs_loss": "mlgenn", "ttfs_tau1": 6.4}
+#: Compiler parameters of Spike Studio's engine that mlGeNN's compiler of that type does not
+#: take, with the value that means mlGeNN's behaviour: mlGeNN exports and GeNN runs leave
+#: them out (and say so when the project sets another value).
+_OURS_ONLY: dict[str, dict[str, Any]] = {
+    "EventPropCompiler": {"ttfs_loss": "mlgenn", "ttfs_tau1": 6.4,
+                          "reset_in_syn_between_batches": False},
+}
+
+
+def not_in_mlgenn(compiler_type: str) -> dict[str, Any]:
+    """Parameters of ``compiler_type`` mlGeNN has no argument for -> their mlGeNN value."""
+    return {"backend": "cpu", **_OURS_ONLY.get(compiler_type, {})}
 
 
 def mlgenn_differences(compiler_type: str, params: dict[str, Any]) -> list[str]:
     """Settings of a compiler that mlGeNN cannot reproduce (one line each)."""
-    if compiler_type != "EventPropCompiler" or params.get("ttfs_loss", "mlgenn") == "mlgenn":
-        return []
-    return [f"ttfs_loss={params['ttfs_loss']!r} (ttfs_tau1={params.get('ttfs_tau1', 6.4)!r}) "
-            "has no mlGeNN equivalent: mlGeNN trains first-spike outputs with its own "
-            "cross-entropy (ttfs_loss='mlgenn')"]
+    notes = []
+    if compiler_type == "EventPropCompiler" and params.get("ttfs_loss", "mlgenn") != "mlgenn":
+        notes.append(f"ttfs_loss={params['ttfs_loss']!r} (ttfs_tau1="
+                     f"{params.get('ttfs_tau1', 6.4)!r}) has no mlGeNN equivalent: mlGeNN "
+                     "trains first-spike outputs with its own cross-entropy "
+                     "(ttfs_loss='mlgenn')")
+    if compiler_type == "EventPropCompiler" and params.get("reset_in_syn_between_batches"):
+        notes.append("reset_in_syn_between_batches=True has no mlGeNN equivalent: mlGeNN's "
+                     "EventProp carries the synaptic input of a trial's last steps into "
+                     "the next trial")
+    return notes
 
 
 # Built-in dataset keys of ``app.training.data.BUILTIN_DATASETS`` (the

@@ -42,9 +42,11 @@ class FirstSpikeCrossentropy(SparseCategoricalCrossentropy):
     ``-log softmax(-t/tau0)[label] + alpha*(exp(t[label]/tau1) - 1)``.
 
     The readout holds ``-t`` (``-FLT_MAX`` for a silent neuron, which gets no
-    probability). The regulariser of a silent label neuron is taken at the trial end
-    ``t_end``, where its phantom spike pushes it. EventPropCompiler uses this loss for
-    ``sparse_categorical_crossentropy`` with ``ttfs_loss="exponential"``.
+    probability). The paper's loss is infinite when the label neuron stays silent; here
+    a silent label neuron counts as firing at the trial end ``t_end`` (where its phantom
+    spike in the backward pass pushes it, with this loss's slope there).
+    EventPropCompiler uses this loss for ``sparse_categorical_crossentropy`` with
+    ``ttfs_loss="exponential"``.
     """
 
     def __init__(self, tau0: float, alpha: float, tau1: float, t_end: float) -> None:
@@ -56,12 +58,20 @@ class FirstSpikeCrossentropy(SparseCategoricalCrossentropy):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
+    def label_softmax(self, y_pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """``softmax`` with each silent label neuron counted as firing at ``t_end``
+        (the other silent neurons still get nothing)."""
+        idx = np.asarray(labels, np.int64)
+        rows = np.arange(len(idx))
+        pred = np.asarray(y_pred, np.float64).copy()
+        pred[rows, idx] = np.maximum(pred[rows, idx], -self.t_end)
+        return self.softmax(pred)
+
     def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
         idx = np.asarray(y_true, np.int64)
         rows = np.arange(len(idx))
-        p = self.softmax(y_pred)[rows, idx].astype(np.float64)
-        t = -np.asarray(y_pred, np.float64)[rows, idx]
-        t = np.where(t > self.t_end, self.t_end, t)
+        p = self.label_softmax(y_pred, idx)[rows, idx].astype(np.float64)
+        t = np.minimum(-np.asarray(y_pred, np.float64)[rows, idx], self.t_end)
         reg = self.alpha * (np.exp(t / self.tau1) - 1.0)
         return float(np.mean(-np.log(np.maximum(p, 1e-30)) + reg))
 

@@ -156,7 +156,7 @@ def build_genn(project: Project, kind: str | None = None) -> GeNNBuild:
             out.connections[c.id] = ml_genn.Connection(
                 out.populations[c.source], out.populations[c.target], conn, syn, name=c.name,
                 **extra)
-    args = {k: v for k, v in spec.params.items() if k not in schema.NOT_IN_MLGENN}
+    args = {k: v for k, v in spec.params.items() if k not in schema.not_in_mlgenn(spec.type)}
     if kind == CPU_KIND:
         args["batch_size"] = 1
     if info.has_losses and spec.loss is not None:

@@ -400,6 +400,11 @@ class StreamCallback:
             opt.serialise((epoch, i, "param"), t.param)
             for k, v in t.state.items():
                 opt.serialise((epoch, i, k), np.asarray(v))
+        # what the engine carries into the next trial (e.g. mlGeNN's leftover synaptic
+        # input), so a resumed run continues exactly
+        sim = getattr(self.cn, "sim", None)
+        for name in getattr(sim, "CARRIED_STATE", ()):
+            opt.serialise((epoch, "engine", name), np.asarray(getattr(sim, name)))
         self._checkpoints.append(epoch)
         status = update_status(self.run_dir, last_checkpoint=epoch)
         cps = sorted(set(status.get("checkpoints", [])) | {epoch})
@@ -449,6 +454,17 @@ def restore_checkpoint(cn: Any, run_dir: Path, epoch: int) -> None:
         t.param[...] = opt.deserialise((epoch, i, "param"))
         for k in list(t.state):
             t.state[k] = np.array(opt.deserialise((epoch, i, k)), copy=True)
+    sim = getattr(cn, "sim", None)
+    for name in getattr(sim, "CARRIED_STATE", ()):
+        target = getattr(sim, name)
+        try:
+            saved = opt.deserialise((epoch, "engine", name))
+        except (OSError, KeyError):  # checkpoints written before the engine state was
+            continue
+        if isinstance(target, np.ndarray) and saved.shape == target.shape:
+            target[...] = saved
+    if hasattr(sim, "refresh_weights"):
+        sim.refresh_weights()
 
 
 def _where(message: str, network: Any) -> dict[str, str]:

@@ -14,7 +14,7 @@ from app.model.neurons import LeakyIntegrateFire, SpikeInput
 from app.model.synapses import Exponential
 from app.training.callbacks import CallbackList
 from app.training.compilers import EventPropCompiler, eventprop
-from app.training.data import yin_yang_splits
+from app.training.data import preprocess_spikes, yin_yang_splits
 from app.training.losses import FirstSpikeCrossentropy
 from app.training.optimisers import Adam
 
@@ -108,9 +108,66 @@ def test_loss_value_and_softmax():
     np.testing.assert_allclose(sm[1], [1 / 3] * 3, rtol=1e-6)
     expected0 = -np.log(sm[0, 0]) + 0.003 * (np.exp(2.0 / 6.4) - 1)
     assert loss.value(np.array([0]), pred[:1]) == pytest.approx(expected0, rel=1e-6)
-    # a silent label neuron: the regulariser is taken at the trial end
-    expected1 = -np.log(1 / 3) + 0.003 * (np.exp(30.0 / 6.4) - 1)
+    # a silent label neuron counts as firing at the trial end (30 ms)
+    expected1 = -np.log(1.0) + 0.003 * (np.exp(30.0 / 6.4) - 1)
     assert loss.value(np.array([1]), pred[1:]) == pytest.approx(expected1, rel=1e-6)
+    late = np.array([[-2.0, silent, silent]], np.float32)
+    s_end = np.exp(-30 / 0.5) / (np.exp(-2 / 0.5) + np.exp(-30 / 0.5))
+    np.testing.assert_allclose(loss.label_softmax(late, np.array([1]))[0],
+                               [1 - s_end, s_end, 0.0], rtol=1e-5)
+    expected2 = -np.log(s_end) + 0.003 * (np.exp(30.0 / 6.4) - 1)
+    assert loss.value(np.array([1]), late) == pytest.approx(expected2, rel=1e-5)
+
+
+def test_silent_label_neuron_gets_the_losss_slope_at_the_trial_end(data):
+    """The phantom spike of a silent label neuron: lambda_V at the start of the backward
+    pass is ((1 - S_y)/tau0 + alpha/tau1*exp(T/tau1))/B, S_y with the label at T."""
+    x, y, T = data
+    w = np.random.default_rng(0).normal(4.0, 1.5, (5, 3)).astype(np.float32)
+    w[:, 0] = -1.0  # output 0 never fires
+    comp = _compiler(T, len(x), "exponential", 0.2, 0.5)
+    net = _net(w)
+    with comp.compile(net) as cn:
+        cn.record_lambdas = ["out"]
+        cn._train_batch({"in": x}, {"out": y}, np.arange(len(x)), CallbackList([]),
+                        list(range(len(x))))
+        lam = cn.last_lambdas
+        t_first = cn.sim.readout("out")[:len(x)]
+    loss = FirstSpikeCrossentropy(0.5, 0.2, 6.4, T * DT)
+    s = loss.label_softmax(t_first, y)
+    silent = np.where(y == 0)[0]
+    assert len(silent) > 0 and np.all(t_first[silent, 0] < -T * DT)
+    for b in silent:
+        expected = ((1 - s[b, 0]) / 0.5 + 0.2 / 6.4 * np.exp(T * DT / 6.4)) / len(x)
+        assert lam[b, 0, 0] == pytest.approx(expected, rel=1e-5)
+    assert np.all(lam[y != 0, 0, 0] == 0.0)
+
+
+def test_reset_in_syn_between_batches_makes_trials_independent(data):
+    """mlGeNN's EventProp lets the synaptic input of a trial's last steps reach the next
+    trial; with reset_in_syn_between_batches each trial starts from rest, so the same
+    batch gives the same first-spike times whatever ran before."""
+    x, y, T = data
+    # every example also gets a spike of input 0 in the second-to-last step, whose
+    # synaptic input is still there when the trial ends
+    end = np.float32((T - 2) * DT)
+    x = [preprocess_spikes(np.append(s.spike_times, end),
+                           np.append(np.repeat(np.arange(5), np.diff(s.end_spikes, prepend=0)),
+                                     0), 5) for s in x]
+    w = np.random.default_rng(2).normal(4.0, 1.5, (5, 3)).astype(np.float32)
+    results = {}
+    for reset in (False, True):
+        comp = EventPropCompiler(T, "sparse_categorical_crossentropy", Adam(0.0, epsilon=1e6),
+                                 batch_size=len(x), dt=DT, reset_in_syn_between_batches=reset)
+        net = _net(w)
+        out = net.get_population("out")
+        with comp.compile(net) as cn:
+            first, _ = cn.predict({"in": x}, out, callbacks=[])
+            again, _ = cn.predict({"in": x}, out, callbacks=[])
+        results[reset] = (first[out], again[out])
+    assert not np.array_equal(*results[False])  # the leftover input moved some spikes
+    np.testing.assert_array_equal(*results[True])
+    np.testing.assert_array_equal(results[True][0], results[False][0])  # first trial: same
 
 
 def test_bad_ttfs_loss_is_named():

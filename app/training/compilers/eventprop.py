@@ -71,8 +71,11 @@ TTFS_LOSSES = ("mlgenn", "exponential")
 class EventPropCompiler(Compiler):
     """Compile a network for EventProp training (mlGeNN's arguments and defaults).
 
-    Beyond mlGeNN: ``ttfs_loss`` (see ``TTFS_LOSSES``) and ``ttfs_tau1`` (ms) choose the
-    first-spike cross-entropy; the defaults are mlGeNN's.
+    Beyond mlGeNN (the defaults are mlGeNN's behaviour): ``ttfs_loss`` (see
+    ``TTFS_LOSSES``) and ``ttfs_tau1`` (ms) choose the first-spike cross-entropy;
+    ``reset_in_syn_between_batches=True`` starts every trial with no synaptic input, as
+    InferenceCompiler's option of that name (mlGeNN's EventProp lets the input from
+    spikes of a trial's last steps reach the next trial of that batch slot).
     """
 
     name = "EventPropCompiler"
@@ -87,7 +90,8 @@ class EventPropCompiler(Compiler):
                  delay_learn_conns: Sequence[Connection] = (), backend: str = "cpu",
                  deep_r_conns: Sequence = (), deep_r_l1_strength: float = 0.01,
                  deep_r_record_rewirings: dict | None = None, ttfs_loss: str = "mlgenn",
-                 ttfs_tau1: float = 6.4, **kwargs: Any) -> None:
+                 ttfs_tau1: float = 6.4, reset_in_syn_between_batches: bool = False,
+                 **kwargs: Any) -> None:
         o = "EventPropCompiler"
         self.ignored_kwargs = accept_genn_kwargs(
             o, kwargs, inspect.signature(EventPropCompiler).parameters,
@@ -122,6 +126,8 @@ class EventPropCompiler(Compiler):
             raise bad_arg(o, "ttfs_loss", ttfs_loss, " or ".join(map(repr, TTFS_LOSSES)))
         self.ttfs_loss = ttfs_loss
         self.ttfs_tau1 = check_positive_float(o, "ttfs_tau1", ttfs_tau1)
+        self.reset_in_syn_between_batches = check_bool(o, "reset_in_syn_between_batches",
+                                                       reset_in_syn_between_batches)
         self.batch_size = check_positive_int(o, "batch_size", batch_size)
         self.rng_seed = check_positive_int(o, "rng_seed", rng_seed, minimum=0)
         self.kernel_profiling = check_bool(o, "kernel_profiling", kernel_profiling)
@@ -318,10 +324,11 @@ class EventPropCompiler(Compiler):
                         bk_i[i, K.BI_LOSS] = K.LOSS_TTFS_SCE
                     else:
                         bk_i[i, K.BI_LOSS] = K.LOSS_TTFS_EXP
-                        # the regulariser's slope at the trial end, as mlGeNN's phantom
-                        # spike is its own regulariser's slope there
+                        # a silent label neuron counts as firing at the trial end: its
+                        # phantom spike carries the loss's slope there (the cross-entropy
+                        # term is per example, from drive_val; this is the regulariser's)
                         bk_f[i, K.BF_PHANTOM] = (self.ttfs_alpha / self.ttfs_tau1
-                                                 * np.exp(t_ms / self.ttfs_tau1) / B)
+                                                 * np.exp(t_ms / self.ttfs_tau1))
                         losses[p.name] = FirstSpikeCrossentropy(
                             self.softmax_temperature, self.ttfs_alpha, self.ttfs_tau1, t_ms)
             else:
@@ -354,7 +361,8 @@ class EventPropCompiler(Compiler):
                                             clamp=(0.0, float(c.max_delay_steps))))
         cn = EventPropCompiledNetwork(
             network, layout, sim, self.dt, T, B, self.communicator,
-            reset_vars=True, reset_in_syn=False, zero_step=T - 1, rng_seed=self.rng_seed,
+            reset_vars=True, reset_in_syn=self.reset_in_syn_between_batches, zero_step=T - 1,
+            rng_seed=self.rng_seed,
             optimiser=self.optimiser, trainables=trainables, losses=losses, deep_r=deep_r)
         cn.configure(self, bk_i, bk_f, dnames)
         return cn
@@ -451,7 +459,8 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         else:
             labels[:] = yy
             if code == K.LOSS_TTFS_EXP:
-                drive_val = self.losses[self.out_pop.name].softmax(readout)[:, None, :]
+                drive_val = self.losses[self.out_pop.name].label_softmax(
+                    readout, labels)[:, None, :]
             else:
                 drive_val = softmax(readout, axis=-1)[:, None, :]
             if int(self.bk_i[self.out_index, K.BI_READOUT]) == RO_MAX:

@@ -555,10 +555,13 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                         for gi in range(s0, s1):
                             LI_[gi] = a_ * LV[gi] * (alpha - beta) + LI_[gi] * beta
                             LV[gi] *= alpha
-                        if it == 0 and (bk_i[p, BI_LOSS] == LOSS_TTFS_SCE
-                                        or bk_i[p, BI_LOSS] == LOSS_TTFS_EXP):
-                            if tfirst[b, y] < -(np.float32(T) * dt):
+                        if it == 0 and tfirst[b, y] < -(np.float32(T) * dt):
+                            if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
                                 LV[s0 + y] += bk_f[p, BF_PHANTOM]
+                            elif bk_i[p, BI_LOSS] == LOSS_TTFS_EXP:
+                                # silent label: the loss's slope with its spike at the end
+                                LV[s0 + y] += ((one - drive_val[b, 0, y]) / bk_f[p, BF_TEMP]
+                                               + bk_f[p, BF_PHANTOM]) / bk_f[p, BF_DENOM]
                 # transitions of replayed spikes
                 for e in range(e_hi, e_lo, -1):
                     gi = ev_nid[b, e]
