@@ -31,13 +31,14 @@ def window(qtbot, monkeypatch):
     w.run_controller.shutdown()
 
 
-def open_small_yin_yang(w: MainWindow, tmp_path: Path, epochs: int) -> None:
+def open_small_yin_yang(w: MainWindow, tmp_path: Path, epochs: int, batch: int = 32) -> None:
+    """The Yin-Yang example cut to 64 examples (64 / ``batch`` batches per epoch)."""
     w.open_example(EXAMPLES_DIR / "yin_yang_eventprop.ssproj")
 
     def shrink(p):
         p.training.max_examples = 64
         p.training.num_epochs = epochs
-        p.compiler.params["batch_size"] = 32
+        p.compiler.params["batch_size"] = batch
 
     w.ctl.edit("shrink", shrink)
     assert w.save_to(tmp_path / "yy.ssproj")
@@ -87,9 +88,19 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
     assert "Test split" in rc.panel.detail.text()
 
 
+def _fine_steps(p) -> None:
+    p.compiler.params["dt"] = p.dataset.params["dt"] = 0.01
+    p.compiler.params["example_timesteps"] = 3000
+
+
 def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow, qtbot,
                                                              tmp_path: Path) -> None:
-    open_small_yin_yang(window, tmp_path, epochs=2)
+    # 8 batches per epoch at a 0.01 ms step, so the pause asked for at the first
+    # checkpoint lands before the last epoch ends (at the example's 0.05 ms step the
+    # whole run can end before the window has read the checkpoint message)
+    open_small_yin_yang(window, tmp_path, epochs=2, batch=8)
+    window.ctl.edit("slow", _fine_steps)
+    assert window.save_to(tmp_path / "yy.ssproj")
     rc = window.run_controller
     seen: list[dict] = []
 
@@ -106,7 +117,7 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     rc._on_batch_metrics(last)
     qtbot.waitUntil(lambda: "ETA" in rc.progress_label.text(), timeout=2_000)
     text = rc.progress_label.text()
-    assert text.startswith(f"Epoch {last['epoch'] + 1}/2 · batch {last['batch'] + 1}/2 · ")
+    assert text.startswith(f"Epoch {last['epoch'] + 1}/2 · batch {last['batch'] + 1}/8 · ")
     assert "samples/s" in text and 0 < rc.progress.value() < 1000
     os.kill(rc.client.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: not rc.client.running, timeout=30_000)

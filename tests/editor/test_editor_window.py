@@ -215,8 +215,8 @@ def test_dataset_panel_shape_check(window: MainWindow) -> None:
     assert panel.check.text().startswith("✓")
     inp = window.ctl.project.populations[0]
     window.canvas.select([inp.id])
-    window.inspector.selection.pop_size.setValue(5)
-    assert "4 input neurons" in panel.check.text()
+    window.inspector.selection.pop_size.setValue(4)
+    assert "5 input neurons" in panel.check.text()  # x, y, 1-x, 1-y and the bias spike
     panel.source.setCurrentIndex(panel.source.findData("file"))
     assert window.ctl.project.dataset.source == "file"
     assert "choose your SHD file" in panel.check.text()

@@ -61,14 +61,14 @@ def test_build_yin_yang_and_train_briefly() -> None:
 def test_trained_weights_are_used_and_shape_checked() -> None:
     project = load_example("yin_yang_eventprop")
     cid = project.connections[0].id
-    project.weights[cid] = np.full((4, 100), 0.5, np.float32)
+    project.weights[cid] = np.full((5, 200), 0.5, np.float32)
     _, _, conns = build_network(project)
     assert np.array_equal(conns[cid].connectivity.weight, project.weights[cid])
     project.populations[1].size = 50
     with pytest.raises(ProjectError) as info:
         build_network(project)
     assert info.value.field == f"weights.{cid}"
-    assert "(4, 50)" in info.value.message
+    assert "(5, 50)" in info.value.message
 
 
 def test_file_dataset_needs_a_path(tmp_path: Path, fake_shd) -> None:

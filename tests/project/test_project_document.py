@@ -41,16 +41,18 @@ def test_roundtrip_through_json_keeps_everything(tmp_path: Path) -> None:
 def test_every_example_loads_and_roundtrips(tmp_path: Path) -> None:
     keys = {e.key for e in examples()}
     assert keys == {"yin_yang_eventprop", "mnist5k_latency_eventprop", "pattern_eprop",
-                    "shd_eprop", "shd_eventprop"}
+                    "shd_eprop", "shd_eventprop", "mnist5k_latency_eprop"}
     for key in keys:
         p = load_example(key)
         q = io.load_project(io.save_project(p, tmp_path / f"{key}.ssproj"))
         assert q.same_as(p), key
     yy = load_example("yin_yang_eventprop")
-    assert [x.size for x in yy.populations] == [4, 100, 3]
+    assert [x.size for x in yy.populations] == [5, 200, 3]
     assert yy.populations[2].readout == "first_spike_time"
-    assert yy.compiler.params["dt"] == 0.01
-    assert yy.compiler.params["example_timesteps"] == 3000
+    assert yy.compiler.params["dt"] == 0.05
+    assert yy.compiler.params["example_timesteps"] == 600
+    assert yy.compiler.params["ttfs_loss"] == "exponential"
+    assert yy.dataset.params == {"dt": 0.05, "bias": True}
     assert load_example("shd_eprop").dataset.format == "shd"
     assert load_example("shd_eprop").dataset.path == ""
 

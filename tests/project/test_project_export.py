@@ -68,7 +68,8 @@ def test_export_uses_trained_weights(tmp_path: Path) -> None:
     from app.project.io import save_project, weights_path
 
     project = load_example("yin_yang_eventprop")
-    project.weights[project.connections[0].id] = np.ones((4, 100), np.float32)
+    shape = (project.populations[0].size, project.populations[1].size)
+    project.weights[project.connections[0].id] = np.ones(shape, np.float32)
     path = save_project(project, tmp_path / "yy.ssproj")
     src = export_script(project, weights_path(path))
     assert "allow_pickle=False" in src

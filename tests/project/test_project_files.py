@@ -16,7 +16,7 @@ from app.project.io import load_project, save_project, weights_path
 
 def _saved_with_weights(tmp_path: Path) -> Path:
     project = load_example("yin_yang_eventprop")
-    project.weights["c1"] = np.ones((4, 100), np.float32)
+    project.weights["c1"] = np.ones((5, 200), np.float32)
     path = tmp_path / "p.ssproj"
     save_project(project, path)
     return path
@@ -34,14 +34,14 @@ def test_a_bad_sidecar_offers_opening_without_trained_weights(tmp_path: Path,
     elif damage == "truncated":
         side.write_bytes(side.read_bytes()[:40])
     else:
-        np.savez(side, other=np.ones((4, 100), np.float32))
+        np.savez(side, other=np.ones((5, 200), np.float32))
     with pytest.raises(WeightsFileError) as exc:
         load_project(path)
     assert isinstance(exc.value, ProjectError) and exc.value.field.startswith("weights.")
     assert "open it without trained weights" in exc.value.message
     project = load_project(path, without_weights=True)
     assert project.weights == {}
-    assert [p.size for p in project.populations] == [4, 100, 3]
+    assert [p.size for p in project.populations] == [5, 200, 3]
     assert load_example("yin_yang_eventprop").to_dict() == project.to_dict()
 
 

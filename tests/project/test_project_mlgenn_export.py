@@ -134,7 +134,9 @@ def check_script_matches(project: Project, src: str) -> ast.Module:
     comp = _calls(tree, spec.type)
     assert len(comp) == 1
     kw = _kw(comp[0], consts)
-    expected = {k: v for k, v in spec.params.items() if k != "backend"}
+    # our engine's own settings (schema.not_in_mlgenn) are not mlGeNN arguments
+    ours = schema.not_in_mlgenn(spec.type)
+    expected = {k: v for k, v in spec.params.items() if k not in ours}
     assert {k: v for k, v in kw.items() if k != "losses"} == expected
     if spec.info.has_losses:
         loss = _kw_node(comp[0], "losses")
@@ -291,7 +293,8 @@ def test_yin_yang_script_generates_spike_studios_training_split(tmp_path: Path) 
     ref = load_builtin_dataset("yin_yang", **p.dataset.params)
     _same_spikes(rec["x"], ref.train_spikes[:300])
     np.testing.assert_array_equal(rec["y"], ref.train_labels[:300])
-    assert rec["k"]["num_epochs"] == 50 and rec["k"]["shuffle"] is False
+    assert rec["k"]["num_epochs"] == p.training.num_epochs
+    assert rec["k"]["shuffle"] is p.training.shuffle
 
 
 def test_pattern_script_reproduces_the_task(tmp_path: Path) -> None:
@@ -307,7 +310,7 @@ def test_pattern_script_reproduces_the_task(tmp_path: Path) -> None:
 
 def test_image_dataset_goes_to_a_sidecar_the_script_reads(tmp_path: Path) -> None:
     p = load_example("mnist5k_latency_eventprop")
-    p.dataset.name = "digits_latency"
+    p.dataset.name, p.dataset.params = "digits_latency", {}
     p.populations[0].size = 64
     p.training.max_examples = 50
     script = write_mlgenn_script(p, tmp_path / "digits.py")

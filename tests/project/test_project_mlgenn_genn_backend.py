@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.project import schema
 from app.project.examples import examples, load_example
 from app.worker import genn_backend as gb
 from app.worker.protocol import PLOT_KINDS, WorkerSpec
@@ -70,7 +71,7 @@ def test_document_maps_to_real_mlgenn_objects(real_genn) -> None:
     from ml_genn.readouts import FirstSpikeTime
 
     p = load_example("yin_yang_eventprop")
-    trained = np.random.default_rng(1).normal(size=(100, 3)).astype(np.float32)
+    trained = np.random.default_rng(1).normal(size=(200, 3)).astype(np.float32)
     p.weights[p.connections[1].id] = trained
     built = gb.build_genn(p, gb.CPU_KIND)
     for q in p.populations:
@@ -90,10 +91,14 @@ def test_document_maps_to_real_mlgenn_objects(real_genn) -> None:
     assert type(comp).__name__ == "EventPropCompiler"
     assert comp.batch_size == 1 and comp.genn_kwargs == {"backend": gb.CPU_KIND}
     for k, v in p.compiler.params.items():
-        if k not in ("backend", "batch_size"):
+        if k not in schema.not_in_mlgenn(p.compiler.type) and k != "batch_size":
             assert getattr(comp, k) == v, k
-    assert isinstance(comp.losses, RelativeMeanSquareError)
-    assert comp._optimiser.beta2 == 0.99
+    assert comp.losses == "sparse_categorical_crossentropy"
+    assert comp._optimiser.beta2 == 0.999
+    # the example's first-spike loss is ours: GeNN trains with mlGeNN's, and says so
+    assert any("ttfs_loss='exponential'" in w for w in gb.genn_warnings(p, gb.CPU_KIND))
+    p.compiler.loss = {"type": "RelativeMeanSquareError", "delta": 1.0}
+    assert isinstance(gb.build_genn(p, gb.CPU_KIND).compiler.losses, RelativeMeanSquareError)
 
 
 def busy_shd(path: Path, n: int, seed: int = 0) -> Path:
@@ -253,7 +258,7 @@ def test_worker_process_trains_on_genn_and_streams_to_the_plots(
     assert kinds.count("batch_metrics") == 24 and kinds.count("epoch_metrics") == 2
     assert {"raster", "voltage", "weights"} <= set(kinds)
     final = msgs[-1]["weights"]
-    assert final["c1"].shape == (4, 100) and final["c2"].shape == (100, 3)
+    assert final["c1"].shape == (5, 200) and final["c2"].shape == (200, 3)
     assert msgs[-1]["metric"] == "sparse_categorical_accuracy"
     assert 0.0 <= msgs[-1]["value"] <= 1.0
     assert (run_dir / "genn" / f"{gb.MODEL_NAME}EventPropCompiler_CODE").is_dir()

@@ -23,7 +23,7 @@ def test_train_file_saves_weights_that_reload(tmp_path: Path) -> None:
     assert weights_path(path).is_file()
     again = load_project(path)
     cid = project.connections[0].id
-    assert again.weights[cid].shape == (4, 100)
+    assert again.weights[cid].shape == (5, 200)
     np.testing.assert_array_equal(again.weights[cid], result.weights[cid])
     _, _, conns = build_network(again)
     np.testing.assert_array_equal(conns[cid].connectivity.weight, again.weights[cid])

@@ -60,10 +60,12 @@ def test_training_streams_everything_and_records_the_run(tmp_path: Path) -> None
     assert np.isfinite(volts[0]["V"]).all() and np.ptp(volts[0]["V"]) > 0
     weights = {m["connection"]: m for m in kinds(msgs, "weights")}
     assert set(weights) == {"input_hidden", "hidden_output"}
-    assert weights["input_hidden"]["count"] == 400 and weights["input_hidden"]["std"] > 0
+    n_in, n_hid, n_out = (pop.size for pop in project.populations)
+    assert weights["input_hidden"]["count"] == n_in * n_hid
+    assert weights["input_hidden"]["std"] > 0
     assert [m["epoch"] for m in kinds(msgs, "checkpoint")] == [0, 1]
     final = msgs[-1]["weights"]
-    assert final["c1"].shape == (4, 100) and final["c2"].shape == (100, 3)
+    assert final["c1"].shape == (n_in, n_hid) and final["c2"].shape == (n_hid, n_out)
     # the run on disk
     assert run_dir.parent == tmp_path / "runs"
     settings = json.loads((run_dir / "settings.json").read_text())
