@@ -304,8 +304,13 @@ class CompiledNetwork:
                  example_ids: Sequence[int]) -> dict[str, np.ndarray]:
         n_active = len(idx)
         self._begin_trial()
-        self.sim.set_inputs({k: [v[i] for i in idx] if not isinstance(v, np.ndarray)
-                             or v.dtype == object else v[idx] for k, v in x.items()}, n_active)
+        if hasattr(self.sim, "set_inputs_indexed"):
+            most = self.sim.set_inputs_indexed(x, idx)
+        else:
+            most = self.sim.set_inputs({k: [v[i] for i in idx] if not isinstance(v, np.ndarray)
+                                        or v.dtype == object else v[idx]
+                                        for k, v in x.items()}, n_active)
+        self._inputs_staged(most or 0)
         rv, rs = cbl.recording_requests()
         step_cb = cbl if (cbl.has("on_timestep_begin") or cbl.has("on_timestep_end")) else None
         rec = self.sim.run_trial(n_active, self.zero_step, rv, rs, step_cb)
@@ -315,6 +320,10 @@ class CompiledNetwork:
             cbl.on_recording(rec, example_ids, starts, self.dt)
         self._last_recording = rec
         return {p.name: self.sim.readout(p.name)[:n_active] for p in self.outputs}
+
+    def _inputs_staged(self, max_events: int) -> None:
+        """Called after a batch's inputs are staged with the largest number of input
+        events of one example (EventProp sizes its event tape from it)."""
 
     def _metric_pred(self, pop_name: str, out: dict[str, np.ndarray]) -> np.ndarray:
         """What metrics and losses compare with the labels: the readout, or a per-step

@@ -315,6 +315,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.last_lambdas: np.ndarray | None = None
         self._event_caps = {p.name: compiler.max_spikes for p in lay.populations
                             if lay.pop_i[lay.pop_index[p.name], 7]}
+        # a PoissonInput can fire every step
+        self._poisson_events = max((self.example_timesteps * p.num_neurons
+                                    for p in self.inputs
+                                    if isinstance(p.neuron, PoissonInput)), default=0)
 
     def _metric_pred(self, pop_name: str, out: dict[str, np.ndarray]) -> np.ndarray:
         """With MSE (per-timestep targets), compare V at every step, not just the last."""
@@ -322,24 +326,12 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             return self.sim.out_hist[:len(out[pop_name])].copy()
         return out[pop_name]
 
-    def _stage_events(self, x: dict[str, Any], idx: np.ndarray) -> None:
-        input_spikes = 1
-        for name, v in x.items():
-            if isinstance(v, np.ndarray) and v.dtype != object:
-                input_spikes = max(input_spikes,
-                                   self.example_timesteps * self.network.get_population(
-                                       name).num_neurons)
-            else:
-                input_spikes = max(input_spikes, max((len(v[i].spike_times) for i in idx),
-                                                     default=1))
-        if input_spikes > getattr(self, "_input_cap", 0):
-            self._input_cap = max(input_spikes, 2 * getattr(self, "_input_cap", 0))
+    def _inputs_staged(self, max_events: int) -> None:
+        """Grow the event tape when an example has more input events than it holds."""
+        need = max(max_events, self._poisson_events, 1)
+        if need > getattr(self, "_input_cap", 0):
+            self._input_cap = max(need, 2 * getattr(self, "_input_cap", 0))
             self.sim.enable_events(self._event_caps, self._input_cap)
-
-    def _forward(self, x: dict[str, Any], idx: np.ndarray, cbl: CallbackList,
-                 example_ids: Any) -> dict[str, np.ndarray]:
-        self._stage_events(x, idx)
-        return super()._forward(x, idx, cbl, example_ids)
 
     def _idle_train_batch(self) -> dict[str, np.ndarray]:
         """No examples on this rank: join the spike-count sum with zeros."""

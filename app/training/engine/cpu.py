@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import numba
 import numpy as np
@@ -24,6 +25,7 @@ from .layout import (
     SPIKE_INPUT,
     Layout,
 )
+from .staging import InputStager
 
 
 @dataclass
@@ -142,18 +144,14 @@ class CPUSimulator:
         self.spk = np.zeros((B, n), np.int32)
         self.spk_cnt = np.zeros((B, P), np.int32)
         self.nspk = np.zeros((B, n), np.int32)
-        self.cursor = np.zeros((B, n), np.int64)
-        self.in_start = np.zeros((B, n), np.int64)
-        self.in_end = np.zeros((B, n), np.int64)
-        self.in_times = np.zeros(1, np.float32)
-        # staged SpikeInput events (see kernels.stage_spike_inputs)
-        self.in_off = np.zeros(B + 1, np.int64)
-        self.in_ev_step = np.zeros(1, np.int32)
-        self.in_ev_gid = np.zeros(1, np.int32)
-        self.in_ptr = np.zeros(B, np.int64)
+        self.n_chunks = max(1, min(B, numba.get_num_threads()))
+        # staged SpikeInput events (see staging.py): slot b of input population p
+        # reads stager.ev_s/ev_n[in_ptr[b, p]:in_hi[b, p]]
+        self.stager = InputStager(self.dt, self.T, self.n_chunks)
+        self.in_ptr = np.zeros((B, P), np.int64)
+        self.in_hi = np.zeros((B, P), np.int64)
         self.rates = np.zeros((1, 1, 1), np.float32)
         self.frame_steps = 1
-        self.n_chunks = max(1, min(B, numba.get_num_threads()))
         self.conn_dense = _dense_connections(layout)
         self.fanout = _fanout(layout)
         self.n_updated = int(sum(int(layout.pop_i[p, P_END] - layout.pop_i[p, P_START])
@@ -211,36 +209,40 @@ class CPUSimulator:
         return self.R2[:, self.layout.pop_slice(pop_name)].copy()
 
     # ----- inputs ------------------------------------------------------------------------
-    def set_inputs(self, inputs: dict[str, list], n_active: int) -> None:
-        """Stage one batch of input examples: PreprocessedSpikes or rate arrays per input pop."""
+    def set_inputs(self, inputs: dict[str, list], n_active: int) -> int:
+        """Stage one batch: ``inputs`` maps each input population to its first
+        ``n_active`` examples (PreprocessedSpikes, or rate arrays for PoissonInput).
+        Returns the largest number of SpikeInput events of one example."""
+        return self.set_inputs_indexed(inputs, np.arange(n_active, dtype=np.int64),
+                                       cache=False)
+
+    def set_inputs_indexed(self, inputs: dict[str, Any], idx: np.ndarray,
+                           cache: bool = True) -> int:
+        """Stage examples ``idx`` of each input population's example list as one batch.
+
+        SpikeInput lists are staged once and cached (``InputStager``), so a list
+        passed every epoch costs one copy of its events per batch. Returns the
+        largest number of SpikeInput events of one example of the batch.
+        """
         lay = self.layout
-        self.in_start[:] = 0
-        self.in_end[:] = 0
-        times = []
-        off = 0
+        idx = np.asarray(idx, dtype=np.int64)
+        B = len(idx)
+        self.in_ptr[:] = 0
+        self.in_hi[:] = 0
+        spike_inputs = []
         rates = None
         for name, examples in inputs.items():
             p = lay.pop_index[name]
             s0 = int(lay.pop_i[p, P_START])
             n = int(lay.pop_i[p, P_END]) - s0
             if lay.pop_i[p, P_TYPE] == SPIKE_INPUT:
-                exs = examples[:n_active]
-                if not exs:
-                    continue
-                # one stacked array op per batch instead of several per example
-                ends = np.array([ex.end_spikes for ex in exs], dtype=np.int64).reshape(
-                    len(exs), n)
-                sts = [np.asarray(ex.spike_times, dtype=np.float32) for ex in exs]
-                lens = np.fromiter((st.shape[0] for st in sts), np.int64, len(sts))
-                base = off + np.concatenate(([0], np.cumsum(lens)[:-1]))
-                end_b = ends + base[:, None]
-                self.in_end[:len(exs), s0:s0 + n] = end_b
-                self.in_start[:len(exs), s0 + 1:s0 + n] = end_b[:, :-1]
-                self.in_start[:len(exs), s0] = base
-                times.extend(sts)
-                off += int(lens.sum())
+                if B:
+                    spike_inputs.append((p, name, examples, n))
             elif lay.pop_i[p, P_TYPE] == POISSON_INPUT:
-                frames = np.asarray(examples[:n_active], dtype=np.float32)
+                if isinstance(examples, np.ndarray) and examples.dtype != object:
+                    frames = np.asarray(examples[idx], dtype=np.float32)
+                else:
+                    frames = np.asarray([examples[i] for i in idx], dtype=np.float32)
                 frames = frames.reshape(frames.shape[0], -1, n)
                 if rates is None:
                     rates = np.zeros((self.B, frames.shape[1], max(lay.n_neurons, 1)),
@@ -248,12 +250,10 @@ class CPUSimulator:
                 rates[:frames.shape[0], :, s0:s0 + n] = frames
                 nrn = lay.populations[p].neuron
                 self.frame_steps = int(nrn.input_frame_timesteps)
-        self.in_times = np.concatenate(times) if times else np.zeros(1, np.float32)
-        self.cursor[:] = self.in_start
-        self.in_off, self.in_ev_step, self.in_ev_gid = K.stage_spike_inputs(
-            self.in_start, self.in_end, self.in_times, self.dt, self.T)
-        self.in_ptr[:] = self.in_off[:-1]
+        most = self.stager.fill(spike_inputs, idx, self.in_ptr, self.in_hi, cache) \
+            if spike_inputs else 0
         self.rates = rates if rates is not None else np.zeros((1, 1, 1), np.float32)
+        return most
 
     # ----- EventProp support -------------------------------------------------------------
     def enable_events(self, caps: dict[str, int], input_spikes: int) -> None:
@@ -339,7 +339,7 @@ class CPUSimulator:
                 lay.syn_post, lay.weights, lay.delays,
                 self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
                 self.spk_cnt[:B], self.R[:B], self.R2[:B],
-                self.in_off, self.in_ev_step, self.in_ev_gid, self.in_ptr[:B],
+                self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
                 self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
                 rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
                 self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],

@@ -66,7 +66,7 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                   pop_i, pop_f, bias, grp_i, grp_f, conn_i, conn_dense, row_ptr, syn_post,
                   weights, delays,
                   V, A, RF, X, ring, spk, spk_cnt, R, R2,
-                  in_off, in_ev_step, in_ev_gid, in_ptr, rates, frame_steps,
+                  in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
                   rec_gid, rec_var, rec,
                   srec_mask, srec_step, srec_id, srec_cnt,
                   ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
@@ -166,14 +166,14 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     new_cnt[p] = 0
                     if ptype == SPIKE_INPUT:
                         # staged events, sorted by (step, neuron): touch only spiking inputs
-                        ptr = in_ptr[b]
-                        hi = in_off[b + 1]
-                        while ptr < hi and in_ev_step[ptr] == step and in_ev_gid[ptr] < s1:
-                            gi = in_ev_gid[ptr]
+                        ptr = in_ptr[b, p]
+                        hi = in_hi[b, p]
+                        while ptr < hi and in_ev_step[ptr] == step:
+                            gi = s0 + in_ev_nid[ptr]
                             ptr += 1
                             _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step,
                                          ev_nid, ev_xmv, ev_cnt, nspk)
-                        in_ptr[b] = ptr
+                        in_ptr[b, p] = ptr
                         continue
                     if ptype == POISSON_INPUT:
                         fr = step // frame_steps
@@ -332,58 +332,6 @@ def _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step, ev_nid, e
             ev_xmv[b, e] = np.float32(0.0)
             ev_cnt[b] = e + 1
     nspk[b, gi] += 1
-
-
-@njit(cache=True)
-def stage_spike_inputs(in_start, in_end, in_times, dt, T):
-    """Turn per-neuron spike-time ranges into per-slot input events sorted by (step, neuron).
-
-    Reproduces the step rule of SpikeInput exactly: a spike fires at the first step
-    whose float32 start time ``step * dt`` is >= its time, at most once per neuron per
-    step (a later spike of the same neuron waits for the next free step). Returns
-    ``(offsets (B+1,), steps, neuron ids)``; events at or after step T are dropped.
-    """
-    B = in_start.shape[0]
-    N = in_start.shape[1]
-    total = 0
-    for b in range(B):
-        for gi in range(N):
-            total += in_end[b, gi] - in_start[b, gi]
-    ev_s = np.empty(max(total, 1), np.int32)
-    ev_g = np.empty(max(total, 1), np.int32)
-    off = np.zeros(B + 1, np.int64)
-    n = 0
-    for b in range(B):
-        b0 = n
-        for gi in range(N):
-            prev = -1
-            for c in range(in_start[b, gi], in_end[b, gi]):
-                tsp = in_times[c]
-                guess = np.int64(np.floor(np.float64(tsp) / np.float64(dt))) - 2
-                s = max(prev + 1, guess, 0)
-                while s > prev + 1 and s > 0 and np.float32(s - 1) * dt >= tsp:
-                    s -= 1
-                while s < T and not (np.float32(s) * dt >= tsp):
-                    s += 1
-                if s >= T:
-                    break
-                ev_s[n] = s
-                ev_g[n] = gi
-                n += 1
-                prev = s
-        m = n - b0
-        if m > 1:
-            key = np.empty(m, np.int64)
-            for k in range(m):
-                key[k] = np.int64(ev_s[b0 + k]) * N + ev_g[b0 + k]
-            order = np.argsort(key)
-            ts = ev_s[b0:n].copy()
-            tg = ev_g[b0:n].copy()
-            for k in range(m):
-                ev_s[b0 + k] = ts[order[k]]
-                ev_g[b0 + k] = tg[order[k]]
-        off[b + 1] = n
-    return off, ev_s, ev_g
 
 
 @njit(cache=True, inline="always")
