@@ -21,6 +21,7 @@ from .communicators import share
 from .data.errors import DatasetError
 from .data.spikes import PreprocessedSpikes
 from .data.validation import validate_spike_dataset
+from .engine import optim
 from .engine.cpu import CPUSimulator
 from .engine.layout import Layout
 from .metrics import Metric, get_metric
@@ -39,10 +40,19 @@ class Trainable:
     name: str
     kind: str  # "weight", "delay", "bias"
     param: np.ndarray
-    grad: np.ndarray
+    grad: np.ndarray  # (n,) gradient, or (chunks, n) per-thread partial sums of it
     optimiser: Optimiser
     state: dict = field(default_factory=dict)
     clamp: tuple[float, float] | None = None
+
+    def gradient(self) -> np.ndarray:
+        """The accumulated gradient (n,), a copy (partial sums added in chunk order)."""
+        if self.grad.ndim == 1:
+            return self.grad.copy()
+        g = self.grad[0].copy()
+        for c in range(1, self.grad.shape[0]):
+            g += self.grad[c]
+        return g
 
 
 def _default_callbacks() -> list:
@@ -466,36 +476,47 @@ class CompiledTrainingNetwork(CompiledNetwork):
             self.sim.refresh_weights()
 
     def optimise(self, step: int) -> None:
-        """Apply one optimiser step to every trainable, refusing NaN/inf gradients."""
-        for t in self.trainables:
-            if not np.all(np.isfinite(t.param)):
+        """Apply one optimiser step to every trainable, refusing NaN/inf gradients.
+
+        A trainable's ``grad`` is its gradient, or (chunks, n) per-thread partial
+        sums that the step adds up (and zeroes) in the same pass.
+        """
+        for t in self.trainables:  # a bad parameter explains the bad gradients it causes
+            if not optim.all_finite(t.param):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
                                     f"training step {step}: reinitialise or reload them")
         if self.communicator is not None:
             self._reduce_gradients()
         for t in self.trainables:
-            if not np.all(np.isfinite(t.grad)):
+            parts = t.grad if t.grad.ndim == 2 else t.grad.reshape(1, -1)
+            status = t.optimiser.update(t.param, parts, t.state, step, t.clamp)
+            if status == optim.BAD_PARAM:
+                raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
+                                    f"training step {step}: reinitialise or reload them")
+            if status == optim.BAD_GRAD:
                 raise TrainingError(
                     f"NaN/inf in the {t.kind} gradient of '{t.name}' at training step {step}: "
                     "lower the learning rate, check the input scaling, or add regularisation")
-            t.optimiser.step(t.param, t.grad, t.state, step)
-            if t.clamp is not None:
-                np.clip(t.param, t.clamp[0], t.clamp[1], out=t.param)
-            if not np.all(np.isfinite(t.param)):
+            if status == optim.BAD_RESULT:
                 raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
                                     f"step {step}: lower the learning rate")
-            t.grad[:] = 0
 
     def _reduce_gradients(self) -> None:
         """Sum every gradient over ranks in one Allreduce (one latency, not one per array)."""
         if not self.trainables:
             return
-        flat = np.concatenate([t.grad.reshape(-1) for t in self.trainables])
-        flat = self.communicator.reduce_sum(flat)
-        at = 0
+        rows = []
         for t in self.trainables:
-            t.grad[...] = flat[at:at + t.grad.size].reshape(t.grad.shape)
-            at += t.grad.size
+            if t.grad.ndim == 2:
+                optim.sum_parts(t.grad)
+                rows.append(t.grad[0])
+            else:
+                rows.append(t.grad.reshape(-1))
+        flat = self.communicator.reduce_sum(np.concatenate(rows))
+        at = 0
+        for row in rows:
+            row[...] = flat[at:at + row.size]
+            at += row.size
 
     def _idle_train_batch(self) -> dict[str, np.ndarray]:
         """A training batch in which this rank has no examples (a short last batch

@@ -276,15 +276,16 @@ class EventPropCompiler(Compiler):
                     bk_f[i, K.BF_REG_LO] = lo / (full_batch * full_batch)
         trainables = []
         dnames = {c.name for c in self.delay_learn_conns}
-        for c in layout.connections:
+        # gradients are the backward kernel's per-thread partial sums (views into
+        # the simulator's buffers), added up by the optimiser step
+        grad_parts, dgrad_parts = sim.gradient_buffers(bool(dnames))
+        for k, c in enumerate(layout.connections):
             sl = layout.conn_slice(c.name)
             trainables.append(Trainable(c.name, "weight", layout.weights[sl],
-                                        np.zeros(sl.stop - sl.start, np.float32),
-                                        self.optimiser))
+                                        grad_parts[k], self.optimiser))
             if c.name in dnames:
                 trainables.append(Trainable(c.name, "delay", layout.delays[sl],
-                                            np.zeros(sl.stop - sl.start, np.float32),
-                                            self.delay_optimiser,
+                                            dgrad_parts[k], self.delay_optimiser,
                                             clamp=(0.0, float(c.max_delay_steps))))
         cn = EventPropCompiledNetwork(
             network, layout, sim, self.dt, T, B, self.communicator,
@@ -388,17 +389,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
         if self.communicator is not None:
             counts = self.communicator.reduce_sum(counts)
-        g, dg, brec = sim.backward(n, self.bk_i, self.bk_f, self.conn_train, self.conn_dtrain,
-                                   labels, np.ascontiguousarray(drive_val, np.float32),
-                                   drive_step, tfirst, tsum, ttrue, counts,
-                                   self.record_lambdas)
-        self.last_lambdas = brec
-        for t in self.trainables:
-            sl = lay.conn_slice(t.name)
-            if t.kind == "weight":
-                t.grad += g[sl]
-            else:
-                t.grad += dg[sl]
+        self.last_lambdas = sim.backward(
+            n, self.bk_i, self.bk_f, self.conn_train, self.conn_dtrain, labels,
+            np.ascontiguousarray(drive_val, np.float32), drive_step, tfirst, tsum, ttrue,
+            counts, self.record_lambdas)
         return out
 
 

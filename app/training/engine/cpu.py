@@ -167,7 +167,33 @@ class CPUSimulator:
         self.ev_ovf = np.full(B, -1, np.int64)
         self.out_hist = np.zeros((1, 1, 1), np.float32)
         self.out_hist_pop = -1
+        self.grad_parts = np.zeros(1, np.float32)
+        self.dgrad_parts = np.zeros(1, np.float32)
+        self.gpos = np.zeros(1, np.int64)
+        self.nsyn = np.zeros(1, np.int64)
         self.reset_state()
+
+    def gradient_buffers(self, delays: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per-connection (weight, delay) gradient accumulators, each a contiguous
+        (n_chunks, synapses) array: ``backward`` adds each batch's per-thread partial
+        sums; the optimiser step sums and zeroes them."""
+        lay = self.layout
+        k = self.n_chunks
+        C = lay.conn_i.shape[0]
+        self.gpos = np.zeros(max(C, 1), np.int64)
+        self.nsyn = np.zeros(max(C, 1), np.int64)
+        for c, conn in enumerate(lay.connections):
+            sl = lay.conn_slice(conn.name)
+            self.gpos[c] = k * sl.start
+            self.nsyn[c] = sl.stop - sl.start
+        S = max(lay.weights.shape[0], 1)
+        self.grad_parts = np.zeros(k * S, np.float32)
+        self.dgrad_parts = np.zeros(k * S if delays else 1, np.float32)
+        views = [self.grad_parts[self.gpos[c]:self.gpos[c] + k * self.nsyn[c]].reshape(
+            k, self.nsyn[c]) for c in range(C)]
+        dviews = [self.dgrad_parts[self.gpos[c]:self.gpos[c] + k * self.nsyn[c]].reshape(
+            k, self.nsyn[c]) for c in range(C)] if delays else []
+        return views, dviews
 
     # ----- state -------------------------------------------------------------------------
     def reset_state(self) -> None:
@@ -369,15 +395,15 @@ class CPUSimulator:
                  conn_train: np.ndarray, conn_dtrain: np.ndarray, labels: np.ndarray,
                  drive_val: np.ndarray, drive_step: np.ndarray, tfirst: np.ndarray,
                  tsum: np.ndarray, ttrue: np.ndarray, spike_count_batch: np.ndarray,
-                 record_lambdas: list[str] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """EventProp backward pass; returns (weight grads, delay grads, lambda recording)."""
+                 record_lambdas: list[str] | None = None) -> np.ndarray | None:
+        """EventProp backward pass: adds the batch's weight (and delay) gradients to
+        ``grad_parts`` (``dgrad_parts``), one row per thread chunk; returns the lambda
+        recording, if any was asked for."""
         lay = self.layout
         B = n_active
         nch = min(self.n_chunks, B)
-        S = max(lay.weights.shape[0], 1)
-        grad = np.zeros((nch, S), np.float32)
-        dgrad = np.zeros((nch, S) if conn_dtrain.any() else (1, 1), np.float32)
+        if self.grad_parts.shape[0] != self.n_chunks * max(lay.weights.shape[0], 1):
+            self.gradient_buffers(bool(conn_dtrain.any()))
         gids = []
         for name in record_lambdas or []:
             sl = lay.pop_slice(name)
@@ -390,15 +416,10 @@ class CPUSimulator:
                          lay.weights, lay.delays, lay.max_delay,
                          self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
                          labels, drive_val, drive_step, None, tfirst, tsum, ttrue,
-                         spike_count_batch, grad, dgrad, brec_gid, brec)
+                         spike_count_batch, self.grad_parts, self.dgrad_parts, self.gpos,
+                         self.nsyn, brec_gid, brec)
         self.profiler.add("backward", t0)
         self.counters.backward_s += time.perf_counter() - t0
         self.counters.syn_events_bwd += int(K.replayed_synapses(self.ev_nid[:B], self.ev_cnt[:B],
                                                                 self.fanout))
-        g = grad[0].copy()
-        for c in range(1, nch):
-            g += grad[c]
-        dg = dgrad[0].copy()
-        for c in range(1, dgrad.shape[0]):
-            dg += dgrad[c]
-        return g, dg, (brec if gids else None)
+        return brec if gids else None

@@ -356,13 +356,15 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                    conn_dense, row_ptr, syn_post, weights, delays, max_delay,
                    ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val, drive_step, out_ref,
                    tfirst, tsum, ttrue, spike_count_batch,
-                   grad, dgrad, brec_gid, brec):
+                   grad, dgrad, gpos, nsyn, brec_gid, brec):
     """EventProp backward pass over one trial for every batch slot.
 
     ``drive_val`` (B, Td, n_out) holds the per-step output error terms of LI
     outputs (Td is 1 for per-trial losses); ``drive_step`` (B, n_out) the step
     of the maximum for max_var (-1 otherwise). Gradients are accumulated into
-    ``grad[chunk]`` (and ``dgrad`` for learnt delays).
+    the flat ``grad`` (and ``dgrad`` for learnt delays): connection c's block
+    starts at ``gpos[c]`` and holds one row of its ``nsyn[c]`` synapses per
+    thread chunk, so each connection's gradient is a contiguous (chunks, n) array.
     """
     B = ev_cnt.shape[0]
     P = pop_i.shape[0]
@@ -424,12 +426,13 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                             lirow = LI_[post0:post0 + npost]
                             lvrow = LV[post0:post0 + npost]
                             wrow = weights[base:base + npost]
+                            gb = gpos[c] + ch * nsyn[c] + row_ptr[rpo + i]
                             if conn_train[c] != 0:
-                                grow = grad[ch, base:base + npost]
+                                grow = grad[gb:gb + npost]
                                 for j in range(npost):
                                     grow[j] -= lirow[j] * tau_s
                             if conn_dtrain[c] != 0:
-                                drow = dgrad[ch, base:base + npost]
+                                drow = dgrad[gb:gb + npost]
                                 for j in range(npost):
                                     drow[j] -= wrow[j] * (lirow[j] - lvrow[j])
                             if fb:
@@ -455,9 +458,9 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                                 li = LI_[pg]
                                 lv = LV[pg]
                             if conn_train[c] != 0:
-                                grad[ch, woff + s] -= li * tau_s
+                                grad[gpos[c] + ch * nsyn[c] + s] -= li * tau_s
                             if conn_dtrain[c] != 0:
-                                dgrad[ch, woff + s] -= weights[woff + s] * (li - lv)
+                                dgrad[gpos[c] + ch * nsyn[c] + s] -= weights[woff + s] * (li - lv)
                             if fb:
                                 rev[gi] += weights[woff + s] * (lv - li)
                 # neuron phase
