@@ -351,6 +351,90 @@ def _readout(ro, b, gi, v, t, step, T, dt, R, R2):
             R2[b, gi] = t
 
 
+@njit(cache=True, fastmath={"reassoc"})
+def _dot(w, d):
+    """sum(w * d), vectorised (the summation order is the vector unit's, not serial)."""
+    acc = np.float32(0.0)
+    for j in range(w.shape[0]):
+        acc += w[j] * d[j]
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_train,
+                 conn_dtrain, conn_dense, row_ptr, syn_post, weights, delays, max_delay, Dh,
+                 LV, LI_, hLV, hLI, rev, dd, grad, dgrad, gpos, nsyn):
+    """EventProp synapse phase of one step: for each connection, the gradient rows of
+    its presynaptic spikes and their adjoint jumps ``rev`` (events plo[p]..phi[p]-1
+    of each population p)."""
+    zero = np.float32(0.0)
+    for c in range(C):
+        p = conn_i[c, 0]
+        if plo[p] == phi[p]:
+            continue
+        post = conn_i[c, 1]
+        post0 = pop_i[post, P_START]
+        pstart = pop_i[p, P_START]
+        woff = conn_i[c, 3]
+        rpo = conn_i[c, 4]
+        tau_s = conn_f[c, 0]
+        fb = bk_i[p, BI_ROLE] == BK_HIDDEN and bk_i[post, BI_ROLE] != BK_NONE
+        train = conn_train[c] != 0
+        dtrain = conn_dtrain[c] != 0
+        gbase = gpos[c] + ch * nsyn[c]
+        if conn_i[c, 5] == 0 and conn_dense[c] != 0:
+            # dense rows without delays: contiguous rows over the same posts, so the
+            # post adjoints (and their difference) are sliced once per step
+            npost = pop_i[post, P_END] - post0
+            lirow = LI_[post0:post0 + npost]
+            lvrow = LV[post0:post0 + npost]
+            drow_ = dd[:npost]
+            if fb or dtrain:
+                for j in range(npost):
+                    drow_[j] = lvrow[j] - lirow[j]
+            for e in range(plo[p], phi[p]):
+                gi = evn[e]
+                r0 = row_ptr[rpo + gi - pstart]
+                wrow = weights[woff + r0:woff + r0 + npost]
+                if train:
+                    grow = grad[gbase + r0:gbase + r0 + npost]
+                    for j in range(npost):
+                        grow[j] -= lirow[j] * tau_s
+                if dtrain:
+                    xrow = dgrad[gbase + r0:gbase + r0 + npost]
+                    for j in range(npost):
+                        xrow[j] += wrow[j] * drow_[j]
+                if fb:
+                    rev[gi] += _dot(wrow, drow_)
+            continue
+        hasd = conn_i[c, 5] != 0
+        for e in range(plo[p], phi[p]):
+            gi = evn[e]
+            i = gi - pstart
+            for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
+                pg = post0 + syn_post[woff + s]
+                if hasd:
+                    d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
+                    if d > max_delay:
+                        d = max_delay
+                    if d > it - 1:
+                        li = zero
+                        lv = zero
+                    else:
+                        h = (it - 1 - d) % Dh
+                        li = hLI[h, pg]
+                        lv = hLV[h, pg]
+                else:
+                    li = LI_[pg]
+                    lv = LV[pg]
+                if train:
+                    grad[gbase + s] -= li * tau_s
+                if dtrain:
+                    dgrad[gbase + s] -= weights[woff + s] * (li - lv)
+                if fb:
+                    rev[gi] += weights[woff + s] * (lv - li)
+
+
 @njit(cache=True, parallel=True)
 def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_train, conn_dtrain,
                    conn_dense, row_ptr, syn_post, weights, delays, max_delay,
@@ -385,7 +469,12 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
         hLV = np.zeros((Dh, N), dtype=np.float32)
         hLI = np.zeros((Dh, N), dtype=np.float32)
         rev = np.zeros(N, dtype=np.float32)
+        dd = np.zeros(N, dtype=np.float32)
+        plo = np.zeros(P, dtype=np.int64)
+        phi = np.zeros(P, dtype=np.int64)
         for b in range(ch * per, min(B, (ch + 1) * per)):
+            evs = ev_step[b]
+            evn = ev_nid[b]
             for n in range(N):
                 LV[n] = zero
                 LI_[n] = zero
@@ -395,74 +484,27 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
                     hLV[h, n] = zero
                     hLI[h, n] = zero
             e_hi = ev_cnt[b] - 1
-            while e_hi >= 0 and ev_step[b, e_hi] >= T - 1:
+            while e_hi >= 0 and evs[e_hi] >= T - 1:
                 e_hi -= 1
             y = labels[b]
             for it in range(T):
                 m = T - 1 - it
                 e_lo = e_hi
-                while e_lo >= 0 and ev_step[b, e_lo] == m:
+                while e_lo >= 0 and evs[e_lo] == m:
                     e_lo -= 1
-                # synapse phase: replayed spikes of step m
-                for e in range(e_hi, e_lo, -1):
-                    gi = ev_nid[b, e]
-                    p = pop_of[gi]
-                    i = gi - pop_i[p, P_START]
-                    for c in range(C):
-                        if conn_i[c, 0] != p:
-                            continue
-                        post = conn_i[c, 1]
-                        post0 = pop_i[post, P_START]
-                        woff = conn_i[c, 3]
-                        rpo = conn_i[c, 4]
-                        tau_s = conn_f[c, 0]
-                        fb = bk_i[p, BI_ROLE] == BK_HIDDEN and bk_i[post, BI_ROLE] != BK_NONE
-                        hasd = conn_i[c, 5] != 0
-                        if not hasd and conn_dense[c] != 0:
-                            # dense row without delays: contiguous, same order as below
-                            base = woff + row_ptr[rpo + i]
-                            npost = row_ptr[rpo + i + 1] - row_ptr[rpo + i]
-                            # slices: the loop index is the only subscript (vectorises)
-                            lirow = LI_[post0:post0 + npost]
-                            lvrow = LV[post0:post0 + npost]
-                            wrow = weights[base:base + npost]
-                            gb = gpos[c] + ch * nsyn[c] + row_ptr[rpo + i]
-                            if conn_train[c] != 0:
-                                grow = grad[gb:gb + npost]
-                                for j in range(npost):
-                                    grow[j] -= lirow[j] * tau_s
-                            if conn_dtrain[c] != 0:
-                                drow = dgrad[gb:gb + npost]
-                                for j in range(npost):
-                                    drow[j] -= wrow[j] * (lirow[j] - lvrow[j])
-                            if fb:
-                                acc = rev[gi]
-                                for j in range(npost):
-                                    acc += wrow[j] * (lvrow[j] - lirow[j])
-                                rev[gi] = acc
-                            continue
-                        for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
-                            pg = post0 + syn_post[woff + s]
-                            if hasd:
-                                d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
-                                if d > max_delay:
-                                    d = max_delay
-                                if d > it - 1:
-                                    li = zero
-                                    lv = zero
-                                else:
-                                    h = (it - 1 - d) % Dh
-                                    li = hLI[h, pg]
-                                    lv = hLV[h, pg]
-                            else:
-                                li = LI_[pg]
-                                lv = LV[pg]
-                            if conn_train[c] != 0:
-                                grad[gpos[c] + ch * nsyn[c] + s] -= li * tau_s
-                            if conn_dtrain[c] != 0:
-                                dgrad[gpos[c] + ch * nsyn[c] + s] -= weights[woff + s] * (li - lv)
-                            if fb:
-                                rev[gi] += weights[woff + s] * (lv - li)
+                # synapse phase: replayed spikes of step m (tape entries e_lo+1..e_hi),
+                # which the forward pass wrote population by population
+                if e_hi > e_lo:
+                    k = e_lo + 1
+                    for p in range(P):
+                        plo[p] = k
+                        while k <= e_hi and pop_of[evn[k]] == p:
+                            k += 1
+                        phi[p] = k
+                    _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f,
+                                 conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
+                                 weights, delays, max_delay, Dh, LV, LI_, hLV, hLI, rev, dd,
+                                 grad, dgrad, gpos, nsyn)
                 # neuron phase
                 for p in range(P):
                     role = bk_i[p, BI_ROLE]
