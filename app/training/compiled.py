@@ -304,6 +304,9 @@ class CompiledNetwork:
     # ----- running -----------------------------------------------------------------------
     def _begin_trial(self) -> None:
         """Reset state at the start of a batch (InferenceCompiler semantics)."""
+        if hasattr(self.sim, "begin_trial"):
+            self.sim.begin_trial(self.reset_vars, self.reset_in_syn)
+            return
         if self.reset_vars:
             self.sim.reset_neurons()
         self.sim.reset_readouts()

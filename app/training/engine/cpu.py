@@ -171,6 +171,16 @@ class CPUSimulator:
         self.dgrad_parts = np.zeros(1, np.float32)
         self.gpos = np.zeros(1, np.int64)
         self.nsyn = np.zeros(1, np.int64)
+        # resets the next trial's kernel does itself (bit 1 neurons, bit 2 readouts)
+        self._reset = 0
+        self._v_init = np.zeros(n, np.float32)
+        self._a_init = np.zeros(n, np.float32)
+        self._v_init[:layout.n_neurons] = layout.v_init
+        self._a_init[:layout.n_neurons] = layout.a_init
+        self._work = np.zeros(self.n_chunks, np.int64)
+        self._no_rec = np.zeros((1, 1, 1), np.float32)
+        self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),
+                         np.zeros(B, np.int64))
         self.reset_state()
 
     def gradient_buffers(self, delays: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -211,6 +221,14 @@ class CPUSimulator:
         self.V[:] = self.layout.v_init if self.layout.n_neurons else 0
         self.A[:] = self.layout.a_init if self.layout.n_neurons else 0
         self.RF[:] = 0
+
+    def begin_trial(self, reset_neurons: bool, reset_in_syn: bool) -> None:
+        """Resets at the start of the next trial: readouts always, neurons (V,
+        adaptation, refractory time) and synaptic input as asked. The forward kernel
+        does the per-slot resets itself at step 0 (no separate passes over the state)."""
+        self._reset = (1 if reset_neurons else 0) | 2
+        if reset_in_syn:
+            self.reset_in_syn()
 
     def reset_in_syn(self) -> None:
         """Zero synaptic input and delayed spikes in flight."""
@@ -344,24 +362,28 @@ class CPUSimulator:
         values = np.zeros((B, self.T, len(gids)), np.float32) if gids else None
         steps_all: list[list[np.ndarray]] = [[] for _ in range(B)]
         ids_all: list[list[np.ndarray]] = [[] for _ in range(B)]
-        self.ev_cnt[:] = 0
-        self.ev_ovf[:] = -1
-        self.nspk[:] = 0
+        reset, self._reset = self._reset, 0
+        self._work[:] = 0
         t0 = time.perf_counter()
         for s0 in range(0, self.T, chunk):
             s1 = min(self.T, s0 + chunk)
             if step_callback is not None:
                 step_callback.on_timestep_begin(s0)
-            vbuf = np.zeros((B, s1 - s0, len(gids)), np.float32) if gids else \
-                np.zeros((1, 1, 1), np.float32)
-            cap = n_srec * (s1 - s0) if n_srec else 1
-            sstep = np.zeros((B, cap), np.int32)
-            sid = np.zeros((B, cap), np.int32)
-            scnt = np.zeros(B, np.int64)
+            if gids:
+                vbuf = np.zeros((B, s1 - s0, len(gids)), np.float32)
+            else:
+                vbuf = self._no_rec
+            if n_srec:
+                cap = n_srec * (s1 - s0)
+                sstep = np.zeros((B, cap), np.int32)
+                sid = np.zeros((B, cap), np.int32)
+                scnt = np.zeros(B, np.int64)
+            else:
+                sstep, sid, scnt = self._no_srec
             K.forward_chunk(
-                s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B),
-                lay.pop_i, lay.pop_f, lay.bias, lay.grp_i, lay.grp_f, lay.conn_i,
-                self.conn_dense, lay.row_ptr,
+                s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
+                lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i,
+                lay.grp_f, lay.conn_i, self.conn_dense, lay.row_ptr,
                 lay.syn_post, lay.weights, lay.delays,
                 self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
                 self.spk_cnt[:B], self.R[:B], self.R2[:B],
@@ -370,7 +392,8 @@ class CPUSimulator:
                 rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
                 self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
                 self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
-                self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B], self.out_hist_pop)
+                self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B], self.out_hist_pop,
+                self._work)
             if values is not None:
                 values[:, s0:s1] = vbuf
             if n_srec:
@@ -384,7 +407,7 @@ class CPUSimulator:
         cnt.forward_s += time.perf_counter() - t0
         cnt.trials += B
         cnt.neuron_updates += B * self.T * self.n_updated
-        cnt.syn_events_fwd += int(self.nspk[:B].sum(axis=0, dtype=np.int64) @ self.fanout)
+        cnt.syn_events_fwd += int(self._work.sum())
         rec.values = values
         if n_srec:
             rec.spike_steps = [np.concatenate(s) for s in steps_all]

@@ -62,16 +62,23 @@ N_BI = 5
 
 
 @njit(cache=True, parallel=True)
-def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
-                  pop_i, pop_f, bias, grp_i, grp_f, conn_i, conn_dense, row_ptr, syn_post,
-                  weights, delays,
+def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
+                  pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,
+                  row_ptr, syn_post, weights, delays,
                   V, A, RF, X, ring, spk, spk_cnt, R, R2,
                   in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
                   rec_gid, rec_var, rec,
                   srec_mask, srec_step, srec_id, srec_cnt,
                   ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
-                  out_hist, out_hist_pop):
-    """Simulate steps [step0, step1) for every batch slot, updating state in place."""
+                  out_hist, out_hist_pop, work):
+    """Simulate steps [step0, step1) for every batch slot, updating state in place.
+
+    At step 0 each slot's trial counters (spike counts, event tape) start empty;
+    ``reset`` bit 1 also resets V, adaptation and refractory time to their initial
+    values, bit 2 the readouts. ``work[chunk]`` gains the synapses delivered to.
+    Loops over neurons run over row slices from index 0: a loop variable that
+    cannot be negative needs no wrap-around check, so those loops vectorise.
+    """
     B = V.shape[0]
     N = V.shape[1]
     P = pop_i.shape[0]
@@ -79,6 +86,7 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
     C = conn_i.shape[0]
     D = ring.shape[1]
     K = rec_gid.shape[0]
+    S = X.shape[1]
     one = np.float32(1.0)
     zero = np.float32(0.0)
     per = (B + n_chunks - 1) // n_chunks
@@ -86,46 +94,80 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
         isyn = np.zeros(N, dtype=np.float32)
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
+        hits = np.zeros(N, dtype=np.int32)
+        nwork = 0
         for b in range(ch * per, min(B, (ch + 1) * per)):
             # 1-D row views: unit-stride loops the compiler can vectorise
             Vb = V[b]
             Xb = X[b]
+            Rb = R[b]
+            R2b = R2[b]
+            nspk_b = nspk[b]
+            spk_b = spk[b]
+            evs_b = ev_step[b]
+            evn_b = ev_nid[b]
+            evx_b = ev_xmv[b]
+            ecnt = ev_cnt[b]
+            eovf = ev_ovf[b]
+            if step0 == 0:
+                ecnt = 0
+                eovf = -1
+                for n in range(N):
+                    nspk_b[n] = 0
+                if reset & 1:
+                    Ab = A[b]
+                    RFb = RF[b]
+                    for n in range(N):
+                        Vb[n] = v_init[n]
+                        Ab[n] = a_init[n]
+                        RFb[n] = zero
+                if reset & 2:
+                    for n in range(N):
+                        Rb[n] = zero
+                        R2b[n] = zero
+                    for p in range(P):
+                        if pop_i[p, P_READOUT] == RO_FIRST:
+                            for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
+                                Rb[gi] = -FLT_MAX
             for step in range(step0, step1):
                 t = np.float32(step) * dt
                 # 1. deliver last step's spikes
                 if step == zero_step:
-                    for s in range(X.shape[1]):
-                        X[b, s] = zero
+                    for s in range(S):
+                        Xb[s] = zero
                 if D > 1:
                     r = step % D
-                    for s in range(X.shape[1]):
-                        X[b, s] += ring[b, r, s]
-                        ring[b, r, s] = zero
+                    ringrow = ring[b, r]
+                    for s in range(S):
+                        Xb[s] += ringrow[s]
+                        ringrow[s] = zero
                 for c in range(C):
                     pre = conn_i[c, 0]
+                    nsp = spk_cnt[b, pre]
+                    if nsp == 0:
+                        continue
                     off = grp_i[conn_i[c, 2], 2]
                     woff = conn_i[c, 3]
                     rpo = conn_i[c, 4]
                     hasd = conn_i[c, 5]
                     pstart = pop_i[pre, P_START]
-                    for k in range(spk_cnt[b, pre]):
-                        i = spk[b, pstart + k]
-                        if hasd == 0:
-                            r0 = row_ptr[rpo + i]
-                            r1 = row_ptr[rpo + i + 1]
-                            if conn_dense[c] != 0:
-                                # dense row: post j is synapse r0 + j. Slices, so the loop
-                                # index is the only subscript (no negative-index wrap
-                                # checks) and the add vectorises
-                                xrow = Xb[off:off + r1 - r0]
-                                wrow = weights[woff + r0:woff + r1]
-                                for j in range(r1 - r0):
-                                    xrow[j] += wrow[j]
-                            else:
-                                for s in range(r0, r1):
-                                    X[b, off + syn_post[woff + s]] += weights[woff + s]
-                            continue
-                        for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
+                    if hasd == 0 and conn_dense[c] != 0:
+                        # dense rows: post j is synapse r0 + j, same posts for every row
+                        npost = row_ptr[rpo + 1] - row_ptr[rpo]
+                        xrow = Xb[off:off + npost]
+                        for k in range(nsp):
+                            r0 = row_ptr[rpo + spk_b[pstart + k]]
+                            wrow = weights[woff + r0:woff + r0 + npost]
+                            for j in range(npost):
+                                xrow[j] += wrow[j]
+                        nwork += nsp * npost
+                        continue
+                    for k in range(nsp):
+                        i = spk_b[pstart + k]
+                        r0 = row_ptr[rpo + i]
+                        r1 = row_ptr[rpo + i + 1]
+                        nwork += r1 - r0
+                        for s in range(r0, r1):
                             j = syn_post[woff + s]
                             if hasd != 0:
                                 d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
@@ -134,26 +176,26 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                                 if d > 0:
                                     ring[b, (step + d) % D, off + j] += weights[woff + s]
                                     continue
-                            X[b, off + j] += weights[woff + s]
-                # 2. synapse models -> input current
-                for n in range(N):
-                    isyn[n] = zero
+                            Xb[off + j] += weights[woff + s]
+                # 2. synapse models -> input current (isyn of non-input populations)
+                for p in range(P):
+                    if pop_i[p, P_TYPE] != SPIKE_INPUT and pop_i[p, P_TYPE] != POISSON_INPUT:
+                        irow = isyn[pop_i[p, P_START]:pop_i[p, P_END]]
+                        for j in range(irow.shape[0]):
+                            irow[j] = zero
                 for g in range(G):
                     pstart = pop_i[grp_i[g, 0], P_START]
                     off = grp_i[g, 2]
+                    ng = grp_i[g, 3]
+                    irow = isyn[pstart:pstart + ng]
+                    xrow = Xb[off:off + ng]
                     if grp_i[g, 1] == 0:
-                        ng = grp_i[g, 3]
-                        irow = isyn[pstart:pstart + ng]
-                        xrow = Xb[off:off + ng]
                         for j in range(ng):
                             irow[j] += xrow[j]
                             xrow[j] = zero
                     else:
                         beta = grp_f[g, 0]
                         iscale = grp_f[g, 1]
-                        ng = grp_i[g, 3]
-                        irow = isyn[pstart:pstart + ng]
-                        xrow = Xb[off:off + ng]
                         for j in range(ng):
                             irow[j] += xrow[j] * iscale
                             xrow[j] *= beta
@@ -168,30 +210,35 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                         # staged events, sorted by (step, neuron): touch only spiking inputs
                         ptr = in_ptr[b, p]
                         hi = in_hi[b, p]
+                        events = pop_i[p, P_EVENTS] != 0
                         while ptr < hi and in_ev_step[ptr] == step:
                             gi = s0 + in_ev_nid[ptr]
                             ptr += 1
-                            _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step,
-                                         ev_nid, ev_xmv, ev_cnt, nspk)
+                            ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
+                                                evs_b, evn_b, evx_b, ecnt, nspk_b)
                         in_ptr[b, p] = ptr
                         continue
                     if ptype == POISSON_INPUT:
                         fr = step // frame_steps
                         if fr >= rates.shape[1]:
                             fr = rates.shape[1] - 1
+                        events = pop_i[p, P_EVENTS] != 0
                         for gi in range(s0, s1):
                             x = rates[b, fr, gi]
                             if x > zero and np.random.random() >= np.exp(-x * dt):
-                                _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i,
-                                             ev_step, ev_nid, ev_xmv, ev_cnt, nspk)
+                                ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
+                                                    evs_b, evn_b, evx_b, ecnt, nspk_b)
                         continue
                     alpha = pop_f[p, F_ALPHA]
                     isc = pop_f[p, F_ISCALE]
+                    n = s1 - s0
+                    vrow = Vb[s0:s1]
+                    irow = isyn[s0:s1]
                     if ptype == LI:
-                        for gi in range(s0, s1):
-                            v = alpha * V[b, gi] + isc * isyn[gi] + bias[gi]
-                            V[b, gi] = v
-                            _readout(ro, b, gi, v, t, step, T, dt, R, R2)
+                        brow = bias[s0:s1]
+                        for j in range(n):
+                            vrow[j] = alpha * vrow[j] + isc * irow[j] + brow[j]
+                        _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
                         continue
                     vth = pop_f[p, F_VTH]
                     vreset = pop_f[p, F_VRESET]
@@ -206,67 +253,76 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     cap = ev_mask_cap[p]
                     if ptype == LIF and not has_rf:
                         # common case (EventProp hidden/output LIF): a branch-free,
-                        # vectorisable update, then readouts, then a threshold scan
-                        vrow = Vb[s0:s1]
-                        irow = isyn[s0:s1]
-                        for j in range(s1 - s0):
-                            vrow[j] = alpha * vrow[j] + isc * irow[j]
+                        # vectorisable update counting threshold crossings, readouts,
+                        # then only the crossing neurons
+                        ncross = np.int32(0)
+                        for j in range(n):
+                            v = alpha * vrow[j] + isc * irow[j]
+                            vrow[j] = v
+                            ncross += np.int32(v >= vth)
                         if ro >= 0:
-                            for gi in range(s0, s1):
-                                _readout(ro, b, gi, V[b, gi], t, step, T, dt, R, R2)
-                        for j in range(s1 - s0):
-                            if vrow[j] < vth:
-                                continue
+                            _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
+                        if ncross == 0:
+                            continue
+                        # branch-free compaction of the crossing neurons
+                        nh = 0
+                        for j in range(n):
+                            hits[nh] = j
+                            nh += np.int32(vrow[j] >= vth)
+                        for q in range(nh):
+                            j = hits[q]
                             gi = s0 + j
                             v = vrow[j]
-                            if v >= vth:
-                                _emit_spike(p, b, gi, s0, step, t, isyn[gi] * imv - v, events,
-                                            cap, ro, R, R2, new_spk, new_cnt, ev_step, ev_nid,
-                                            ev_xmv, ev_cnt, nspk, ev_ovf)
-                                if rel:
-                                    v -= vth - vreset
-                                else:
-                                    v = vreset
-                                V[b, gi] = v
+                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
+                                                     events, cap, ro, Rb, R2b, new_spk,
+                                                     new_cnt, evs_b, evn_b, evx_b, ecnt, eovf,
+                                                     nspk_b)
+                            if rel:
+                                v -= vth - vreset
+                            else:
+                                v = vreset
+                            vrow[j] = v
                         continue
+                    Ab = A[b]
+                    RFb = RF[b]
                     for gi in range(s0, s1):
-                        v = V[b, gi]
+                        v = Vb[gi]
                         I = isyn[gi]
                         integrate = True
                         if has_rf:
                             if idr:
-                                if RF[b, gi] > zero:
-                                    RF[b, gi] -= dt
-                            elif RF[b, gi] > zero:
-                                RF[b, gi] -= dt
+                                if RFb[gi] > zero:
+                                    RFb[gi] -= dt
+                            elif RFb[gi] > zero:
+                                RFb[gi] -= dt
                                 integrate = False
                         if integrate:
                             v = alpha * v + isc * I
                         thr = vth
                         if ptype == ALIF:
-                            A[b, gi] *= rho
-                            thr = vth + beta_a * A[b, gi]
+                            Ab[gi] *= rho
+                            thr = vth + beta_a * Ab[gi]
                         if ro >= 0:
-                            _readout(ro, b, gi, v, t, step, T, dt, R, R2)
-                        if v >= thr and (not has_rf or RF[b, gi] <= zero):
-                            _emit_spike(p, b, gi, s0, step, t, I * imv - v, events, cap, ro,
-                                        R, R2, new_spk, new_cnt, ev_step, ev_nid, ev_xmv,
-                                        ev_cnt, nspk, ev_ovf)
+                            _readout(ro, gi, v, t, T, dt, Rb, R2b)
+                        if v >= thr and (not has_rf or RFb[gi] <= zero):
+                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, I * imv - v, events,
+                                                     cap, ro, Rb, R2b, new_spk, new_cnt,
+                                                     evs_b, evn_b, evx_b, ecnt, eovf, nspk_b)
                             if rel:
                                 v -= vth - vreset
                             else:
                                 v = vreset
                             if ptype == ALIF:
-                                A[b, gi] += one
+                                Ab[gi] += one
                             if has_rf:
-                                RF[b, gi] = trefrac
-                        V[b, gi] = v
+                                RFb[gi] = trefrac
+                        Vb[gi] = v
                 # swap spike buffers, recordings
                 for p in range(P):
                     s0 = pop_i[p, P_START]
                     spk_cnt[b, p] = new_cnt[p]
                     for k in range(new_cnt[p]):
-                        spk[b, s0 + k] = new_spk[s0 + k]
+                        spk_b[s0 + k] = new_spk[s0 + k]
                     if srec_mask[p] != 0:
                         for k in range(new_cnt[p]):
                             e = srec_cnt[b]
@@ -278,77 +334,102 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks,
                     gi = rec_gid[k]
                     vc = rec_var[k]
                     if vc == REC_V:
-                        rec[b, step - step0, k] = V[b, gi]
+                        rec[b, step - step0, k] = Vb[gi]
                     elif vc == REC_A:
                         rec[b, step - step0, k] = A[b, gi]
                     elif vc == REC_REFRAC:
                         rec[b, step - step0, k] = RF[b, gi]
                     else:
-                        rec[b, step - step0, k] = R[b, gi]
+                        rec[b, step - step0, k] = Rb[gi]
                 if out_hist_pop >= 0:
                     s0 = pop_i[out_hist_pop, P_START]
                     s1 = pop_i[out_hist_pop, P_END]
                     for gi in range(s0, s1):
-                        out_hist[b, step, gi - s0] = V[b, gi]
+                        out_hist[b, step, gi - s0] = Vb[gi]
+            ev_cnt[b] = ecnt
+            ev_ovf[b] = eovf
+        work[ch] += nwork
     return 0
 
 
 @njit(cache=True, inline="always")
-def _emit_spike(p, b, gi, s0, step, t, xmv, events, cap, ro, R, R2, new_spk, new_cnt,
-                ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf):
-    """Bookkeeping of a LIF/ALIF spike (before its reset): EventProp tape entry with
-    (x - V) or overflow flag, spike count, count/first-spike readouts, spike list."""
+def _emit_spike(p, gi, s0, step, t, xmv, events, cap, ro, Rb, R2b, new_spk, new_cnt,
+                evs_b, evn_b, evx_b, ecnt, eovf, nspk_b):
+    """Bookkeeping of a LIF/ALIF spike (before its reset) in one slot's rows: EventProp
+    tape entry with (x - V) or overflow flag, spike count, count/first-spike readouts,
+    spike list. Returns the slot's (tape length, overflow neuron)."""
     if events:
-        if nspk[b, gi] < cap:
-            e = ev_cnt[b]
-            if e < ev_step.shape[1]:
-                ev_step[b, e] = step
-                ev_nid[b, e] = gi
-                ev_xmv[b, e] = xmv
-                ev_cnt[b] = e + 1
-        elif ev_ovf[b] < 0:
-            ev_ovf[b] = gi
-    nspk[b, gi] += 1
+        if nspk_b[gi] < cap:
+            if ecnt < evs_b.shape[0]:
+                evs_b[ecnt] = step
+                evn_b[ecnt] = gi
+                evx_b[ecnt] = xmv
+                ecnt += 1
+        elif eovf < 0:
+            eovf = gi
+    nspk_b[gi] += 1
     if ro == RO_FIRST:
-        if R2[b, gi] == np.float32(0.0):
-            R[b, gi] = -t
-            R2[b, gi] = np.float32(1.0)
+        if R2b[gi] == np.float32(0.0):
+            Rb[gi] = -t
+            R2b[gi] = np.float32(1.0)
     elif ro == RO_COUNT:
-        R[b, gi] += np.float32(1.0)
+        Rb[gi] += np.float32(1.0)
     new_spk[s0 + new_cnt[p]] = gi - s0
     new_cnt[p] += 1
+    return ecnt, eovf
 
 
 @njit(cache=True, inline="always")
-def _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step, ev_nid, ev_xmv, ev_cnt,
-                 nspk):
+def _input_spike(p, gi, s0, step, events, new_spk, new_cnt, evs_b, evn_b, evx_b, ecnt, nspk_b):
+    """An input spike: spike list, EventProp tape entry, spike count. Returns the tape
+    length."""
     new_spk[s0 + new_cnt[p]] = gi - s0
     new_cnt[p] += 1
-    if pop_i[p, P_EVENTS] != 0:
-        e = ev_cnt[b]
-        if e < ev_step.shape[1]:
-            ev_step[b, e] = step
-            ev_nid[b, e] = gi
-            ev_xmv[b, e] = np.float32(0.0)
-            ev_cnt[b] = e + 1
-    nspk[b, gi] += 1
+    if events:
+        if ecnt < evs_b.shape[0]:
+            evs_b[ecnt] = step
+            evn_b[ecnt] = gi
+            evx_b[ecnt] = np.float32(0.0)
+            ecnt += 1
+    nspk_b[gi] += 1
+    return ecnt
 
 
 @njit(cache=True, inline="always")
-def _readout(ro, b, gi, v, t, step, T, dt, R, R2):
+def _readout(ro, gi, v, t, T, dt, Rb, R2b):
+    """Readout update of one neuron of one slot (``Rb``/``R2b`` the slot's rows)."""
     if ro == RO_VAR:
-        R[b, gi] = v
+        Rb[gi] = v
     elif ro == RO_SUM:
-        R[b, gi] += v
+        Rb[gi] += v
     elif ro == RO_AVG:
-        R[b, gi] += np.float32(1.0 / T) * v
+        Rb[gi] += np.float32(1.0 / T) * v
     elif ro == RO_AVG_EXP:
         lts = np.float32(1.0 / (dt * T))
-        R[b, gi] += np.exp(-(t * lts)) * np.float32(1.0 / T) * v
+        Rb[gi] += np.exp(-(t * lts)) * np.float32(1.0 / T) * v
     elif ro == RO_MAX:
-        if v > R[b, gi]:
-            R[b, gi] = v
-            R2[b, gi] = t
+        if v > Rb[gi]:
+            Rb[gi] = v
+            R2b[gi] = t
+
+
+@njit(cache=True, inline="always")
+def _readouts(ro, rrow, r2row, vrow, t, T, dt):
+    """Readout update of a population's row (the same operations as ``_readout``)."""
+    n = vrow.shape[0]
+    if ro == RO_VAR:
+        for j in range(n):
+            rrow[j] = vrow[j]
+    elif ro == RO_SUM:
+        for j in range(n):
+            rrow[j] += vrow[j]
+    elif ro == RO_AVG:
+        w = np.float32(1.0 / T)
+        for j in range(n):
+            rrow[j] += w * vrow[j]
+    elif ro >= 0:
+        for j in range(n):
+            _readout(ro, j, vrow[j], t, T, dt, rrow, r2row)
 
 
 @njit(cache=True, fastmath={"reassoc"})
