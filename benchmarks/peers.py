@@ -101,8 +101,7 @@ def bench(task: T.Task, frameworks: list[str], reps: int, rep_s: float) -> dict:
             wall[fw].append(n / w)
             cpu[fw].append(n / c)
             if hasattr(sim, "counters"):
-                counters[fw] = (sim.counters.rates(), sim.counters.forward_s / w,
-                                sim.counters.backward_s / w)
+                counters[fw] = (sim.counters.rates(), sim.counters.kernel_s / w)
     for cn in nets.values():
         if cn is not None:
             cn.__exit__(None, None, None)
@@ -130,10 +129,10 @@ def report(task: T.Task, res: dict) -> list[tuple[str, str, float, str, float]]:
               f"{res['warm'][fw]:9.1f} | {reps} |")
         if best and fw in OURS:
             rows.append((task.key, fw, med[fw], best, med[best]))
-    for fw, (c, fwd, bwd) in res["counters"].items():
-        print(f"  {fw}: kernels busy {100 * fwd:.0f} % forward + {100 * bwd:.0f} % backward "
-              f"of wall time; synaptic events {c['syn_events_per_s'] / 1e6:.0f} M/s, neuron "
-              f"updates {c['neuron_updates_per_s'] / 1e6:.0f} M/s per kernel-second")
+    for fw, (c, busy) in res["counters"].items():
+        print(f"  {fw}: kernels busy {100 * busy:.0f} % of wall time; synaptic events "
+              f"{c['syn_events_per_s'] / 1e6:.0f} M/s, neuron updates "
+              f"{c['neuron_updates_per_s'] / 1e6:.0f} M/s per kernel-second")
     return rows
 
 

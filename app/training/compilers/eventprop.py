@@ -27,9 +27,11 @@ from app.model.synapses import Exponential
 
 from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
+from ..engine import eventprop_kernels as EK
 from ..engine import get_backend
 from ..engine import kernels as K
-from ..engine.layout import RO_MAX, build_layout
+from ..engine.cpu import EventPropDrive
+from ..engine.layout import build_layout
 from ..losses import (
     MeanSquareError,
     RelativeMeanSquareError,
@@ -316,6 +318,13 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.last_lambdas: np.ndarray | None = None
         self._event_caps = {p.name: compiler.max_spikes for p in lay.populations
                             if lay.pop_i[lay.pop_index[p.name], 7]}
+        T, n_out = self.example_timesteps, self.out_pop.num_neurons
+        per_step = self.loss_code in (K.LOSS_MSE, K.LOSS_SCE_STEP)
+        self.drive = EventPropDrive.allocate(
+            EK.DRIVE_GIVEN if per_step else EK.DRIVE_FROM_READOUT, self.out_index,
+            np.float32(T * self.dt), self.sim.B, T if per_step else 1, n_out)
+        # batch spike counts are needed (and summed over ranks) only for regularisation
+        self._need_counts = bool(np.any(bk_i[:, K.BI_REG] != 0))
         # a PoissonInput can fire every step
         self._poisson_events = max((self.example_timesteps * p.num_neurons
                                     for p in self.inputs
@@ -336,64 +345,77 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
 
     def _idle_train_batch(self) -> dict[str, np.ndarray]:
         """No examples on this rank: join the spike-count sum with zeros."""
-        if self.communicator is not None:
+        if self.communicator is not None and self._need_counts:
             self.communicator.reduce_sum(np.zeros(self.sim.nspk.shape[1:], np.int64))
         return self._empty_outputs()
 
+    def _fusable(self, cbl: CallbackList) -> bool:
+        """Whether a batch can run as one fused kernel call (``CPUSimulator.train_trial``):
+        a per-trial loss, nothing recorded, no per-step callbacks, no regularisation,
+        no kernel profiling."""
+        if self.drive.mode != EK.DRIVE_FROM_READOUT or self._need_counts \
+                or self.record_lambdas or not hasattr(self.sim, "train_trial") \
+                or self.sim.profiler.enabled:  # profiling times the passes separately
+            return False
+        if not cbl.callbacks:
+            return True
+        rv, rs = cbl.recording_requests()
+        return not (rv or rs or cbl.has("on_timestep_begin") or cbl.has("on_timestep_end"))
+
+    def _check_overflow(self, n: int) -> None:
+        """With strict_buffer_checking, stop when a neuron outran its spike buffer."""
+        bad = self.sim.ev_ovf[:n]
+        if not np.any(bad >= 0):
+            return
+        lay = self.layout
+        gi = int(bad[bad >= 0][0])
+        pop = next(p for p in lay.populations
+                   if lay.pop_slice(p.name).start <= gi < lay.pop_slice(p.name).stop)
+        raise TrainingError(
+            f"spike buffer overflow in population '{pop.name}' (neuron "
+            f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
+            f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
+            "(see calc_max_spikes) or add spike regularisation")
+
     def _train_batch(self, x: dict[str, Any], y: dict[str, Any], idx: np.ndarray,
                      cbl: CallbackList, example_ids: Any) -> dict[str, np.ndarray]:
-        out = self._forward(x, idx, cbl, example_ids)
         n = len(idx)
         sim = self.sim
-        lay = self.layout
+        yy = y[self.out_pop.name][idx]
+        labels = yy.astype(np.int64, copy=False) if yy.ndim == 1 else self._no_labels(n)
+        if self._fusable(cbl):
+            self._begin_trial()
+            self._inputs_staged(sim.set_inputs_indexed(x, idx))
+            sim.train_trial(n, self.zero_step, self.bk_i, self.bk_f, self.conn_train,
+                            self.conn_dtrain, labels, self.drive)
+            if self.compiler.strict_buffer_checking and np.any(sim.ev_ovf[:n] >= 0):
+                for t in self.trainables:  # this batch's gradient must not be applied
+                    t.grad[...] = 0
+                self._check_overflow(n)
+            sl = self.layout.pop_slice(self.out_pop.name)
+            return {self.out_pop.name: sim.R[:n, sl].copy()}
+        out = self._forward(x, idx, cbl, example_ids)
         if self.compiler.strict_buffer_checking:
-            bad = sim.ev_ovf[:n]
-            if np.any(bad >= 0):
-                gi = int(bad[bad >= 0][0])
-                pop = next(p for p in lay.populations
-                           if lay.pop_slice(p.name).start <= gi < lay.pop_slice(p.name).stop)
-                raise TrainingError(
-                    f"spike buffer overflow in population '{pop.name}' (neuron "
-                    f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
-                    f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
-                    "(see calc_max_spikes) or add spike regularisation")
-        readout = out[self.out_pop.name]
-        T = self.example_timesteps
-        nout = self.out_pop.num_neurons
-        yy = np.asarray(y[self.out_pop.name])[idx]
-        labels = np.zeros(n, np.int64)
-        drive_step = np.full((n, nout), -1, np.int64)
-        tfirst = np.zeros((n, nout), np.float32)
-        tsum = np.zeros(n, np.float32)
-        ttrue = np.zeros(n, np.float32)
-        code = self.loss_code
-        if code == K.LOSS_MSE:
-            hist = sim.out_hist[:n]
-            drive_val = (yy.astype(np.float32) - hist).astype(np.float32)
-        elif code == K.LOSS_SCE_STEP:
-            labels[:] = yy
-            drive_val = softmax(sim.out_hist[:n], axis=-1)
+            self._check_overflow(n)
+        d = self.drive
+        if self.loss_code == K.LOSS_MSE:
+            d.val[:n] = yy.astype(np.float32) - sim.out_hist[:n]
+        elif self.loss_code == K.LOSS_SCE_STEP:
+            d.val[:n] = softmax(sim.out_hist[:n], axis=-1)
+        if self._need_counts:
+            counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
+            if self.communicator is not None:
+                counts = self.communicator.reduce_sum(counts)
         else:
-            labels[:] = yy
-            drive_val = softmax(readout, axis=-1)[:, None, :]
-            if int(self.bk_i[self.out_index, K.BI_READOUT]) == RO_MAX:
-                drive_step[:] = np.rint(sim.readout_aux(self.out_pop.name)[:n]
-                                        / np.float32(self.dt)).astype(np.int64)
-            if code in (K.LOSS_TTFS_SCE, K.LOSS_RMSE):
-                tfirst[:] = readout
-                t_ms = np.float32(T * self.dt)
-                spiking = tfirst >= -t_ms
-                tsum[:] = np.where(spiking, tfirst, 0).sum(axis=1)
-                ttrue[:] = np.where(spiking[np.arange(n), labels],
-                                    tfirst[np.arange(n), labels], 0)
-        counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
-        if self.communicator is not None:
-            counts = self.communicator.reduce_sum(counts)
-        self.last_lambdas = sim.backward(
-            n, self.bk_i, self.bk_f, self.conn_train, self.conn_dtrain, labels,
-            np.ascontiguousarray(drive_val, np.float32), drive_step, tfirst, tsum, ttrue,
-            counts, self.record_lambdas)
+            counts = sim._no_counts
+        self.last_lambdas = sim.backward(n, self.bk_i, self.bk_f, self.conn_train,
+                                         self.conn_dtrain, labels, d, counts,
+                                         self.record_lambdas)
         return out
+
+    def _no_labels(self, n: int) -> np.ndarray:
+        """Class labels placeholder for per-step regression targets."""
+        return np.zeros(n, np.int64)
 
 
 __all__ = ["EventPropCompiler", "default_params"]

@@ -15,6 +15,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from . import eventprop_kernels as EK
 from . import kernels as K
 from .layout import (
     P_END,
@@ -48,7 +49,8 @@ class Counters:
     ``syn_events_fwd`` counts synapses touched by forward spike delivery (spikes x
     fan-out), ``syn_events_bwd`` those touched replaying recorded spikes in the
     EventProp backward pass, ``neuron_updates`` neuron-steps of non-input neurons
-    (forward; the backward pass updates as many adjoints).
+    (forward; the backward pass updates as many adjoints). ``trial_s`` is time in
+    fused training trials (forward and backward in one kernel call).
     """
 
     trials: int = 0
@@ -57,23 +59,33 @@ class Counters:
     syn_events_bwd: int = 0
     forward_s: float = 0.0
     backward_s: float = 0.0
+    trial_s: float = 0.0
 
     def reset(self) -> None:
         """Zero every counter."""
         self.trials = self.neuron_updates = self.syn_events_fwd = self.syn_events_bwd = 0
-        self.forward_s = self.backward_s = 0.0
+        self.forward_s = self.backward_s = self.trial_s = 0.0
+
+    @property
+    def kernel_s(self) -> float:
+        """Seconds in all kernels."""
+        return self.forward_s + self.backward_s + self.trial_s
 
     def rates(self) -> dict[str, float]:
         """Achieved rates: synaptic events and neuron updates per kernel-second (wall
-        clock; process CPU time is not sampled here: it costs ~0.5 ms a call)."""
+        clock; process CPU time is not sampled here: it costs ~0.5 ms a call). The
+        forward/backward split is only known for unfused batches (0 otherwise)."""
         f, b = self.forward_s, self.backward_s
-        fwd = max(f, 1e-12)
-        tot = max(f + b, 1e-12)
-        return {"syn_events_per_s_fwd": self.syn_events_fwd / fwd,
-                "syn_events_per_s_bwd": self.syn_events_bwd / b if b > 0 else 0.0,
+        tot = max(self.kernel_s, 1e-12)
+        bwd_done = b > 0 or self.trial_s > 0
+        return {"syn_events_per_s_fwd": self.syn_events_fwd / f if f > 0 and not self.trial_s
+                else 0.0,
+                "syn_events_per_s_bwd": self.syn_events_bwd / b if b > 0 and not self.trial_s
+                else 0.0,
                 "syn_events_per_s": (self.syn_events_fwd + self.syn_events_bwd) / tot,
-                "neuron_updates_per_s_fwd": self.neuron_updates / fwd,
-                "neuron_updates_per_s": (self.neuron_updates * (2 if b > 0 else 1)) / tot}
+                "neuron_updates_per_s_fwd": self.neuron_updates / f if f > 0
+                and not self.trial_s else 0.0,
+                "neuron_updates_per_s": (self.neuron_updates * (2 if bwd_done else 1)) / tot}
 
 
 def _dense_connections(layout: Layout) -> np.ndarray:
@@ -178,6 +190,7 @@ class CPUSimulator:
         self._v_init[:layout.n_neurons] = layout.v_init
         self._a_init[:layout.n_neurons] = layout.a_init
         self._work = np.zeros(self.n_chunks, np.int64)
+        self._no_counts = np.zeros(n, np.int64)
         self._no_rec = np.zeros((1, 1, 1), np.float32)
         self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),
                          np.zeros(B, np.int64))
@@ -416,8 +429,7 @@ class CPUSimulator:
 
     def backward(self, n_active: int, bk_i: np.ndarray, bk_f: np.ndarray,
                  conn_train: np.ndarray, conn_dtrain: np.ndarray, labels: np.ndarray,
-                 drive_val: np.ndarray, drive_step: np.ndarray, tfirst: np.ndarray,
-                 tsum: np.ndarray, ttrue: np.ndarray, spike_count_batch: np.ndarray,
+                 drive: EventPropDrive, spike_count_batch: np.ndarray,
                  record_lambdas: list[str] | None = None) -> np.ndarray | None:
         """EventProp backward pass: adds the batch's weight (and delay) gradients to
         ``grad_parts`` (``dgrad_parts``), one row per thread chunk; returns the lambda
@@ -433,16 +445,77 @@ class CPUSimulator:
             gids.extend(range(sl.start, sl.stop))
         brec_gid = np.asarray(gids, np.int64)
         brec = np.zeros((B, self.T, 2 * len(gids)) if gids else (1, 1, 1), np.float32)
+        self._work[:] = 0
+        d = drive
         t0 = time.perf_counter()
-        K.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
-                         conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
-                         lay.weights, lay.delays, lay.max_delay,
-                         self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
-                         labels, drive_val, drive_step, None, tfirst, tsum, ttrue,
-                         spike_count_batch, self.grad_parts, self.dgrad_parts, self.gpos,
-                         self.nsyn, brec_gid, brec)
+        EK.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
+                          conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
+                          lay.weights, lay.delays, lay.max_delay,
+                          self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
+                          labels, d.mode, d.out_p, self.R[:B], self.R2[:B], d.t_ms,
+                          d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B],
+                          spike_count_batch, self.grad_parts, self.dgrad_parts, self.gpos,
+                          self.nsyn, brec_gid, brec, self._work)
         self.profiler.add("backward", t0)
         self.counters.backward_s += time.perf_counter() - t0
-        self.counters.syn_events_bwd += int(K.replayed_synapses(self.ev_nid[:B], self.ev_cnt[:B],
-                                                                self.fanout))
+        self.counters.syn_events_bwd += int(self._work.sum())
         return brec if gids else None
+
+    def train_trial(self, n_active: int, zero_step: int, bk_i: np.ndarray, bk_f: np.ndarray,
+                    conn_train: np.ndarray, conn_dtrain: np.ndarray, labels: np.ndarray,
+                    drive: EventPropDrive) -> None:
+        """One EventProp training trial (forward, loss terms from the readouts, backward)
+        of the first ``n_active`` slots in one kernel call; inputs must be staged and
+        ``begin_trial`` called. For per-trial losses without recordings, spike
+        regularisation or lambda recording (see ``backward`` otherwise)."""
+        lay = self.layout
+        B = n_active
+        reset, self._reset = self._reset, 0
+        work_b = np.zeros(self.n_chunks, np.int64)
+        self._work[:] = 0
+        d = drive
+        t0 = time.perf_counter()
+        EK.train_trial(
+            self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
+            lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i, lay.grp_f,
+            lay.conn_i, lay.conn_f, self.conn_dense, lay.row_ptr, lay.syn_post, lay.weights,
+            lay.delays, lay.max_delay,
+            self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
+            self.spk_cnt[:B], self.R[:B], self.R2[:B],
+            self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
+            self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
+            self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
+            self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
+            bk_i, bk_f, conn_train, conn_dtrain, labels, d.out_p, d.t_ms,
+            d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], self._no_counts,
+            self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
+        elapsed = time.perf_counter() - t0
+        self.profiler.add("train_trial", t0)
+        cnt = self.counters
+        cnt.trial_s += elapsed
+        cnt.trials += B
+        cnt.neuron_updates += B * self.T * self.n_updated
+        cnt.syn_events_fwd += int(self._work.sum())
+        cnt.syn_events_bwd += int(work_b.sum())
+
+
+@dataclass
+class EventPropDrive:
+    """Per-slot loss terms driving EventProp's backward pass (see eventprop_kernels)."""
+
+    mode: int  # EK.DRIVE_GIVEN or EK.DRIVE_FROM_READOUT
+    out_p: int  # output population index
+    t_ms: np.float32  # trial length T * dt
+    val: np.ndarray  # (B, Td, n_out) float32
+    step: np.ndarray  # (B, n_out) int64
+    tfirst: np.ndarray  # (B, n_out) float32
+    tsum: np.ndarray  # (B,) float32
+    ttrue: np.ndarray  # (B,) float32
+
+    @classmethod
+    def allocate(cls, mode: int, out_p: int, t_ms: float, B: int, td: int,
+                 n_out: int) -> EventPropDrive:
+        """Zeroed arrays for B slots."""
+        return cls(mode, out_p, np.float32(t_ms), np.zeros((B, td, n_out), np.float32),
+                   np.full((B, n_out), -1, np.int64), np.zeros((B, n_out), np.float32),
+                   np.zeros(B, np.float32), np.zeros(B, np.float32))

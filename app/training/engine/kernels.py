@@ -1,4 +1,5 @@
-"""Numba kernels of the CPU engine: forward simulation and EventProp backward pass.
+"""Numba kernels of the CPU engine: the forward simulation (EventProp's backward pass
+is in ``eventprop_kernels.py``).
 
 All state is float32 per (batch, neuron). Spikes are propagated event-driven:
 each step only the synapses of neurons that spiked in the previous step are
@@ -61,6 +62,283 @@ BI_ROLE, BI_LOSS, BI_READOUT, BI_REG, BI_NU = range(5)
 N_BI = 5
 
 
+@njit(cache=True, _nrt=False)
+def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
+                  pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,
+                  row_ptr, syn_post, weights, delays,
+                  V, A, RF, X, ring, spk, spk_cnt, R, R2,
+                  in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
+                  rec_gid, rec_var, rec,
+                  srec_mask, srec_step, srec_id, srec_cnt,
+                  ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
+                  out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits):
+    """Steps [step0, step1) of batch slot b (see ``forward_chunk``); ``isyn``,
+    ``new_spk``, ``new_cnt`` and ``hits`` are the calling thread's scratch rows.
+    Returns the number of synapses delivered to."""
+    N = V.shape[1]
+    P = pop_i.shape[0]
+    G = grp_i.shape[0]
+    C = conn_i.shape[0]
+    D = ring.shape[1]
+    K = rec_gid.shape[0]
+    S = X.shape[1]
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    nwork = 0
+    # 1-D row views: unit-stride loops the compiler can vectorise
+    Vb = V[b]
+    Xb = X[b]
+    Rb = R[b]
+    R2b = R2[b]
+    nspk_b = nspk[b]
+    spk_b = spk[b]
+    evs_b = ev_step[b]
+    evn_b = ev_nid[b]
+    evx_b = ev_xmv[b]
+    ecnt = ev_cnt[b]
+    eovf = ev_ovf[b]
+    if step0 == 0:
+        ecnt = 0
+        eovf = -1
+        for n in range(N):
+            nspk_b[n] = 0
+        if reset & 1:
+            Ab = A[b]
+            RFb = RF[b]
+            for n in range(N):
+                Vb[n] = v_init[n]
+                Ab[n] = a_init[n]
+                RFb[n] = zero
+        if reset & 2:
+            for n in range(N):
+                Rb[n] = zero
+                R2b[n] = zero
+            for p in range(P):
+                if pop_i[p, P_READOUT] == RO_FIRST:
+                    for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
+                        Rb[gi] = -FLT_MAX
+    for step in range(step0, step1):
+        t = np.float32(step) * dt
+        # 1. deliver last step's spikes
+        if step == zero_step:
+            for s in range(S):
+                Xb[s] = zero
+        if D > 1:
+            r = step % D
+            ringrow = ring[b, r]
+            for s in range(S):
+                Xb[s] += ringrow[s]
+                ringrow[s] = zero
+        for c in range(C):
+            pre = conn_i[c, 0]
+            nsp = spk_cnt[b, pre]
+            if nsp == 0:
+                continue
+            off = grp_i[conn_i[c, 2], 2]
+            woff = conn_i[c, 3]
+            rpo = conn_i[c, 4]
+            hasd = conn_i[c, 5]
+            pstart = pop_i[pre, P_START]
+            if hasd == 0 and conn_dense[c] != 0:
+                # dense rows: post j is synapse r0 + j, same posts for every row
+                npost = row_ptr[rpo + 1] - row_ptr[rpo]
+                xrow = Xb[off:off + npost]
+                for k in range(nsp):
+                    r0 = row_ptr[rpo + spk_b[pstart + k]]
+                    wrow = weights[woff + r0:woff + r0 + npost]
+                    for j in range(npost):
+                        xrow[j] += wrow[j]
+                nwork += nsp * npost
+                continue
+            for k in range(nsp):
+                i = spk_b[pstart + k]
+                r0 = row_ptr[rpo + i]
+                r1 = row_ptr[rpo + i + 1]
+                nwork += r1 - r0
+                for s in range(r0, r1):
+                    j = syn_post[woff + s]
+                    if hasd != 0:
+                        d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
+                        if d > D - 1:
+                            d = D - 1
+                        if d > 0:
+                            ring[b, (step + d) % D, off + j] += weights[woff + s]
+                            continue
+                    Xb[off + j] += weights[woff + s]
+        # 2. synapse models -> input current (isyn of non-input populations)
+        for p in range(P):
+            if pop_i[p, P_TYPE] != SPIKE_INPUT and pop_i[p, P_TYPE] != POISSON_INPUT:
+                irow = isyn[pop_i[p, P_START]:pop_i[p, P_END]]
+                for j in range(irow.shape[0]):
+                    irow[j] = zero
+        for g in range(G):
+            pstart = pop_i[grp_i[g, 0], P_START]
+            off = grp_i[g, 2]
+            ng = grp_i[g, 3]
+            irow = isyn[pstart:pstart + ng]
+            xrow = Xb[off:off + ng]
+            if grp_i[g, 1] == 0:
+                for j in range(ng):
+                    irow[j] += xrow[j]
+                    xrow[j] = zero
+            else:
+                beta = grp_f[g, 0]
+                iscale = grp_f[g, 1]
+                for j in range(ng):
+                    irow[j] += xrow[j] * iscale
+                    xrow[j] *= beta
+        # 3. neurons
+        for p in range(P):
+            ptype = pop_i[p, P_TYPE]
+            s0 = pop_i[p, P_START]
+            s1 = pop_i[p, P_END]
+            ro = pop_i[p, P_READOUT]
+            new_cnt[p] = 0
+            if ptype == SPIKE_INPUT:
+                # staged events, sorted by (step, neuron): touch only spiking inputs
+                ptr = in_ptr[b, p]
+                hi = in_hi[b, p]
+                events = pop_i[p, P_EVENTS] != 0
+                while ptr < hi and in_ev_step[ptr] == step:
+                    gi = s0 + in_ev_nid[ptr]
+                    ptr += 1
+                    ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
+                                        evs_b, evn_b, evx_b, ecnt, nspk_b)
+                in_ptr[b, p] = ptr
+                continue
+            if ptype == POISSON_INPUT:
+                fr = step // frame_steps
+                if fr >= rates.shape[1]:
+                    fr = rates.shape[1] - 1
+                events = pop_i[p, P_EVENTS] != 0
+                for gi in range(s0, s1):
+                    x = rates[b, fr, gi]
+                    if x > zero and np.random.random() >= np.exp(-x * dt):
+                        ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
+                                            evs_b, evn_b, evx_b, ecnt, nspk_b)
+                continue
+            alpha = pop_f[p, F_ALPHA]
+            isc = pop_f[p, F_ISCALE]
+            n = s1 - s0
+            vrow = Vb[s0:s1]
+            irow = isyn[s0:s1]
+            if ptype == LI:
+                brow = bias[s0:s1]
+                for j in range(n):
+                    vrow[j] = alpha * vrow[j] + isc * irow[j] + brow[j]
+                _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
+                continue
+            vth = pop_f[p, F_VTH]
+            vreset = pop_f[p, F_VRESET]
+            trefrac = pop_f[p, F_TREFRAC]
+            has_rf = pop_i[p, P_HAS_REFRAC] != 0
+            idr = pop_i[p, P_IDR] != 0
+            rel = pop_i[p, P_REL_RESET] != 0
+            rho = pop_f[p, F_RHO]
+            beta_a = pop_f[p, F_BETA_A]
+            imv = pop_f[p, F_IMV_SCALE]
+            events = pop_i[p, P_EVENTS] != 0
+            cap = ev_mask_cap[p]
+            if ptype == LIF and not has_rf:
+                # common case (EventProp hidden/output LIF): a branch-free,
+                # vectorisable update counting threshold crossings, readouts,
+                # then only the crossing neurons
+                ncross = np.int32(0)
+                for j in range(n):
+                    v = alpha * vrow[j] + isc * irow[j]
+                    vrow[j] = v
+                    ncross += np.int32(v >= vth)
+                if ro >= 0:
+                    _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
+                if ncross == 0:
+                    continue
+                # branch-free compaction of the crossing neurons
+                nh = 0
+                for j in range(n):
+                    hits[nh] = j
+                    nh += np.int32(vrow[j] >= vth)
+                for q in range(nh):
+                    j = hits[q]
+                    gi = s0 + j
+                    v = vrow[j]
+                    ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
+                                             events, cap, ro, Rb, R2b, new_spk,
+                                             new_cnt, evs_b, evn_b, evx_b, ecnt, eovf,
+                                             nspk_b)
+                    if rel:
+                        v -= vth - vreset
+                    else:
+                        v = vreset
+                    vrow[j] = v
+                continue
+            Ab = A[b]
+            RFb = RF[b]
+            for gi in range(s0, s1):
+                v = Vb[gi]
+                I = isyn[gi]
+                integrate = True
+                if has_rf:
+                    if idr:
+                        if RFb[gi] > zero:
+                            RFb[gi] -= dt
+                    elif RFb[gi] > zero:
+                        RFb[gi] -= dt
+                        integrate = False
+                if integrate:
+                    v = alpha * v + isc * I
+                thr = vth
+                if ptype == ALIF:
+                    Ab[gi] *= rho
+                    thr = vth + beta_a * Ab[gi]
+                if ro >= 0:
+                    _readout(ro, gi, v, t, T, dt, Rb, R2b)
+                if v >= thr and (not has_rf or RFb[gi] <= zero):
+                    ecnt, eovf = _emit_spike(p, gi, s0, step, t, I * imv - v, events,
+                                             cap, ro, Rb, R2b, new_spk, new_cnt,
+                                             evs_b, evn_b, evx_b, ecnt, eovf, nspk_b)
+                    if rel:
+                        v -= vth - vreset
+                    else:
+                        v = vreset
+                    if ptype == ALIF:
+                        Ab[gi] += one
+                    if has_rf:
+                        RFb[gi] = trefrac
+                Vb[gi] = v
+        # swap spike buffers, recordings
+        for p in range(P):
+            s0 = pop_i[p, P_START]
+            spk_cnt[b, p] = new_cnt[p]
+            for k in range(new_cnt[p]):
+                spk_b[s0 + k] = new_spk[s0 + k]
+            if srec_mask[p] != 0:
+                for k in range(new_cnt[p]):
+                    e = srec_cnt[b]
+                    if e < srec_step.shape[1]:
+                        srec_step[b, e] = step
+                        srec_id[b, e] = s0 + new_spk[s0 + k]
+                        srec_cnt[b] = e + 1
+        for k in range(K):
+            gi = rec_gid[k]
+            vc = rec_var[k]
+            if vc == REC_V:
+                rec[b, step - step0, k] = Vb[gi]
+            elif vc == REC_A:
+                rec[b, step - step0, k] = A[b, gi]
+            elif vc == REC_REFRAC:
+                rec[b, step - step0, k] = RF[b, gi]
+            else:
+                rec[b, step - step0, k] = Rb[gi]
+        if out_hist_pop >= 0:
+            s0 = pop_i[out_hist_pop, P_START]
+            s1 = pop_i[out_hist_pop, P_END]
+            for gi in range(s0, s1):
+                out_hist[b, step, gi - s0] = Vb[gi]
+    ev_cnt[b] = ecnt
+    ev_ovf[b] = eovf
+    return nwork
+
+
 @njit(cache=True, parallel=True)
 def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
                   pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,
@@ -82,13 +360,6 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
     B = V.shape[0]
     N = V.shape[1]
     P = pop_i.shape[0]
-    G = grp_i.shape[0]
-    C = conn_i.shape[0]
-    D = ring.shape[1]
-    K = rec_gid.shape[0]
-    S = X.shape[1]
-    one = np.float32(1.0)
-    zero = np.float32(0.0)
     per = (B + n_chunks - 1) // n_chunks
     for ch in prange(n_chunks):
         isyn = np.zeros(N, dtype=np.float32)
@@ -97,257 +368,15 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
         hits = np.zeros(N, dtype=np.int32)
         nwork = 0
         for b in range(ch * per, min(B, (ch + 1) * per)):
-            # 1-D row views: unit-stride loops the compiler can vectorise
-            Vb = V[b]
-            Xb = X[b]
-            Rb = R[b]
-            R2b = R2[b]
-            nspk_b = nspk[b]
-            spk_b = spk[b]
-            evs_b = ev_step[b]
-            evn_b = ev_nid[b]
-            evx_b = ev_xmv[b]
-            ecnt = ev_cnt[b]
-            eovf = ev_ovf[b]
-            if step0 == 0:
-                ecnt = 0
-                eovf = -1
-                for n in range(N):
-                    nspk_b[n] = 0
-                if reset & 1:
-                    Ab = A[b]
-                    RFb = RF[b]
-                    for n in range(N):
-                        Vb[n] = v_init[n]
-                        Ab[n] = a_init[n]
-                        RFb[n] = zero
-                if reset & 2:
-                    for n in range(N):
-                        Rb[n] = zero
-                        R2b[n] = zero
-                    for p in range(P):
-                        if pop_i[p, P_READOUT] == RO_FIRST:
-                            for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
-                                Rb[gi] = -FLT_MAX
-            for step in range(step0, step1):
-                t = np.float32(step) * dt
-                # 1. deliver last step's spikes
-                if step == zero_step:
-                    for s in range(S):
-                        Xb[s] = zero
-                if D > 1:
-                    r = step % D
-                    ringrow = ring[b, r]
-                    for s in range(S):
-                        Xb[s] += ringrow[s]
-                        ringrow[s] = zero
-                for c in range(C):
-                    pre = conn_i[c, 0]
-                    nsp = spk_cnt[b, pre]
-                    if nsp == 0:
-                        continue
-                    off = grp_i[conn_i[c, 2], 2]
-                    woff = conn_i[c, 3]
-                    rpo = conn_i[c, 4]
-                    hasd = conn_i[c, 5]
-                    pstart = pop_i[pre, P_START]
-                    if hasd == 0 and conn_dense[c] != 0:
-                        # dense rows: post j is synapse r0 + j, same posts for every row
-                        npost = row_ptr[rpo + 1] - row_ptr[rpo]
-                        xrow = Xb[off:off + npost]
-                        for k in range(nsp):
-                            r0 = row_ptr[rpo + spk_b[pstart + k]]
-                            wrow = weights[woff + r0:woff + r0 + npost]
-                            for j in range(npost):
-                                xrow[j] += wrow[j]
-                        nwork += nsp * npost
-                        continue
-                    for k in range(nsp):
-                        i = spk_b[pstart + k]
-                        r0 = row_ptr[rpo + i]
-                        r1 = row_ptr[rpo + i + 1]
-                        nwork += r1 - r0
-                        for s in range(r0, r1):
-                            j = syn_post[woff + s]
-                            if hasd != 0:
-                                d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
-                                if d > D - 1:
-                                    d = D - 1
-                                if d > 0:
-                                    ring[b, (step + d) % D, off + j] += weights[woff + s]
-                                    continue
-                            Xb[off + j] += weights[woff + s]
-                # 2. synapse models -> input current (isyn of non-input populations)
-                for p in range(P):
-                    if pop_i[p, P_TYPE] != SPIKE_INPUT and pop_i[p, P_TYPE] != POISSON_INPUT:
-                        irow = isyn[pop_i[p, P_START]:pop_i[p, P_END]]
-                        for j in range(irow.shape[0]):
-                            irow[j] = zero
-                for g in range(G):
-                    pstart = pop_i[grp_i[g, 0], P_START]
-                    off = grp_i[g, 2]
-                    ng = grp_i[g, 3]
-                    irow = isyn[pstart:pstart + ng]
-                    xrow = Xb[off:off + ng]
-                    if grp_i[g, 1] == 0:
-                        for j in range(ng):
-                            irow[j] += xrow[j]
-                            xrow[j] = zero
-                    else:
-                        beta = grp_f[g, 0]
-                        iscale = grp_f[g, 1]
-                        for j in range(ng):
-                            irow[j] += xrow[j] * iscale
-                            xrow[j] *= beta
-                # 3. neurons
-                for p in range(P):
-                    ptype = pop_i[p, P_TYPE]
-                    s0 = pop_i[p, P_START]
-                    s1 = pop_i[p, P_END]
-                    ro = pop_i[p, P_READOUT]
-                    new_cnt[p] = 0
-                    if ptype == SPIKE_INPUT:
-                        # staged events, sorted by (step, neuron): touch only spiking inputs
-                        ptr = in_ptr[b, p]
-                        hi = in_hi[b, p]
-                        events = pop_i[p, P_EVENTS] != 0
-                        while ptr < hi and in_ev_step[ptr] == step:
-                            gi = s0 + in_ev_nid[ptr]
-                            ptr += 1
-                            ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
-                                                evs_b, evn_b, evx_b, ecnt, nspk_b)
-                        in_ptr[b, p] = ptr
-                        continue
-                    if ptype == POISSON_INPUT:
-                        fr = step // frame_steps
-                        if fr >= rates.shape[1]:
-                            fr = rates.shape[1] - 1
-                        events = pop_i[p, P_EVENTS] != 0
-                        for gi in range(s0, s1):
-                            x = rates[b, fr, gi]
-                            if x > zero and np.random.random() >= np.exp(-x * dt):
-                                ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
-                                                    evs_b, evn_b, evx_b, ecnt, nspk_b)
-                        continue
-                    alpha = pop_f[p, F_ALPHA]
-                    isc = pop_f[p, F_ISCALE]
-                    n = s1 - s0
-                    vrow = Vb[s0:s1]
-                    irow = isyn[s0:s1]
-                    if ptype == LI:
-                        brow = bias[s0:s1]
-                        for j in range(n):
-                            vrow[j] = alpha * vrow[j] + isc * irow[j] + brow[j]
-                        _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
-                        continue
-                    vth = pop_f[p, F_VTH]
-                    vreset = pop_f[p, F_VRESET]
-                    trefrac = pop_f[p, F_TREFRAC]
-                    has_rf = pop_i[p, P_HAS_REFRAC] != 0
-                    idr = pop_i[p, P_IDR] != 0
-                    rel = pop_i[p, P_REL_RESET] != 0
-                    rho = pop_f[p, F_RHO]
-                    beta_a = pop_f[p, F_BETA_A]
-                    imv = pop_f[p, F_IMV_SCALE]
-                    events = pop_i[p, P_EVENTS] != 0
-                    cap = ev_mask_cap[p]
-                    if ptype == LIF and not has_rf:
-                        # common case (EventProp hidden/output LIF): a branch-free,
-                        # vectorisable update counting threshold crossings, readouts,
-                        # then only the crossing neurons
-                        ncross = np.int32(0)
-                        for j in range(n):
-                            v = alpha * vrow[j] + isc * irow[j]
-                            vrow[j] = v
-                            ncross += np.int32(v >= vth)
-                        if ro >= 0:
-                            _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
-                        if ncross == 0:
-                            continue
-                        # branch-free compaction of the crossing neurons
-                        nh = 0
-                        for j in range(n):
-                            hits[nh] = j
-                            nh += np.int32(vrow[j] >= vth)
-                        for q in range(nh):
-                            j = hits[q]
-                            gi = s0 + j
-                            v = vrow[j]
-                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
-                                                     events, cap, ro, Rb, R2b, new_spk,
-                                                     new_cnt, evs_b, evn_b, evx_b, ecnt, eovf,
-                                                     nspk_b)
-                            if rel:
-                                v -= vth - vreset
-                            else:
-                                v = vreset
-                            vrow[j] = v
-                        continue
-                    Ab = A[b]
-                    RFb = RF[b]
-                    for gi in range(s0, s1):
-                        v = Vb[gi]
-                        I = isyn[gi]
-                        integrate = True
-                        if has_rf:
-                            if idr:
-                                if RFb[gi] > zero:
-                                    RFb[gi] -= dt
-                            elif RFb[gi] > zero:
-                                RFb[gi] -= dt
-                                integrate = False
-                        if integrate:
-                            v = alpha * v + isc * I
-                        thr = vth
-                        if ptype == ALIF:
-                            Ab[gi] *= rho
-                            thr = vth + beta_a * Ab[gi]
-                        if ro >= 0:
-                            _readout(ro, gi, v, t, T, dt, Rb, R2b)
-                        if v >= thr and (not has_rf or RFb[gi] <= zero):
-                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, I * imv - v, events,
-                                                     cap, ro, Rb, R2b, new_spk, new_cnt,
-                                                     evs_b, evn_b, evx_b, ecnt, eovf, nspk_b)
-                            if rel:
-                                v -= vth - vreset
-                            else:
-                                v = vreset
-                            if ptype == ALIF:
-                                Ab[gi] += one
-                            if has_rf:
-                                RFb[gi] = trefrac
-                        Vb[gi] = v
-                # swap spike buffers, recordings
-                for p in range(P):
-                    s0 = pop_i[p, P_START]
-                    spk_cnt[b, p] = new_cnt[p]
-                    for k in range(new_cnt[p]):
-                        spk_b[s0 + k] = new_spk[s0 + k]
-                    if srec_mask[p] != 0:
-                        for k in range(new_cnt[p]):
-                            e = srec_cnt[b]
-                            if e < srec_step.shape[1]:
-                                srec_step[b, e] = step
-                                srec_id[b, e] = s0 + new_spk[s0 + k]
-                                srec_cnt[b] = e + 1
-                for k in range(K):
-                    gi = rec_gid[k]
-                    vc = rec_var[k]
-                    if vc == REC_V:
-                        rec[b, step - step0, k] = Vb[gi]
-                    elif vc == REC_A:
-                        rec[b, step - step0, k] = A[b, gi]
-                    elif vc == REC_REFRAC:
-                        rec[b, step - step0, k] = RF[b, gi]
-                    else:
-                        rec[b, step - step0, k] = Rb[gi]
-                if out_hist_pop >= 0:
-                    s0 = pop_i[out_hist_pop, P_START]
-                    s1 = pop_i[out_hist_pop, P_END]
-                    for gi in range(s0, s1):
-                        out_hist[b, step, gi - s0] = Vb[gi]
-            ev_cnt[b] = ecnt
-            ev_ovf[b] = eovf
+            nwork += _forward_slot(b, step0, step1, T, dt, zero_step, reset,
+                                   pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i,
+                                   conn_dense, row_ptr, syn_post, weights, delays,
+                                   V, A, RF, X, ring, spk, spk_cnt, R, R2,
+                                   in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
+                                   rec_gid, rec_var, rec,
+                                   srec_mask, srec_step, srec_id, srec_cnt,
+                                   ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
+                                   out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits)
         work[ch] += nwork
     return 0
 
@@ -430,265 +459,3 @@ def _readouts(ro, rrow, r2row, vrow, t, T, dt):
     elif ro >= 0:
         for j in range(n):
             _readout(ro, j, vrow[j], t, T, dt, rrow, r2row)
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _dot(w, d):
-    """sum(w * d), vectorised (the summation order is the vector unit's, not serial)."""
-    acc = np.float32(0.0)
-    for j in range(w.shape[0]):
-        acc += w[j] * d[j]
-    return acc
-
-
-@njit(cache=True, inline="always")
-def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_train,
-                 conn_dtrain, conn_dense, row_ptr, syn_post, weights, delays, max_delay, Dh,
-                 LV, LI_, hLV, hLI, rev, dd, grad, dgrad, gpos, nsyn):
-    """EventProp synapse phase of one step: for each connection, the gradient rows of
-    its presynaptic spikes and their adjoint jumps ``rev`` (events plo[p]..phi[p]-1
-    of each population p)."""
-    zero = np.float32(0.0)
-    for c in range(C):
-        p = conn_i[c, 0]
-        if plo[p] == phi[p]:
-            continue
-        post = conn_i[c, 1]
-        post0 = pop_i[post, P_START]
-        pstart = pop_i[p, P_START]
-        woff = conn_i[c, 3]
-        rpo = conn_i[c, 4]
-        tau_s = conn_f[c, 0]
-        fb = bk_i[p, BI_ROLE] == BK_HIDDEN and bk_i[post, BI_ROLE] != BK_NONE
-        train = conn_train[c] != 0
-        dtrain = conn_dtrain[c] != 0
-        gbase = gpos[c] + ch * nsyn[c]
-        if conn_i[c, 5] == 0 and conn_dense[c] != 0:
-            # dense rows without delays: contiguous rows over the same posts, so the
-            # post adjoints (and their difference) are sliced once per step
-            npost = pop_i[post, P_END] - post0
-            lirow = LI_[post0:post0 + npost]
-            lvrow = LV[post0:post0 + npost]
-            drow_ = dd[:npost]
-            if fb or dtrain:
-                for j in range(npost):
-                    drow_[j] = lvrow[j] - lirow[j]
-            for e in range(plo[p], phi[p]):
-                gi = evn[e]
-                r0 = row_ptr[rpo + gi - pstart]
-                wrow = weights[woff + r0:woff + r0 + npost]
-                if train:
-                    grow = grad[gbase + r0:gbase + r0 + npost]
-                    for j in range(npost):
-                        grow[j] -= lirow[j] * tau_s
-                if dtrain:
-                    xrow = dgrad[gbase + r0:gbase + r0 + npost]
-                    for j in range(npost):
-                        xrow[j] += wrow[j] * drow_[j]
-                if fb:
-                    rev[gi] += _dot(wrow, drow_)
-            continue
-        hasd = conn_i[c, 5] != 0
-        for e in range(plo[p], phi[p]):
-            gi = evn[e]
-            i = gi - pstart
-            for s in range(row_ptr[rpo + i], row_ptr[rpo + i + 1]):
-                pg = post0 + syn_post[woff + s]
-                if hasd:
-                    d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
-                    if d > max_delay:
-                        d = max_delay
-                    if d > it - 1:
-                        li = zero
-                        lv = zero
-                    else:
-                        h = (it - 1 - d) % Dh
-                        li = hLI[h, pg]
-                        lv = hLV[h, pg]
-                else:
-                    li = LI_[pg]
-                    lv = LV[pg]
-                if train:
-                    grad[gbase + s] -= li * tau_s
-                if dtrain:
-                    dgrad[gbase + s] -= weights[woff + s] * (li - lv)
-                if fb:
-                    rev[gi] += weights[woff + s] * (lv - li)
-
-
-@njit(cache=True, parallel=True)
-def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_train, conn_dtrain,
-                   conn_dense, row_ptr, syn_post, weights, delays, max_delay,
-                   ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val, drive_step, out_ref,
-                   tfirst, tsum, ttrue, spike_count_batch,
-                   grad, dgrad, gpos, nsyn, brec_gid, brec):
-    """EventProp backward pass over one trial for every batch slot.
-
-    ``drive_val`` (B, Td, n_out) holds the per-step output error terms of LI
-    outputs (Td is 1 for per-trial losses); ``drive_step`` (B, n_out) the step
-    of the maximum for max_var (-1 otherwise). Gradients are accumulated into
-    the flat ``grad`` (and ``dgrad`` for learnt delays): connection c's block
-    starts at ``gpos[c]`` and holds one row of its ``nsyn[c]`` synapses per
-    thread chunk, so each connection's gradient is a contiguous (chunks, n) array.
-    """
-    B = ev_cnt.shape[0]
-    P = pop_i.shape[0]
-    N = pop_i[P - 1, P_END]
-    C = conn_i.shape[0]
-    K = brec_gid.shape[0]
-    Dh = max_delay + 1
-    zero = np.float32(0.0)
-    one = np.float32(1.0)
-    per = (B + n_chunks - 1) // n_chunks
-    pop_of = np.empty(N, dtype=np.int64)
-    for p in range(P):
-        for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
-            pop_of[gi] = p
-    for ch in prange(n_chunks):
-        LV = np.zeros(N, dtype=np.float32)
-        LI_ = np.zeros(N, dtype=np.float32)
-        hLV = np.zeros((Dh, N), dtype=np.float32)
-        hLI = np.zeros((Dh, N), dtype=np.float32)
-        rev = np.zeros(N, dtype=np.float32)
-        dd = np.zeros(N, dtype=np.float32)
-        plo = np.zeros(P, dtype=np.int64)
-        phi = np.zeros(P, dtype=np.int64)
-        for b in range(ch * per, min(B, (ch + 1) * per)):
-            evs = ev_step[b]
-            evn = ev_nid[b]
-            for n in range(N):
-                LV[n] = zero
-                LI_[n] = zero
-                rev[n] = zero
-            for h in range(Dh):
-                for n in range(N):
-                    hLV[h, n] = zero
-                    hLI[h, n] = zero
-            e_hi = ev_cnt[b] - 1
-            while e_hi >= 0 and evs[e_hi] >= T - 1:
-                e_hi -= 1
-            y = labels[b]
-            for it in range(T):
-                m = T - 1 - it
-                e_lo = e_hi
-                while e_lo >= 0 and evs[e_lo] == m:
-                    e_lo -= 1
-                # synapse phase: replayed spikes of step m (tape entries e_lo+1..e_hi),
-                # which the forward pass wrote population by population
-                if e_hi > e_lo:
-                    k = e_lo + 1
-                    for p in range(P):
-                        plo[p] = k
-                        while k <= e_hi and pop_of[evn[k]] == p:
-                            k += 1
-                        phi[p] = k
-                    _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f,
-                                 conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
-                                 weights, delays, max_delay, Dh, LV, LI_, hLV, hLI, rev, dd,
-                                 grad, dgrad, gpos, nsyn)
-                # neuron phase
-                for p in range(P):
-                    role = bk_i[p, BI_ROLE]
-                    if role == BK_NONE:
-                        continue
-                    s0 = pop_i[p, P_START]
-                    s1 = pop_i[p, P_END]
-                    a_ = bk_f[p, BF_A]
-                    alpha = bk_f[p, BF_ALPHA]
-                    beta = bk_f[p, BF_BETA]
-                    if role == BK_HIDDEN:
-                        lirow = LI_[s0:s1]
-                        lvrow = LV[s0:s1]
-                        for j in range(s1 - s0):
-                            lirow[j] = a_ * lvrow[j] * (beta - alpha) + lirow[j] * beta
-                            lvrow[j] *= alpha
-                    elif role == BK_OUT_LI:
-                        loss = bk_i[p, BI_LOSS]
-                        denom = bk_f[p, BF_DENOM]
-                        td = 0 if drive_val.shape[1] == 1 else m
-                        for gi in range(s0, s1):
-                            k = gi - s0
-                            drive = zero
-                            if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
-                                sm = drive_val[b, td, k]
-                                g = one - sm if k == y else -sm
-                                if bk_i[p, BI_READOUT] == RO_MAX:
-                                    if drive_step[b, k] == m:
-                                        drive = g / denom
-                                elif bk_i[p, BI_READOUT] == RO_AVG_EXP:
-                                    tt = np.float32(it) * dt
-                                    drive = (g * np.exp(-(one - tt * bk_f[p, BF_LTS]))) / denom
-                                else:
-                                    drive = g / denom
-                            else:
-                                drive = drive_val[b, td, k] / denom
-                            LI_[gi] = drive + (LI_[gi] - drive) * beta \
-                                + a_ * (LV[gi] - drive) * (alpha - beta)
-                            LV[gi] = drive + (LV[gi] - drive) * alpha
-                    else:
-                        for gi in range(s0, s1):
-                            LI_[gi] = a_ * LV[gi] * (alpha - beta) + LI_[gi] * beta
-                            LV[gi] *= alpha
-                        if it == 0 and bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
-                            if tfirst[b, y] < -(np.float32(T) * dt):
-                                LV[s0 + y] += bk_f[p, BF_PHANTOM]
-                # transitions of replayed spikes
-                for e in range(e_hi, e_lo, -1):
-                    gi = ev_nid[b, e]
-                    p = pop_of[gi]
-                    role = bk_i[p, BI_ROLE]
-                    if role == BK_HIDDEN:
-                        LV[gi] += (one / ev_xmv[b, e]) * (bk_f[p, BF_VTH] * LV[gi] + rev[gi])
-                        rev[gi] = zero
-                        if bk_i[p, BI_REG] != 0:
-                            cnt = spike_count_batch[gi]
-                            nu = bk_i[p, BI_NU]
-                            if cnt > nu:
-                                LV[gi] -= bk_f[p, BF_REG_UP] * np.float32(cnt - nu)
-                            else:
-                                LV[gi] -= bk_f[p, BF_REG_LO] * np.float32(cnt - nu)
-                    elif role == BK_OUT_LIF:
-                        k = gi - pop_i[p, P_START]
-                        recip = one / ev_xmv[b, e]
-                        first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
-                        if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
-                            LV[gi] += recip * (bk_f[p, BF_VTH] * LV[gi])
-                            if first:
-                                sm = drive_val[b, 0, k]
-                                temp = bk_f[p, BF_TEMP]
-                                if k == y:
-                                    fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                                    LV[gi] += recip * (((one - sm) / temp)
-                                                       + (bk_f[p, BF_TTFS_ALPHA] / (fst * fst))) \
-                                        / bk_f[p, BF_DENOM]
-                                else:
-                                    LV[gi] -= recip * sm / (temp * bk_f[p, BF_DENOM])
-                        elif first:
-                            nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
-                            delta = bk_f[p, BF_DELTA]
-                            if k == y:
-                                LV[gi] += (tsum[b] - nout * ttrue[b]
-                                           + (nout - one) * delta) * recip
-                            else:
-                                LV[gi] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
-                e_hi = e_lo
-                if Dh > 1:
-                    h = it % Dh
-                    for n in range(N):
-                        hLV[h, n] = LV[n]
-                        hLI[h, n] = LI_[n]
-                for k in range(K):
-                    gi = brec_gid[k]
-                    brec[b, it, 2 * k] = LV[gi]
-                    brec[b, it, 2 * k + 1] = LI_[gi]
-    return 0
-
-
-@njit(cache=True)
-def replayed_synapses(ev_nid, ev_cnt, fanout):
-    """Synapses the backward pass touches: the fan-out of every recorded event."""
-    total = 0
-    for b in range(ev_cnt.shape[0]):
-        for e in range(min(ev_cnt[b], ev_nid.shape[1])):
-            total += fanout[ev_nid[b, e]]
-    return total
