@@ -7,6 +7,7 @@ import numpy as np
 from app.model.errors import bad_arg
 
 from .engine import optim
+from .engine.cpu import threads_for
 
 
 class Optimiser:
@@ -79,11 +80,12 @@ class Adam(Optimiser):
             return super().update(param, parts, state, k, clamp)
         f = np.float32
         lo, hi = clamp if clamp is not None else (0.0, 0.0)
-        return optim.adam_update(
-            param, parts, state["m"], state["v"], f(self.beta1), f(1.0 - self.beta1),
-            f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
-            f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
-            f(self.epsilon), f(lo), f(hi), clamp is not None)
+        with threads_for(optim.blocks(param.shape[0])):
+            return optim.adam_update(
+                param, parts, state["m"], state["v"], f(self.beta1), f(1.0 - self.beta1),
+                f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
+                f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
+                f(self.epsilon), f(lo), f(hi), clamp is not None)
 
     def __repr__(self) -> str:
         return (f"Adam(alpha={self.alpha!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, "

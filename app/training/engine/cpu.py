@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +115,23 @@ def _fanout(layout: Layout) -> np.ndarray:
         s0 = int(layout.pop_i[pre, P_START])
         out[s0:s0 + n_pre] += np.diff(layout.row_ptr[rpo:rpo + n_pre + 1])
     return out
+
+
+@contextmanager
+def threads_for(chunks: int) -> Iterator[None]:
+    """Run the enclosed parallel kernels on at most ``chunks`` threads. A parallel
+    region waits for all its threads, even idle ones, and on a busy machine a
+    sleeping idle thread can take a scheduler tick to wake (batch size 1 measured
+    20x slower), so regions with fewer chunks than threads use fewer threads."""
+    n = numba.get_num_threads()
+    if 0 < chunks < n:
+        numba.set_num_threads(chunks)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(n)
+    else:
+        yield
 
 
 class Profiler:
@@ -393,20 +412,21 @@ class CPUSimulator:
                 scnt = np.zeros(B, np.int64)
             else:
                 sstep, sid, scnt = self._no_srec
-            K.forward_chunk(
-                s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
-                lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i,
-                lay.grp_f, lay.conn_i, self.conn_dense, lay.row_ptr,
-                lay.syn_post, lay.weights, lay.delays,
-                self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
-                self.spk_cnt[:B], self.R[:B], self.R2[:B],
-                self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
-                self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
-                rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
-                self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
-                self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
-                self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B], self.out_hist_pop,
-                self._work)
+            with threads_for(min(self.n_chunks, B)):
+                K.forward_chunk(
+                    s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
+                    lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i,
+                    lay.grp_f, lay.conn_i, self.conn_dense, lay.row_ptr,
+                    lay.syn_post, lay.weights, lay.delays,
+                    self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
+                    self.spk_cnt[:B], self.R[:B], self.R2[:B],
+                    self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
+                    self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
+                    rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
+                    self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
+                    self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
+                    self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B],
+                    self.out_hist_pop, self._work)
             if values is not None:
                 values[:, s0:s1] = vbuf
             if n_srec:
@@ -448,14 +468,15 @@ class CPUSimulator:
         self._work[:] = 0
         d = drive
         t0 = time.perf_counter()
-        EK.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
-                          conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
-                          lay.weights, lay.delays, lay.max_delay,
-                          self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
-                          labels, d.mode, d.out_p, self.R[:B], self.R2[:B], d.t_ms,
-                          d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B],
-                          spike_count_batch, self.grad_parts, self.dgrad_parts, self.gpos,
-                          self.nsyn, brec_gid, brec, self._work)
+        with threads_for(nch):
+            EK.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
+                              conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
+                              lay.weights, lay.delays, lay.max_delay,
+                              self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
+                              labels, d.mode, d.out_p, self.R[:B], self.R2[:B], d.t_ms,
+                              d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B],
+                              spike_count_batch, self.grad_parts, self.dgrad_parts, self.gpos,
+                              self.nsyn, brec_gid, brec, self._work)
         self.profiler.add("backward", t0)
         self.counters.backward_s += time.perf_counter() - t0
         self.counters.syn_events_bwd += int(self._work.sum())
@@ -475,20 +496,21 @@ class CPUSimulator:
         self._work[:] = 0
         d = drive
         t0 = time.perf_counter()
-        EK.train_trial(
-            self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
-            lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i, lay.grp_f,
-            lay.conn_i, lay.conn_f, self.conn_dense, lay.row_ptr, lay.syn_post, lay.weights,
-            lay.delays, lay.max_delay,
-            self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
-            self.spk_cnt[:B], self.R[:B], self.R2[:B],
-            self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
-            self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
-            self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
-            self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
-            bk_i, bk_f, conn_train, conn_dtrain, labels, d.out_p, d.t_ms,
-            d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], self._no_counts,
-            self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
+        with threads_for(min(self.n_chunks, B)):
+            EK.train_trial(
+                self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
+                lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i, lay.grp_f,
+                lay.conn_i, lay.conn_f, self.conn_dense, lay.row_ptr, lay.syn_post, lay.weights,
+                lay.delays, lay.max_delay,
+                self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
+                self.spk_cnt[:B], self.R[:B], self.R2[:B],
+                self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
+                self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
+                self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
+                self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
+                bk_i, bk_f, conn_train, conn_dtrain, labels, d.out_p, d.t_ms,
+                d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], self._no_counts,
+                self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
         elapsed = time.perf_counter() - t0
         self.profiler.add("train_trial", t0)
         cnt = self.counters

@@ -16,6 +16,11 @@ OK, BAD_PARAM, BAD_GRAD, BAD_RESULT = 0, 1, 2, 3
 _BLOCK = 8192
 
 
+def blocks(n: int) -> int:
+    """Parallel blocks of an update of n parameters (the most threads it can use)."""
+    return (n + _BLOCK - 1) // _BLOCK
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def adam_update(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, clamp):
     """Adam step on ``param`` with gradient ``parts.sum(0)`` (``parts`` C-contiguous);
