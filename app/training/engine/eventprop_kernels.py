@@ -193,6 +193,7 @@ def _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn
     nrep = 0
     evs = ev_step[b]
     evn = ev_nid[b]
+    evx = ev_xmv[b]
     for n in range(N):
         LV[n] = zero
         LI_[n] = zero
@@ -269,45 +270,53 @@ def _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn
                 if it == 0 and bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
                     if tfirst[b, y] < -(np.float32(T) * dt):
                         LV[s0 + y] += bk_f[p, BF_PHANTOM]
-        # transitions of replayed spikes
-        for e in range(e_hi, e_lo, -1):
-            gi = ev_nid[b, e]
-            p = pop_of[gi]
-            role = bk_i[p, BI_ROLE]
-            if role == BK_HIDDEN:
-                LV[gi] += (one / ev_xmv[b, e]) * (bk_f[p, BF_VTH] * LV[gi] + rev[gi])
-                rev[gi] = zero
-                if bk_i[p, BI_REG] != 0:
-                    cnt = spike_count_batch[gi]
+        # transitions of replayed spikes, population by population (each event
+        # changes only its own neuron's adjoints, so the order does not matter)
+        if e_hi > e_lo:
+            for p in range(P):
+                if plo[p] == phi[p]:
+                    continue
+                role = bk_i[p, BI_ROLE]
+                if role == BK_HIDDEN:
+                    vth = bk_f[p, BF_VTH]
+                    reg = bk_i[p, BI_REG] != 0
                     nu = bk_i[p, BI_NU]
-                    if cnt > nu:
-                        LV[gi] -= bk_f[p, BF_REG_UP] * np.float32(cnt - nu)
-                    else:
-                        LV[gi] -= bk_f[p, BF_REG_LO] * np.float32(cnt - nu)
-            elif role == BK_OUT_LIF:
-                k = gi - pop_i[p, P_START]
-                recip = one / ev_xmv[b, e]
-                first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
-                if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
-                    LV[gi] += recip * (bk_f[p, BF_VTH] * LV[gi])
-                    if first:
-                        sm = drive_val[b, 0, k]
-                        temp = bk_f[p, BF_TEMP]
-                        if k == y:
-                            fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                            LV[gi] += recip * (((one - sm) / temp)
-                                               + (bk_f[p, BF_TTFS_ALPHA] / (fst * fst))) \
-                                / bk_f[p, BF_DENOM]
-                        else:
-                            LV[gi] -= recip * sm / (temp * bk_f[p, BF_DENOM])
-                elif first:
-                    nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
-                    delta = bk_f[p, BF_DELTA]
-                    if k == y:
-                        LV[gi] += (tsum[b] - nout * ttrue[b]
-                                   + (nout - one) * delta) * recip
-                    else:
-                        LV[gi] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
+                    for e in range(plo[p], phi[p]):
+                        gi = evn[e]
+                        LV[gi] += (one / evx[e]) * (vth * LV[gi] + rev[gi])
+                        rev[gi] = zero
+                        if reg:
+                            cnt = spike_count_batch[gi]
+                            if cnt > nu:
+                                LV[gi] -= bk_f[p, BF_REG_UP] * np.float32(cnt - nu)
+                            else:
+                                LV[gi] -= bk_f[p, BF_REG_LO] * np.float32(cnt - nu)
+                elif role == BK_OUT_LIF:
+                    for e in range(plo[p], phi[p]):
+                        gi = evn[e]
+                        k = gi - pop_i[p, P_START]
+                        recip = one / evx[e]
+                        first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
+                        if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
+                            LV[gi] += recip * (bk_f[p, BF_VTH] * LV[gi])
+                            if first:
+                                sm = drive_val[b, 0, k]
+                                temp = bk_f[p, BF_TEMP]
+                                if k == y:
+                                    fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
+                                    LV[gi] += recip * (((one - sm) / temp)
+                                                       + (bk_f[p, BF_TTFS_ALPHA]
+                                                          / (fst * fst))) / bk_f[p, BF_DENOM]
+                                else:
+                                    LV[gi] -= recip * sm / (temp * bk_f[p, BF_DENOM])
+                        elif first:
+                            nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
+                            delta = bk_f[p, BF_DELTA]
+                            if k == y:
+                                LV[gi] += (tsum[b] - nout * ttrue[b]
+                                           + (nout - one) * delta) * recip
+                            else:
+                                LV[gi] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
         e_hi = e_lo
         if Dh > 1:
             h = it % Dh
@@ -408,7 +417,7 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
         isyn = np.zeros(N, dtype=np.float32)
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
-        hits = np.zeros(N, dtype=np.int32)
+        hits = np.zeros(((N + 15) // 8) * 8, dtype=np.uint8)
         srec_step = np.zeros((1, 1), np.int32)
         srec_id = np.zeros((1, 1), np.int32)
         srec_cnt = np.zeros(1, np.int64)

@@ -73,7 +73,8 @@ def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
                   ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
                   out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits):
     """Steps [step0, step1) of batch slot b (see ``forward_chunk``); ``isyn``,
-    ``new_spk``, ``new_cnt`` and ``hits`` are the calling thread's scratch rows.
+    ``new_spk``, ``new_cnt`` and ``hits`` (uint8, a multiple of 8 long) are the
+    calling thread's scratch rows.
     Returns the number of synapses delivered to."""
     N = V.shape[1]
     P = pop_i.shape[0]
@@ -97,6 +98,7 @@ def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
     evx_b = ev_xmv[b]
     ecnt = ev_cnt[b]
     eovf = ev_ovf[b]
+    words = hits.view(np.uint64)  # the crossing flags, 8 per word
     if step0 == 0:
         ecnt = 0
         eovf = -1
@@ -241,35 +243,35 @@ def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
             cap = ev_mask_cap[p]
             if ptype == LIF and not has_rf:
                 # common case (EventProp hidden/output LIF): a branch-free,
-                # vectorisable update counting threshold crossings, readouts,
-                # then only the crossing neurons
-                ncross = np.int32(0)
+                # vectorisable update that flags threshold crossings (one byte per
+                # neuron), readouts, then the flags 8 at a time: spike-free words
+                # cost one test
                 for j in range(n):
                     v = alpha * vrow[j] + isc * irow[j]
                     vrow[j] = v
-                    ncross += np.int32(v >= vth)
+                    hits[j] = np.uint8(v >= vth)
+                n8 = (n + 7) // 8
+                for j in range(n, n8 * 8):
+                    hits[j] = 0
                 if ro >= 0:
                     _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
-                if ncross == 0:
-                    continue
-                # branch-free compaction of the crossing neurons
-                nh = 0
-                for j in range(n):
-                    hits[nh] = j
-                    nh += np.int32(vrow[j] >= vth)
-                for q in range(nh):
-                    j = hits[q]
-                    gi = s0 + j
-                    v = vrow[j]
-                    ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
-                                             events, cap, ro, Rb, R2b, new_spk,
-                                             new_cnt, evs_b, evn_b, evx_b, ecnt, eovf,
-                                             nspk_b)
-                    if rel:
-                        v -= vth - vreset
-                    else:
-                        v = vreset
-                    vrow[j] = v
+                for q in range(n8):
+                    if words[q] == 0:
+                        continue
+                    for j in range(8 * q, 8 * q + 8):
+                        if hits[j] == 0:
+                            continue
+                        gi = s0 + j
+                        v = vrow[j]
+                        ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
+                                                 events, cap, ro, Rb, R2b, new_spk,
+                                                 new_cnt, evs_b, evn_b, evx_b, ecnt, eovf,
+                                                 nspk_b)
+                        if rel:
+                            v -= vth - vreset
+                        else:
+                            v = vreset
+                        vrow[j] = v
                 continue
             Ab = A[b]
             RFb = RF[b]
@@ -365,7 +367,7 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
         isyn = np.zeros(N, dtype=np.float32)
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
-        hits = np.zeros(N, dtype=np.int32)
+        hits = np.zeros(((N + 15) // 8) * 8, dtype=np.uint8)
         nwork = 0
         for b in range(ch * per, min(B, (ch + 1) * per)):
             nwork += _forward_slot(b, step0, step1, T, dt, zero_step, reset,
@@ -456,6 +458,6 @@ def _readouts(ro, rrow, r2row, vrow, t, T, dt):
         w = np.float32(1.0 / T)
         for j in range(n):
             rrow[j] += w * vrow[j]
-    elif ro >= 0:
+    elif ro == RO_AVG_EXP or ro == RO_MAX:
         for j in range(n):
             _readout(ro, j, vrow[j], t, T, dt, rrow, r2row)
