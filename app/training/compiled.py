@@ -521,6 +521,10 @@ class CompiledTrainingNetwork(CompiledNetwork):
             row[...] = flat[at:at + row.size]
             at += row.size
 
+    def _batch_loss(self, pop_name: str, y: np.ndarray, out: dict[str, np.ndarray]) -> float:
+        """Mean loss of the batch just trained (for reports)."""
+        return self.losses[pop_name].value(y, self._metric_pred(pop_name, out))
+
     def _idle_train_batch(self) -> dict[str, np.ndarray]:
         """A training batch in which this rank has no examples (a short last batch
         split over ranks): no gradient, but the same collectives as ``_train_batch``."""
@@ -598,8 +602,7 @@ class CompiledTrainingNetwork(CompiledNetwork):
                              self.communicator)
                 lp = self.outputs[0]
                 if len(idx):
-                    self.last_loss = self.losses[lp.name].value(
-                        yd[lp.name][idx], self._metric_pred(lp.name, out))
+                    self.last_loss = self._batch_loss(lp.name, yd[lp.name][idx], out)
                     loss_sum += self.last_loss * len(idx)
                 cbl.on_batch_end(b, train_mets)
             self.epoch_loss = self._reduce(loss_sum) / max(n, 1)

@@ -413,6 +413,13 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                                          self.record_lambdas)
         return out
 
+    def _batch_loss(self, pop_name: str, y: np.ndarray, out: dict[str, np.ndarray]) -> float:
+        """Cross-entropy straight from the per-slot values the kernel computed with
+        the backward pass's softmax; other losses as in the base class."""
+        if self.loss_code == K.LOSS_SCE and pop_name == self.out_pop.name:
+            return float(np.mean(self.drive.xent[:len(y)]))
+        return super()._batch_loss(pop_name, y, out)
+
     def _no_labels(self, n: int) -> np.ndarray:
         """Class labels placeholder for per-step regression targets."""
         return np.zeros(n, np.int64)

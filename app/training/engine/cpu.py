@@ -475,8 +475,9 @@ class CPUSimulator:
                               self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
                               labels, d.mode, d.out_p, self.R[:B], self.R2[:B], d.t_ms,
                               d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B],
-                              spike_count_batch, self.grad_parts, self.dgrad_parts, self.gpos,
-                              self.nsyn, brec_gid, brec, self._work)
+                              d.xent[:B], spike_count_batch, self.grad_parts,
+                              self.dgrad_parts, self.gpos, self.nsyn, brec_gid, brec,
+                              self._work)
         self.profiler.add("backward", t0)
         self.counters.backward_s += time.perf_counter() - t0
         self.counters.syn_events_bwd += int(self._work.sum())
@@ -509,7 +510,8 @@ class CPUSimulator:
                 self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
                 self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
                 bk_i, bk_f, conn_train, conn_dtrain, labels, d.out_p, d.t_ms,
-                d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], self._no_counts,
+                d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], d.xent[:B],
+                self._no_counts,
                 self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
         elapsed = time.perf_counter() - t0
         self.profiler.add("train_trial", t0)
@@ -533,6 +535,7 @@ class EventPropDrive:
     tfirst: np.ndarray  # (B, n_out) float32
     tsum: np.ndarray  # (B,) float32
     ttrue: np.ndarray  # (B,) float32
+    xent: np.ndarray  # (B,) float32: -log softmax[label] of each slot
 
     @classmethod
     def allocate(cls, mode: int, out_p: int, t_ms: float, B: int, td: int,
@@ -540,4 +543,4 @@ class EventPropDrive:
         """Zeroed arrays for B slots."""
         return cls(mode, out_p, np.float32(t_ms), np.zeros((B, td, n_out), np.float32),
                    np.full((B, n_out), -1, np.int64), np.zeros((B, n_out), np.float32),
-                   np.zeros(B, np.float32), np.zeros(B, np.float32))
+                   np.zeros(B, np.float32), np.zeros(B, np.float32), np.zeros(B, np.float32))

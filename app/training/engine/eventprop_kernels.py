@@ -138,10 +138,11 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
 
 @njit(cache=True, _nrt=False)
 def _drive_slot(b, out_p, pop_i, bk_i, R, R2, labels, dt, t_ms, drive_val, drive_step,
-                tfirst, tsum, ttrue):
+                tfirst, tsum, ttrue, xent):
     """Loss terms of slot b from its readouts (what the numpy code used to compute):
     softmax of the output readout, time steps of max_var maxima, first-spike times
-    and their sums for the time-to-first-spike losses."""
+    and their sums for the time-to-first-spike losses; ``xent[b]`` the slot's
+    cross-entropy -log(softmax[label]) (for the reported loss)."""
     o0 = pop_i[out_p, P_START]
     no = pop_i[out_p, P_END] - o0
     r = R[b, o0:o0 + no]
@@ -157,6 +158,7 @@ def _drive_slot(b, out_p, pop_i, bk_i, R, R2, labels, dt, t_ms, drive_val, drive
         tot += e
     for k in range(no):
         dv[k] = dv[k] / tot
+    xent[b] = -np.log(max(dv[labels[b]], np.float32(1e-30)))
     if bk_i[out_p, BI_READOUT] == RO_MAX:
         for k in range(no):
             drive_step[b, k] = np.int64(np.rint(R2[b, o0 + k] / dt))
@@ -344,7 +346,7 @@ def _pop_of(pop_i, N):
 def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_train, conn_dtrain,
                    conn_dense, row_ptr, syn_post, weights, delays, max_delay,
                    ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_mode, out_p, R, R2, t_ms,
-                   drive_val, drive_step, tfirst, tsum, ttrue, spike_count_batch,
+                   drive_val, drive_step, tfirst, tsum, ttrue, xent, spike_count_batch,
                    grad, dgrad, gpos, nsyn, brec_gid, brec, work):
     """EventProp backward pass over one trial for every batch slot.
 
@@ -377,7 +379,7 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
         for b in range(ch * per, min(B, (ch + 1) * per)):
             if drive_mode == DRIVE_FROM_READOUT:
                 _drive_slot(b, out_p, pop_i, bk_i, R, R2, labels, dt, t_ms, drive_val,
-                            drive_step, tfirst, tsum, ttrue)
+                            drive_step, tfirst, tsum, ttrue, xent)
             nrep += _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
                                    conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
                                    weights, delays, max_delay, ev_step, ev_nid, ev_xmv,
@@ -396,7 +398,7 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
                 in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
                 ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
                 bk_i, bk_f, conn_train, conn_dtrain, labels, out_p, t_ms,
-                drive_val, drive_step, tfirst, tsum, ttrue, spike_count_batch,
+                drive_val, drive_step, tfirst, tsum, ttrue, xent, spike_count_batch,
                 grad, dgrad, gpos, nsyn, work_f, work_b):
     """One EventProp training trial of every slot in one parallel region: the forward
     pass of all T steps (as ``forward_chunk`` without recordings), the slot's loss
@@ -442,7 +444,7 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
                                 ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
                                 no_hist, -1, isyn, new_spk, new_cnt, hits)
             _drive_slot(b, out_p, pop_i, bk_i, R, R2, labels, dt, t_ms, drive_val,
-                        drive_step, tfirst, tsum, ttrue)
+                        drive_step, tfirst, tsum, ttrue, xent)
             nr += _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
                                  conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
                                  weights, delays, max_delay, ev_step, ev_nid, ev_xmv, ev_cnt,
