@@ -101,6 +101,11 @@ def build_peer(lib: str, mode: str, n_in: int, n_hid: int, n_out: int, recurrent
     import torch
 
     torch.manual_seed(seed)
+    # the per-step body is recompiled for the first step's state (no grad yet) and for
+    # snnTorch's state buffers; let every variant compile instead of falling back
+    for name in ("recompile_limit", "cache_size_limit"):
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, 64)
     hidden, output, init, subs = _cells(lib, dt)
 
     class Net(torch.nn.Module):

@@ -244,34 +244,39 @@ def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
             if ptype == LIF and not has_rf:
                 # common case (EventProp hidden/output LIF): a branch-free,
                 # vectorisable update that flags threshold crossings (one byte per
-                # neuron), readouts, then the flags 8 at a time: spike-free words
-                # cost one test
+                # neuron) and counts them, readouts, then, if any, the flags 8 at a
+                # time until all crossings are found
+                ncross = np.int32(0)
                 for j in range(n):
                     v = alpha * vrow[j] + isc * irow[j]
                     vrow[j] = v
                     hits[j] = np.uint8(v >= vth)
-                n8 = (n + 7) // 8
-                for j in range(n, n8 * 8):
-                    hits[j] = 0
+                    ncross += np.int32(v >= vth)
                 if ro >= 0:
                     _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
-                for q in range(n8):
-                    if words[q] == 0:
-                        continue
-                    for j in range(8 * q, 8 * q + 8):
-                        if hits[j] == 0:
-                            continue
-                        gi = s0 + j
-                        v = vrow[j]
-                        ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
-                                                 events, cap, ro, Rb, R2b, new_spk,
-                                                 new_cnt, evs_b, evn_b, evx_b, ecnt, eovf,
-                                                 nspk_b)
-                        if rel:
-                            v -= vth - vreset
-                        else:
-                            v = vreset
-                        vrow[j] = v
+                if ncross == 0:
+                    continue
+                for j in range(n, ((n + 7) // 8) * 8):
+                    hits[j] = 0
+                q = 0
+                while ncross > 0:
+                    if words[q] != 0:
+                        for j in range(8 * q, 8 * q + 8):
+                            if hits[j] == 0:
+                                continue
+                            ncross -= 1
+                            gi = s0 + j
+                            v = vrow[j]
+                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
+                                                     events, cap, ro, Rb, R2b, new_spk,
+                                                     new_cnt, evs_b, evn_b, evx_b, ecnt,
+                                                     eovf, nspk_b)
+                            if rel:
+                                v -= vth - vreset
+                            else:
+                                v = vreset
+                            vrow[j] = v
+                    q += 1
                 continue
             Ab = A[b]
             RFb = RF[b]
