@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .layout import (
     ALIF,
@@ -260,22 +261,24 @@ def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
                     hits[j] = 0
                 q = 0
                 while ncross > 0:
-                    if words[q] != 0:
-                        for j in range(8 * q, 8 * q + 8):
-                            if hits[j] == 0:
-                                continue
-                            ncross -= 1
-                            gi = s0 + j
-                            v = vrow[j]
-                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
-                                                     events, cap, ro, Rb, R2b, new_spk,
-                                                     new_cnt, evs_b, evn_b, evx_b, ecnt,
-                                                     eovf, nspk_b)
-                            if rel:
-                                v -= vth - vreset
-                            else:
-                                v = vreset
-                            vrow[j] = v
+                    # each set byte of the word is one crossing: the lowest set bit
+                    # gives its neuron, clearing it moves on (no branch per neuron)
+                    w = words[q]
+                    while w != 0:
+                        j = 8 * q + (np.int64(trailing_zeros(w)) >> 3)
+                        w &= w - np.uint64(1)
+                        ncross -= 1
+                        gi = s0 + j
+                        v = vrow[j]
+                        ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
+                                                 events, cap, ro, Rb, R2b, new_spk,
+                                                 new_cnt, evs_b, evn_b, evx_b, ecnt,
+                                                 eovf, nspk_b)
+                        if rel:
+                            v -= vth - vreset
+                        else:
+                            v = vreset
+                        vrow[j] = v
                     q += 1
                 continue
             Ab = A[b]
