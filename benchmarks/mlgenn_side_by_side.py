@@ -2,7 +2,9 @@
 
 mlGeNN 2.3 on PyGeNN 5.4 with GeNN's ``single_threaded_cpu`` backend (its only
 CPU mode, batch size 1) and Spike Studio on the same machine, the same data and
-the same initial weights, in alternating repetitions. GeNN's code generation
+the same initial weights, in alternating repetitions (samples per second of
+wall clock, and per CPU-second of this process: GeNN's CPU backend uses one
+thread, ours two; on a busy machine the CPU figure is the steadier one). GeNN's code generation
 and C++ compilation (done when the compiled network is entered) and model
 loading are timed separately and NOT counted in its training rate; our numba
 compilation is likewise excluded (a warm-up pass).
@@ -211,26 +213,32 @@ def bench(task: str, sides: dict[str, tuple[int, int]], reps: int, seed: int) ->
         runs[key], info[key], close = runner(which, task, batch, n, seed)
         closers.append(close)
     rates: dict[str, list[float]] = {k: [] for k in runs}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     load0 = load()
     keys = list(runs)
     for r in range(reps):
         k0 = r % len(keys)
         for key in keys[k0:] + keys[:k0]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             n = runs[key]()
             rates[key].append(n / (time.perf_counter() - t0))
+            cpu[key].append(n / (time.process_time() - c0))
     for close in closers:
         close()
     med = {k: statistics.median(v) for k, v in rates.items()}
-    ref = med["mlgenn@1"]
+    medc = {k: statistics.median(v) for k, v in cpu.items()}
+    ref, refc = med["mlgenn@1"], medc["mlgenn@1"]
     print(f"\n{task}  (load {load0} -> {load()})")
-    print("| side | batch | samples/s | x mlGeNN | compile() s | enter s | first pass s | reps |")
-    print("|------|-------|-----------|----------|-------------|---------|--------------|------|")
+    print("| side | batch | samples/s | x mlGeNN | samples/CPU-s | x mlGeNN (CPU) | compile() s "
+          "| enter s | first pass s | reps |")
+    print("|------|-------|-----------|----------|---------------|----------------|------------"
+          "-|---------|--------------|------|")
     for key in keys:
         i = info[key]
         print(f"| {key.split('@')[0]} | {sides[key][0]} | {med[key]:.1f} | "
-              f"{med[key] / ref:.1f}x | {i['build_s']:.1f} | {i['load_s']:.2f} | "
-              f"{i['first_pass_s']:.1f} | {', '.join(f'{v:.4g}' for v in rates[key])} |")
+              f"{med[key] / ref:.1f}x | {medc[key]:.1f} | {medc[key] / refc:.1f}x | "
+              f"{i['build_s']:.1f} | {i['load_s']:.2f} | {i['first_pass_s']:.1f} | "
+              f"{', '.join(f'{v:.4g}' for v in rates[key])} |")
     print("(mlGeNN: compile() builds the GeNN model; entering the compiled network generates "
           "and compiles its C++ code and loads it; the first pass is our numba compilation; "
           "none of these is in the rates)")
