@@ -30,6 +30,7 @@ class Optimiser:
         grad = parts[0].copy()
         for c in range(1, parts.shape[0]):
             grad += parts[c]
+        grad = grad.reshape(param.shape)
         if not np.all(np.isfinite(grad)):
             return optim.BAD_GRAD
         self.step(param, grad, state, k)
@@ -76,13 +77,16 @@ class Adam(Optimiser):
     def update(self, param: np.ndarray, parts: np.ndarray, state: dict, k: int,
                clamp: tuple[float, float] | None = None) -> int:
         """``Optimiser.update`` in one numba pass (same float32 operations as ``step``)."""
-        if param.dtype != np.float32 or parts.dtype != np.float32 or param.ndim != 1:
+        arrays = (param, parts, state["m"], state["v"])
+        if any(a.dtype != np.float32 or not a.flags.c_contiguous for a in arrays):
             return super().update(param, parts, state, k, clamp)
+        # flat views of the same memory (any shape, e.g. a convolution kernel)
+        param, m, v = param.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1)
         f = np.float32
         lo, hi = clamp if clamp is not None else (0.0, 0.0)
         with threads_for(optim.blocks(param.shape[0])):
             return optim.adam_update(
-                param, parts, state["m"], state["v"], f(self.beta1), f(1.0 - self.beta1),
+                param, parts, m, v, f(self.beta1), f(1.0 - self.beta1),
                 f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
                 f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
                 f(self.epsilon), f(lo), f(hi), clamp is not None)

@@ -2,24 +2,26 @@
 
 Each batch runs the forward pass (recording spike times and (x - V) per
 spike), then the adjoint pass backwards in time, then one Adam step. Unlike
-mlGeNN, every batch's gradient is applied (SPEC.md, "Where we differ").
+mlGeNN, every batch's gradient is applied (docs/training-semantics.md, "Deliberate differences").
 """
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from app.model import Connection, Network, Population
+from app.model.conv import KERNEL_CONNECTIVITY, AvgPool2D, AvgPoolDense2D
 from app.model.errors import bad_arg
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
     LeakyIntegrate,
     LeakyIntegrateFire,
     PoissonInput,
-    SpikeInput,
 )
 from app.model.params import check_bool
 from app.model.readouts import AvgVar, AvgVarExpWeight, FirstSpikeTime, MaxVar, SumVar, Var
@@ -32,6 +34,7 @@ from ..engine import get_backend
 from ..engine import kernels as K
 from ..engine.cpu import EventPropDrive
 from ..engine.layout import build_layout
+from ..genn_compat import accept_genn_kwargs
 from ..losses import (
     MeanSquareError,
     RelativeMeanSquareError,
@@ -46,6 +49,7 @@ from .base import (
     check_positive_int,
     rank_batch_size,
 )
+from .deep_r import DeepR
 
 default_params = {
     LeakyIntegrateFire: {"relative_reset": False, "integrate_during_refrac": False,
@@ -70,12 +74,13 @@ class EventPropCompiler(Compiler):
                  batch_size: int = 1, rng_seed: int = 0, kernel_profiling: bool = False,
                  communicator: Any = None, delay_optimiser: Any = None,
                  delay_learn_conns: Sequence[Connection] = (), backend: str = "cpu",
-                 **kwargs: Any) -> None:
+                 deep_r_conns: Sequence = (), deep_r_l1_strength: float = 0.01,
+                 deep_r_record_rewirings: dict | None = None, **kwargs: Any) -> None:
         o = "EventPropCompiler"
-        for k in kwargs:
-            if k in ("tau_reg", "c_reg", "f_target", "train_output_bias"):
-                raise bad_arg(o, k, kwargs[k], "this is an e-prop argument; use EPropCompiler")
-            raise bad_arg(o, k, kwargs[k], "unknown argument")
+        self.ignored_kwargs = accept_genn_kwargs(
+            o, kwargs, inspect.signature(EventPropCompiler).parameters,
+            dict.fromkeys(("tau_reg", "c_reg", "f_target", "train_output_bias",
+                           "reset_time_between_batches"), "EPropCompiler"))
         self.example_timesteps = check_positive_int(o, "example_timesteps", example_timesteps)
         self.losses = losses
         self.optimiser = get_optimiser(optimiser)
@@ -111,10 +116,20 @@ class EventPropCompiler(Compiler):
         if self.delay_learn_conns and self.delay_optimiser is None:
             self.delay_optimiser = get_optimiser("adam")
         self.backend = backend
+        self.deep_r_conns = list(deep_r_conns)
+        self.deep_r_l1_strength = deep_r_l1_strength
+        self.deep_r_record_rewirings = dict(deep_r_record_rewirings or {})
+        self._new_deep_r()  # checks the arguments now
+
+    def _new_deep_r(self) -> DeepR:
+        """Deep R state for one compiled network."""
+        return DeepR(self.deep_r_conns, self.deep_r_l1_strength,
+                     self.deep_r_record_rewirings, self.rng_seed, self.name)
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
-        """EventProp's requirements (SPEC.md): LIF hidden, Exponential synapses, one tau_syn."""
+        """EventProp's requirements (docs/training-semantics.md): LIF hidden, Exponential
+        synapses, one tau_syn."""
         problems = super().check(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]
         if len(outputs) > 1:
@@ -125,7 +140,7 @@ class EventPropCompiler(Compiler):
         problems += lp
         for p in network.populations:
             nrn = p.neuron
-            if isinstance(nrn, (SpikeInput, PoissonInput)):
+            if nrn.is_input:
                 continue
             if p in outputs:
                 loss = losses.get(p.name)
@@ -170,6 +185,11 @@ class EventPropCompiler(Compiler):
                 problems.append(Problem(
                     "EventProp supports LIF hidden neurons only; use LeakyIntegrateFire or "
                     "train ALIF networks with EPropCompiler", p.name, "population", "neuron"))
+            elif not isinstance(nrn, (LeakyIntegrateFire, LeakyIntegrate)):
+                problems.append(Problem(
+                    f"EventProp supports LIF hidden neurons only, not {type(nrn).__name__} "
+                    "(IntegrateFire is for converted-network inference with "
+                    "InferenceCompiler)", p.name, "population", "neuron"))
             elif isinstance(nrn, LeakyIntegrate):
                 problems.append(Problem(
                     "a LeakyIntegrate population without readout cannot be hidden; give it a "
@@ -191,6 +211,17 @@ class EventPropCompiler(Compiler):
                 problems.append(Problem(
                     "EventProp does not support refractory periods; set tau_refrac to None",
                     p.name, "population", "tau_refrac"))
+        for c in network.connections:
+            table_kernel = isinstance(c.connectivity, KERNEL_CONNECTIVITY) and not isinstance(
+                c.connectivity, (AvgPool2D, AvgPoolDense2D))
+            d = c.connectivity.delay
+            if table_kernel and not (isinstance(d, (int, float)) and float(d) == 0.0):
+                problems.append(Problem(
+                    f"EventProp trains {type(c.connectivity).__name__} as one shared kernel, "
+                    "which cannot have delays (as in mlGeNN); set delay to 0",
+                    c.name, "connection", "delay"))
+        for name, msg in self._new_deep_r().problems():
+            problems.append(Problem(msg, name, "connection", "deep_r_conns"))
         for c in self.delay_learn_conns:
             if c.max_delay_steps is None:
                 problems.append(Problem("delay learning needs max_delay_steps on the "
@@ -206,7 +237,7 @@ class EventPropCompiler(Compiler):
             return 0.0
         return float(reg)
 
-    def compile(self, network: Network) -> EventPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EventPropCompiledNetwork:
         """Check the network and build an EventProp training network."""
         self.raise_problems(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]
@@ -216,6 +247,9 @@ class EventPropCompiler(Compiler):
         event_pops |= {p.name for p in network.populations
                        if isinstance(p.neuron, LeakyIntegrateFire)}
         layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed), event_pops)
+        deep_r = self._new_deep_r()
+        if deep_r:
+            layout = deep_r.expand(layout)
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.example_timesteps, self.kernel_profiling)
@@ -283,16 +317,22 @@ class EventPropCompiler(Compiler):
         grad_parts, dgrad_parts = sim.gradient_buffers(bool(dnames))
         for k, c in enumerate(layout.connections):
             sl = layout.conn_slice(c.name)
-            trainables.append(Trainable(c.name, "weight", layout.weights[sl],
-                                        grad_parts[k], self.optimiser))
+            kernel = layout.kernels.get(c.name)
+            if kernel is not None:  # shared convolution kernel: train the kernel itself
+                trainables.append(Trainable(c.name, "weight", kernel,
+                                            np.zeros_like(kernel), self.optimiser))
+            elif c.connectivity.trainable:
+                trainables.append(Trainable(c.name, "weight", layout.weights[sl],
+                                            grad_parts[k], self.optimiser, chunked=True))
             if c.name in dnames:
                 trainables.append(Trainable(c.name, "delay", layout.delays[sl],
                                             dgrad_parts[k], self.delay_optimiser,
-                                            clamp=(0.0, float(c.max_delay_steps))))
+                                            clamp=(0.0, float(c.max_delay_steps)),
+                                            chunked=True))
         cn = EventPropCompiledNetwork(
             network, layout, sim, self.dt, T, B, self.communicator,
             reset_vars=True, reset_in_syn=False, zero_step=T - 1, rng_seed=self.rng_seed,
-            optimiser=self.optimiser, trainables=trainables, losses=losses)
+            optimiser=self.optimiser, trainables=trainables, losses=losses, deep_r=deep_r)
         cn.configure(self, bk_i, bk_f, dnames)
         return cn
 
@@ -307,7 +347,8 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.bk_i = bk_i
         self.bk_f = bk_f
         lay = self.layout
-        self.conn_train = np.ones(len(lay.connections), np.int8)
+        self.conn_train = np.array([c.connectivity.trainable for c in lay.connections],
+                                   np.int8)
         self.conn_dtrain = np.array([c.name in delay_conns for c in lay.connections], np.int8)
         self.out_pop = self.outputs[0]
         self.out_index = lay.pop_index[self.out_pop.name]
@@ -323,6 +364,9 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.drive = EventPropDrive.allocate(
             EK.DRIVE_GIVEN if per_step else EK.DRIVE_FROM_READOUT, self.out_index,
             np.float32(T * self.dt), self.sim.B, T if per_step else 1, n_out)
+        # per-thread gradient rows of every connection (views into the engine's buffers)
+        grad_parts, _ = self.sim.gradient_views()
+        self._grad_rows = {c.name: grad_parts[k] for k, c in enumerate(lay.connections)}
         # batch spike counts are needed (and summed over ranks) only for regularisation
         self._need_counts = bool(np.any(bk_i[:, K.BI_REG] != 0))
         # a PoissonInput can fire every step
@@ -392,11 +436,13 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                 for t in self.trainables:  # this batch's gradient must not be applied
                     t.grad[...] = 0
                 self._check_overflow(n)
+            self._collect_kernel_grads()
             sl = self.layout.pop_slice(self.out_pop.name)
             return {self.out_pop.name: sim.R[:n, sl].copy()}
         out = self._forward(x, idx, cbl, example_ids)
         if self.compiler.strict_buffer_checking:
             self._check_overflow(n)
+        t0 = time.perf_counter()
         d = self.drive
         if self.loss_code == K.LOSS_MSE:
             d.val[:n] = yy.astype(np.float32) - sim.out_hist[:n]
@@ -408,9 +454,11 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                 counts = self.communicator.reduce_sum(counts)
         else:
             counts = sim._no_counts
+        self._timed("loss", t0)  # per-trial losses: computed inside the backward kernel
         self.last_lambdas = sim.backward(n, self.bk_i, self.bk_f, self.conn_train,
                                          self.conn_dtrain, labels, d, counts,
                                          self.record_lambdas)
+        self._collect_kernel_grads()
         return out
 
     def _batch_loss(self, pop_name: str, y: np.ndarray, out: dict[str, np.ndarray]) -> float:
@@ -419,6 +467,19 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         if self.loss_code == K.LOSS_SCE and pop_name == self.out_pop.name:
             return float(np.mean(self.drive.xent[:len(y)]))
         return super()._batch_loss(pop_name, y, out)
+
+    def _collect_kernel_grads(self) -> None:
+        """Shared convolution kernels: add the batch's per-synapse gradient (the sum of
+        the per-thread rows) to the kernel's gradient, and clear those rows."""
+        lay = self.layout
+        for t in self.trainables:
+            if t.kind == "weight" and t.name in lay.kernels:
+                rows = self._grad_rows[t.name]
+                g = rows[0].copy()
+                for c in range(1, rows.shape[0]):
+                    g += rows[c]
+                t.grad += lay.kernel_grad(t.name, g)
+                rows[:] = 0
 
     def _no_labels(self, n: int) -> np.ndarray:
         """Class labels placeholder for per-step regression targets."""

@@ -216,9 +216,8 @@ class CPUSimulator:
         self.reset_state()
 
     def gradient_buffers(self, delays: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Per-connection (weight, delay) gradient accumulators, each a contiguous
-        (n_chunks, synapses) array: ``backward`` adds each batch's per-thread partial
-        sums; the optimiser step sums and zeroes them."""
+        """Allocate the per-connection (weight, delay) gradient accumulators and return
+        their views (see ``gradient_views``)."""
         lay = self.layout
         k = self.n_chunks
         C = lay.conn_i.shape[0]
@@ -231,10 +230,19 @@ class CPUSimulator:
         S = max(lay.weights.shape[0], 1)
         self.grad_parts = np.zeros(k * S, np.float32)
         self.dgrad_parts = np.zeros(k * S if delays else 1, np.float32)
+        return self.gradient_views()
+
+    def gradient_views(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per connection, its (weight, delay) gradient accumulator: a contiguous
+        (n_chunks, synapses) array. ``backward`` adds each batch's per-thread partial
+        sums to the rows; the optimiser step sums and zeroes them. Delay views are
+        empty when delays are not learnt."""
+        k = self.n_chunks
+        C = self.layout.conn_i.shape[0]
         views = [self.grad_parts[self.gpos[c]:self.gpos[c] + k * self.nsyn[c]].reshape(
             k, self.nsyn[c]) for c in range(C)]
         dviews = [self.dgrad_parts[self.gpos[c]:self.gpos[c] + k * self.nsyn[c]].reshape(
-            k, self.nsyn[c]) for c in range(C)] if delays else []
+            k, self.nsyn[c]) for c in range(C)] if self.dgrad_parts.shape[0] > 1 else []
         return views, dviews
 
     # ----- state -------------------------------------------------------------------------
