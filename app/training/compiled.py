@@ -302,7 +302,15 @@ class CompiledNetwork:
                 out[k] = v[idx]
         return out
 
+    def _new_pass(self) -> None:
+        """A pass over the data begins (an epoch, an evaluate or predict call): the
+        engine re-checks its cached input lists at their next use."""
+        stager = getattr(self.sim, "stager", None)
+        if stager is not None:
+            stager.new_pass()
+
     def _check_data(self, x: dict[str, Any], y: dict[str, Any] | None) -> int:
+        self._new_pass()
         sizes = {name: len(v) for name, v in x.items()}
         if y is not None:
             sizes.update({f"labels of {name}": len(v) for name, v in y.items()})
@@ -767,6 +775,7 @@ class CompiledTrainingNetwork(CompiledNetwork):
             for m in train_mets.values():
                 m.reset()
             cbl.on_epoch_begin(epoch)
+            self._new_pass()
             order = self._shuffle_order(n, epoch) if shuffle else None
             loss_sum = 0.0
             for b, idx in enumerate(self._batches(n, order, num_batches)):

@@ -42,7 +42,7 @@ def test_staged_input_events_follow_the_step_rule() -> None:
     assert got == want
 
 
-def test_staged_examples_are_cached_and_restaged_when_replaced() -> None:
+def test_staged_examples_are_cached_and_restaged_when_replaced_between_epochs() -> None:
     dt, T = np.float32(1.0), 10
     xs = [preprocess_spikes(np.array([float(k), 3.0], np.float32), np.array([0, 1]), 2)
           for k in range(4)]
@@ -61,6 +61,7 @@ def test_staged_examples_are_cached_and_restaged_when_replaced() -> None:
     assert batch(xs, [2, 0]) == [[(2, 0), (3, 1)], [(0, 0), (3, 1)]]
     assert len(st.cache) == 1
     xs[0] = preprocess_spikes(np.array([5.0], np.float32), np.array([1]), 2)
+    st.new_pass()  # the next epoch sees the replaced example
     assert batch(xs, [0, 3]) == [[(5, 1)], [(3, 0), (3, 1)]]
     assert len(st.cache) == 1
 
@@ -92,3 +93,26 @@ def test_counters_and_dense_detection() -> None:
         assert c.syn_events_bwd > 0
         r = c.rates()
         assert r["syn_events_per_s"] > 0 and r["neuron_updates_per_s"] > 0
+
+
+def test_a_list_edited_between_calls_is_restaged() -> None:
+    from app.training.compilers import InferenceCompiler
+
+    net = Network(default_params)
+    with net:
+        i = Population(SpikeInput(), 3)
+        h = Population(LeakyIntegrateFire(tau_mem=20.0), 4)
+        o = Population(LeakyIntegrate(tau_mem=20.0, readout="avg_var"), 2)
+        Connection(i, h, Dense(10.0), Exponential(5.0))
+        Connection(h, o, Dense(1.0), Exponential(5.0))
+    xs = [preprocess_spikes(np.array([1.0, 2.0], np.float32), np.array([0, 1]), 3),
+          preprocess_spikes(np.array([3.0], np.float32), np.array([2]), 3)]
+    other = preprocess_spikes(np.array([0.0, 0.0, 0.0], np.float32), np.array([0, 1, 2]), 3)
+    comp = InferenceCompiler(20, batch_size=2, reset_in_syn_between_batches=True)
+    with comp.compile(net) as cn:
+        before = cn.predict({i: xs}, o)[0][o].copy()
+        xs[0] = other  # the same list object, one example replaced
+        after = cn.predict({i: xs}, o)[0][o]
+        alone = cn.predict({i: [other, xs[1]]}, o)[0][o]
+    assert not np.array_equal(before[0], after[0])
+    np.testing.assert_array_equal(after, alone)

@@ -125,6 +125,7 @@ class StagedSpikes:
     off: np.ndarray
     steps: np.ndarray
     nids: np.ndarray
+    checked: int = -1  # the stager's pass in which ``refs`` were last confirmed
 
     def counts(self, idx: np.ndarray) -> np.ndarray:
         """Staged events of each example in ``idx``."""
@@ -154,8 +155,10 @@ def stage(examples: list, n: int, dt: np.float32, T: int, n_chunks: int) -> Stag
 class InputStager:
     """Caches staged example lists and fills the forward kernel's per-batch event buffer.
 
-    A list is recognised by identity; each batch also checks that its examples
-    are the objects that were staged (a list edited in place is re-staged).
+    A list is recognised by identity, and once per pass over the data
+    (``new_pass``: every epoch of train, evaluate or predict) its examples are
+    checked to be the objects that were staged, so a list edited in place
+    between epochs is re-staged.
     """
 
     def __init__(self, dt: np.float32, T: int, n_chunks: int, keep: int = 4) -> None:
@@ -166,6 +169,11 @@ class InputStager:
         self.cache: dict[tuple[str, int], StagedSpikes] = {}
         self.ev_s = np.zeros(1, np.int32)
         self.ev_n = np.zeros(1, np.int32)
+        self.pass_id = 0
+
+    def new_pass(self) -> None:
+        """A new pass over the data begins: cached lists are re-checked at first use."""
+        self.pass_id += 1
 
     def staged(self, name: str, examples: Any, n: int, idx: np.ndarray,
                cache: bool = True) -> StagedSpikes:
@@ -175,10 +183,13 @@ class InputStager:
             return stage([examples[i] for i in idx], n, self.dt, self.T, self.n_chunks)
         key = (name, id(examples))
         st = self.cache.get(key)
-        if st is not None and st.source is examples and len(st.refs) == len(examples) \
-                and all(examples[i] is st.refs[i] for i in idx):
-            self.cache[key] = self.cache.pop(key)  # most recently used last
-            return st
+        if st is not None and st.source is examples and len(st.refs) == len(examples):
+            if st.checked != self.pass_id:  # once per pass over the data: still the same
+                st.checked = self.pass_id if all(  # examples (not replaced in place)?
+                    a is b for a, b in zip(examples, st.refs, strict=True)) else -1
+            if st.checked == self.pass_id:
+                self.cache[key] = self.cache.pop(key)  # most recently used last
+                return st
         self.cache.pop(key, None)
         total = sum(len(ex.spike_times) for ex in examples) if len(examples) <= 200_000 \
             else MAX_CACHED_EVENTS + 1
