@@ -1,27 +1,30 @@
-"""Numba kernel of e-prop training (Bellec et al. 2020, as mlGeNN implements it).
+"""Numba forward kernel of e-prop training (Bellec et al. 2020, as mlGeNN implements it).
 
 One call runs steps ``[step0, step1)`` of a trial for every batch slot, with
-no Python per step. Memory is O(batch x synapses) and does not depend on the
-number of timesteps: every trace is updated online.
-
-Each step has two parallel phases that read only the previous step's values
-(the double-buffered spikes ``spk``/``zhat`` and the output errors ``E``):
+no Python per step. Each step has two parallel phases that read only the
+previous step's values (the double-buffered spikes ``spk``/``zhat`` and the
+output errors ``E``):
 
 * phase A, parallel over non-output neurons (inputs and hidden), loops over
-  the batch: delivers last step's spikes to hidden neuron j (post-major
-  synapse list, connection order then presynaptic id, as GeNN sums them),
-  updates the eligibility traces of j's incoming synapses and accumulates
-  ``DeltaG``; accumulates the output-weight gradient ``zhat_j * E_k`` and the
-  feedback ``E_j = sum_k W_jk E_k`` of j's outgoing output synapses; then the
-  neuron update (LIF/ALIF with pseudo-derivative ``psi``, firing-rate trace,
-  presynaptic trace ``zhat``) or the input spike generation.
+  the batch: the feedback ``E_j = sum_k W_jk E_k`` of j's outgoing output
+  synapses, then the neuron update (LIF/ALIF with pseudo-derivative ``psi``,
+  firing-rate trace, presynaptic trace ``zhat``) or the input spike
+  generation;
 * phase B, parallel over the batch: output LeakyIntegrate neurons (input
   current, V, error E, ``DeltaBias``, readout, timestep-end softmax), then the
-  new spikes/traces become the previous ones.
+  new spikes/traces become the previous ones and the spikes are delivered
+  (rows in connection order, then presynaptic id, as GeNN sums them).
 
-The operation order inside a step, and every float32 expression, follows the
-fixtures' README ("EPropCompiler" section), so the results match mlGeNN to
-float32 rounding.
+When learning, each step also records the per-neuron values mlGeNN's synapse
+update of that step reads (psi, learning signal and regularisation factor of
+every hidden neuron, the output errors, and which neurons spiked) into block
+buffers; ``eprop_gradient`` turns a block of them into the weight gradients
+and the eligibility traces at the block's end. Memory is O(batch x synapses)
+plus the block buffers, whatever the number of timesteps.
+
+The operation order inside a step, and every float32 expression of the
+neuron dynamics, follows the fixtures' README ("EPropCompiler" section), so
+states match mlGeNN to float32 rounding and gradients to a few 1e-7.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 from numba import njit, prange
 
 from .cpu import Profiler, Recording
+from .eprop_gradient import gradient_block, gradient_chunks
 from .layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
 
 # Neuron kinds (kind column of the per-neuron integer parameters).
@@ -41,9 +45,9 @@ K_NONE, K_INPUT, K_LIF, K_ALIF, K_OUT = 0, 1, 2, 3, 4
 # Per-neuron float parameters (columns of nrn_f).
 NF_VTH, NF_VRESET, NF_TREFRAC, NF_BETA, NF_ALPHA, NF_PSI_SCALE, NF_ISCALE = range(7)
 N_NF = 7
-# Per-neuron integer parameters (columns of nrn_i).
-NI_KIND, NI_HAS_RF, NI_REL_RESET, NI_IDR = range(4)
-N_NI = 4
+# Per-neuron integer parameters (columns of nrn_i; NI_COL: index among the hidden neurons).
+NI_KIND, NI_HAS_RF, NI_REL_RESET, NI_IDR, NI_COL = range(5)
+N_NI = 5
 # Output populations (columns of opop).
 OP_START, OP_END, OP_LOSS, OP_READOUT, OP_COL0 = range(5)
 N_OP = 5
@@ -62,20 +66,21 @@ REC_CODES = {"v": R_V, "a": R_A, "refractime": R_RF, "readout": R_READOUT, "e": 
              "favg": R_FAVG, "zfilter": R_ZHAT}
 
 
-@njit(cache=True)
-def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X, oo_ptr, oo_post,
-          oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo,
-          in_end, in_times, cursor):
-    """One step of non-output neuron ``gid`` in batch slot ``b`` (synapses, then neuron)."""
+@njit(cache=True, inline="always")
+def _unit(b, gid, u, kk, t, dt, learn, glob, nrn_i, nrn_f, X, oo_ptr, oo_post, oo_w,
+          V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N, n_hid, GB, SB, in_end, in_times, cursor):
+    """One step of non-output neuron ``gid`` (position ``u`` in ``work``) in batch slot ``b``.
+
+    When learning, records into row ``kk`` of the block buffers what the gradient
+    needs (``eprop_gradient``): whether the neuron spiked and, for hidden neurons,
+    the previous step's psi, regularisation factor and learning signal.
+    """
     zero = np.float32(0.0)
     one = np.float32(1.0)
     alpha = glob[G_ALPHA]
     kind = nrn_i[gid, NI_KIND]
     zf = ZH[b, gid]
     if kind == K_INPUT:
-        if learn:
-            for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
-                dg_oo[s] += zf * E[b, oo_post[s]]
         c = cursor[b, gid]
         fire = c < in_end[b, gid] and t >= in_times[c]
         if fire:
@@ -88,56 +93,29 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X, oo_ptr, o
             SPK_N[b, gid] = one
         else:
             SPK_N[b, gid] = zero
+        if learn:
+            SB[b, kk, u] = 1 if fire else 0
         ZH_N[b, gid] = zf
         return
     vth = nrn_f[gid, NF_VTH]
     beta_a = nrn_f[gid, NF_BETA]
     is_alif = kind == K_ALIF
     rho = glob[G_RHO]
-    s0 = in_ptr[gid]
-    s1 = in_ptr[gid + 1]
-    # synapse phase with the previous step's values
-    psi = PSI[b, gid]
-    ej = E[b, gid]
-    reg = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
+    if learn:
+        # the previous step's values the synapses of mlGeNN's step would use:
+        # columns [psi | reg | L | ...] of the block buffer (eprop_gradient.filter_block)
+        col = nrn_i[gid, NI_COL]
+        row = GB[b, kk]
+        row[col] = PSI[b, gid]
+        row[n_hid + col] = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
+        row[2 * n_hid + col] = E[b, gid]
     # input current: last step's spikes, delivered by _end_step
     isyn = X[b, gid]
     X[b, gid] = zero
-    if not learn:
-        pass
-    elif is_alif:
-        psi_beta = psi * beta_a
-        zh = ZH[b]
-        ef_b = EF[b, s0:s1]
-        eps_b = EPSA[b, s0:s1]
-        pre = in_pre[s0:s1]
-        dg = dg_in[s0:s1]
-        for s in range(s1 - s0):
-            psi_z = psi * zh[pre[s]]
-            eps = eps_b[s]
-            psi_beta_eps = psi_beta * eps
-            e = psi_z - psi_beta_eps
-            eps_b[s] = psi_z + ((rho * eps) - psi_beta_eps)
-            ef = ef_b[s] * alpha + e
-            ef_b[s] = ef
-            dg[s] += (ef * ej) + (reg * e)
-    else:
-        zh = ZH[b]
-        ef_b = EF[b, s0:s1]
-        pre = in_pre[s0:s1]
-        dg = dg_in[s0:s1]
-        for s in range(s1 - s0):
-            e = zh[pre[s]] * psi
-            ef = ef_b[s] * alpha + e
-            ef_b[s] = ef
-            dg[s] += (ef * ej) + (reg * e)
-    # output synapses: gradient and symmetric feedback
+    # output synapses: symmetric feedback of the output errors
     fb = zero
     for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
-        eo = E[b, oo_post[s]]
-        if learn:
-            dg_oo[s] += zf * eo
-        fb += oo_w[s] * eo
+        fb += oo_w[s] * E[b, oo_post[s]]
     # neuron update
     has_rf = nrn_i[gid, NI_HAS_RF] != 0
     v = V[b, gid]
@@ -175,8 +153,12 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X, oo_ptr, o
         fav += glob[G_ONE_M_AFAV]
         zf += one
         SPK_N[b, gid] = one
+        fire = True
     else:
         SPK_N[b, gid] = zero
+        fire = False
+    if learn:
+        SB[b, kk, u] = 1 if fire else 0
     V[b, gid] = v
     RF[b, gid] = rf
     if is_alif:
@@ -185,10 +167,14 @@ def _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X, oo_ptr, o
     ZH_N[b, gid] = zf
 
 
-@njit(cache=True)
-def _outputs(b, step, T, learn, train_bias, nrn_f, bias, X, opop,
-             V, E, SM, R, DB, LSUM, labels, targets):
-    """One step of every output population in slot ``b``: V, error, readout, softmax."""
+@njit(cache=True, inline="always")
+def _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X, opop,
+             V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB):
+    """One step of every output population in slot ``b``: V, error, readout, softmax.
+
+    When learning, the previous step's errors go to row ``kk`` of the block buffer
+    (columns from ``ecol0``: the output-weight gradient's postsynaptic factor).
+    """
     zero = np.float32(0.0)
     one = np.float32(1.0)
     inv_t = np.float32(1.0 / T)
@@ -210,6 +196,8 @@ def _outputs(b, step, T, learn, train_bias, nrn_f, bias, X, opop,
             else:
                 out = v
                 e = v - targets[b, step, col0 + k - o0]
+            if learn:
+                GB[b, kk, ecol0 + col0 + k - o0] = E[b, k]
             if ro == RD_SUM:
                 R[b, k] += out
             elif ro == RD_AVG:
@@ -232,7 +220,7 @@ def _outputs(b, step, T, learn, train_bias, nrn_f, bias, X, opop,
                 SM[b, k] = np.exp(V[b, k] - mx) / tot
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post, dl_w,
               V, A, RF, R, E, DB, SM, PSI, FAVG,
               rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
@@ -274,66 +262,64 @@ def redeliver(SPK, X, dl_ptr, dl_pre, dl_post, dl_w):
 
 
 @njit(cache=True, parallel=True)
-def eprop_steps(step0, step1, time_step0, T, dt, train_bias, by_batch,
+def eprop_steps(step0, step1, k0, time_step0, T, dt, train_bias, by_batch, n_threads,
                 glob, nrn_i, nrn_f, bias, work,
-                in_ptr, in_pre,
                 oo_ptr, oo_post, oo_w,
                 dl_ptr, dl_pre, dl_post, dl_w, opop,
                 V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
-                EF, EPSA, DG_IN, DG_OO,
+                n_hid, GB, SB,
                 labels, targets, LSUM, learn,
                 in_end, in_times, cursor,
                 rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
     """Run e-prop steps [step0, step1) for every batch slot, updating all state in place.
 
-    Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``EF``/``EPSA``
-    ``(B, S_in)`` per incoming hidden synapse (post-major); ``DG_IN``
-    ``(C, S_in)`` and ``DG_OO`` ``(C, S_oo)`` hold one gradient row per chunk of
-    the batch (C = 1 unless ``by_batch``); ``labels`` ``(B, n_outpops)``;
-    ``targets`` ``(B, T, n_out)`` (MSE); ``LSUM`` ``(B, N)`` accumulates the
-    squared output errors. With ``learn`` false the traces and gradients are
-    left alone (evaluation). ``rec[b, step - step0, k]`` records variable
-    ``rec_var[k]`` of neuron ``rec_gid[k]``; spikes of neurons with
-    ``srec_mask`` set are appended to ``srec_step``/``srec_id``.
+    Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``labels``
+    ``(B, n_outpops)``; ``targets`` ``(B, T, n_out)`` (MSE); ``LSUM`` ``(B, N)``
+    accumulates the squared output errors. When ``learn``, step ``step`` fills
+    row ``k0 + step - step0`` of the gradient's block buffers: ``GB`` (B, K,
+    3*n_hid + n_out) float32 and ``SB`` (B, K, >=len(work)) uint8 (see
+    ``eprop_gradient``); otherwise they are left alone (evaluation).
+    ``rec[b, step - step0, k]`` records variable ``rec_var[k]`` of neuron
+    ``rec_gid[k]``; spikes of neurons with ``srec_mask`` set are appended to
+    ``srec_step``/``srec_id``.
 
-    ``by_batch``: each of the C threads runs whole trials of its own batch
-    slots (no synchronisation per step); otherwise every step runs in
+    ``by_batch``: each of ``n_threads`` threads runs whole trials of its own
+    batch slots (no synchronisation per step); otherwise every step runs in
     parallel over neurons, then over the batch (for small batches).
     """
     B = V.shape[0]
     U = work.shape[0]
+    ecol0 = 3 * n_hid
     if by_batch:
-        C = DG_IN.shape[0]
+        C = min(B, n_threads)
         per = (B + C - 1) // C
         for ch in prange(C):
-            dg_in = DG_IN[ch]
-            dg_oo = DG_OO[ch]
             for b in range(ch * per, min(B, (ch + 1) * per)):
                 for step in range(step0, step1):
+                    kk = k0 + step - step0
                     t = np.float32(time_step0 + step) * dt
                     for u in range(U):
-                        _unit(b, work[u], t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre,
-                              X, oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH,
-                              ZH_N, SPK_N, EF, EPSA, dg_in, dg_oo, in_end, in_times, cursor)
-                    _outputs(b, step, T, learn, train_bias, nrn_f, bias, X,
-                             opop, V, E, SM, R, DB, LSUM, labels, targets)
+                        _unit(b, work[u], u, kk, t, dt, learn, glob, nrn_i, nrn_f, X,
+                              oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N,
+                              SPK_N, n_hid, GB, SB, in_end, in_times, cursor)
+                    _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X,
+                             opop, V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
                     _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr,
                               dl_pre, dl_post, dl_w, V, A, RF, R, E, DB, SM, PSI, FAVG,
                               rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt)
         return 0
-    dg_in = DG_IN[0]
-    dg_oo = DG_OO[0]
     for step in range(step0, step1):
+        kk = k0 + step - step0
         t = np.float32(time_step0 + step) * dt
         for u in prange(U):
             gid = work[u]
             for b in range(B):
-                _unit(b, gid, t, dt, learn, glob, nrn_i, nrn_f, in_ptr, in_pre, X,
+                _unit(b, gid, u, kk, t, dt, learn, glob, nrn_i, nrn_f, X,
                       oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N,
-                      EF, EPSA, dg_in, dg_oo, in_end, in_times, cursor)
+                      n_hid, GB, SB, in_end, in_times, cursor)
         for b in prange(B):
-            _outputs(b, step, T, learn, train_bias, nrn_f, bias, X, opop,
-                     V, E, SM, R, DB, LSUM, labels, targets)
+            _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X, opop,
+                     V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
             _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre,
                       dl_post, dl_w, V, A, RF, R, E, DB, SM, PSI, FAVG, rec_gid, rec_var, rec,
                       srec_mask, srec_step, srec_id, srec_cnt)
@@ -382,7 +368,9 @@ class EPropSimulator:
     population is hidden (LIF or ALIF). ``tau_mem``/``tau_adapt`` are the
     hidden populations' shared time constants. ``parallel`` picks how threads
     share the work: "batch" (whole trials per thread), "neurons" (every step
-    in parallel over neurons) or "auto".
+    in parallel over neurons) or "auto". ``block_steps``: timesteps per gradient
+    block (``eprop_gradient``); None picks it so the block buffers take about as
+    much memory as the eligibility state.
     """
 
     #: State that carries from one trial into the next (e-prop keeps V, traces and
@@ -395,7 +383,8 @@ class EPropSimulator:
     def __init__(self, layout: Layout, batch_size: int, dt: float, example_timesteps: int,
                  out_losses: dict[str, int], out_readouts: dict[str, int], tau_mem: float,
                  tau_adapt: float | None, tau_reg: float, c_reg: float, f_target: float,
-                 train_bias: bool, profiling: bool = False, parallel: str = "auto") -> None:
+                 train_bias: bool, profiling: bool = False, parallel: str = "auto",
+                 block_steps: int | None = None) -> None:
         self.layout = lay = layout
         self.B = B = int(batch_size)
         self.dt = np.float32(dt)
@@ -452,7 +441,18 @@ class EPropSimulator:
         self.opop = np.asarray(opop_rows, np.int64).reshape(-1, N_OP)
         self.out_pops = [pop.name for pop in lay.populations if pop.name in out_losses]
         self.n_out_cols = col
-        self.has_alif = bool(np.any(nrn_i[:, NI_KIND] == K_ALIF))
+        kind = nrn_i[:, NI_KIND]
+        self.has_alif = bool(np.any(kind == K_ALIF))
+        # gradient rows: every non-output neuron, in work order; columns: hidden, then outputs
+        hid = np.flatnonzero((kind == K_LIF) | (kind == K_ALIF))
+        nrn_i[hid, NI_COL] = np.arange(hid.shape[0])
+        self.n_hid = int(hid.shape[0])
+        self.beta_h = nrn_f[hid, NF_BETA].copy()
+        work_pos = np.full(N, -1, np.int64)
+        work_pos[self.work] = np.arange(self.work.shape[0])
+        out_col = np.full(N, -1, np.int64)
+        for o0, o1, _loss, _ro, c0 in self.opop:
+            out_col[o0:o1] = np.arange(c0, c0 + o1 - o0)
         # synapses: flat index, global pre and post ids (connection order, then pre, then post)
         pres, posts, widx = [], [], []
         for c, conn in enumerate(lay.connections):
@@ -470,13 +470,12 @@ class EPropSimulator:
         pre = np.concatenate(pres) if pres else np.zeros(0, np.int64)
         post = np.concatenate(posts) if posts else np.zeros(0, np.int64)
         wi = np.concatenate(widx) if widx else np.zeros(0, np.int64)
-        to_out = nrn_i[post, NI_KIND] == K_OUT if post.size else np.zeros(0, bool)
-        # incoming synapses of hidden neurons, post-major
-        h = ~to_out
-        order, self.in_ptr = _csr_by(post[h], N)
-        self.in_pre = pre[h][order]
-        self.in_widx = wi[h][order]
-        # synapses onto outputs: pre-major (gradient, feedback) and post-major (input current)
+        to_out = kind[post] == K_OUT if post.size else np.zeros(0, bool)
+        # each synapse's gradient is one entry of the dense (pre, post) gradient matrix DG
+        self.syn_widx = wi
+        self.syn_row = work_pos[pre]
+        self.syn_col = np.where(to_out, self.n_hid + out_col[post], nrn_i[post, NI_COL])
+        # synapses onto outputs, pre-major: the symmetric feedback of the output errors
         o_pre, o_post, o_wi = pre[to_out], post[to_out], wi[to_out]
         order, self.oo_ptr = _csr_by(o_pre, N)
         self.oo_post = o_post[order]
@@ -493,7 +492,6 @@ class EPropSimulator:
         self.dl_ptr = np.cumsum(np.concatenate(row_ptr)).astype(np.int64)
         self.dl_post = post
         self.dl_widx = wi
-        self.in_pre = self.in_pre.astype(np.uint32)  # unsigned: no wrap-around check
         self.oo_w = np.zeros(self.oo_widx.shape[0], np.float32)
         self.dl_w = np.zeros(self.dl_widx.shape[0], np.float32)
         self.refresh_weights()
@@ -514,19 +512,31 @@ class EPropSimulator:
         self.R = np.zeros(shape, np.float32)
         self.DB = np.zeros(shape, np.float32)
         self.LSUM = np.zeros(shape, np.float32)
-        S_in = max(self.in_widx.shape[0], 1)
-        self.EF = np.zeros((B, S_in), np.float32)
-        self.EPSA = np.zeros((B, S_in) if self.has_alif else (1, 1), np.float32)
         threads = numba.get_num_threads()
         #: each thread runs whole trials of its own batch slots (no per-step barrier, a
-        #: slot's traces stay in cache) unless the batch is too small to keep at least
+        #: slot's state stays in cache) unless the batch is too small to keep at least
         #: half the threads busy; then every step runs in parallel over neurons
         if parallel not in ("auto", "batch", "neurons"):
             raise ValueError(f"parallel={parallel!r}: allowed 'auto', 'batch', 'neurons'")
         self.by_batch = 2 * B >= threads if parallel == "auto" else parallel == "batch"
-        C = min(B, threads) if self.by_batch else 1
-        self.DG_IN = np.zeros((C, S_in), np.float32)
-        self.DG_OO = np.zeros((C, max(self.oo_widx.shape[0], 1)), np.float32)
+        # eligibility state per (slot, presynaptic, hidden postsynaptic) neuron at block
+        # boundaries, the gradient matrix, and the per-block buffers (eprop_gradient)
+        U, H, O = self.work.shape[0], self.n_hid, self.n_out_cols
+        self.EF = np.zeros((B, U, H), np.float32)
+        self.EPSA = np.zeros((B, U, H if self.has_alif else 0), np.float32)
+        self.DG = np.zeros((gradient_chunks(B, threads), U, H + O), np.float32)
+        per_step = B * (4 * (3 * H + O) + U)
+        if block_steps is None:
+            block_steps = min(1024, max(16, (self.EF.nbytes + self.EPSA.nbytes) // per_step))
+        if int(block_steps) < 1:
+            raise ValueError(f"block_steps={block_steps}: must be >= 1")
+        n_blocks = -(-self.T // int(block_steps))
+        #: steps per gradient block: at most block_steps, spread evenly over the trial
+        self.block = -(-self.T // n_blocks)
+        self.GB = np.zeros((B, self.block, 3 * H + O), np.float32)
+        self.SB = np.zeros((B, self.block, -(-U // 8) * 8), np.uint8)
+        self.Z0 = np.zeros((B, U), np.float32)
+        self.COEF = np.zeros((B, 4, H), np.float32)
         self.in_end = np.zeros(shape, np.int64)
         self.cursor = np.zeros(shape, np.int64)
         self.in_times = np.zeros(1, np.float32)
@@ -548,16 +558,10 @@ class EPropSimulator:
     def take_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(DeltaG per flat synapse, DeltaBias per neuron), summed over the batch; then zeroed."""
         g = np.zeros(self.layout.weights.shape[0], np.float32)
-        n_in = self.in_widx.shape[0]
-        dg_in, dg_oo = self.DG_IN[0].copy(), self.DG_OO[0].copy()
-        for c in range(1, self.DG_IN.shape[0]):
-            dg_in += self.DG_IN[c]
-            dg_oo += self.DG_OO[c]
-        g[self.in_widx] = dg_in[:n_in]
-        g[self.oo_widx] = dg_oo[:self.oo_widx.shape[0]]
+        dg = self.DG.sum(axis=0, dtype=np.float32) if self.DG.shape[0] > 1 else self.DG[0]
+        g[self.syn_widx] = dg[self.syn_row, self.syn_col]
         db = self.DB.sum(axis=0, dtype=np.float32) if self.B > 1 else self.DB[0].copy()
-        self.DG_IN[:] = 0
-        self.DG_OO[:] = 0
+        self.DG[:] = 0
         self.DB[:] = 0
         return g, db[:self.layout.n_neurons]
 
@@ -566,7 +570,7 @@ class EPropSimulator:
         """Every variable back to its initial value (V and A from the model)."""
         lay = self.layout
         for a in (self.RF, self.PSI, self.FAVG, self.E, self.ZH, self.SPK, self.ZH_N,
-                  self.SPK_N, self.X, self.SM, self.DB, self.EF, self.EPSA, self.DG_IN, self.DG_OO):
+                  self.SPK_N, self.X, self.SM, self.DB, self.EF, self.EPSA, self.DG):
             a[:] = 0
         n = lay.n_neurons
         self.V[:, :n] = lay.v_init
@@ -670,9 +674,19 @@ class EPropSimulator:
         ids_all: list[list[np.ndarray]] = [[] for _ in range(B)]
         time0 = 0 if reset_time else self.trials * self.T
         targets = self.targets if self.targets.shape[0] == 1 else self.targets[:B]
+        threads = num_threads()
+        # kernel calls end at callback/recording chunks and, when learning, at gradient blocks
+        cuts = set(range(0, self.T, chunk))
+        if learn:
+            cuts.update(range(0, self.T, self.block))
+        cuts_sorted = sorted(cuts) + [self.T]
         t0 = time.perf_counter()
-        for s0 in range(0, self.T, chunk):
-            s1 = min(self.T, s0 + chunk)
+        grad_s = 0.0
+        block0 = 0
+        for s0, s1 in zip(cuts_sorted[:-1], cuts_sorted[1:], strict=True):
+            if learn and s0 % self.block == 0:
+                block0 = s0
+                np.take(self.ZH[:B], self.work, axis=1, out=self.Z0[:B])
             if step_callback is not None:
                 step_callback.on_timestep_begin(s0)
             vbuf = (np.zeros((B, s1 - s0, len(gids)), np.float32) if gids
@@ -682,18 +696,23 @@ class EPropSimulator:
             sid = np.zeros((B, cap), np.int32)
             scnt = np.zeros(B, np.int64)
             eprop_steps(
-                s0, s1, time0, self.T, self.dt, self.train_bias, self.by_batch,
-                self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work,
-                self.in_ptr, self.in_pre,
+                s0, s1, s0 - block0, time0, self.T, self.dt, self.train_bias, self.by_batch,
+                threads, self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work,
                 self.oo_ptr, self.oo_post, self.oo_w,
                 self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w, self.opop,
                 self.V[:B], self.RF[:B], self.A[:B], self.PSI[:B], self.FAVG[:B], self.E[:B],
                 self.ZH[:B], self.SPK[:B], self.ZH_N[:B], self.SPK_N[:B], self.X[:B],
-                self.SM[:B],
-                self.R[:B], self.DB[:B], self.EF[:B], self.EPSA[:B] if self.has_alif
-                else self.EPSA, self.DG_IN, self.DG_OO, self.labels[:B], targets,
-                self.LSUM[:B], learn, self.in_end[:B], self.in_times, self.cursor[:B],
+                self.SM[:B], self.R[:B], self.DB[:B], self.n_hid, self.GB[:B], self.SB[:B],
+                self.labels[:B], targets, self.LSUM[:B], learn, self.in_end[:B],
+                self.in_times, self.cursor[:B],
                 rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt)
+            if learn and (s1 % self.block == 0 or s1 == self.T):
+                tg = time.perf_counter()
+                gradient_block(s1 - block0, self.glob[G_ALPHA], self.glob[G_RHO], self.beta_h,
+                               self.n_out_cols, self.has_alif, threads, self.GB[:B],
+                               self.SB[:B], self.Z0[:B], self.COEF[:B], self.EF[:B],
+                               self.EPSA[:B], self.DG)
+                grad_s += time.perf_counter() - tg
             if values is not None:
                 values[:, s0:s1] = vbuf
             if n_srec:
@@ -702,7 +721,11 @@ class EPropSimulator:
                     ids_all[b].append(sid[b, :scnt[b]])
             if step_callback is not None:
                 step_callback.on_timestep_end(s1 - 1)
-        self.profiler.add("eprop_train" if learn else "eprop_forward", t0)
+        if self.profiler.enabled:
+            total = time.perf_counter() - t0
+            self.profiler.seconds["eprop_train" if learn else "eprop_forward"] += total - grad_s
+            if learn:
+                self.profiler.seconds["eprop_gradient"] += grad_s
         self.trials += 1
         rec.values = values
         if n_srec:
