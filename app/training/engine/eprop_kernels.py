@@ -38,6 +38,7 @@ from numba import njit, prange
 
 from .cpu import Profiler, Recording
 from .eprop_gradient import gradient_block, gradient_chunks
+from .kernels import stage_spike_inputs
 from .layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
 
 # Neuron kinds (kind column of the per-neuron integer parameters).
@@ -67,44 +68,65 @@ REC_CODES = {"v": R_V, "a": R_A, "refractime": R_RF, "readout": R_READOUT, "e": 
 
 
 @njit(cache=True, inline="always")
-def _unit(b, gid, u, kk, t, dt, learn, glob, nrn_i, nrn_f, X, oo_ptr, oo_post, oo_w,
-          V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N, n_hid, GB, SB, in_end, in_times, cursor):
-    """One step of non-output neuron ``gid`` (position ``u`` in ``work``) in batch slot ``b``.
+def _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid, ev_ptr, ev_end,
+              fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB):
+    """Slot ``b``'s work before the hidden neurons: the feedback of the previous step's
+    output errors to every hidden neuron (``FB = fb_w.T @ E_out``, per hidden neuron
+    summed in output order), then the input neurons: traces decay, staged input
+    events of this step fire. When learning, clears row ``kk`` of the spike flags
+    and flags the input spikes."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    alpha = glob[G_ALPHA]
+    fb = FB[b]
+    fb[:] = zero
+    for o in range(fb_w.shape[0]):
+        e = E[b, out_gid[o]]
+        w = fb_w[o]
+        for j in range(fb.shape[0]):
+            fb[j] += w[j] * e
+    if learn:
+        SB[b, kk, :] = 0
+    for r in range(in_rng.shape[0]):
+        for gid in range(in_rng[r, 0], in_rng[r, 1]):
+            zf = ZH[b, gid] * alpha
+            if zf < FLT_MIN:
+                zf = zero
+            ZH_N[b, gid] = zf
+            SPK_N[b, gid] = zero
+    p = ev_ptr[b]
+    while p < ev_end[b] and ev_step[p] == step:
+        gid = ev_gid[p]
+        ZH_N[b, gid] += one
+        SPK_N[b, gid] = one
+        if learn:
+            SB[b, kk, work_pos[gid]] = 1
+        p += 1
+    ev_ptr[b] = p
+
+
+@njit(cache=True, inline="always")
+def _unit(b, gid, u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A, PSI, FAVG, E, FB,
+          ZH, ZH_N, SPK_N, n_hid, GB, SB):
+    """One step of hidden neuron ``gid`` (position ``u`` in ``work``) in batch slot ``b``.
 
     When learning, records into row ``kk`` of the block buffers what the gradient
-    needs (``eprop_gradient``): whether the neuron spiked and, for hidden neurons,
-    the previous step's psi, regularisation factor and learning signal.
+    needs (``eprop_gradient``): the previous step's psi, regularisation factor and
+    learning signal, and whether the neuron spikes.
     """
     zero = np.float32(0.0)
     one = np.float32(1.0)
     alpha = glob[G_ALPHA]
     kind = nrn_i[gid, NI_KIND]
     zf = ZH[b, gid]
-    if kind == K_INPUT:
-        c = cursor[b, gid]
-        fire = c < in_end[b, gid] and t >= in_times[c]
-        if fire:
-            cursor[b, gid] = c + 1
-        zf = zf * alpha
-        if zf < FLT_MIN:
-            zf = zero
-        if fire:
-            zf += one
-            SPK_N[b, gid] = one
-        else:
-            SPK_N[b, gid] = zero
-        if learn:
-            SB[b, kk, u] = 1 if fire else 0
-        ZH_N[b, gid] = zf
-        return
     vth = nrn_f[gid, NF_VTH]
     beta_a = nrn_f[gid, NF_BETA]
     is_alif = kind == K_ALIF
     rho = glob[G_RHO]
+    col = nrn_i[gid, NI_COL]
     if learn:
         # the previous step's values the synapses of mlGeNN's step would use:
         # columns [psi | reg | L | ...] of the block buffer (eprop_gradient.filter_block)
-        col = nrn_i[gid, NI_COL]
         row = GB[b, kk]
         row[col] = PSI[b, gid]
         row[n_hid + col] = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
@@ -112,10 +134,6 @@ def _unit(b, gid, u, kk, t, dt, learn, glob, nrn_i, nrn_f, X, oo_ptr, oo_post, o
     # input current: last step's spikes, delivered by _end_step
     isyn = X[b, gid]
     X[b, gid] = zero
-    # output synapses: symmetric feedback of the output errors
-    fb = zero
-    for s in range(oo_ptr[gid], oo_ptr[gid + 1]):
-        fb += oo_w[s] * E[b, oo_post[s]]
     # neuron update
     has_rf = nrn_i[gid, NI_HAS_RF] != 0
     v = V[b, gid]
@@ -131,7 +149,7 @@ def _unit(b, gid, u, kk, t, dt, learn, glob, nrn_i, nrn_f, X, oo_ptr, oo_post, o
     if is_alif:
         a = A[b, gid] * rho
         thr = vth + beta_a * a
-    E[b, gid] = fb
+    E[b, gid] = FB[b, col]
     fav = FAVG[b, gid] * glob[G_AFAV]
     if has_rf and rf > zero:
         psi = zero
@@ -227,10 +245,9 @@ def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post
     """New spikes/traces become the previous ones and are delivered for the next step
     (rows in connection order, then presynaptic id: GeNN's summation order); record."""
     zero = np.float32(0.0)
-    for u in range(work.shape[0]):
-        gid = work[u]
-        ZH[b, gid] = ZH_N[b, gid]
-        SPK[b, gid] = SPK_N[b, gid]
+    # whole rows: output neurons keep 0 in both buffers
+    ZH[b, :] = ZH_N[b, :]
+    SPK[b, :] = SPK_N[b, :]
     for row in range(dl_pre.shape[0]):
         if SPK[b, dl_pre[row]] != zero:
             for s in range(dl_ptr[row], dl_ptr[row + 1]):
@@ -238,6 +255,8 @@ def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post
     for k in range(rec_gid.shape[0]):
         _record(rec, b, r, k, rec_var[k], rec_gid[k], V, A, RF, R, E, DB, SM, SPK, PSI,
                 FAVG, ZH)
+    if srec_step.shape[1] == 0:
+        return
     for u in range(work.shape[0]):
         gid = work[u]
         if srec_mask[gid] != 0 and SPK[b, gid] != zero:
@@ -262,33 +281,39 @@ def redeliver(SPK, X, dl_ptr, dl_pre, dl_post, dl_w):
 
 
 @njit(cache=True, parallel=True)
-def eprop_steps(step0, step1, k0, time_step0, T, dt, train_bias, by_batch, n_threads,
-                glob, nrn_i, nrn_f, bias, work,
-                oo_ptr, oo_post, oo_w,
+def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
+                glob, nrn_i, nrn_f, bias, work, hid_u, in_rng, work_pos,
+                ev_step, ev_gid, ev_ptr, ev_end, fb_w, out_gid,
                 dl_ptr, dl_pre, dl_post, dl_w, opop,
-                V, RF, A, PSI, FAVG, E, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
+                V, RF, A, PSI, FAVG, E, FB, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
                 n_hid, GB, SB,
                 labels, targets, LSUM, learn,
-                in_end, in_times, cursor,
                 rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
     """Run e-prop steps [step0, step1) for every batch slot, updating all state in place.
 
-    Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``labels``
-    ``(B, n_outpops)``; ``targets`` ``(B, T, n_out)`` (MSE); ``LSUM`` ``(B, N)``
-    accumulates the squared output errors. When ``learn``, step ``step`` fills
-    row ``k0 + step - step0`` of the gradient's block buffers: ``GB`` (B, K,
-    3*n_hid + n_out) float32 and ``SB`` (B, K, >=len(work)) uint8 (see
-    ``eprop_gradient``); otherwise they are left alone (evaluation).
+    Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``work``: the
+    non-output neurons, ``hid_u`` the positions of the hidden ones in it,
+    ``in_rng`` (R, 2) the gid ranges of the input populations, ``work_pos`` each
+    gid's position in ``work``; input events (``kernels.stage_spike_inputs``)
+    ``ev_step``/``ev_gid`` with per-slot cursors ``ev_ptr`` up to ``ev_end``;
+    ``fb_w`` (n_out, n_hid): summed output weights, ``out_gid`` the output
+    neurons in column order; ``FB`` (B, n_hid): scratch for the feedback.
+    ``labels`` ``(B, n_outpops)``; ``targets`` ``(B, T, n_out)`` (MSE); ``LSUM``
+    ``(B, N)`` accumulates the squared output errors. When ``learn``, step
+    ``step`` fills row ``k0 + step - step0`` of the gradient's block buffers:
+    ``GB`` (B, K, 3*n_hid + n_out) float32 and ``SB`` (B, K, >=len(work)) uint8
+    (see ``eprop_gradient``); otherwise they are left alone (evaluation).
     ``rec[b, step - step0, k]`` records variable ``rec_var[k]`` of neuron
     ``rec_gid[k]``; spikes of neurons with ``srec_mask`` set are appended to
     ``srec_step``/``srec_id``.
 
     ``by_batch``: each of ``n_threads`` threads runs whole trials of its own
     batch slots (no synchronisation per step); otherwise every step runs in
-    parallel over neurons, then over the batch (for small batches).
+    parallel over hidden neurons, with the per-slot work before and after it in
+    parallel over the batch (for small batches).
     """
     B = V.shape[0]
-    U = work.shape[0]
+    Hn = hid_u.shape[0]
     ecol0 = 3 * n_hid
     if by_batch:
         C = min(B, n_threads)
@@ -297,11 +322,12 @@ def eprop_steps(step0, step1, k0, time_step0, T, dt, train_bias, by_batch, n_thr
             for b in range(ch * per, min(B, (ch + 1) * per)):
                 for step in range(step0, step1):
                     kk = k0 + step - step0
-                    t = np.float32(time_step0 + step) * dt
-                    for u in range(U):
-                        _unit(b, work[u], u, kk, t, dt, learn, glob, nrn_i, nrn_f, X,
-                              oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N,
-                              SPK_N, n_hid, GB, SB, in_end, in_times, cursor)
+                    _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid,
+                              ev_ptr, ev_end, fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB)
+                    for h in range(Hn):
+                        u = hid_u[h]
+                        _unit(b, work[u], u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A,
+                              PSI, FAVG, E, FB, ZH, ZH_N, SPK_N, n_hid, GB, SB)
                     _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X,
                              opop, V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
                     _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr,
@@ -310,13 +336,15 @@ def eprop_steps(step0, step1, k0, time_step0, T, dt, train_bias, by_batch, n_thr
         return 0
     for step in range(step0, step1):
         kk = k0 + step - step0
-        t = np.float32(time_step0 + step) * dt
-        for u in prange(U):
+        for b in prange(B):
+            _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid, ev_ptr,
+                      ev_end, fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB)
+        for h in prange(Hn):
+            u = hid_u[h]
             gid = work[u]
             for b in range(B):
-                _unit(b, gid, u, kk, t, dt, learn, glob, nrn_i, nrn_f, X,
-                      oo_ptr, oo_post, oo_w, V, RF, A, PSI, FAVG, E, ZH, ZH_N, SPK_N,
-                      n_hid, GB, SB, in_end, in_times, cursor)
+                _unit(b, gid, u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A, PSI, FAVG,
+                      E, FB, ZH, ZH_N, SPK_N, n_hid, GB, SB)
         for b in prange(B):
             _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X, opop,
                      V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
@@ -350,14 +378,6 @@ def _record(rec, b, r, k, code, gid, V, A, RF, R, E, DB, SM, SPK, PSI, FAVG, ZH)
         rec[b, r, k] = FAVG[b, gid]
     else:
         rec[b, r, k] = ZH[b, gid]
-
-
-def _csr_by(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stable order of entries grouped by ``keys`` and the (n+1,) pointer array."""
-    order = np.argsort(keys, kind="stable")
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
-    return order, ptr
 
 
 class EPropSimulator:
@@ -448,8 +468,12 @@ class EPropSimulator:
         nrn_i[hid, NI_COL] = np.arange(hid.shape[0])
         self.n_hid = int(hid.shape[0])
         self.beta_h = nrn_f[hid, NF_BETA].copy()
-        work_pos = np.full(N, -1, np.int64)
+        self.work_pos = work_pos = np.full(N, -1, np.int64)
         work_pos[self.work] = np.arange(self.work.shape[0])
+        self.hid_u = work_pos[hid]
+        self.in_rng = np.asarray(
+            [(lay.pop_i[p, P_START], lay.pop_i[p, P_END]) for p in range(len(lay.populations))
+             if lay.pop_i[p, P_TYPE] == SPIKE_INPUT], np.int64).reshape(-1, 2)
         out_col = np.full(N, -1, np.int64)
         for o0, o1, _loss, _ro, c0 in self.opop:
             out_col[o0:o1] = np.arange(c0, c0 + o1 - o0)
@@ -475,11 +499,13 @@ class EPropSimulator:
         self.syn_widx = wi
         self.syn_row = work_pos[pre]
         self.syn_col = np.where(to_out, self.n_hid + out_col[post], nrn_i[post, NI_COL])
-        # synapses onto outputs, pre-major: the symmetric feedback of the output errors
-        o_pre, o_post, o_wi = pre[to_out], post[to_out], wi[to_out]
-        order, self.oo_ptr = _csr_by(o_pre, N)
-        self.oo_post = o_post[order]
-        self.oo_widx = o_wi[order]
+        # hidden -> output synapses: the symmetric feedback of the output errors goes
+        # through their weights, summed per (output, hidden) pair into fb_w
+        fbs = to_out & (nrn_i[pre, NI_KIND] != K_INPUT) if pre.size else to_out
+        self.fb_widx = wi[fbs]
+        self.fb_pos = (out_col[post[fbs]], nrn_i[pre[fbs], NI_COL])
+        self.fb_w = np.zeros((self.n_out_cols, self.n_hid), np.float32)
+        self.out_gid = np.flatnonzero(out_col >= 0)[np.argsort(out_col[out_col >= 0])]
         # spike delivery rows: one per (connection, presynaptic neuron), in that order
         row_pre, row_ptr = [], [np.zeros(1, np.int64)]
         for c, conn in enumerate(lay.connections):
@@ -492,7 +518,6 @@ class EPropSimulator:
         self.dl_ptr = np.cumsum(np.concatenate(row_ptr)).astype(np.int64)
         self.dl_post = post
         self.dl_widx = wi
-        self.oo_w = np.zeros(self.oo_widx.shape[0], np.float32)
         self.dl_w = np.zeros(self.dl_widx.shape[0], np.float32)
         self.refresh_weights()
         # state
@@ -537,6 +562,7 @@ class EPropSimulator:
         self.SB = np.zeros((B, self.block, -(-U // 8) * 8), np.uint8)
         self.Z0 = np.zeros((B, U), np.float32)
         self.COEF = np.zeros((B, 4, H), np.float32)
+        self.FB = np.zeros((B, H), np.float32)
         self.in_end = np.zeros(shape, np.int64)
         self.cursor = np.zeros(shape, np.int64)
         self.in_times = np.zeros(1, np.float32)
@@ -549,7 +575,8 @@ class EPropSimulator:
     def refresh_weights(self) -> None:
         """Copy the layout's flat weights into the kernel's synapse orders (after each update)."""
         w = self.layout.weights
-        self.oo_w[:] = w[self.oo_widx]
+        self.fb_w[:] = 0
+        np.add.at(self.fb_w, self.fb_pos, w[self.fb_widx])
         self.dl_w[:] = w[self.dl_widx]
         if hasattr(self, "X"):
             # spikes of the last step are delivered in the next step, with the new weights
@@ -675,6 +702,11 @@ class EPropSimulator:
         time0 = 0 if reset_time else self.trials * self.T
         targets = self.targets if self.targets.shape[0] == 1 else self.targets[:B]
         threads = num_threads()
+        # the batch's input spikes as events per slot, sorted by step; every staged event
+        # fires in this trial, so the per-neuron cursors move past them afterwards
+        ev_off, ev_step, ev_gid = stage_spike_inputs(self.cursor[:B], self.in_end[:B],
+                                                     self.in_times, self.dt, self.T, time0)
+        ev_ptr = ev_off[:-1].copy()
         # kernel calls end at callback/recording chunks and, when learning, at gradient blocks
         cuts = set(range(0, self.T, chunk))
         if learn:
@@ -691,20 +723,19 @@ class EPropSimulator:
                 step_callback.on_timestep_begin(s0)
             vbuf = (np.zeros((B, s1 - s0, len(gids)), np.float32) if gids
                     else np.zeros((1, 1, 1), np.float32))
-            cap = n_srec * (s1 - s0) if n_srec else 1
+            cap = n_srec * (s1 - s0)
             sstep = np.zeros((B, cap), np.int32)
             sid = np.zeros((B, cap), np.int32)
             scnt = np.zeros(B, np.int64)
             eprop_steps(
-                s0, s1, s0 - block0, time0, self.T, self.dt, self.train_bias, self.by_batch,
-                threads, self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work,
-                self.oo_ptr, self.oo_post, self.oo_w,
-                self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w, self.opop,
+                s0, s1, s0 - block0, self.T, self.dt, self.train_bias, self.by_batch, threads,
+                self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work, self.hid_u,
+                self.in_rng, self.work_pos, ev_step, ev_gid, ev_ptr, ev_off[1:], self.fb_w,
+                self.out_gid, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w, self.opop,
                 self.V[:B], self.RF[:B], self.A[:B], self.PSI[:B], self.FAVG[:B], self.E[:B],
-                self.ZH[:B], self.SPK[:B], self.ZH_N[:B], self.SPK_N[:B], self.X[:B],
-                self.SM[:B], self.R[:B], self.DB[:B], self.n_hid, self.GB[:B], self.SB[:B],
-                self.labels[:B], targets, self.LSUM[:B], learn, self.in_end[:B],
-                self.in_times, self.cursor[:B],
+                self.FB[:B], self.ZH[:B], self.SPK[:B], self.ZH_N[:B], self.SPK_N[:B],
+                self.X[:B], self.SM[:B], self.R[:B], self.DB[:B], self.n_hid, self.GB[:B],
+                self.SB[:B], self.labels[:B], targets, self.LSUM[:B], learn,
                 rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt)
             if learn and (s1 % self.block == 0 or s1 == self.T):
                 tg = time.perf_counter()
@@ -721,6 +752,8 @@ class EPropSimulator:
                     ids_all[b].append(sid[b, :scnt[b]])
             if step_callback is not None:
                 step_callback.on_timestep_end(s1 - 1)
+        for b in range(B):
+            np.add.at(self.cursor[b], ev_gid[ev_off[b]:ev_off[b + 1]], 1)
         if self.profiler.enabled:
             total = time.perf_counter() - t0
             self.profiler.seconds["eprop_train" if learn else "eprop_forward"] += total - grad_s

@@ -335,13 +335,13 @@ def _input_spike(p, b, gi, s0, step, new_spk, new_cnt, pop_i, ev_step, ev_nid, e
 
 
 @njit(cache=True)
-def stage_spike_inputs(in_start, in_end, in_times, dt, T):
+def stage_spike_inputs(in_start, in_end, in_times, dt, T, time0=0):
     """Turn per-neuron spike-time ranges into per-slot input events sorted by (step, neuron).
 
     Reproduces the step rule of SpikeInput exactly: a spike fires at the first step
-    whose float32 start time ``step * dt`` is >= its time, at most once per neuron per
-    step (a later spike of the same neuron waits for the next free step). Returns
-    ``(offsets (B+1,), steps, neuron ids)``; events at or after step T are dropped.
+    whose float32 start time ``(time0 + step) * dt`` is >= its time, at most once per
+    neuron per step (a later spike of the same neuron waits for the next free step).
+    Returns ``(offsets (B+1,), steps, neuron ids)``; events at or after step T are dropped.
     """
     B = in_start.shape[0]
     N = in_start.shape[1]
@@ -359,11 +359,11 @@ def stage_spike_inputs(in_start, in_end, in_times, dt, T):
             prev = -1
             for c in range(in_start[b, gi], in_end[b, gi]):
                 tsp = in_times[c]
-                guess = np.int64(np.floor(np.float64(tsp) / np.float64(dt))) - 2
+                guess = np.int64(np.floor(np.float64(tsp) / np.float64(dt))) - 2 - time0
                 s = max(prev + 1, guess, 0)
-                while s > prev + 1 and s > 0 and np.float32(s - 1) * dt >= tsp:
+                while s > prev + 1 and s > 0 and np.float32(time0 + s - 1) * dt >= tsp:
                     s -= 1
-                while s < T and not (np.float32(s) * dt >= tsp):
+                while s < T and not (np.float32(time0 + s) * dt >= tsp):
                     s += 1
                 if s >= T:
                     break
