@@ -65,12 +65,12 @@ def spikes(seed: int) -> list:
     return out
 
 
-def simulate(block_steps: int):
+def simulate(block_steps: int, form: str = "sparse"):
     """Two trials with carried state; per trial the gradients and the recorded values."""
     lay = build_layout(network(), 1.0, np.random.default_rng(7))
     sim = EK.EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
                             TAU_MEM, TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True,
-                            block_steps=block_steps)
+                            block_steps=block_steps, gradient=form)
     rv = [(p, v) for p in ("inp", *HIDDEN) for v in ("ZFilter",)]
     rv += [(p, v) for p in HIDDEN for v in ("Psi", "E", "FAvg")] + [("out", "E")]
     grads, recs = [], []
@@ -82,6 +82,7 @@ def simulate(block_steps: int):
         grads.append(sim.take_gradients()[0])
         recs.append({k: rec.values[:, :, sl] for k, sl in rec.var_slices.items()})
     n_spikes = sum(int(s.shape[0]) for s in rec.spike_steps)
+    assert sim.block_forms[form] == TRIALS * -(-T // sim.block)
     return lay, grads, recs, n_spikes
 
 
@@ -133,9 +134,11 @@ def per_synapse(lay, name: str, dense: np.ndarray) -> np.ndarray:
     return dense[pre, tab.post]
 
 
-@pytest.mark.parametrize("block_steps", [1, 6, T])
-def test_block_gradient_matches_per_synapse_recursion(block_steps: int) -> None:
-    lay, grads, recs, n_spikes = simulate(block_steps)
+@pytest.mark.parametrize("block_steps, form", [(1, "sparse"), (6, "sparse"), (T, "sparse"),
+                                               (1, "dense"), (7, "dense"), (T, "dense")])
+def test_block_gradient_matches_per_synapse_recursion(block_steps: int, form: str) -> None:
+    """Both forms of the block products (a row add per spike, BLAS GEMMs)."""
+    lay, grads, recs, n_spikes = simulate(block_steps, form)
     assert n_spikes > 20  # the hidden neurons are active, so every term is exercised
     ref = reference(lay, recs)
     for trial in range(TRIALS):
@@ -145,7 +148,7 @@ def test_block_gradient_matches_per_synapse_recursion(block_steps: int) -> None:
             scale = float(np.max(np.abs(want)))
             assert scale > 0, (trial, c.name)
             err = float(np.max(np.abs(got - want))) / scale
-            assert err < 2e-6, (block_steps, trial, c.name, err)
+            assert err < 2e-6, (block_steps, form, trial, c.name, err)
 
 
 def test_block_length_is_spread_over_the_trial_and_validated() -> None:
@@ -156,3 +159,22 @@ def test_block_length_is_spread_over_the_trial_and_validated() -> None:
     assert EK.EPropSimulator(*args, block_steps=500).block == 100
     with pytest.raises(ValueError, match="block_steps"):
         EK.EPropSimulator(*args, block_steps=0)
+
+
+def test_auto_form_follows_the_spike_rate() -> None:
+    """BLAS products for busy blocks, a row add per spike for sparse ones."""
+    lay = build_layout(network(), 1.0, np.random.default_rng(7))
+    sim = EK.EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
+                            TAU_MEM, TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True, block_steps=10)
+    sim.set_labels({"out": np.array([0, 1])}, B)
+    sim.set_inputs({"inp": spikes(0)}, B)  # 25 % of the inputs spike per step
+    sim.run_trial(B, True)
+    assert sim.block_forms == {"sparse": 0, "dense": 4}
+    sim.reset_state()
+    silent = preprocess_spikes(np.zeros(0, np.float32), np.zeros(0, np.int64), 12)
+    sim.set_inputs({"inp": [silent] * B}, B)
+    sim.run_trial(B, True)
+    assert sim.block_forms == {"sparse": 4, "dense": 4}
+    with pytest.raises(ValueError, match="gradient"):
+        EK.EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM,
+                          TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True, gradient="gemm")

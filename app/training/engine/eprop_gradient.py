@@ -37,15 +37,22 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+from threadpoolctl import ThreadpoolController
+
+#: mean fraction of presynaptic neurons spiking per step above which a block's products
+#: run as BLAS GEMMs instead of one row add per spike (crossover measured on a shared
+#: 2-core x86 machine with single-threaded OpenBLAS: 2-4 % for the SHD-shaped and the
+#: pattern networks; BENCHMARKS.md)
+DENSE_ABOVE = 0.03
 
 
 @njit(cache=True, parallel=True)
-def filter_block(K, alpha, rho, beta, n_hid, n_out, alif, GB, COEF):
+def filter_block(K, alpha, rho, beta, n_hid, n_out, alif, za, GB, COEF):
     """Backward-in-time per-neuron recursions of one block, in place.
 
     ``GB`` (B, >=K, 3*n_hid + n_out) float32 holds per step the columns
     ``[psi | r | L | E_out]``; they are replaced by ``[Gf | Ff | Hf | Ef]``,
-    the alpha-filtered (``Xf(k) = X(k) + alpha*Xf(k+1)``) versions of
+    the filtered (``Xf(k) = X(k) + za*Xf(k+1)``) versions of
 
     * ``H``: the weight gradient's per-postsynaptic factor,
     * ``G``: the factor of ``ebar``'s change over the block,
@@ -56,7 +63,9 @@ def filter_block(K, alpha, rho, beta, n_hid, n_out, alif, GB, COEF):
     state at the block start: ``c`` (ebar -> gradient), ``d`` (eps_a ->
     gradient), ``g`` (eps_a -> ebar), ``pf`` (eps_a -> eps_a). ``beta`` is
     the adaptation strength per hidden neuron (0 for LIF); ``rho`` is
-    exp(-dt/tau_adapt), ``alpha`` exp(-dt/tau_mem).
+    exp(-dt/tau_adapt), ``alpha`` exp(-dt/tau_mem). ``za``: alpha for the spike
+    form of the products (``apply_block``), 0 (no filter) for the matrix-product
+    form (``dense_block``).
     """
     B = GB.shape[0]
     H = n_hid
@@ -85,9 +94,9 @@ def filter_block(K, alpha, rho, beta, n_hid, n_out, alif, GB, COEF):
                     u[j] = w * p + q * u[j]
                     up[j] = ap * p + q * up[j]
                     pf[j] = q * pf[j]
-                    hf[j] = h + alpha * hf[j]
-                    gf[j] = g + alpha * gf[j]
-                    ff[j] = f + alpha * ff[j]
+                    hf[j] = h + za * hf[j]
+                    gf[j] = g + za * gf[j]
+                    ff[j] = f + za * ff[j]
                     x[j] = gf[j]
                     x[H + j] = ff[j]
                     x[2 * H + j] = hf[j]
@@ -95,8 +104,8 @@ def filter_block(K, alpha, rho, beta, n_hid, n_out, alif, GB, COEF):
                 for j in range(H):
                     p = np.float64(x[j])
                     lf[j] = x[2 * H + j] + alpha * lf[j]
-                    hf[j] = p * (lf[j] + x[H + j]) + alpha * hf[j]
-                    gf[j] = p * ap + alpha * gf[j]
+                    hf[j] = p * (lf[j] + x[H + j]) + za * hf[j]
+                    gf[j] = p * ap + za * gf[j]
                     x[j] = gf[j]
                     x[2 * H + j] = hf[j]
             ap *= alpha
@@ -109,7 +118,7 @@ def filter_block(K, alpha, rho, beta, n_hid, n_out, alif, GB, COEF):
         for k in range(K - 1, -1, -1):
             x = row[k]
             for o in range(n_out):
-                ef[o] = x[3 * H + o] + alpha * ef[o]
+                ef[o] = x[3 * H + o] + za * ef[o]
                 x[3 * H + o] = ef[o]
 
 
@@ -208,21 +217,120 @@ def apply_block(K, aK, n_hid, n_out, alif, n_col_chunks, GB, SBW, Z0, COEF, EF, 
                 _spike_rows(b, k, h0, h1, o0, o1, H, alif, GB, SBW, EF, EPS, dg_all)
 
 
+@njit(cache=True, parallel=True)
+def build_traces(K, alpha, Z0, SB, Z):
+    """Presynaptic traces ``Z[b, k, u]`` of the block's steps from those at its start and the
+    spike flags (``z(k) = alpha*z(k-1) + s(k-1)``, as the forward kernel updates them)."""
+    B, U = Z0.shape
+    one = np.float32(1.0)
+    for b in prange(B):
+        z = Z[b, 0]
+        z[:] = Z0[b]
+        for k in range(1, K):
+            prev = z
+            z = Z[b, k]
+            flags = SB[b, k - 1]
+            for u in range(U):
+                z[u] = prev[u] * alpha + (one if flags[u] != 0 else np.float32(0.0))
+
+
+@njit(cache=True, parallel=True)
+def state_pass(aK, n_hid, alif, COEF_b, EF_b, EPS_b, TMP, dg):
+    """One slot's block-start terms and state update of the matrix-product form:
+    ``dg += ebar0*c + eps0*d``, ``ebar = aK*ebar0 + g*eps0 + TMP[:, :H]``,
+    ``eps = pf*eps0 + TMP[:, H:]`` (TMP = Z_b^T [G | F] of the block)."""
+    H = n_hid
+    c = COEF_b[0]
+    d = COEF_b[1]
+    g = COEF_b[2]
+    pf = COEF_b[3]
+    for u in prange(EF_b.shape[0]):
+        ef = EF_b[u]
+        tm = TMP[u]
+        dgu = dg[u]
+        if alif:
+            ep = EPS_b[u]
+            for j in range(H):
+                e0 = ef[j]
+                p0 = ep[j]
+                dgu[j] += e0 * c[j] + p0 * d[j]
+                ef[j] = (aK * e0 + g[j] * p0) + tm[j]
+                ep[j] = pf[j] * p0 + tm[H + j]
+        else:
+            for j in range(H):
+                e0 = ef[j]
+                dgu[j] += e0 * c[j]
+                ef[j] = aK * e0 + tm[j]
+
+
+def dense_block(K: int, alpha: np.float32, aK: np.float32, n_hid: int, alif: bool,
+                GB: np.ndarray, SB: np.ndarray, Z0: np.ndarray, COEF: np.ndarray,
+                EF: np.ndarray, EPS: np.ndarray, DG: np.ndarray, Z: np.ndarray,
+                TMP: np.ndarray) -> None:
+    """The matrix-product form of a block (``GB`` unfiltered by ``filter_block``): BLAS
+    products ``DG += Z^T [H | E]`` over the whole batch, ``Z_b^T [G | F]_b`` per slot.
+    ``Z`` (B, >=K, U) and ``TMP`` (U, m*n_hid) are scratch."""
+    B, U = Z0.shape
+    H = n_hid
+    m = 2 if alif else 1
+    build_traces(K, alpha, Z0, SB, Z)
+    zf = Z[:, :K].reshape(B * K, U)
+    # one BLAS thread: the library's idle workers would otherwise spin against numba's
+    # threads between the calls (measured: a B=1 block 30x slower on a loaded 2-core box)
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        DG += zf.T @ GB[:, :K, 2 * H:].reshape(B * K, -1)
+        for b in range(B):
+            np.matmul(Z[b, :K].T, GB[b, :K, :m * H], out=TMP)
+            state_pass(aK, H, alif, COEF[b], EF[b], EPS[b], TMP, DG)
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _blas_controller() -> ThreadpoolController:
+    """The process's thread-pool controller (built once: inspecting the libraries is slow)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
+
+
 def gradient_block(K: int, alpha: float, rho: float, beta: np.ndarray, n_out: int,
                    alif: bool, n_threads: int, GB: np.ndarray, SB: np.ndarray,
                    Z0: np.ndarray, COEF: np.ndarray, EF: np.ndarray, EPS: np.ndarray,
-                   DGT: np.ndarray) -> None:
-    """One block of K recorded steps into ``DGT``, ``EF`` and ``EPS`` (see the two kernels).
+                   DGT: np.ndarray, mode: str = "auto", scratch: dict | None = None) -> str:
+    """One block of K recorded steps into ``DGT``, ``EF`` and ``EPS``; returns the form used.
 
     ``SB`` (B, >=K, 8*W) uint8 spike flags (the padding bytes stay 0); ``DGT`` has
-    one accumulator per chunk of the batch (``gradient_chunks``).
+    one accumulator per chunk of the batch (``gradient_chunks``). ``mode``:
+    "sparse" (one row add per spike, ``apply_block``), "dense" (BLAS matrix
+    products, ``dense_block``; its scratch arrays are kept in ``scratch``) or
+    "auto": dense when more than ``DENSE_ABOVE`` of the presynaptic neurons
+    spike per step on average, where a GEMM beats a row add per spike.
     """
     n_hid = beta.shape[0]
-    filter_block(K, np.float64(alpha), np.float64(rho), beta, n_hid, n_out, alif, GB, COEF)
-    aK = np.float32(np.float64(alpha) ** K)
+    B, U = Z0.shape
+    a32 = np.float32(alpha)
+    aK = np.float32(np.float64(a32) ** K)
+    if mode == "auto":
+        dense = np.count_nonzero(SB[:, :K]) > DENSE_ABOVE * B * K * max(U, 1)
+        mode = "dense" if dense else "sparse"
+    if mode == "dense":
+        filter_block(K, np.float64(a32), np.float64(rho), beta, n_hid, n_out, alif, 0.0, GB,
+                     COEF)
+        scratch = {} if scratch is None else scratch
+        m = 2 if alif else 1
+        if scratch.get("Z") is None or scratch["Z"].shape[:2] != (B, GB.shape[1]):
+            scratch["Z"] = np.zeros((B, GB.shape[1], U), np.float32)
+            scratch["TMP"] = np.zeros((U, m * n_hid), np.float32)
+        dense_block(K, a32, aK, n_hid, alif, GB, SB, Z0, COEF, EF, EPS, DGT[0], scratch["Z"],
+                    scratch["TMP"])
+        return mode
+    filter_block(K, np.float64(a32), np.float64(rho), beta, n_hid, n_out, alif,
+                 np.float64(a32), GB, COEF)
     n_col = max(1, n_threads // DGT.shape[0])
     apply_block(K, aK, n_hid, n_out, alif, n_col, GB, SB.view(np.uint64), Z0, COEF, EF, EPS,
                 DGT)
+    return mode
 
 
 def gradient_chunks(batch_size: int, n_threads: int) -> int:

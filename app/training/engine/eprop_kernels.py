@@ -390,7 +390,8 @@ class EPropSimulator:
     share the work: "batch" (whole trials per thread), "neurons" (every step
     in parallel over neurons) or "auto". ``block_steps``: timesteps per gradient
     block (``eprop_gradient``); None picks it so the block buffers take about as
-    much memory as the eligibility state.
+    much memory as the eligibility state. ``gradient``: how a block's products run,
+    "sparse" (a row add per spike), "dense" (BLAS GEMMs) or "auto" (by spike rate).
     """
 
     #: State that carries from one trial into the next (e-prop keeps V, traces and
@@ -404,7 +405,7 @@ class EPropSimulator:
                  out_losses: dict[str, int], out_readouts: dict[str, int], tau_mem: float,
                  tau_adapt: float | None, tau_reg: float, c_reg: float, f_target: float,
                  train_bias: bool, profiling: bool = False, parallel: str = "auto",
-                 block_steps: int | None = None) -> None:
+                 block_steps: int | None = None, gradient: str = "auto") -> None:
         self.layout = lay = layout
         self.B = B = int(batch_size)
         self.dt = np.float32(dt)
@@ -563,6 +564,12 @@ class EPropSimulator:
         self.Z0 = np.zeros((B, U), np.float32)
         self.COEF = np.zeros((B, 4, H), np.float32)
         self.FB = np.zeros((B, H), np.float32)
+        if gradient not in ("auto", "sparse", "dense"):
+            raise ValueError(f"gradient={gradient!r}: allowed 'auto', 'sparse', 'dense'")
+        self.gradient = gradient
+        #: scratch of the dense form (allocated on first use) and blocks run per form
+        self.dense_scratch: dict[str, np.ndarray] = {}
+        self.block_forms = {"sparse": 0, "dense": 0}
         self.in_end = np.zeros(shape, np.int64)
         self.cursor = np.zeros(shape, np.int64)
         self.in_times = np.zeros(1, np.float32)
@@ -739,10 +746,12 @@ class EPropSimulator:
                 rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt)
             if learn and (s1 % self.block == 0 or s1 == self.T):
                 tg = time.perf_counter()
-                gradient_block(s1 - block0, self.glob[G_ALPHA], self.glob[G_RHO], self.beta_h,
-                               self.n_out_cols, self.has_alif, threads, self.GB[:B],
-                               self.SB[:B], self.Z0[:B], self.COEF[:B], self.EF[:B],
-                               self.EPSA[:B], self.DG)
+                form = gradient_block(
+                    s1 - block0, self.glob[G_ALPHA], self.glob[G_RHO], self.beta_h,
+                    self.n_out_cols, self.has_alif, threads, self.GB[:B], self.SB[:B],
+                    self.Z0[:B], self.COEF[:B], self.EF[:B], self.EPSA[:B], self.DG,
+                    self.gradient, self.dense_scratch)
+                self.block_forms[form] += 1
                 grad_s += time.perf_counter() - tg
             if values is not None:
                 values[:, s0:s1] = vbuf
