@@ -35,6 +35,8 @@ so results agree to float32 rounding (the fixtures match to ~1e-6).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit, prange
 from threadpoolctl import ThreadpoolController
@@ -234,7 +236,7 @@ def build_traces(K, alpha, Z0, SB, Z):
                 z[u] = prev[u] * alpha + (one if flags[u] != 0 else np.float32(0.0))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def state_pass(aK, n_hid, alif, COEF_b, EF_b, EPS_b, TMP, dg):
     """One slot's block-start terms and state update of the matrix-product form:
     ``dg += ebar0*c + eps0*d``, ``ebar = aK*ebar0 + g*eps0 + TMP[:, :H]``,
@@ -244,7 +246,7 @@ def state_pass(aK, n_hid, alif, COEF_b, EF_b, EPS_b, TMP, dg):
     d = COEF_b[1]
     g = COEF_b[2]
     pf = COEF_b[3]
-    for u in prange(EF_b.shape[0]):
+    for u in range(EF_b.shape[0]):
         ef = EF_b[u]
         tm = TMP[u]
         dgu = dg[u]
@@ -265,23 +267,49 @@ def state_pass(aK, n_hid, alif, COEF_b, EF_b, EPS_b, TMP, dg):
 
 def dense_block(K: int, alpha: np.float32, aK: np.float32, n_hid: int, alif: bool,
                 GB: np.ndarray, SB: np.ndarray, Z0: np.ndarray, COEF: np.ndarray,
-                EF: np.ndarray, EPS: np.ndarray, DG: np.ndarray, Z: np.ndarray,
+                EF: np.ndarray, EPS: np.ndarray, DGT: np.ndarray, Z: np.ndarray,
                 TMP: np.ndarray) -> None:
     """The matrix-product form of a block (``GB`` unfiltered by ``filter_block``): BLAS
-    products ``DG += Z^T [H | E]`` over the whole batch, ``Z_b^T [G | F]_b`` per slot.
-    ``Z`` (B, >=K, U) and ``TMP`` (U, m*n_hid) are scratch."""
+    products ``DG += Z^T [H | E]`` and, per slot, ``Z_b^T [G | F]_b``.
+
+    Each of the C = ``DGT.shape[0]`` chunks of the batch runs on its own Python thread
+    (numpy and the nogil state pass release the GIL) with a one-thread BLAS: the
+    library's own idle workers would spin against numba's threads between the calls
+    (measured: a B=1 block 30x slower on a loaded 2-core machine). ``Z`` (B, >=K, U)
+    and ``TMP`` (C, U, m*n_hid) are scratch.
+    """
     B, U = Z0.shape
     H = n_hid
     m = 2 if alif else 1
+    C = DGT.shape[0]
+    per = (B + C - 1) // C
     build_traces(K, alpha, Z0, SB, Z)
-    zf = Z[:, :K].reshape(B * K, U)
-    # one BLAS thread: the library's idle workers would otherwise spin against numba's
-    # threads between the calls (measured: a B=1 block 30x slower on a loaded 2-core box)
+
+    def chunk(ch: int) -> None:
+        b0, b1 = ch * per, min(B, (ch + 1) * per)
+        if b0 >= b1:
+            return
+        zf = Z[b0:b1, :K].reshape((b1 - b0) * K, U)
+        DGT[ch] += zf.T @ GB[b0:b1, :K, 2 * H:].reshape((b1 - b0) * K, -1)
+        for b in range(b0, b1):
+            np.matmul(Z[b, :K].T, GB[b, :K, :m * H], out=TMP[ch])
+            state_pass(aK, H, alif, COEF[b], EF[b], EPS[b], TMP[ch], DGT[ch])
+
     with _blas_controller().limit(limits=1, user_api="blas"):
-        DG += zf.T @ GB[:, :K, 2 * H:].reshape(B * K, -1)
-        for b in range(B):
-            np.matmul(Z[b, :K].T, GB[b, :K, :m * H], out=TMP)
-            state_pass(aK, H, alif, COEF[b], EF[b], EPS[b], TMP, DG)
+        if C == 1:
+            chunk(0)
+        else:
+            list(_pool(C).map(chunk, range(C)))
+
+
+_POOL: dict[int, ThreadPoolExecutor] = {}
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    """A pool of ``n`` threads for the dense form's batch chunks (kept for the process)."""
+    if n not in _POOL:
+        _POOL[n] = ThreadPoolExecutor(n, thread_name_prefix="eprop-gemm")
+    return _POOL[n]
 
 
 _CONTROLLER: list[ThreadpoolController] = []
@@ -321,8 +349,8 @@ def gradient_block(K: int, alpha: float, rho: float, beta: np.ndarray, n_out: in
         m = 2 if alif else 1
         if scratch.get("Z") is None or scratch["Z"].shape[:2] != (B, GB.shape[1]):
             scratch["Z"] = np.zeros((B, GB.shape[1], U), np.float32)
-            scratch["TMP"] = np.zeros((U, m * n_hid), np.float32)
-        dense_block(K, a32, aK, n_hid, alif, GB, SB, Z0, COEF, EF, EPS, DGT[0], scratch["Z"],
+            scratch["TMP"] = np.zeros((DGT.shape[0], U, m * n_hid), np.float32)
+        dense_block(K, a32, aK, n_hid, alif, GB, SB, Z0, COEF, EF, EPS, DGT, scratch["Z"],
                     scratch["TMP"])
         return mode
     filter_block(K, np.float64(a32), np.float64(rho), beta, n_hid, n_out, alif,
