@@ -49,6 +49,9 @@ N_NF = 7
 # Per-neuron integer parameters (columns of nrn_i; NI_COL: index among the hidden neurons).
 NI_KIND, NI_HAS_RF, NI_REL_RESET, NI_IDR, NI_COL = range(5)
 N_NI = 5
+# Hidden populations: integer (hp_i) and float (hp_f) columns.
+HP_START, HP_END, HP_COL0, HP_U0, HP_ALIF, HP_HAS_RF, HP_REL_RESET, HP_IDR = range(8)
+HF_VTH, HF_VRESET, HF_TREFRAC, HF_BETA, HF_PSI_SCALE, HF_ISCALE = range(6)
 # Output populations (columns of opop).
 OP_START, OP_END, OP_LOSS, OP_READOUT, OP_COL0 = range(5)
 N_OP = 5
@@ -106,10 +109,12 @@ def _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid, ev_pt
 
 
 @njit(cache=True, inline="always")
-def _unit(b, gid, u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A, PSI, FAVG, E, FB,
-          ZH, ZH_N, SPK_N, n_hid, GB, SB):
-    """One step of hidden neuron ``gid`` (position ``u`` in ``work``) in batch slot ``b``.
+def _hidden(b, p, g0, g1, kk, dt, learn, glob, hp_i, hp_f, X, V, RF, A, PSI, FAVG, E, FB,
+            ZH, ZH_N, SPK_N, n_hid, GB, SB):
+    """One step of hidden neurons ``g0 .. g1-1`` of hidden population ``p``, slot ``b``.
 
+    The population's constants are hoisted (``hp_i``/``hp_f`` rows) and the update is
+    written with selects, so the loop over neurons has no data-dependent branches.
     When learning, records into row ``kk`` of the block buffers what the gradient
     needs (``eprop_gradient``): the previous step's psi, regularisation factor and
     learning signal, and whether the neuron spikes.
@@ -117,72 +122,74 @@ def _unit(b, gid, u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A, PSI, FAVG, 
     zero = np.float32(0.0)
     one = np.float32(1.0)
     alpha = glob[G_ALPHA]
-    kind = nrn_i[gid, NI_KIND]
-    zf = ZH[b, gid]
-    vth = nrn_f[gid, NF_VTH]
-    beta_a = nrn_f[gid, NF_BETA]
-    is_alif = kind == K_ALIF
     rho = glob[G_RHO]
-    col = nrn_i[gid, NI_COL]
-    if learn:
-        # the previous step's values the synapses of mlGeNN's step would use:
-        # columns [psi | reg | L | ...] of the block buffer (eprop_gradient.filter_block)
-        row = GB[b, kk]
-        row[col] = PSI[b, gid]
-        row[n_hid + col] = (FAVG[b, gid] - glob[G_FTARGET]) * glob[G_CREG]
-        row[2 * n_hid + col] = E[b, gid]
-    # input current: last step's spikes, delivered by _end_step
-    isyn = X[b, gid]
-    X[b, gid] = zero
-    # neuron update
-    has_rf = nrn_i[gid, NI_HAS_RF] != 0
-    v = V[b, gid]
-    rf = RF[b, gid]
-    integrate = True
-    if has_rf and rf > zero:
-        rf -= dt
-        integrate = nrn_i[gid, NI_IDR] != 0
-    if integrate:
-        v = alpha * v + nrn_f[gid, NF_ISCALE] * isyn
-    thr = vth
-    a = zero
-    if is_alif:
-        a = A[b, gid] * rho
-        thr = vth + beta_a * a
-    E[b, gid] = FB[b, col]
-    fav = FAVG[b, gid] * glob[G_AFAV]
-    if has_rf and rf > zero:
-        psi = zero
-    else:
-        psi = nrn_f[gid, NF_PSI_SCALE] * max(zero, one - abs((v - thr) / vth))
-    PSI[b, gid] = psi
-    zf = zf * alpha
-    if zf < FLT_MIN:
-        zf = zero
-    if v >= thr and (not has_rf or rf <= zero):
-        if nrn_i[gid, NI_REL_RESET] != 0:
-            v -= vth - nrn_f[gid, NF_VRESET]
-        else:
-            v = nrn_f[gid, NF_VRESET]
-        if is_alif:
+    afav = glob[G_AFAV]
+    one_m_afav = glob[G_ONE_M_AFAV]
+    ft = glob[G_FTARGET]
+    creg = glob[G_CREG]
+    start = hp_i[p, HP_START]
+    c0 = hp_i[p, HP_COL0] + g0 - start
+    u0 = hp_i[p, HP_U0] + g0 - start
+    alif = hp_i[p, HP_ALIF] != 0
+    has_rf = hp_i[p, HP_HAS_RF] != 0
+    rel_reset = hp_i[p, HP_REL_RESET] != 0
+    idr = hp_i[p, HP_IDR] != 0
+    vth = hp_f[p, HF_VTH]
+    vreset = hp_f[p, HF_VRESET]
+    rel = vth - vreset
+    trefrac = hp_f[p, HF_TREFRAC]
+    beta_a = hp_f[p, HF_BETA]
+    psi_scale = hp_f[p, HF_PSI_SCALE]
+    iscale = hp_f[p, HF_ISCALE]
+    row = GB[b, kk]
+    flags = SB[b, kk]
+    for i in range(g1 - g0):
+        gid = g0 + i
+        c = c0 + i
+        fav = FAVG[b, gid]
+        if learn:
+            # the previous step's values the synapses of mlGeNN's step would use:
+            # columns [psi | reg | L | ...] of the block buffer (eprop_gradient.filter_block)
+            row[c] = PSI[b, gid]
+            row[n_hid + c] = (fav - ft) * creg
+            row[2 * n_hid + c] = E[b, gid]
+        # input current: last step's spikes, delivered by _end_step
+        isyn = X[b, gid]
+        X[b, gid] = zero
+        v = V[b, gid]
+        rf = RF[b, gid]
+        in_rf = has_rf and rf > zero
+        if in_rf:
+            rf -= dt
+        if idr or not in_rf:
+            v = alpha * v + iscale * isyn
+        a = A[b, gid] * rho if alif else zero
+        thr = vth + beta_a * a if alif else vth
+        E[b, gid] = FB[b, c]
+        fav = fav * afav
+        still_rf = has_rf and rf > zero
+        psi = zero if still_rf else psi_scale * max(zero, one - abs((v - thr) / vth))
+        PSI[b, gid] = psi
+        zf = ZH[b, gid] * alpha
+        if zf < FLT_MIN:
+            zf = zero
+        fire = v >= thr and not still_rf
+        if fire:
+            v = v - rel if rel_reset else vreset
             a += one
-        if has_rf:
-            rf = nrn_f[gid, NF_TREFRAC]
-        fav += glob[G_ONE_M_AFAV]
-        zf += one
-        SPK_N[b, gid] = one
-        fire = True
-    else:
-        SPK_N[b, gid] = zero
-        fire = False
-    if learn:
-        SB[b, kk, u] = 1 if fire else 0
-    V[b, gid] = v
-    RF[b, gid] = rf
-    if is_alif:
-        A[b, gid] = a
-    FAVG[b, gid] = fav
-    ZH_N[b, gid] = zf
+            if has_rf:
+                rf = trefrac
+            fav += one_m_afav
+            zf += one
+        SPK_N[b, gid] = one if fire else zero
+        if learn:
+            flags[u0 + i] = 1 if fire else 0
+        V[b, gid] = v
+        RF[b, gid] = rf
+        if alif:
+            A[b, gid] = a
+        FAVG[b, gid] = fav
+        ZH_N[b, gid] = zf
 
 
 @njit(cache=True, inline="always")
@@ -239,7 +246,7 @@ def _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X, opop,
 
 
 @njit(cache=True, inline="always")
-def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post, dl_w,
+def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post, dl_w, dl_run,
               V, A, RF, R, E, DB, SM, PSI, FAVG,
               rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
     """New spikes/traces become the previous ones and are delivered for the next step
@@ -250,8 +257,7 @@ def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post
     SPK[b, :] = SPK_N[b, :]
     for row in range(dl_pre.shape[0]):
         if SPK[b, dl_pre[row]] != zero:
-            for s in range(dl_ptr[row], dl_ptr[row + 1]):
-                X[b, dl_post[s]] += dl_w[s]
+            _deliver_row(X[b], row, dl_ptr, dl_post, dl_w, dl_run)
     for k in range(rec_gid.shape[0]):
         _record(rec, b, r, k, rec_var[k], rec_gid[k], V, A, RF, R, E, DB, SM, SPK, PSI,
                 FAVG, ZH)
@@ -268,7 +274,7 @@ def _end_step(b, r, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre, dl_post
 
 
 @njit(cache=True)
-def redeliver(SPK, X, dl_ptr, dl_pre, dl_post, dl_w):
+def redeliver(SPK, X, dl_ptr, dl_pre, dl_post, dl_w, dl_run):
     """Recompute the pending input of the last step's spikes (after a weight change)."""
     zero = np.float32(0.0)
     for b in range(X.shape[0]):
@@ -276,15 +282,31 @@ def redeliver(SPK, X, dl_ptr, dl_pre, dl_post, dl_w):
             X[b, n] = zero
         for row in range(dl_pre.shape[0]):
             if SPK[b, dl_pre[row]] != zero:
-                for s in range(dl_ptr[row], dl_ptr[row + 1]):
-                    X[b, dl_post[s]] += dl_w[s]
+                _deliver_row(X[b], row, dl_ptr, dl_post, dl_w, dl_run)
+
+
+@njit(cache=True, inline="always")
+def _deliver_row(x, row, dl_ptr, dl_post, dl_w, dl_run):
+    """Add the weights of one spiking row to the targets' inputs ``x``; rows whose targets
+    are a run of consecutive neurons (dense connections) take the vectorised form."""
+    s0 = dl_ptr[row]
+    s1 = dl_ptr[row + 1]
+    g0 = dl_run[row]
+    if g0 >= 0:
+        xs = x[g0:g0 + s1 - s0]
+        ws = dl_w[s0:s1]
+        for i in range(s1 - s0):
+            xs[i] += ws[i]
+    else:
+        for s in range(s0, s1):
+            x[dl_post[s]] += dl_w[s]
 
 
 @njit(cache=True, parallel=True)
 def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
-                glob, nrn_i, nrn_f, bias, work, hid_u, in_rng, work_pos,
+                glob, nrn_f, bias, work, hp_i, hp_f, hid_gid, hid_pop, in_rng, work_pos,
                 ev_step, ev_gid, ev_ptr, ev_end, fb_w, out_gid,
-                dl_ptr, dl_pre, dl_post, dl_w, opop,
+                dl_ptr, dl_pre, dl_post, dl_w, dl_run, opop,
                 V, RF, A, PSI, FAVG, E, FB, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
                 n_hid, GB, SB,
                 labels, targets, LSUM, learn,
@@ -292,9 +314,10 @@ def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
     """Run e-prop steps [step0, step1) for every batch slot, updating all state in place.
 
     Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``work``: the
-    non-output neurons, ``hid_u`` the positions of the hidden ones in it,
-    ``in_rng`` (R, 2) the gid ranges of the input populations, ``work_pos`` each
-    gid's position in ``work``; input events (``kernels.stage_spike_inputs``)
+    non-output neurons, ``work_pos`` each gid's position in it; ``hp_i``/``hp_f``
+    the hidden populations' constants, ``hid_gid``/``hid_pop`` every hidden
+    neuron and its population; ``in_rng`` (R, 2) the gid ranges of the input
+    populations; input events (``kernels.stage_spike_inputs``)
     ``ev_step``/``ev_gid`` with per-slot cursors ``ev_ptr`` up to ``ev_end``;
     ``fb_w`` (n_out, n_hid): summed output weights, ``out_gid`` the output
     neurons in column order; ``FB`` (B, n_hid): scratch for the feedback.
@@ -313,7 +336,7 @@ def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
     parallel over the batch (for small batches).
     """
     B = V.shape[0]
-    Hn = hid_u.shape[0]
+    Hn = hid_gid.shape[0]
     ecol0 = 3 * n_hid
     if by_batch:
         C = min(B, n_threads)
@@ -324,14 +347,14 @@ def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
                     kk = k0 + step - step0
                     _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid,
                               ev_ptr, ev_end, fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB)
-                    for h in range(Hn):
-                        u = hid_u[h]
-                        _unit(b, work[u], u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A,
-                              PSI, FAVG, E, FB, ZH, ZH_N, SPK_N, n_hid, GB, SB)
+                    for p in range(hp_i.shape[0]):
+                        _hidden(b, p, hp_i[p, HP_START], hp_i[p, HP_END], kk, dt, learn, glob,
+                                hp_i, hp_f, X, V, RF, A, PSI, FAVG, E, FB, ZH, ZH_N, SPK_N,
+                                n_hid, GB, SB)
                     _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X,
                              opop, V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
                     _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr,
-                              dl_pre, dl_post, dl_w, V, A, RF, R, E, DB, SM, PSI, FAVG,
+                              dl_pre, dl_post, dl_w, dl_run, V, A, RF, R, E, DB, SM, PSI, FAVG,
                               rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt)
         return 0
     for step in range(step0, step1):
@@ -340,16 +363,16 @@ def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
             _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid, ev_ptr,
                       ev_end, fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB)
         for h in prange(Hn):
-            u = hid_u[h]
-            gid = work[u]
+            gid = hid_gid[h]
             for b in range(B):
-                _unit(b, gid, u, kk, dt, learn, glob, nrn_i, nrn_f, X, V, RF, A, PSI, FAVG,
-                      E, FB, ZH, ZH_N, SPK_N, n_hid, GB, SB)
+                _hidden(b, hid_pop[h], gid, gid + 1, kk, dt, learn, glob, hp_i, hp_f, X, V, RF,
+                        A, PSI, FAVG, E, FB, ZH, ZH_N, SPK_N, n_hid, GB, SB)
         for b in prange(B):
             _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X, opop,
                      V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
             _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre,
-                      dl_post, dl_w, V, A, RF, R, E, DB, SM, PSI, FAVG, rec_gid, rec_var, rec,
+                      dl_post, dl_w, dl_run, V, A, RF, R, E, DB, SM, PSI, FAVG, rec_gid, rec_var,
+                      rec,
                       srec_mask, srec_step, srec_id, srec_cnt)
     return 0
 
@@ -471,7 +494,20 @@ class EPropSimulator:
         self.beta_h = nrn_f[hid, NF_BETA].copy()
         self.work_pos = work_pos = np.full(N, -1, np.int64)
         work_pos[self.work] = np.arange(self.work.shape[0])
-        self.hid_u = work_pos[hid]
+        self.hid_gid = hid
+        hp_i, hp_f, hid_pop = [], [], np.zeros(hid.shape[0], np.int64)
+        for p in range(len(lay.populations)):
+            s0, s1 = int(lay.pop_i[p, P_START]), int(lay.pop_i[p, P_END])
+            if s1 > s0 and nrn_i[s0, NI_KIND] in (K_LIF, K_ALIF):
+                c0 = int(nrn_i[s0, NI_COL])
+                hid_pop[c0:c0 + s1 - s0] = len(hp_i)
+                hp_i.append((s0, s1, c0, work_pos[s0], nrn_i[s0, NI_KIND] == K_ALIF,
+                             nrn_i[s0, NI_HAS_RF], nrn_i[s0, NI_REL_RESET], nrn_i[s0, NI_IDR]))
+                hp_f.append([nrn_f[s0, k] for k in (NF_VTH, NF_VRESET, NF_TREFRAC, NF_BETA,
+                                                    NF_PSI_SCALE, NF_ISCALE)])
+        self.hp_i = np.asarray(hp_i, np.int64).reshape(-1, 8)
+        self.hp_f = np.asarray(hp_f, np.float32).reshape(-1, 6)
+        self.hid_pop = hid_pop
         self.in_rng = np.asarray(
             [(lay.pop_i[p, P_START], lay.pop_i[p, P_END]) for p in range(len(lay.populations))
              if lay.pop_i[p, P_TYPE] == SPIKE_INPUT], np.int64).reshape(-1, 2)
@@ -518,6 +554,18 @@ class EPropSimulator:
         self.dl_pre = np.concatenate(row_pre) if row_pre else np.zeros(0, np.int64)
         self.dl_ptr = np.cumsum(np.concatenate(row_ptr)).astype(np.int64)
         self.dl_post = post
+        # rows whose targets are consecutive neurons: their first target, else -1
+        n_row = np.diff(self.dl_ptr)
+        starts = self.dl_ptr[:-1][n_row > 0]
+        first = np.full(n_row.shape[0], -1, np.int64)
+        first[n_row > 0] = post[starts]
+        step_ok = np.ones(post.shape[0], bool)
+        step_ok[1:] = np.diff(post) == 1
+        step_ok[starts] = True  # a row's first synapse starts its run
+        bad_rows = np.zeros(n_row.shape[0] + 1, np.int64)
+        np.add.at(bad_rows, np.searchsorted(self.dl_ptr, np.flatnonzero(~step_ok),
+                                            side="right") - 1, 1)
+        self.dl_run = np.where((bad_rows[:-1] == 0) & (n_row > 0), first, -1).astype(np.int64)
         self.dl_widx = wi
         self.dl_w = np.zeros(self.dl_widx.shape[0], np.float32)
         self.refresh_weights()
@@ -587,7 +635,8 @@ class EPropSimulator:
         self.dl_w[:] = w[self.dl_widx]
         if hasattr(self, "X"):
             # spikes of the last step are delivered in the next step, with the new weights
-            redeliver(self.SPK, self.X, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w)
+            redeliver(self.SPK, self.X, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w,
+                      self.dl_run)
 
     def take_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(DeltaG per flat synapse, DeltaBias per neuron), summed over the batch; then zeroed."""
@@ -736,9 +785,10 @@ class EPropSimulator:
             scnt = np.zeros(B, np.int64)
             eprop_steps(
                 s0, s1, s0 - block0, self.T, self.dt, self.train_bias, self.by_batch, threads,
-                self.glob, self.nrn_i, self.nrn_f, lay.bias, self.work, self.hid_u,
-                self.in_rng, self.work_pos, ev_step, ev_gid, ev_ptr, ev_off[1:], self.fb_w,
-                self.out_gid, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w, self.opop,
+                self.glob, self.nrn_f, lay.bias, self.work, self.hp_i, self.hp_f,
+                self.hid_gid, self.hid_pop, self.in_rng, self.work_pos, ev_step, ev_gid,
+                ev_ptr, ev_off[1:], self.fb_w, self.out_gid, self.dl_ptr, self.dl_pre,
+                self.dl_post, self.dl_w, self.dl_run, self.opop,
                 self.V[:B], self.RF[:B], self.A[:B], self.PSI[:B], self.FAVG[:B], self.E[:B],
                 self.FB[:B], self.ZH[:B], self.SPK[:B], self.ZH_N[:B], self.SPK_N[:B],
                 self.X[:B], self.SM[:B], self.R[:B], self.DB[:B], self.n_hid, self.GB[:B],
