@@ -302,15 +302,8 @@ def _deliver_row(x, row, dl_ptr, dl_post, dl_w, dl_run):
             x[dl_post[s]] += dl_w[s]
 
 
-@njit(cache=True, parallel=True)
-def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
-                glob, nrn_f, bias, work, hp_i, hp_f, hid_gid, hid_pop, in_rng, work_pos,
-                ev_step, ev_gid, ev_ptr, ev_end, fb_w, out_gid,
-                dl_ptr, dl_pre, dl_post, dl_w, dl_run, opop,
-                V, RF, A, PSI, FAVG, E, FB, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
-                n_hid, GB, SB,
-                labels, targets, LSUM, learn,
-                rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
+def eprop_steps(step0: int, step1: int, k0: int, T: int, dt: np.float32, train_bias: bool,
+                by_batch: bool, n_threads: int, *args: Any) -> int:
     """Run e-prop steps [step0, step1) for every batch slot, updating all state in place.
 
     Shapes: state ``(B, N)`` float32 indexed by global neuron id; ``work``: the
@@ -333,30 +326,58 @@ def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
     ``by_batch``: each of ``n_threads`` threads runs whole trials of its own
     batch slots (no synchronisation per step); otherwise every step runs in
     parallel over hidden neurons, with the per-slot work before and after it in
-    parallel over the batch (for small batches).
+    parallel over the batch (for small batches). The two schedules are separate
+    kernels, so a process compiles only the one it uses.
     """
+    kernel = _steps_by_batch if by_batch else _steps_by_neuron
+    return kernel(step0, step1, k0, T, dt, train_bias, n_threads, *args)
+
+
+@njit(cache=True, parallel=True)
+def _steps_by_batch(step0, step1, k0, T, dt, train_bias, n_threads,
+                    glob, nrn_f, bias, work, hp_i, hp_f, hid_gid, hid_pop, in_rng, work_pos,
+                    ev_step, ev_gid, ev_ptr, ev_end, fb_w, out_gid,
+                    dl_ptr, dl_pre, dl_post, dl_w, dl_run, opop,
+                    V, RF, A, PSI, FAVG, E, FB, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
+                    n_hid, GB, SB,
+                    labels, targets, LSUM, learn,
+                    rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
+    """``eprop_steps`` with each thread running whole trials of its batch slots."""
+    B = V.shape[0]
+    ecol0 = 3 * n_hid
+    C = min(B, n_threads)
+    per = (B + C - 1) // C
+    for ch in prange(C):
+        for b in range(ch * per, min(B, (ch + 1) * per)):
+            for step in range(step0, step1):
+                kk = k0 + step - step0
+                _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid,
+                          ev_ptr, ev_end, fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB)
+                for p in range(hp_i.shape[0]):
+                    _hidden(b, p, hp_i[p, HP_START], hp_i[p, HP_END], kk, dt, learn, glob,
+                            hp_i, hp_f, X, V, RF, A, PSI, FAVG, E, FB, ZH, ZH_N, SPK_N,
+                            n_hid, GB, SB)
+                _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X,
+                         opop, V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
+                _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr,
+                          dl_pre, dl_post, dl_w, dl_run, V, A, RF, R, E, DB, SM, PSI, FAVG,
+                          rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt)
+    return 0
+
+
+@njit(cache=True, parallel=True)
+def _steps_by_neuron(step0, step1, k0, T, dt, train_bias, n_threads,
+                     glob, nrn_f, bias, work, hp_i, hp_f, hid_gid, hid_pop, in_rng, work_pos,
+                     ev_step, ev_gid, ev_ptr, ev_end, fb_w, out_gid,
+                     dl_ptr, dl_pre, dl_post, dl_w, dl_run, opop,
+                     V, RF, A, PSI, FAVG, E, FB, ZH, SPK, ZH_N, SPK_N, X, SM, R, DB,
+                     n_hid, GB, SB,
+                     labels, targets, LSUM, learn,
+                     rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt):
+    """``eprop_steps`` with every step parallel over hidden neurons, then over the batch."""
     B = V.shape[0]
     Hn = hid_gid.shape[0]
     ecol0 = 3 * n_hid
-    if by_batch:
-        C = min(B, n_threads)
-        per = (B + C - 1) // C
-        for ch in prange(C):
-            for b in range(ch * per, min(B, (ch + 1) * per)):
-                for step in range(step0, step1):
-                    kk = k0 + step - step0
-                    _pre_step(b, step, kk, learn, glob, in_rng, work_pos, ev_step, ev_gid,
-                              ev_ptr, ev_end, fb_w, out_gid, E, FB, ZH, ZH_N, SPK_N, SB)
-                    for p in range(hp_i.shape[0]):
-                        _hidden(b, p, hp_i[p, HP_START], hp_i[p, HP_END], kk, dt, learn, glob,
-                                hp_i, hp_f, X, V, RF, A, PSI, FAVG, E, FB, ZH, ZH_N, SPK_N,
-                                n_hid, GB, SB)
-                    _outputs(b, step, kk, T, learn, train_bias, nrn_f, bias, X,
-                             opop, V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
-                    _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr,
-                              dl_pre, dl_post, dl_w, dl_run, V, A, RF, R, E, DB, SM, PSI, FAVG,
-                              rec_gid, rec_var, rec, srec_mask, srec_step, srec_id, srec_cnt)
-        return 0
     for step in range(step0, step1):
         kk = k0 + step - step0
         for b in prange(B):
@@ -372,8 +393,7 @@ def eprop_steps(step0, step1, k0, T, dt, train_bias, by_batch, n_threads,
                      V, E, SM, R, DB, LSUM, labels, targets, ecol0, GB)
             _end_step(b, step - step0, step, work, ZH, SPK, ZH_N, SPK_N, X, dl_ptr, dl_pre,
                       dl_post, dl_w, dl_run, V, A, RF, R, E, DB, SM, PSI, FAVG, rec_gid, rec_var,
-                      rec,
-                      srec_mask, srec_step, srec_id, srec_cnt)
+                      rec, srec_mask, srec_step, srec_id, srec_cnt)
     return 0
 
 
