@@ -297,13 +297,14 @@ def test_pattern_task_mse_decreases() -> None:
 def test_batch_and_neuron_parallel_modes_agree(bs: int) -> None:
     """Both kernel schedules compute the same trial (gradients up to summation order)."""
     from app.training.engine import eprop_kernels as EK
+    from app.training.engine.eprop_sim import EPropSimulator
     from app.training.engine.layout import build_layout
 
     results = []
     for mode in ("batch", "neurons"):
         net, *_ = small_net(hidden=AdaptiveLeakyIntegrateFire(v_thresh=0.3, tau_refrac=5.0))
         lay = build_layout(net, 1.0, np.random.default_rng(5))
-        sim = EK.EPropSimulator(lay, bs, 1.0, 40, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
+        sim = EPropSimulator(lay, bs, 1.0, 40, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
                                 20.0, 2000.0, 500.0, 0.001, 10.0, True, parallel=mode)
         assert sim.by_batch == (mode == "batch")
         for trial in range(2):

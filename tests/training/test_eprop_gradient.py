@@ -27,6 +27,7 @@ from app.model.neurons import (
 from app.training.compilers.eprop import default_params
 from app.training.data import preprocess_spikes
 from app.training.engine import eprop_kernels as EK
+from app.training.engine.eprop_sim import EPropSimulator
 from app.training.engine.layout import build_layout
 
 T, B, TRIALS = 40, 2, 2
@@ -68,7 +69,7 @@ def spikes(seed: int) -> list:
 def simulate(block_steps: int, form: str = "sparse"):
     """Two trials with carried state; per trial the gradients and the recorded values."""
     lay = build_layout(network(), 1.0, np.random.default_rng(7))
-    sim = EK.EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
+    sim = EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
                             TAU_MEM, TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True,
                             block_steps=block_steps, gradient=form)
     rv = [(p, v) for p in ("inp", *HIDDEN) for v in ("ZFilter",)]
@@ -155,16 +156,16 @@ def test_block_length_is_spread_over_the_trial_and_validated() -> None:
     lay = build_layout(network(), 1.0, np.random.default_rng(7))
     args = (lay, B, 1.0, 100, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM, TAU_ADAPT,
             TAU_REG, C_REG, F_TARGET, True)
-    assert EK.EPropSimulator(*args, block_steps=30).block == 25  # 4 blocks of 25, not 30+30+30+10
-    assert EK.EPropSimulator(*args, block_steps=500).block == 100
+    assert EPropSimulator(*args, block_steps=30).block == 25  # 4 blocks of 25, not 30+30+30+10
+    assert EPropSimulator(*args, block_steps=500).block == 100
     with pytest.raises(ValueError, match="block_steps"):
-        EK.EPropSimulator(*args, block_steps=0)
+        EPropSimulator(*args, block_steps=0)
 
 
 def test_auto_form_follows_the_spike_rate() -> None:
     """BLAS products for busy blocks, a row add per spike for sparse ones."""
     lay = build_layout(network(), 1.0, np.random.default_rng(7))
-    sim = EK.EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
+    sim = EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
                             TAU_MEM, TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True, block_steps=10)
     sim.set_labels({"out": np.array([0, 1])}, B)
     sim.set_inputs({"inp": spikes(0)}, B)  # 25 % of the inputs spike per step
@@ -176,5 +177,5 @@ def test_auto_form_follows_the_spike_rate() -> None:
     sim.run_trial(B, True)
     assert sim.block_forms == {"sparse": 4, "dense": 4}
     with pytest.raises(ValueError, match="gradient"):
-        EK.EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM,
+        EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM,
                           TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True, gradient="gemm")

@@ -26,6 +26,7 @@ from app.model.neurons import (
 )
 from app.training.data import preprocess_spikes
 from app.training.engine import eprop_kernels as EK
+from app.training.engine.eprop_sim import EPropSimulator
 from app.training.engine.layout import build_layout
 from app.training.optimisers import Adam
 
@@ -94,7 +95,7 @@ def run(case: str, prefix: str, n_batches: int, record: bool, form: str = "auto"
     lay = build_layout(net, 1.0, np.random.default_rng(0))
     T = int(d["example_timesteps"])
     ro = EK.RD_SUM if cfg["populations"]["out"]["readout"] == "sum_var" else EK.RD_VAR
-    sim = EK.EPropSimulator(lay, 1, float(d["dt"]), T,
+    sim = EPropSimulator(lay, 1, float(d["dt"]), T,
                             {"out": EK.LOSS_SCE if sce else EK.LOSS_MSE}, {"out": ro},
                             hp["tau_mem"], hp.get("tau_adapt"), 500.0, 0.001, 10.0, True,
                             gradient=form)
