@@ -29,8 +29,11 @@ presynaptic trace ``z_i(k)``, with per-postsynaptic coefficients, so
 So one block costs one pass over the per-synapse state (``apply_block``'s
 dense part: the carried ``ebar``/``eps_a`` terms and the rank-one
 ``z(0)`` terms) plus one row add per presynaptic spike, instead of K
-passes. The summation order differs from mlGeNN's step-by-step recursion,
-so results agree to float32 rounding (the fixtures match to ~1e-6).
+passes. Blocks where many neurons spike run the same products as BLAS
+GEMMs on the rebuilt traces instead (``dense_block``; it needs B*K*pre more
+floats of scratch, allocated on first use). The summation order differs
+from mlGeNN's step-by-step recursion, so results agree to float32 rounding
+(the fixtures match to <1e-6).
 """
 
 from __future__ import annotations
