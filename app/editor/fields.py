@@ -5,6 +5,7 @@ reverted) so they never reach the document.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -82,6 +83,58 @@ class NumberEdit(QLineEdit):
             self.committed.emit(value)
 
 
+def _fmt_pair(value: Any) -> str:
+    return "" if value is None else f"{value[0]}, {value[1]}"
+
+
+class PairEdit(QLineEdit):
+    """A (height, width) field: "3" or "3, 2"; empty means none for optional pairs."""
+
+    committed = Signal(object)
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.param = param
+        self._value: Any = param.default
+        self.setPlaceholderText("default" if param.kind == "optpair" else "height, width")
+        self.editingFinished.connect(self._commit)
+
+    def value(self) -> Any:
+        """Last accepted value."""
+        return self._value
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` without committing."""
+        self._value = value
+        self.setText(_fmt_pair(value))
+        self.setStyleSheet("")
+        self.setToolTip(self.param.help)
+
+    def _commit(self) -> None:
+        text = self.text().strip()
+        try:
+            m = re.fullmatch(r"(\d+)\s*(?:[,x]\s*(\d+))?", text)
+            if not text:
+                raw: Any = None
+            elif m is None:
+                raise ProjectError("must be a whole number or \"height, width\"",
+                                   self.param.name)
+            else:
+                raw = int(m.group(1)) if m.group(2) is None else [int(m.group(1)),
+                                                                   int(m.group(2))]
+            value = check_value(self.param, raw, self.param.name)
+        except ProjectError as exc:
+            self.setStyleSheet("border: 1px solid #d04040;")
+            self.setToolTip(f"{self.param.title} {exc.message}; kept "
+                            f"{_fmt_pair(self._value) or 'default'}")
+            self.setText(_fmt_pair(self._value))
+            return
+        self.setStyleSheet("")
+        if value != self._value:
+            self._value = value
+            self.committed.emit(value)
+
+
 class ParamForm(QWidget):
     """A form with one typed widget per Param; emits ``edited(name, value)``."""
 
@@ -129,6 +182,10 @@ class ParamForm(QWidget):
             w.currentIndexChanged.connect(
                 lambda i, n=p.name, box=w: self.edited.emit(n, box.itemData(i)))
             return w
+        if p.kind in ("pair", "optpair"):
+            w = PairEdit(p)
+            w.committed.connect(lambda v, n=p.name: self.edited.emit(n, v))
+            return w
         w = NumberEdit(p)
         w.committed.connect(lambda v, n=p.name: self.edited.emit(n, v))
         return w
@@ -147,7 +204,7 @@ class ParamForm(QWidget):
                     w.setValue(int(v))
                 elif isinstance(w, QComboBox):
                     w.setCurrentIndex(max(0, w.findData(v)))
-                elif isinstance(w, NumberEdit):
+                elif isinstance(w, (NumberEdit, PairEdit)):
                     w.set_value(v)
             finally:
                 w.blockSignals(False)

@@ -5,6 +5,7 @@ widgets are refreshed from the document on every change.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
@@ -33,7 +34,7 @@ from app.editor.fields import INT_MAX, NumberEdit, ParamForm
 from app.project import schema
 from app.project.build import resolve_path
 from app.project.defaults import Change, apply_compiler_defaults
-from app.project.document import NAME_RE, Project, new_compiler
+from app.project.document import NAME_RE, Project, check_shape, new_compiler
 from app.project.errors import ProjectError
 from app.project.schema import Param
 from app.project.validate import (
@@ -155,7 +156,13 @@ class SelectionPanel(QWidget):
         self.pop_size.setRange(1, 10_000_000)
         self.pop_size.setKeyboardTracking(False)
         self.pop_size.setSuffix(" neurons")
-        self.pop_size.valueChanged.connect(lambda v: self._pop_set("size", int(v)))
+        self.pop_size.valueChanged.connect(lambda v: self._pop_set_size(int(v)))
+        self.pop_shape = QLineEdit()
+        self.pop_shape.setObjectName("pop_shape")
+        self.pop_shape.setPlaceholderText("flat (or height, width, channels)")
+        self.pop_shape.setToolTip("Shape for convolution/pooling, e.g. 28, 28, 1; set by the "
+                                  "connectivity for their targets")
+        self.pop_shape.editingFinished.connect(self._pop_set_shape)
         self.pop_readout = QComboBox()
         self.pop_readout.setObjectName("pop_readout")
         self.pop_readout.addItem("none (hidden)", None)
@@ -169,6 +176,7 @@ class SelectionPanel(QWidget):
         form.addRow("Name", self.pop_name)
         form.addRow("Model", self.pop_model)
         form.addRow("Size", self.pop_size)
+        form.addRow("Shape", self.pop_shape)
         form.addRow("Readout", self.pop_readout)
         form.addRow("", self.pop_record)
         self.pop_params_box = QGroupBox("Parameters")
@@ -266,6 +274,8 @@ class SelectionPanel(QWidget):
                 self.pop_model.addItem(schema.MODEL_LABELS[model], model)
         self.pop_model.setCurrentIndex(self.pop_model.findData(pop.model))
         self.pop_size.setValue(pop.size)
+        self.pop_shape.setText(", ".join(map(str, pop.shape)) if pop.shape else "")
+        self.pop_shape.setStyleSheet("")
         self.pop_readout.setCurrentIndex(self.pop_readout.findData(pop.readout))
         self.pop_readout.setEnabled(role != "input")
         self.pop_record.setChecked(pop.record_spikes)
@@ -296,6 +306,10 @@ class SelectionPanel(QWidget):
                                                      else ""))
         self.conn_connectivity.set_value(conn.connectivity)
         self.conn_weight.set_value(conn.weight)
+        fixed = conn.connectivity["type"] in schema.NO_WEIGHT
+        self.conn_weight.setEnabled(not fixed)
+        self.conn_weight.setToolTip("pooling uses fixed weights (1 / window area)" if fixed
+                                    else "")
         self.conn_synapse.set_value(conn.synapse)
         self.conn_max_delay.blockSignals(True)
         self.conn_max_delay.setValue(-1 if conn.max_delay_steps is None
@@ -318,6 +332,41 @@ class SelectionPanel(QWidget):
             setattr(p.population(pid), attr, value)
 
         self.ctl.edit(f"Set {attr.replace('_', ' ')}", fn)
+
+    def _pop_set_size(self, size: int) -> None:
+        """A new size makes the population flat (a shape must multiply to the size)."""
+        pid = self._pid()
+        if pid is None:
+            return
+
+        def fn(p: Project) -> None:
+            pop = p.population(pid)
+            if pop.size != size:
+                pop.size, pop.shape = size, None
+
+        self.ctl.edit("Set size", fn)
+
+    def _pop_set_shape(self) -> None:
+        pid = self._pid()
+        if pid is None:
+            return
+        text = self.pop_shape.text().replace("x", ",")
+        try:
+            dims = [int(t) for t in text.split(",") if t.strip()]
+            shape = check_shape(dims, None, "shape") if dims else None
+        except (ValueError, ProjectError) as exc:
+            self.pop_shape.setStyleSheet("border: 1px solid #d04040;")
+            why = getattr(exc, "message", "must be whole numbers")
+            self.pop_shape.setToolTip(f"Shape {why}; kept the old one")
+            return
+
+        def fn(p: Project) -> None:
+            pop = p.population(pid)
+            pop.shape = shape if shape is None or len(shape) > 1 else None
+            if shape is not None:
+                pop.size = math.prod(shape)
+
+        self.ctl.edit("Set shape", fn)
 
     def _pop_param(self, name: str, value: Any) -> None:
         pid = self._pid()

@@ -26,6 +26,7 @@ from app.editor import qt  # noqa: F401  (sets QT_PREFERRED_BINDING first)
 from app.editor.canvas import NODE_CLASSES, Canvas, node_type
 from app.editor.controller import DocumentController
 from app.editor.inspector import Inspector
+from app.editor.nir_actions import export_nir_dialog, import_nir_dialog
 from app.project import io as project_io
 from app.project.document import Project
 from app.project.errors import ProjectError
@@ -179,8 +180,10 @@ class MainWindow(QMainWindow):
         a(f, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "save_as")
         exp = f.addMenu("&Export")
         a(exp, "&Python script…", self.export_dialog, name="export_script")
+        a(exp, "&NIR graph…", lambda: export_nir_dialog(self), name="export_nir")
         a(f, "Export as &mlGeNN script…", self.export_mlgenn_dialog, name="export_mlgenn")
         a(f, "&Import mlGeNN script…", self.import_mlgenn_dialog, name="import_mlgenn")
+        a(f, "Import &NIR graph…", lambda: import_nir_dialog(self), name="import_nir")
         f.addSeparator()
         a(f, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
         e = mb.addMenu("&Edit")
@@ -412,7 +415,9 @@ class MainWindow(QMainWindow):
             box = QMessageBox(QMessageBox.Icon.Information, "Imported with omissions",
                               f"{len(result.unmapped)} thing(s) in {Path(path).name} could not "
                               "be mapped; see the details.", parent=self)
-            box.setDetailedText("\n".join(result.unmapped))
+            box.setDetailedText("\n".join(result.unmapped) + (
+                "\n\nMapped to Spike Studio's equivalents:\n" + "\n".join(result.mapped)
+                if result.mapped else ""))
             self.import_report = box
             box.open()
         self.statusBar().showMessage(f"Imported {Path(path).name}", 4000)

@@ -291,6 +291,18 @@ class EPropSimulator:
             redeliver(self.SPK, self.X, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w,
                       self.dl_run)
 
+    def zero_synapse_state(self, widx: np.ndarray) -> None:
+        """Start the given flat synapses afresh (eligibility traces zero), as GeNN does
+        for a synapse Deep R creates. The state is kept per (presynaptic, postsynaptic)
+        pair, so another connection's synapse between the same two neurons (if any)
+        restarts with it."""
+        sel = np.isin(self.syn_widx, widx)
+        rows, cols = self.syn_row[sel], self.syn_col[sel]
+        hid = cols < self.n_hid  # synapses onto outputs carry no eligibility state
+        self.EF[:, rows[hid], cols[hid]] = 0
+        if self.has_alif:
+            self.EPSA[:, rows[hid], cols[hid]] = 0
+
     def take_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(DeltaG per flat synapse, DeltaBias per neuron), summed over the batch; then zeroed."""
         g = np.zeros(self.layout.weights.shape[0], np.float32)
