@@ -269,7 +269,7 @@ def test_state_memory_does_not_depend_on_example_timesteps() -> None:
     net, inp, _h, out = small_net(out_readout="var")
     with EPropCompiler(50, "mean_square_error").compile(net) as cn:
         cn.train({inp: random_spikes(1, 4, 50)}, {out: np.zeros((1, 50, 2), np.float32)},
-                 num_epochs=2, callbacks=[])
+                 num_epochs=2, callbacks=[], metrics="mean_square_error")
         assert cn.sim.targets.shape == (1, 50, 2)
         assert cn.last_squared_error["out"].shape == (1,)
 

@@ -179,3 +179,23 @@ def test_auto_form_follows_the_spike_rate() -> None:
     with pytest.raises(ValueError, match="gradient"):
         EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM,
                           TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True, gradient="gemm")
+
+
+def test_zero_synapse_state_restarts_only_those_synapses() -> None:
+    """Deep R's new synapses start with zero eligibility traces; the others keep theirs."""
+    lay = build_layout(network(), 1.0, np.random.default_rng(7))
+    sim = EPropSimulator(lay, B, 1.0, T, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM,
+                         TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True)
+    sim.EF[:] = 1.0
+    sim.EPSA[:] = 2.0
+    sl = lay.conn_slice("inp_lif")
+    chosen = np.arange(sl.start, sl.stop)[[0, 5, 17]]
+    sim.zero_synapse_state(np.concatenate([chosen, [lay.conn_slice("lif_out").start]]))
+    tab = lay.tables["inp_lif"]
+    pre = np.repeat(np.arange(12), np.diff(tab.row_ptr))[[0, 5, 17]]
+    post = tab.post[[0, 5, 17]]
+    rows = sim.work_pos[lay.pop_slice("inp").start + pre]
+    cols = post  # "lif" holds the first hidden columns
+    assert np.all(sim.EF[:, rows, cols] == 0) and np.all(sim.EPSA[:, rows, cols] == 0)
+    assert np.count_nonzero(sim.EF == 0) == B * 3
+    assert np.count_nonzero(sim.EPSA == 0) == B * 3
