@@ -199,3 +199,21 @@ def test_zero_synapse_state_restarts_only_those_synapses() -> None:
     assert np.all(sim.EF[:, rows, cols] == 0) and np.all(sim.EPSA[:, rows, cols] == 0)
     assert np.count_nonzero(sim.EF == 0) == B * 3
     assert np.count_nonzero(sim.EPSA == 0) == B * 3
+
+
+@pytest.mark.parametrize("reset_time, second", [(True, [3, 5]), (False, [0, 1])])
+def test_input_spike_steps_follow_the_trial_clock(reset_time: bool, second: list) -> None:
+    """Input spikes fire at the first step whose start time reaches them, one per neuron
+    per step; without resetting time between trials the second trial's clock starts at
+    T*dt, so both spikes are already due and fire in steps 0 and 1."""
+    lay = build_layout(network(), 1.0, np.random.default_rng(7))
+    sim = EPropSimulator(lay, 1, 1.0, 10, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM}, TAU_MEM,
+                         TAU_ADAPT, TAU_REG, C_REG, F_TARGET, True)
+    ex = preprocess_spikes(np.array([2.5, 5.0], np.float32), np.array([4, 4]), 12)
+    steps = []
+    for _ in range(2):
+        sim.set_inputs({"inp": [ex]}, 1)
+        rec = sim.run_trial(1, True, None, ["inp"], reset_time=reset_time)
+        steps.append(rec.spike_steps[0].tolist())
+        assert rec.spike_ids[0].tolist() == [4, 4]
+    assert steps == [[3, 5], second]

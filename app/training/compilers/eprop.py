@@ -235,9 +235,9 @@ class EPropCompiler(Compiler):
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
-                                out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
-                                self.c_reg, self.f_target, self.train_output_bias,
-                                self.kernel_profiling)
+                             out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
+                             self.c_reg, self.f_target, self.train_output_bias,
+                             self.kernel_profiling)
         trainables = []
         for c in layout.connections:
             sl = layout.conn_slice(c.name)
