@@ -311,7 +311,7 @@ def test_batch_and_neuron_parallel_modes_agree(bs: int) -> None:
         net, *_ = small_net(hidden=AdaptiveLeakyIntegrateFire(v_thresh=0.3, tau_refrac=5.0))
         lay = build_layout(net, 1.0, np.random.default_rng(5))
         sim = EPropSimulator(lay, bs, 1.0, 40, {"out": EK.LOSS_SCE}, {"out": EK.RD_SUM},
-                                20.0, 2000.0, 500.0, 0.001, 10.0, True, parallel=mode)
+                             20.0, 2000.0, 500.0, 0.001, 10.0, True, parallel=mode)
         assert sim.by_batch == (mode == "batch")
         for trial in range(2):
             sim.reset_readouts()

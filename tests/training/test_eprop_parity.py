@@ -96,9 +96,9 @@ def run(case: str, prefix: str, n_batches: int, record: bool, form: str = "auto"
     T = int(d["example_timesteps"])
     ro = EK.RD_SUM if cfg["populations"]["out"]["readout"] == "sum_var" else EK.RD_VAR
     sim = EPropSimulator(lay, 1, float(d["dt"]), T,
-                            {"out": EK.LOSS_SCE if sce else EK.LOSS_MSE}, {"out": ro},
-                            hp["tau_mem"], hp.get("tau_adapt"), 500.0, 0.001, 10.0, True,
-                            gradient=form)
+                         {"out": EK.LOSS_SCE if sce else EK.LOSS_MSE}, {"out": ro},
+                         hp["tau_mem"], hp.get("tau_adapt"), 500.0, 0.001, 10.0, True,
+                         gradient=form)
     opt = cfg["optimisers"][prefix]
     adam = Adam(opt["alpha"], opt["beta1"], opt["beta2"], opt["epsilon"])
     states = {c: adam.new_state((lay.conn_slice(c).stop - lay.conn_slice(c).start,))
