@@ -32,6 +32,7 @@ from app.model.synapses import Delta
 from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable
 from ..engine import eprop_kernels as EK
+from ..engine.eprop_sim import EPropSimulator
 from ..engine.layout import build_layout
 from ..genn_compat import accept_genn_kwargs
 from ..losses import MeanSquareError, SparseCategoricalCrossentropy
@@ -233,10 +234,10 @@ class EPropCompiler(Compiler):
                                else EK.LOSS_SCE) for p in outputs}
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
-        sim = EK.EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
-                                out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
-                                self.c_reg, self.f_target, self.train_output_bias,
-                                self.kernel_profiling)
+        sim = EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
+                             out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
+                             self.c_reg, self.f_target, self.train_output_bias,
+                             self.kernel_profiling)
         trainables = []
         for c in layout.connections:
             sl = layout.conn_slice(c.name)
@@ -261,7 +262,7 @@ class EPropCompiler(Compiler):
 class EPropCompiledNetwork(CompiledTrainingNetwork):
     """Training network whose batches run the online e-prop kernel (no backward pass)."""
 
-    sim: EK.EPropSimulator
+    sim: EPropSimulator
     reset_time: bool = True
 
     def _run(self, x: dict[str, Any], y: dict[str, Any] | None, idx: np.ndarray,

@@ -116,6 +116,58 @@ def gather_batch(off, ev_s, ev_n, idx, out_s, out_n, at, col_ptr, col_hi):
     return at
 
 
+@njit(cache=True)
+def stage_spike_inputs(in_start, in_end, in_times, dt, T, time0=0):
+    """Turn per-neuron spike-time ranges into per-slot input events sorted by (step, neuron).
+
+    Reproduces the step rule of SpikeInput exactly: a spike fires at the first step
+    whose float32 start time ``(time0 + step) * dt`` is >= its time, at most once per
+    neuron per step (a later spike of the same neuron waits for the next free step).
+    Returns ``(offsets (B+1,), steps, neuron ids)``; events at or after step T are dropped.
+    """
+    B = in_start.shape[0]
+    N = in_start.shape[1]
+    total = 0
+    for b in range(B):
+        for gi in range(N):
+            total += in_end[b, gi] - in_start[b, gi]
+    ev_s = np.empty(max(total, 1), np.int32)
+    ev_g = np.empty(max(total, 1), np.int32)
+    off = np.zeros(B + 1, np.int64)
+    n = 0
+    for b in range(B):
+        b0 = n
+        for gi in range(N):
+            prev = -1
+            for c in range(in_start[b, gi], in_end[b, gi]):
+                tsp = in_times[c]
+                guess = np.int64(np.floor(np.float64(tsp) / np.float64(dt))) - 2 - time0
+                s = max(prev + 1, guess, 0)
+                while s > prev + 1 and s > 0 and np.float32(time0 + s - 1) * dt >= tsp:
+                    s -= 1
+                while s < T and not (np.float32(time0 + s) * dt >= tsp):
+                    s += 1
+                if s >= T:
+                    break
+                ev_s[n] = s
+                ev_g[n] = gi
+                n += 1
+                prev = s
+        m = n - b0
+        if m > 1:
+            key = np.empty(m, np.int64)
+            for k in range(m):
+                key[k] = np.int64(ev_s[b0 + k]) * N + ev_g[b0 + k]
+            order = np.argsort(key)
+            ts = ev_s[b0:n].copy()
+            tg = ev_g[b0:n].copy()
+            for k in range(m):
+                ev_s[b0 + k] = ts[order[k]]
+                ev_g[b0 + k] = tg[order[k]]
+        off[b + 1] = n
+    return off, ev_s, ev_g
+
+
 @dataclass
 class StagedSpikes:
     """One example list's staged events (see ``stage_examples``)."""
