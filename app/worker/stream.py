@@ -302,7 +302,8 @@ class StreamCallback:
             update_status(self.run_dir, epochs_done=self.epoch + 1)
 
     def checkpoint(self, epoch: int) -> None:
-        """Weights (``cn.save``) and optimiser state/params of every trainable."""
+        """Weights (``cn.save``), optimiser state/params of every trainable and what
+        else carries into the next epoch (engine state, Deep R's synapse structure)."""
         from app.training.serialisers import Numpy
         from app.worker.runs import update_status
 
@@ -313,6 +314,7 @@ class StreamCallback:
             opt.serialise((epoch, i, "param"), t.param)
             for k, v in t.state.items():
                 opt.serialise((epoch, i, k), np.asarray(v))
+        self.cn.save_carried_state((epoch,), Numpy(self.run_dir / "state"))
         self._checkpoints.append(epoch)
         status = update_status(self.run_dir, last_checkpoint=epoch)
         cps = sorted(set(status.get("checkpoints", [])) | {epoch})
@@ -354,7 +356,8 @@ class ControlCallback:
 
 
 def restore_checkpoint(cn: Any, run_dir: Path, epoch: int) -> None:
-    """Put back every trainable's values and optimiser state saved at ``epoch``."""
+    """Put back every trainable's values and optimiser state saved at ``epoch``, and
+    the carried state (engine, Deep R) where the run saved it."""
     from app.training.serialisers import Numpy
 
     opt = Numpy(Path(run_dir) / "optimiser")
@@ -362,3 +365,8 @@ def restore_checkpoint(cn: Any, run_dir: Path, epoch: int) -> None:
         t.param[...] = opt.deserialise((epoch, i, "param"))
         for k in list(t.state):
             t.state[k] = np.array(opt.deserialise((epoch, i, k)), copy=True)
+    try:
+        cn.load_carried_state((epoch,), Numpy(Path(run_dir) / "state"))
+    except FileNotFoundError:  # a run saved before checkpoints held it (no Deep R then)
+        if hasattr(cn.sim, "refresh_weights"):
+            cn.sim.refresh_weights()

@@ -78,19 +78,30 @@ class CompiledTrainingNetwork(CompiledNetwork):
 
     def save_optimiser_state(self, keys: tuple = (),
                              serialiser: str | Serialiser = "numpy") -> None:
-        """Serialise every trainable's optimiser moments and the engine state that carries
-        across trials, so a resumed run continues exactly."""
+        """Serialise every trainable's optimiser moments, the engine state that carries
+        across trials and Deep R's synapse structure, so a resumed run continues exactly."""
         ser = get_serialiser(serialiser)
         for t in self.trainables:
             for k, arr in t.state.items():
                 ser.serialise(tuple(keys) + (f"{t.name}.{t.kind}", f"opt_{k}"), arr)
+        self.save_carried_state(keys, ser)
+
+    def save_carried_state(self, keys: tuple = (),
+                           serialiser: str | Serialiser = "numpy") -> None:
+        """Serialise what carries from one batch into the next besides weights and
+        optimiser moments: the engine's state across trials and Deep R's synapse
+        structure (``compilers.deep_r.DeepR.checkpoint_arrays``)."""
+        ser = get_serialiser(serialiser)
         for name in getattr(self.sim, "CARRIED_STATE", ()):
             ser.serialise(tuple(keys) + ("engine.state", name), getattr(self.sim, name))
+        if self.deep_r is not None:
+            for (obj, var), arr in self.deep_r.checkpoint_arrays(self).items():
+                ser.serialise(tuple(keys) + (obj, var), arr)
 
     def load_optimiser_state(self, keys: tuple = (),
                              serialiser: str | Serialiser = "numpy") -> None:
-        """Restore optimiser moments and carried engine state saved by
-        ``save_optimiser_state`` (or a Checkpoint)."""
+        """Restore optimiser moments, carried engine state and Deep R's structure saved
+        by ``save_optimiser_state`` (or a Checkpoint)."""
         data = get_serialiser(serialiser).deserialise_all(keys)
         for t in self.trainables:
             entry = data.get(f"{t.name}.{t.kind}", {})
@@ -103,10 +114,20 @@ class CompiledTrainingNetwork(CompiledNetwork):
                     raise ValueError(f"optimiser state '{k}' of '{t.name}' has shape "
                                      f"{saved.shape}; the compiled network needs {arr.shape}")
                 arr[...] = saved
+        self._restore_carried(data)
+
+    def load_carried_state(self, keys: tuple = (),
+                           serialiser: str | Serialiser = "numpy") -> None:
+        """Restore what ``save_carried_state`` saved."""
+        self._restore_carried(get_serialiser(serialiser).deserialise_all(keys))
+
+    def _restore_carried(self, data: dict) -> None:
         for name, arr in data.get("engine.state", {}).items():
             target = getattr(self.sim, name, None)
             if isinstance(target, np.ndarray) and target.shape == arr.shape:
                 target[...] = arr
+        if self.deep_r is not None:
+            self.deep_r.restore(data, self)
         if hasattr(self.sim, "refresh_weights"):
             self.sim.refresh_weights()
 
