@@ -12,8 +12,7 @@ from app.model.initializers import Normal
 from app.model.neurons import LeakyIntegrate, LeakyIntegrateFire, SpikeInput
 from app.model.synapses import Exponential
 from app.training.callbacks import Callback, VarRecorder
-from app.training.compilers import EPropCompiler, EventPropCompiler
-from app.training.compilers import eprop, eventprop
+from app.training.compilers import EPropCompiler, EventPropCompiler, eprop, eventprop
 from app.training.data import pattern_recognition_task
 from app.training.optimisers import Adam
 
@@ -96,7 +95,7 @@ def test_eprop_training_metric_and_loss_are_the_whole_trial_error() -> None:
         mets, _ = cn.train({inp: x}, {out: y}, num_epochs=2, shuffle=False,
                            metrics="mean_square_error", callbacks=[rec])
     assert len(rec.rows) == 4
-    for metric, kernel, loss in rec.rows:
+    for metric, kernel, _loss in rec.rows:
         # the metric and the kernel's own per-step error sum are the same number
         assert metric == pytest.approx(kernel, rel=1e-5)
     # the reported loss is the last batch's whole-trial error (equal sized batches)
