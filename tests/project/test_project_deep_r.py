@@ -167,3 +167,12 @@ def test_genn_backend_and_exported_script_rewire_on_the_real_mlgenn(tmp_path: Pa
                          cwd=tmp_path, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert any(line.startswith("Train accuracy") for line in run.stdout.splitlines())
+
+
+def test_memory_estimate_counts_every_slot_of_a_rewired_connection() -> None:
+    from app.project.memory import estimate_training_memory
+
+    p = sparse_project()
+    rewired = estimate_training_memory(p).total
+    p.compiler.deep_r_conns = []
+    assert rewired > estimate_training_memory(p).total
