@@ -521,8 +521,10 @@ def remove_items(project: Project, pop_ids: list[str], conn_ids: list[str]) -> N
     project.populations = [p for p in project.populations if p.id not in pset]
     project.connections = [c for c in project.connections
                            if c.id not in cset and c.source not in pset and c.target not in pset]
+    kept = {x.id for x in project.connections}
     project.compiler.delay_learn_conns = [c for c in project.compiler.delay_learn_conns
-                                          if any(x.id == c for x in project.connections)]
+                                          if c in kept]
+    project.compiler.deep_r_conns = [c for c in project.compiler.deep_r_conns if c in kept]
     for key in ("input", "output"):
         if getattr(project.dataset, key) in pset:
             setattr(project.dataset, key, None)

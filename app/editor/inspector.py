@@ -484,6 +484,18 @@ class CompilerPanel(QWidget):
         dl.addWidget(QLabel("Connections whose delays are learned:"))
         dl.addWidget(self.delay_conns)
         layout.addWidget(self.delay_box)
+        self.deep_r_box = QGroupBox("Deep R rewiring")
+        dr = QVBoxLayout(self.deep_r_box)
+        self.deep_r_conns = QListWidget()
+        self.deep_r_conns.setObjectName("deep_r_conns")
+        self.deep_r_conns.setMaximumHeight(90)
+        self.deep_r_conns.setToolTip("Deep R keeps the number of synapses fixed and moves "
+                                     "those whose weight changes sign to random free places "
+                                     "(strength: deep_r_l1_strength above)")
+        self.deep_r_conns.itemChanged.connect(self._deep_r_conns_changed)
+        dr.addWidget(QLabel("Sparse connections to rewire:"))
+        dr.addWidget(self.deep_r_conns)
+        layout.addWidget(self.deep_r_box)
         layout.addStretch(1)
         ctl.changed.connect(self.refresh)
         self.refresh()
@@ -516,16 +528,27 @@ class CompilerPanel(QWidget):
         self.delay_opt.setVisible(spec.delay_optimiser is not None)
         if spec.delay_optimiser is not None:
             self.delay_opt.set_value(spec.delay_optimiser)
-        self.delay_conns.blockSignals(True)
-        self.delay_conns.clear()
+        self._fill_conns(self.delay_conns, spec.delay_learn_conns)
+        self.deep_r_box.setVisible(info.has_deep_r)
+        self._fill_conns(self.deep_r_conns, spec.deep_r_conns)
+
+    def _fill_conns(self, widget: QListWidget, checked: list[str]) -> None:
+        """One checkable row per connection, ticked when its id is in ``checked``."""
+        widget.blockSignals(True)
+        widget.clear()
         for c in self.ctl.project.connections:
             item = QListWidgetItem(c.name)
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if c.id in spec.delay_learn_conns
+            item.setCheckState(Qt.CheckState.Checked if c.id in checked
                                else Qt.CheckState.Unchecked)
-            self.delay_conns.addItem(item)
-        self.delay_conns.blockSignals(False)
+            widget.addItem(item)
+        widget.blockSignals(False)
+
+    @staticmethod
+    def _checked(widget: QListWidget) -> list[str]:
+        return [widget.item(i).data(Qt.ItemDataRole.UserRole) for i in range(widget.count())
+                if widget.item(i).checkState() == Qt.CheckState.Checked]
 
     def _kind_changed(self, index: int) -> None:
         kind = self.kind.itemData(index)
@@ -545,6 +568,8 @@ class CompilerPanel(QWidget):
                 new.loss = old.loss
             if new.info.has_optimiser and old.optimiser is not None:
                 new.optimiser = old.optimiser
+            if new.info.has_deep_r:
+                new.deep_r_conns = list(old.deep_r_conns)
             p.compiler = new
 
         self.ctl.edit(f"Compiler: {schema.COMPILERS[kind].label}", fn)
@@ -569,10 +594,10 @@ class CompilerPanel(QWidget):
         self._set("delay_optimiser", value)
 
     def _delay_conns_changed(self, _item: QListWidgetItem) -> None:
-        ids = [self.delay_conns.item(i).data(Qt.ItemDataRole.UserRole)
-               for i in range(self.delay_conns.count())
-               if self.delay_conns.item(i).checkState() == Qt.CheckState.Checked]
-        self._set("delay_learn_conns", ids)
+        self._set("delay_learn_conns", self._checked(self.delay_conns))
+
+    def _deep_r_conns_changed(self, _item: QListWidgetItem) -> None:
+        self._set("deep_r_conns", self._checked(self.deep_r_conns))
 
     def apply_defaults(self) -> list[Change]:
         """Apply the compiler's default_params (one undo step); shows and returns

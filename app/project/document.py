@@ -117,6 +117,8 @@ class CompilerSpec:
         default_factory=lambda: {"type": "Adam", **schema.defaults(schema.OPTIMISERS["Adam"])})
     delay_optimiser: dict[str, Any] | None = None
     delay_learn_conns: list[str] = field(default_factory=list)
+    #: connection ids rewired by Deep R (their strength is ``params["deep_r_l1_strength"]``)
+    deep_r_conns: list[str] = field(default_factory=list)
 
     @property
     def info(self) -> schema.CompilerInfo:
@@ -129,13 +131,17 @@ class CompilerSpec:
         return int(self.params[self.info.timesteps_arg])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"type": self.type, "params": dict(self.params),
-                "loss": None if self.loss is None else dict(self.loss),
-                "optimiser": None if self.optimiser is None else dict(self.optimiser),
-                "delay_optimiser": (None if self.delay_optimiser is None
-                                    else dict(self.delay_optimiser)),
-                "delay_learn_conns": list(self.delay_learn_conns)}
+        """JSON form (``deep_r_conns`` only when some connection rewires, so files
+        without Deep R read the same in older versions)."""
+        out = {"type": self.type, "params": dict(self.params),
+               "loss": None if self.loss is None else dict(self.loss),
+               "optimiser": None if self.optimiser is None else dict(self.optimiser),
+               "delay_optimiser": (None if self.delay_optimiser is None
+                                   else dict(self.delay_optimiser)),
+               "delay_learn_conns": list(self.delay_learn_conns)}
+        if self.deep_r_conns:
+            out["deep_r_conns"] = list(self.deep_r_conns)
+        return out
 
 
 @dataclass
@@ -620,7 +626,8 @@ def parse_connection(data: Any, path: str) -> ConnectionSpec:
 def parse_compiler(data: Any, path: str = "compiler") -> CompilerSpec:
     """Validate the compiler section."""
     d = _obj(data, path, {"type": True, "params": False, "loss": False, "optimiser": False,
-                          "delay_optimiser": False, "delay_learn_conns": False})
+                          "delay_optimiser": False, "delay_learn_conns": False,
+                          "deep_r_conns": False})
     kind = d["type"]
     if not isinstance(kind, str) or kind not in schema.COMPILERS:
         raise ProjectError(f"unknown compiler (allowed: {', '.join(schema.COMPILERS)})",
@@ -653,7 +660,14 @@ def parse_compiler(data: Any, path: str = "compiler") -> CompilerSpec:
                                f"{path}.delay_learn_conns")
     elif delay_opt is not None:
         delay_opt = _typed(schema.OPTIMISERS, delay_opt, f"{path}.delay_optimiser", "optimiser")
-    return CompilerSpec(kind, params, loss, optimiser, delay_opt, conns)
+    deep_r = d.get("deep_r_conns", [])
+    if not isinstance(deep_r, list):
+        raise ProjectError("must be a list of connection ids", f"{path}.deep_r_conns")
+    deep_r = [_id(c, f"{path}.deep_r_conns[{i}]") for i, c in enumerate(deep_r)]
+    if deep_r and not info.has_deep_r:
+        raise ProjectError(f"{info.label} compiler does not rewire connections (Deep R)",
+                           f"{path}.deep_r_conns")
+    return CompilerSpec(kind, params, loss, optimiser, delay_opt, conns, deep_r)
 
 
 def _scalars(data: Any, path: str) -> dict[str, Any]:
@@ -778,10 +792,10 @@ def parse_project_with_weight_keys(data: Any) -> tuple[Project, list[str]]:
         pairs.add((c.source, c.target))
     compiler = parse_compiler(d["compiler"])
     conn_ids = {c.id for c in conns}
-    for i, cid in enumerate(compiler.delay_learn_conns):
-        if cid not in conn_ids:
-            raise ProjectError(f"no connection with id {cid!r}",
-                               f"compiler.delay_learn_conns[{i}]")
+    for key in ("delay_learn_conns", "deep_r_conns"):
+        for i, cid in enumerate(getattr(compiler, key)):
+            if cid not in conn_ids:
+                raise ProjectError(f"no connection with id {cid!r}", f"compiler.{key}[{i}]")
     dataset = parse_dataset(d.get("dataset", {"source": "none"}))
     for key in ("input", "output"):
         ref = getattr(dataset, key)

@@ -7,7 +7,7 @@ in its order, so a field is described exactly once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -222,10 +222,17 @@ class CompilerInfo:
     has_losses: bool = True
     has_optimiser: bool = True
     has_delay_learning: bool = False
+    #: rewires the connections listed in ``CompilerSpec.deep_r_conns`` with Deep R
+    has_deep_r: bool = False
     default_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
+DEEP_R_L1 = replace(
+    _f("deep_r_l1_strength", 0.01, "", 0.0,
+       help="Deep R: L1 pull of every rewired weight towards zero, per example of a batch "
+            "(used only when connections are chosen for Deep R below)"),
+    label="Deep R L1 strength")
 
 _COMMON_TAIL = (
     _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep",
@@ -262,8 +269,8 @@ COMPILERS: dict[str, CompilerInfo] = {
         ) + _COMMON_TAIL[:1] + (
             _f("ttfs_alpha", 0.01, "", 0.0),
             _f("softmax_temperature", 1.0, "", 0.0, exclusive_minimum=True),
-        ) + _COMMON_TAIL[1:] + (BACKEND,),
-        has_delay_learning=True,
+        ) + _COMMON_TAIL[1:] + (DEEP_R_L1, BACKEND),
+        has_delay_learning=True, has_deep_r=True,
         default_params={
             "LeakyIntegrate": {"scale_i": True},
             "LeakyIntegrateFire": {"relative_reset": False, "integrate_during_refrac": False,
@@ -283,8 +290,10 @@ COMPILERS: dict[str, CompilerInfo] = {
             _b("train_output_bias", True),
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),
+            DEEP_R_L1,
             BACKEND,
         ),
+        has_deep_r=True,
         default_params={
             "AdaptiveLeakyIntegrateFire": {"relative_reset": True,
                                            "integrate_during_refrac": True},

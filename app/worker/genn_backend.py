@@ -169,6 +169,8 @@ def build_genn(project: Project, kind: str | None = None) -> GeNNBuild:
             args["delay_optimiser"] = _optimiser(spec.delay_optimiser)
         if spec.delay_learn_conns:
             args["delay_learn_conns"] = [out.connections[c] for c in spec.delay_learn_conns]
+    if info.has_deep_r and spec.deep_r_conns:
+        args["deep_r_conns"] = [out.connections[c] for c in spec.deep_r_conns]
     args["backend"] = kind
     out.compiler = getattr(compilers, spec.type)(**args)
     return out
