@@ -22,7 +22,7 @@ from app.project.schema import Param
 ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_NAME = 200
-MAX_SIZE = 10_000_000
+MAX_SIZE = schema.SIZE_LIMIT
 
 
 @dataclass
@@ -335,7 +335,7 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         if not isinstance(value, bool):
             raise ProjectError("must be true or false", path)
         return value
-    if kind == "optfloat" and value is None:
+    if kind in ("optfloat", "optint") and value is None:
         return None
     if kind == "str":
         if not isinstance(value, str):
@@ -345,7 +345,7 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         if value not in param.choices:
             raise ProjectError(f"must be one of {list(param.choices)}", path)
         return value
-    if kind == "int":
+    if kind in ("int", "optint"):
         if not isinstance(value, int) or isinstance(value, bool):
             if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
                 value = int(value)
@@ -366,8 +366,11 @@ def check_value(param: Param, value: Any, path: str) -> Any:
             raise ProjectError(f"must be greater than {param.minimum:g}{unit}", path)
         if value < param.minimum:
             raise ProjectError(f"must be at least {param.minimum:g}{unit}", path)
-    if param.maximum is not None and value > param.maximum:
-        raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
+    if param.maximum is not None:
+        if param.exclusive_maximum and value >= param.maximum:
+            raise ProjectError(f"must be less than {param.maximum:g}{unit}", path)
+        if value > param.maximum:
+            raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
     return value
 
 
@@ -467,7 +470,7 @@ def parse_population(data: Any, path: str) -> PopulationSpec:
         id=_id(d["id"], f"{path}.id"),
         name=_name(d["name"], f"{path}.name"),
         model=model,
-        size=_int(d["size"], f"{path}.size", 1, MAX_SIZE),
+        size=check_value(schema.POPULATION_SIZE, d["size"], f"{path}.size"),
         params=check_params(schema.model_params(model), d.get("params", {}), f"{path}.params"),
         readout=readout,
         record_spikes=_bool(d.get("record_spikes", False), f"{path}.record_spikes"),
@@ -587,17 +590,11 @@ def parse_training(data: Any, path: str = "training") -> TrainingSpec:
     d = _obj(data, path, {"num_epochs": False, "shuffle": False, "validation_split": False,
                           "seed": False, "max_examples": False})
     t = TrainingSpec()
-    if "num_epochs" in d:
-        t.num_epochs = _int(d["num_epochs"], f"{path}.num_epochs", 1, 10_000_000)
     if "shuffle" in d:
         t.shuffle = _bool(d["shuffle"], f"{path}.shuffle")
-    if "validation_split" in d:
-        t.validation_split = check_value(Param("", "float", 0.0, minimum=0.0, maximum=0.99),
-                                         d["validation_split"], f"{path}.validation_split")
-    if "seed" in d:
-        t.seed = _int(d["seed"], f"{path}.seed", 0, 2**32 - 1)
-    if d.get("max_examples") is not None:
-        t.max_examples = _int(d["max_examples"], f"{path}.max_examples", 1)
+    for p in schema.TRAINING:  # ranges: schema.TRAINING
+        if p.name in d:
+            setattr(t, p.name, check_value(p, d[p.name], f"{path}.{p.name}"))
     return t
 
 
