@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -58,9 +59,15 @@ class FieldError(QLabel):
         self.setVisible(False)
 
     def show_message(self, text: str) -> None:
-        """Show ``text`` (empty hides the line)."""
+        """Show ``text`` (empty hides the line) and scroll it into view."""
         self.setText(text)
         self.setVisible(bool(text))
+        if text:
+            parent = self.parentWidget()
+            while parent is not None and not isinstance(parent, QScrollArea):
+                parent = parent.parentWidget()
+            if parent is not None:
+                parent.ensureWidgetVisible(self)
 
 
 class ValueEdit(QLineEdit):

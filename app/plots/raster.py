@@ -274,10 +274,12 @@ class RasterPlot(PlotBase):
         self.toolbar.addWidget(QLabel("Population:", self))
         self.population_combo = QComboBox(self)
         self.population_combo.setMinimumContentsLength(12)
+        self.population_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.population_combo.setToolTip("Population whose spikes are shown")
         self.population_combo.currentTextChanged.connect(self._on_population_changed)
         self.toolbar.addWidget(self.population_combo)
-        self.summary_label = QLabel(self)
+        self.summary_label = self.info_label()
         self.toolbar.addWidget(self.summary_label)
 
         self.plot = self._new_plot(left="neuron", bottom="time (ms)")
@@ -289,6 +291,10 @@ class RasterPlot(PlotBase):
         self.image.setVisible(False)
         self.plot.addItem(self.image)
         self.plot.addItem(self.curve)
+        # invisible corners (0, -0.5) and (t_max, n - 0.5): auto-range shows the whole
+        # trial and every neuron, not just where the few spikes happen to be
+        self.extent = pg.PlotDataItem(pen=None)
+        self.plot.addItem(self.extent)
         self.mode = "ticks"
         self.set_theme(theme)
 
@@ -392,6 +398,11 @@ class RasterPlot(PlotBase):
         slot = self._data.get(key, _PopulationSpikes())
         times, ids = slot.arrays()
         count = times.size
+        if count or slot.t_max > 0:
+            n, t_max = self._extent(slot, times, ids)
+            self.extent.setData([0.0, t_max], [-0.5, n - 0.5])
+        else:
+            self.extent.setData([], [])
         if count <= self.max_ticks:
             self.mode = "ticks"
             x, y = tick_coordinates(times, ids, out=(
@@ -419,6 +430,9 @@ class RasterPlot(PlotBase):
     def image_counts(self) -> np.ndarray | None:
         """The spike-count image shown in histogram mode, else ``None``."""
         return self.image.image if self.mode == "histogram" else None
+
+    def _set_compact(self, compact: bool) -> None:
+        self.population_combo.setMinimumContentsLength(7 if compact else 12)
 
     def _apply_theme(self) -> None:
         self.curve.setPen(pg.mkPen(self._theme.ticks, width=1, cosmetic=True))

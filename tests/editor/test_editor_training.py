@@ -112,7 +112,7 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     qtbot.waitUntil(lambda: not rc.client.running, timeout=30_000)
     title, text = window._errors[-1][:2]
     assert title == "Training process ended" and "SIGKILL" in text
-    assert "epoch 0" in text and "crashed" in rc.panel.list.item(0).text()
+    assert "after epoch 1" in text and "crashed" in rc.panel.list.item(0).text()  # 1-based
     assert rc.train_action.isEnabled() and not rc.pause_action.isChecked()
     assert (run_dir / "checkpoints" / "0-input_hidden-g.npy").is_file()
     # the window still works: edit, undo

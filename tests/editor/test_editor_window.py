@@ -204,7 +204,7 @@ def test_validation_badges_follow_the_compiler(window: MainWindow) -> None:
     hidden = [p for p in window.ctl.project.populations if p.name == "hidden"][0]
     assert hidden.id in targets, issues
     node = window.canvas.node(hidden.id)
-    assert node.name().startswith("⚠")
+    assert window.canvas.label(hidden.id).startswith("⚠")
     assert "⚠" in node.view.toolTip()
     assert window.problems.count() == len(issues)
 
@@ -286,7 +286,7 @@ def test_population_fields_types(window: MainWindow) -> None:
     assert isinstance(readout, QComboBox)
     readout.setCurrentIndex(readout.findData("spike_count"))
     assert window.ctl.project.population(h).readout == "spike_count"
-    assert window.canvas.node(h).name().endswith("-> spike_count")
+    assert window.canvas.label(h).endswith("-> spike_count")
     _ = Qt
 
 
