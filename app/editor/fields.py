@@ -87,6 +87,8 @@ class ValueEdit(QLineEdit):
         self.param = param
         self.checks: list[Check] = list(checks or [])
         self._value: Any = param.default
+        self._problem = ""  # from validation; shown when there is no refusal to show
+        self._refusal = ""
         self.error = FieldError()
         if param.kind in ("optfloat", "optint"):
             self.setPlaceholderText("none")
@@ -115,10 +117,22 @@ class ValueEdit(QLineEdit):
         self.setText(text)
         return self._commit()
 
-    def _mark(self, error: str | None) -> None:
+    def _mark(self, refusal: str | None) -> None:
+        """Show why a value was refused (None: no refusal; a validation problem of the
+        current value still shows)."""
+        self._refusal = refusal or ""
+        self._show()
+
+    def _show(self) -> None:
+        error = self._refusal or self._problem
         self.setStyleSheet(f"border: 1px solid {ERROR_COLOR};" if error else "")
         self.setToolTip(error or self.param.help)
-        self.error.show_message(error or "")
+        self.error.show_message(error)
+
+    def set_problem(self, message: str) -> None:
+        """A validation problem of the current value ("" clears it)."""
+        self._problem = message
+        self._show()
 
     def parse(self, text: str) -> Any:
         """Text -> value (raises ProjectError). Subclasses override."""
@@ -347,9 +361,15 @@ class ParamForm(QWidget):
         """Show a validation problem under field ``name`` (False if no such field)."""
         w = self.widgets.get(name)
         if isinstance(w, ValueEdit):
-            w._mark(message)
+            w.set_problem(message)
             return True
         return False
+
+    def clear_problems(self) -> None:
+        """Forget the validation problems shown (refusals stay until the next edit)."""
+        for w in self.widgets.values():
+            if isinstance(w, ValueEdit) and w._problem:
+                w.set_problem("")
 
     def set_values(self, values: dict[str, Any]) -> None:
         """Show ``values`` (no signals)."""

@@ -31,8 +31,10 @@ def format_ticks(values: Sequence[float], spacing: float) -> list[str]:
     finite = [abs(v) for v in values if math.isfinite(v)]
     factor, prefix = si_factor(max(finite, default=0.0))
     step = abs(spacing) / factor if spacing else 0.0
-    decimals = 0 if step <= 0 or step >= 1 else min(MAX_DECIMALS,
-                                                    math.ceil(-math.log10(step) - 1e-9))
+    decimals = 0
+    while step > 0 and decimals < MAX_DECIMALS \
+            and abs(round(step, decimals) - step) > step * 1e-6:
+        decimals += 1  # as many decimals as the spacing needs (0.25 -> 2, 2.5 -> 1)
     out = []
     for v in values:
         if not math.isfinite(v):

@@ -250,6 +250,31 @@ class TickCurve(pg.PlotCurveItem):
         return True
 
 
+class _Extent(pg.GraphicsObject):
+    """Draws nothing; its rectangle counts for auto-range (the trial x neurons)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rect = QRectF()
+
+    def set_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(rect)
+        self.informViewBoundsChanged()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return QRectF(self._rect)
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802
+        if self._rect.isNull():
+            return None, None
+        r = self._rect
+        return (r.left(), r.right()) if ax == 0 else (r.top(), r.bottom())
+
+    def paint(self, painter, *args) -> None:
+        return None
+
+
 class RasterPlot(PlotBase):
     """Spike raster with a population picker.
 
@@ -293,7 +318,7 @@ class RasterPlot(PlotBase):
         self.plot.addItem(self.curve)
         # invisible corners (0, -0.5) and (t_max, n - 0.5): auto-range shows the whole
         # trial and every neuron, not just where the few spikes happen to be
-        self.extent = pg.PlotDataItem(pen=None)
+        self.extent = _Extent()
         self.plot.addItem(self.extent)
         self.mode = "ticks"
         self.set_theme(theme)
@@ -400,9 +425,9 @@ class RasterPlot(PlotBase):
         count = times.size
         if count or slot.t_max > 0:
             n, t_max = self._extent(slot, times, ids)
-            self.extent.setData([0.0, t_max], [-0.5, n - 0.5])
+            self.extent.set_rect(QRectF(0.0, -0.5, t_max, float(n)))
         else:
-            self.extent.setData([], [])
+            self.extent.set_rect(QRectF())
         if count <= self.max_ticks:
             self.mode = "ticks"
             x, y = tick_coordinates(times, ids, out=(

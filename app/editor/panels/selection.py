@@ -171,9 +171,18 @@ class SelectionPanel(QWidget):
             self._show_population(project, item)
         else:
             self._show_connection(project, item)
+        self._clear_field_problems()
         issues = self.canvas.issues_for(item_id)
         general = [i for i in issues if not self._show_on_field(kind, i.field, i.message)]
         self.issues.setText("\n".join(f"⚠ {i.message}" for i in general))
+
+    def _clear_field_problems(self) -> None:
+        for w in (self.pop_size, self.conn_max_delay):
+            w.set_problem("")
+        for form in (self.pop_params, self.conn_connectivity.form, self.conn_weight.form,
+                     self.conn_synapse.form):
+            if form is not None:
+                form.clear_problems()
 
     def _show_on_field(self, kind: str, path: str | None, message: str) -> bool:
         """Put a validation problem under the field it names; False if none does."""
@@ -183,11 +192,11 @@ class SelectionPanel(QWidget):
         if kind == "population":
             fields: dict[str, ValueEdit] = {"size": self.pop_size}
             if name in fields:
-                fields[name]._mark(message)
+                fields[name].set_problem(message)
                 return True
             return self.pop_params is not None and self.pop_params.show_problem(name, message)
         if name == "max_delay_steps":
-            self.conn_max_delay._mark(message)
+            self.conn_max_delay.set_problem(message)
             return True
         for ed in (self.conn_connectivity, self.conn_weight, self.conn_synapse):
             if ed.form is not None and ed.form.show_problem(name, message):
