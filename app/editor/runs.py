@@ -304,6 +304,7 @@ class RunController(RunMessages, QObject):
         except (OSError, ValueError, RuntimeError, TypeError) as exc:
             self.window.show_error("Cannot start training", str(exc))
             return None
+        self.overlaid.add(self.run_dir.name)  # its curves are on the plots: ticked
         self._started("train", f"Training run {self.run_dir.name}…")
         return self.run_dir
 

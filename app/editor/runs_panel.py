@@ -38,6 +38,8 @@ class RunsPanel(QWidget):
         layout = QVBoxLayout(self)
         self.list = QListWidget()
         self.list.setObjectName("runs_list")
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         layout.addWidget(self.list)
         self.empty = QLabel(NO_RUNS)
         self.empty.setObjectName("runs_empty")

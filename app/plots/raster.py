@@ -305,7 +305,7 @@ class RasterPlot(PlotBase):
         self.population_combo.currentTextChanged.connect(self._on_population_changed)
         self.toolbar.addWidget(self.population_combo)
         self.summary_label = self.info_label()
-        self.toolbar.addWidget(self.summary_label)
+        self.toolbar.addWidget(self.summary_label, 1)
 
         self.plot = self._new_plot(left="neuron", bottom="time (ms)")
         self.curve = TickCurve(antialias=False, skipFiniteCheck=True)

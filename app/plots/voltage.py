@@ -137,7 +137,7 @@ class VoltagePlot(PlotBase):
         self.neuron_edit.editingFinished.connect(self._apply_picker_text)
         self.toolbar.addWidget(self.neuron_edit)
         self.note_label = self.info_label()
-        self.toolbar.addWidget(self.note_label)
+        self.toolbar.addWidget(self.note_label, 1)
 
         self.plot = self._new_plot(left="voltage", bottom="time (ms)")
         # a compact legend in the corner: small text, several columns

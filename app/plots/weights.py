@@ -48,7 +48,7 @@ class WeightHistogram(PlotBase):
         self.connection_combo.currentTextChanged.connect(self._on_connection_changed)
         self.toolbar.addWidget(self.connection_combo)
         self.stats_label = self.info_label()
-        self.toolbar.addWidget(self.stats_label)
+        self.toolbar.addWidget(self.stats_label, 1)
 
         self.plot = self._new_plot(left="count", bottom="weight")
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, antialias=False)

@@ -74,7 +74,9 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
     assert (rc.run_dir / "metrics.csv").is_file()
     assert rc.panel.list.count() == 1 and "finished" in rc.panel.list.item(0).text()
     # overlay: ticking a run draws its recorded curves again
-    plots.clear_run(run)
+    item = rc.panel.list.item(0)
+    assert item.checkState() == Qt.CheckState.Checked  # the run just trained is shown
+    item.setCheckState(Qt.CheckState.Unchecked)
     assert run not in plots.curves.runs()
     rc.panel.list.item(0).setCheckState(Qt.CheckState.Checked)
     xs2, ys2 = plots.curves.series_data(run, "batch/loss")
