@@ -40,6 +40,22 @@ _INT_RE = re.compile(r"[+-]?\d+")
 Check = Callable[[Any], "str | None"]
 
 
+def sensible_problem(param: Param, value: Any) -> str | None:
+    """Why ``value`` is outside ``param``'s physically sensible range (the schema's
+    ``sensible_min``/``sensible_max``, checked before training), or None."""
+    lo = getattr(param, "sensible_min", None)
+    hi = getattr(param, "sensible_max", None)
+    why = getattr(param, "sensible_why", "")
+    unit = f" {param.unit}" if param.unit and param.unit != "steps" else ""
+    if lo is not None and value < lo:
+        text = f"must be at least {lo:g}{unit}"
+    elif hi is not None and value > hi:
+        text = f"must be at most {hi:g}{unit}"
+    else:
+        return None
+    return f"{text} ({why})" if why else text
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -146,6 +162,9 @@ class ValueEdit(QLineEdit):
             value = self.parse(text)
             if value is not None:
                 value = check_value(self.param, value, self.param.name)
+                reason = sensible_problem(self.param, value)
+                if reason:
+                    raise ProjectError(reason, self.param.name)
             for check in self.checks:
                 reason = check(value)
                 if reason:
@@ -318,19 +337,7 @@ class ParamForm(QWidget):
                 layout.addRow(p.title, w)
 
     def _ordering_check(self, name: str) -> Check:
-        def check(value: Any) -> str | None:
-            candidate = {**self.values, name: value}
-            for high, low in schema.ORDERINGS:
-                if name not in (high, low) or high not in candidate or low not in candidate:
-                    continue
-                a, b = candidate[high], candidate[low]
-                if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not a > b:
-                    if name == high:
-                        return f"must be above {low.replace('_', ' ')} ({b:g})"
-                    return f"must be below {high.replace('_', ' ')} ({a:g})"
-            return None
-
-        return check
+        return lambda value: schema.ordering_problem({**self.values, name: value}, name)
 
     def _make(self, p: Param) -> QWidget:
         if p.kind == "bool":

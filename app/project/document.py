@@ -22,7 +22,7 @@ from app.project.schema import Param
 ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_NAME = 200
-MAX_SIZE = schema.SIZE_LIMIT
+MAX_SIZE = 10_000_000
 
 
 @dataclass
@@ -366,11 +366,8 @@ def check_value(param: Param, value: Any, path: str) -> Any:
             raise ProjectError(f"must be greater than {param.minimum:g}{unit}", path)
         if value < param.minimum:
             raise ProjectError(f"must be at least {param.minimum:g}{unit}", path)
-    if param.maximum is not None:
-        if param.exclusive_maximum and value >= param.maximum:
-            raise ProjectError(f"must be less than {param.maximum:g}{unit}", path)
-        if value > param.maximum:
-            raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
+    if param.maximum is not None and value > param.maximum:
+        raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
     return value
 
 
@@ -470,7 +467,7 @@ def parse_population(data: Any, path: str) -> PopulationSpec:
         id=_id(d["id"], f"{path}.id"),
         name=_name(d["name"], f"{path}.name"),
         model=model,
-        size=check_value(schema.POPULATION_SIZE, d["size"], f"{path}.size"),
+        size=_int(d["size"], f"{path}.size", 1, MAX_SIZE),
         params=check_params(schema.model_params(model), d.get("params", {}), f"{path}.params"),
         readout=readout,
         record_spikes=_bool(d.get("record_spikes", False), f"{path}.record_spikes"),
@@ -592,7 +589,7 @@ def parse_training(data: Any, path: str = "training") -> TrainingSpec:
     t = TrainingSpec()
     if "shuffle" in d:
         t.shuffle = _bool(d["shuffle"], f"{path}.shuffle")
-    for p in schema.TRAINING:  # ranges: schema.TRAINING
+    for p in schema.TRAINING:  # the ranges the Training tab also uses
         if p.name in d:
             setattr(t, p.name, check_value(p, d[p.name], f"{path}.{p.name}"))
     return t

@@ -19,7 +19,7 @@ class Param:
     """One editable argument: its type, default, unit and allowed range."""
 
     name: str
-    kind: str  # "float" | "int" | "bool" | "optfloat" | "optint" | "choice" | "str"
+    kind: str  # "float" | "int" | "bool" | "optfloat" | "choice" | "str"
     default: Any
     unit: str = ""
     minimum: float | None = None
@@ -28,7 +28,6 @@ class Param:
     choices: tuple[Any, ...] = ()
     label: str = ""
     help: str = ""
-    exclusive_maximum: bool = False
 
     @property
     def title(self) -> str:
@@ -37,56 +36,22 @@ class Param:
 
 
 def _f(name: str, default: float, unit: str = "", minimum: float | None = None,
-       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "",
-       exclusive_maximum: bool = False) -> Param:
-    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help,
-                 exclusive_maximum=exclusive_maximum)
+       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "") -> Param:
+    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help)
 
 
 def _i(name: str, default: int, minimum: int | None = 0, maximum: int | None = None,
-       unit: str = "", help: str = "", label: str = "") -> Param:
-    return Param(name, "int", default, unit, minimum, maximum, label=label, help=help)
+       unit: str = "", help: str = "") -> Param:
+    return Param(name, "int", default, unit, minimum, maximum, help=help)
 
 
 def _b(name: str, default: bool, help: str = "") -> Param:
     return Param(name, "bool", default, help=help)
 
 
-# Physically sensible ranges.  Voltages are in the models' own (dimensionless)
-# units, where the threshold is O(1); 1e4 leaves room for mV-scaled models
-# while refusing overflow-sized values.  Times are in ms: 1e5 ms (100 s) is far
-# above any membrane or synaptic time constant.
-VOLTAGE_LIMIT = 1e4
-TAU_LIMIT_MS = 1e5
-TIMESTEPS_LIMIT = 1_000_000
-SIZE_LIMIT = 10_000_000
-
-
-def _v(name: str, default: float, help: str) -> Param:
-    return _f(name, default, "", -VOLTAGE_LIMIT, VOLTAGE_LIMIT, help=help)
-
-
-def _tau(name: str, default: float, help: str = "", maximum: float = TAU_LIMIT_MS) -> Param:
-    return _f(name, default, "ms", 0.0, maximum, exclusive_minimum=True, help=help)
-
-
-TAU_MEM = _tau("tau_mem", 20.0, "Membrane time constant")
-TAU_REFRAC = Param("tau_refrac", "optfloat", None, "ms", 0.0, 1e4,
+TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant")
+TAU_REFRAC = Param("tau_refrac", "optfloat", None, "ms", 0.0,
                    help="Refractory period (empty: none)")
-
-#: ``(higher, lower)`` parameter pairs of one object that must keep this order,
-#: e.g. a threshold above the reset voltage (otherwise a neuron fires every step).
-ORDERINGS: tuple[tuple[str, str], ...] = (("v_thresh", "v_reset"), ("max", "min"))
-
-
-def ordering_problems(values: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(field, message)`` for each pair of ``ORDERINGS`` that ``values`` breaks."""
-    out = []
-    for high, low in ORDERINGS:
-        a, b = values.get(high), values.get(low)
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not a > b:
-            out.append((high, f"must be above {low.replace('_', ' ')} ({b:g})"))
-    return out
 
 READOUTS: tuple[str, ...] = ("var", "sum_var", "avg_var", "avg_var_exp_weight", "max_var",
                              "spike_count", "first_spike_time")
@@ -94,17 +59,17 @@ READOUTS: tuple[str, ...] = ("var", "sum_var", "avg_var", "avg_var_exp_weight", 
 # Neuron models: name -> (role, params).  role "input" models feed data in.
 NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
     "SpikeInput": ("input", (
-        _i("max_spikes", 1000000, 1, 100_000_000, help="Spike buffer size over a batch"),
+        _i("max_spikes", 1000000, 1, help="Spike buffer size over a batch"),
     )),
     "PoissonInput": ("input", (
         _b("signed_spikes", False),
-        _i("input_frames", 1, 1, TIMESTEPS_LIMIT),
-        _i("input_frame_timesteps", 1, 1, TIMESTEPS_LIMIT),
+        _i("input_frames", 1, 1),
+        _i("input_frame_timesteps", 1, 1),
     )),
     "LeakyIntegrateFire": ("neuron", (
-        _v("v_thresh", 1.0, "Firing threshold (above the reset voltage)"),
-        _v("v_reset", 0.0, "Reset voltage"),
-        _v("v", 0.0, "Initial voltage"),
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Reset voltage"),
+        _f("v", 0.0, help="Initial voltage"),
         TAU_MEM,
         TAU_REFRAC,
         _b("relative_reset", True),
@@ -112,20 +77,20 @@ NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
         _b("scale_i", False),
     )),
     "AdaptiveLeakyIntegrateFire": ("neuron", (
-        _v("v_thresh", 1.0, "Firing threshold (above the reset voltage)"),
-        _v("v_reset", 0.0, "Reset voltage"),
-        _v("v", 0.0, "Initial voltage"),
-        _v("a", 0.0, "Initial adaptation"),
-        _f("beta", 0.0174, "", -VOLTAGE_LIMIT, VOLTAGE_LIMIT, help="Adaptation strength"),
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Reset voltage"),
+        _f("v", 0.0, help="Initial voltage"),
+        _f("a", 0.0, help="Initial adaptation"),
+        _f("beta", 0.0174, help="Adaptation strength"),
         TAU_MEM,
         TAU_REFRAC,
-        _tau("tau_adapt", 2000.0, "Adaptation time constant", maximum=1e7),
+        _f("tau_adapt", 2000.0, "ms", 0.0, exclusive_minimum=True),
         _b("relative_reset", True),
         _b("integrate_during_refrac", True),
     )),
     "LeakyIntegrate": ("neuron", (
-        _v("v", 0.0, "Initial voltage"),
-        _v("bias", 0.0, "Constant input current"),
+        _f("v", 0.0, help="Initial voltage"),
+        _f("bias", 0.0),
         TAU_MEM,
         _b("scale_i", False),
     )),
@@ -142,12 +107,12 @@ MODEL_LABELS = {
 SYNAPSES: dict[str, tuple[Param, ...]] = {
     "Delta": (),
     "Exponential": (
-        _tau("tau", 5.0, "Synaptic time constant"),
+        _f("tau", 5.0, "ms", 0.0, exclusive_minimum=True, help="Synaptic time constant"),
         _b("scale_i", False),
     ),
 }
 
-DELAY = _i("delay", 0, 0, 100_000, unit="steps", help="Axonal delay in timesteps")
+DELAY = _i("delay", 0, 0, unit="steps", help="Axonal delay in timesteps")
 CONNECTIVITY: dict[str, tuple[Param, ...]] = {
     "Dense": (DELAY,),
     "FixedProbability": (
@@ -159,24 +124,23 @@ CONNECTIVITY: dict[str, tuple[Param, ...]] = {
 }
 
 INITIALIZERS: dict[str, tuple[Param, ...]] = {
-    "Constant": (_v("value", 1.0, "Every weight"),),
-    "Normal": (_v("mean", 0.0, "Mean weight"),
-               _f("sd", 1.0, "", 0.0, VOLTAGE_LIMIT, help="Standard deviation")),
-    "Uniform": (_v("min", 0.0, "Lowest weight"), _v("max", 1.0, "Highest weight (above min)")),
+    "Constant": (_f("value", 1.0),),
+    "Normal": (_f("mean", 0.0), _f("sd", 1.0, "", 0.0)),
+    "Uniform": (_f("min", 0.0), _f("max", 1.0)),
 }
 
 LOSSES: dict[str, tuple[Param, ...]] = {
     "sparse_categorical_crossentropy": (),
     "mean_square_error": (),
-    "RelativeMeanSquareError": (_f("delta", 1.0, "ms", 0.0, TAU_LIMIT_MS),),
+    "RelativeMeanSquareError": (_f("delta", 1.0, "ms", 0.0),),
 }
 
 OPTIMISERS: dict[str, tuple[Param, ...]] = {
     "Adam": (
-        _f("alpha", 0.001, "", 0.0, 10.0, exclusive_minimum=True, help="Learning rate"),
-        _f("beta1", 0.9, "", 0.0, 1.0, exclusive_maximum=True),
-        _f("beta2", 0.999, "", 0.0, 1.0, exclusive_maximum=True),
-        _f("epsilon", 1e-8, "", 0.0, 1.0, exclusive_minimum=True),
+        _f("alpha", 0.001, "", 0.0, exclusive_minimum=True, help="Learning rate"),
+        _f("beta1", 0.9, "", 0.0, 1.0),
+        _f("beta2", 0.999, "", 0.0, 1.0),
+        _f("epsilon", 1e-8, "", 0.0, exclusive_minimum=True),
     ),
 }
 
@@ -199,9 +163,9 @@ class CompilerInfo:
 BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
 
 _COMMON_TAIL = (
-    _f("dt", 1.0, "ms", 0.0, 100.0, exclusive_minimum=True, help="Simulation timestep"),
-    _i("batch_size", 1, 1, 65_536),
-    _i("rng_seed", 0, 0, 2**32 - 1),
+    _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep"),
+    _i("batch_size", 1, 1),
+    _i("rng_seed", 0, 0),
     _b("kernel_profiling", False),
 )
 
@@ -209,7 +173,7 @@ COMPILERS: dict[str, CompilerInfo] = {
     "InferenceCompiler": CompilerInfo(
         "InferenceCompiler", "Inference", "app.training.compilers.inference",
         "evaluate_timesteps",
-        (_i("evaluate_timesteps", 100, 1, TIMESTEPS_LIMIT, unit="steps"),) + _COMMON_TAIL + (
+        (_i("evaluate_timesteps", 100, 1, unit="steps"),) + _COMMON_TAIL + (
             _b("prefer_in_memory_connect", True),
             _b("reset_time_between_batches", True),
             _b("reset_vars_between_batches", True),
@@ -222,16 +186,16 @@ COMPILERS: dict[str, CompilerInfo] = {
         "EventPropCompiler", "EventProp", "app.training.compilers.eventprop",
         "example_timesteps",
         (
-            _i("example_timesteps", 100, 1, TIMESTEPS_LIMIT, unit="steps"),
-            _f("reg_lambda_upper", 0.0, "", 0.0, 1e6),
-            _f("reg_lambda_lower", 0.0, "", 0.0, 1e6),
-            _f("reg_nu_upper", 0.0, "", 0.0, 1e4),
-            _i("max_spikes", 500, 1, 10_000_000),
+            _i("example_timesteps", 100, 1, unit="steps"),
+            _f("reg_lambda_upper", 0.0, "", 0.0),
+            _f("reg_lambda_lower", 0.0, "", 0.0),
+            _f("reg_nu_upper", 0.0, "", 0.0),
+            _i("max_spikes", 500, 1),
             _b("strict_buffer_checking", False),
             _b("per_timestep_loss", False),
         ) + _COMMON_TAIL[:1] + (
-            _f("ttfs_alpha", 0.01, "", 0.0, 1e3),
-            _f("softmax_temperature", 1.0, "", 0.0, 1e6, exclusive_minimum=True),
+            _f("ttfs_alpha", 0.01, "", 0.0),
+            _f("softmax_temperature", 1.0, "", 0.0, exclusive_minimum=True),
         ) + _COMMON_TAIL[1:] + (BACKEND,),
         has_delay_learning=True,
         default_params={
@@ -245,10 +209,10 @@ COMPILERS: dict[str, CompilerInfo] = {
         "EPropCompiler", "e-prop", "app.training.compilers.eprop",
         "example_timesteps",
         (
-            _i("example_timesteps", 100, 1, TIMESTEPS_LIMIT, unit="steps"),
-            _tau("tau_reg", 500.0, "Firing-rate regularisation time constant", maximum=1e7),
-            _f("c_reg", 0.001, "", 0.0, 1e6),
-            _f("f_target", 10.0, "Hz", 0.0, 1e4),
+            _i("example_timesteps", 100, 1, unit="steps"),
+            _f("tau_reg", 500.0, "ms", 0.0, exclusive_minimum=True),
+            _f("c_reg", 0.001, "", 0.0),
+            _f("f_target", 10.0, "Hz", 0.0),
             _b("train_output_bias", True),
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),
@@ -264,19 +228,49 @@ COMPILERS: dict[str, CompilerInfo] = {
     ),
 }
 
-# Object-level settings (not inside a params dict), with their ranges.
-POPULATION_SIZE = _i("size", 100, 1, SIZE_LIMIT, unit="neurons", help="Number of neurons")
+# ---------------------------------------------------------------------------
+# Settings outside params dicts, and relations between params (the inspector
+# refuses what these forbid at the field; the loader checks the same ranges)
+# ---------------------------------------------------------------------------
+SIZE_LIMIT = 10_000_000
+POPULATION_SIZE = Param("size", "int", 100, "neurons", 1, SIZE_LIMIT, help="Number of neurons")
 MAX_DELAY_STEPS = Param("max_delay_steps", "optint", None, "steps", 0, 100_000,
                         help="Longest learnable delay (empty: none)")
 TRAINING: tuple[Param, ...] = (
-    _i("num_epochs", 10, 1, 1_000_000, label="Epochs", help="Passes over the training set"),
+    Param("num_epochs", "int", 10, "", 1, 10_000_000, label="Epochs",
+          help="Passes over the training set"),
     Param("validation_split", "float", 0.0, "", 0.0, 0.99, label="Validation split",
           help="Fraction of the training set held out for validation"),
-    _i("seed", 0, 0, 2**32 - 1, label="Seed", help="Shuffling and weight seed"),
+    Param("seed", "int", 0, "", 0, 2**32 - 1, label="Seed", help="Shuffling and weight seed"),
     Param("max_examples", "optint", None, "", 1, 100_000_000, label="Max examples",
           help="Use only the first N training examples (empty: all)"),
 )
 TRAINING_BY_NAME = {p.name: p for p in TRAINING}
+
+#: ``(higher, lower, strict)`` parameters of one object that must keep this
+#: order: a threshold at or below the reset voltage makes a neuron fire every
+#: step; a Uniform range must not be reversed.
+ORDERINGS: tuple[tuple[str, str, bool], ...] = (("v_thresh", "v_reset", True),
+                                                 ("max", "min", False))
+
+
+def ordering_problem(values: dict[str, Any], name: str) -> str | None:
+    """Why ``values[name]`` breaks an ordering of ``ORDERINGS`` (phrased for the
+    field ``name``), or None."""
+    for high, low, strict in ORDERINGS:
+        if name not in (high, low):
+            continue
+        a, b = values.get(high), values.get(low)
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            continue
+        if (a > b) if strict else (a >= b):
+            continue
+        word = "above" if strict else "at least"
+        if name == high:
+            return f"must be {word} {low.replace('_', ' ')} ({b:g})"
+        return f"must be {'below' if strict else 'at most'} {high.replace('_', ' ')} ({a:g})"
+    return None
+
 
 # Built-in dataset keys of ``app.training.data.BUILTIN_DATASETS`` (the
 # registry itself describes sizes and loader arguments).
