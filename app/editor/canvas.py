@@ -275,7 +275,12 @@ class Canvas(QObject):
                 src, tgt = self._node_of[c.source], self._node_of[c.target]
                 src.output(0).connect_to(tgt.input(0), push_undo=False)
         self._update_edge_labels()
-        self.graph.undo_stack().clear()  # only the document's undo exists
+        # only the document's undo exists; cleared after any NodeGraphQt macro ends
+        QTimer.singleShot(0, self._clear_graph_undo)
+
+    def _clear_graph_undo(self) -> None:
+        if shiboken6.isValid(self.graph.undo_stack()):
+            self.graph.undo_stack().clear()
 
     def _pipes(self) -> dict[tuple[str, str], Any]:
         out = {}

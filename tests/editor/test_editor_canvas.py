@@ -126,7 +126,7 @@ def test_context_menu_is_ours_and_never_offers_nodegraph_undo(window: MainWindow
     cv.node(i).output(0).connect_to(cv.node(h).input(0))
     # colours and names set by sync must not pile up in NodeGraphQt's own undo
     window.validate()
-    assert cv.graph.undo_stack().count() == 0
+    qtbot.waitUntil(lambda: cv.graph.undo_stack().count() == 0, timeout=1000)
     viewer = cv.graph.viewer()
     pos = viewer.mapFromScene(cv.node(h).view.sceneBoundingRect().center())
     from PySide6.QtGui import QContextMenuEvent
