@@ -86,6 +86,19 @@ class OutputNode(_SpikeNode):
 
 NODE_CLASSES: list[type[_SpikeNode]] = [InputNode, PoissonInputNode, LIFNode, ALIFNode,
                                         OutputNode]
+
+
+def _schema_node(model: str, role: str) -> type[_SpikeNode]:
+    """A node class for a neuron model of the schema that has no hand-written one,
+    so a model added to :mod:`app.project.schema` appears on the canvas as is."""
+    label = schema.MODEL_LABELS.get(model, model)
+    return type(f"{model}Node", (_SpikeNode,), {
+        "__doc__": f"{label} population.", "NODE_NAME": label, "MODEL": model,
+        "ROLE": "input" if role == "input" else "neuron"})
+
+
+NODE_CLASSES += [_schema_node(m, role) for m, (role, _) in schema.NEURON_MODELS.items()
+                 if m not in {c.MODEL for c in NODE_CLASSES}]
 NODE_BY_MODEL = {c.MODEL: c for c in NODE_CLASSES}
 ROLE_COLORS = {"input": (38, 120, 110), "neuron": (45, 85, 150), "output": (170, 100, 30)}
 PROBLEM_COLOR = (170, 40, 40)

@@ -156,3 +156,14 @@ def test_context_menu_is_ours_and_never_offers_nodegraph_undo(window: MainWindow
     assert len(cv.graph.all_nodes()) == 2
     window.ctl.undo_stack.undo()
     assert len(cv.graph.all_nodes()) == 3
+
+
+def test_every_schema_model_has_a_node(window: MainWindow) -> None:
+    """The canvas follows the schema: a neuron model added there needs no editor code."""
+    from app.editor.canvas import NODE_BY_MODEL, _schema_node
+    from app.project import schema
+
+    assert set(NODE_BY_MODEL) == set(schema.NEURON_MODELS)
+    cls = _schema_node("TestNeuron", "neuron")
+    assert cls.MODEL == "TestNeuron" and cls.ROLE == "neuron" and cls.NODE_NAME == "TestNeuron"
+    assert window.palette.list.count() == len(schema.NEURON_MODELS)
