@@ -78,6 +78,9 @@ class FieldError(QLabel):
         """Show ``text`` (empty hides the line) and scroll it into view."""
         self.setText(text)
         self.setVisible(bool(text))
+        self.updateGeometry()
+        if self.parentWidget() is not None:
+            self.parentWidget().updateGeometry()
         if text:
             parent = self.parentWidget()
             while parent is not None and not isinstance(parent, QScrollArea):
@@ -171,9 +174,11 @@ class ValueEdit(QLineEdit):
                     raise ProjectError(reason, self.param.name)
         except ProjectError as exc:
             kept = _fmt(self._value) or "none"
-            message = f"{self.param.title} {exc.message}; kept {kept}"
+            # the line sits under the field: no need to repeat its name there
+            message = f"{exc.message}; kept {kept}"
             self.setText(_fmt(self._value))
             self._mark(message)
+            self.setToolTip(f"{self.param.title} {exc.message}; kept {kept}")
             self.refused.emit(message)
             return False
         self._mark(None)
@@ -260,10 +265,9 @@ class NameEdit(QLineEdit):
         if not name:
             return "a name must not be empty"
         if not NAME_RE.match(name):
-            return ("names are 1-100 letters, digits or '_' and do not start with a digit "
-                    f"('{name}' is not)")
+            return "use letters, digits and '_', not starting with a digit"
         if name in self.taken():
-            return f"'{name}' is already used by another population or connection"
+            return f"'{name}' is already used"
         return None
 
     def _mark(self, error: str | None) -> None:

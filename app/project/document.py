@@ -361,13 +361,17 @@ def check_value(param: Param, value: Any, path: str) -> Any:
     else:  # pragma: no cover - schema error
         raise ProjectError(f"unknown parameter kind {kind}", path)
     unit = f" {param.unit}" if param.unit and param.unit != "steps" else ""
+
+    def num(x: float) -> str:  # 100000000 reads better than 1e+08 for whole numbers
+        return f"{int(x):,}" if kind in ("int", "optint") and float(x).is_integer() else f"{x:g}"
+
     if param.minimum is not None:
         if param.exclusive_minimum and value <= param.minimum:
-            raise ProjectError(f"must be greater than {param.minimum:g}{unit}", path)
+            raise ProjectError(f"must be greater than {num(param.minimum)}{unit}", path)
         if value < param.minimum:
-            raise ProjectError(f"must be at least {param.minimum:g}{unit}", path)
+            raise ProjectError(f"must be at least {num(param.minimum)}{unit}", path)
     if param.maximum is not None and value > param.maximum:
-        raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
+        raise ProjectError(f"must be at most {num(param.maximum)}{unit}", path)
     return value
 
 

@@ -233,7 +233,7 @@ COMPILERS: dict[str, CompilerInfo] = {
 # refuses what these forbid at the field; the loader checks the same ranges)
 # ---------------------------------------------------------------------------
 SIZE_LIMIT = 10_000_000
-POPULATION_SIZE = Param("size", "int", 100, "neurons", 1, SIZE_LIMIT, help="Number of neurons")
+POPULATION_SIZE = Param("size", "int", 100, "", 1, SIZE_LIMIT, help="Number of neurons")
 MAX_DELAY_STEPS = Param("max_delay_steps", "optint", None, "steps", 0, 100_000,
                         help="Longest learnable delay (empty: none)")
 TRAINING: tuple[Param, ...] = (
