@@ -2,8 +2,9 @@
 
 Run: ``python benchmarks/mpi_scaling.py [--ranks 1 2] [--task eventprop eprop]``.
 For every rank count it starts ``mpirun -n R`` of this file in worker mode; each
-rank trains on its share of every batch (the batch size is the total over all
-ranks, so the learning problem is the same for every R). After one warm-up
+rank trains on its own part of the examples (every R-th, as mlGeNN's MPI scripts
+slice their data) with ``batch / R`` of them per batch (the batch size is the
+total over all ranks, so the learning problem is the same for every R). After one warm-up
 epoch (numba compilation) the ranks time one epoch between barriers; rank 0
 prints samples/s. Each rank gets ``NUMBA_NUM_THREADS = cores // R`` threads
 (``--threads`` fixes it, e.g. ``--threads 1`` to compare equal work per rank).
@@ -78,11 +79,11 @@ def _build(task: str, batch: int, T: int, comm: object) -> tuple:
 
 def worker(task: str, examples: int, batch: int, T: int) -> None:
     """One rank: warm up, then time one epoch; rank 0 prints a JSON line."""
-    from app.training.communicators import MPI
+    from app.training.communicators import MPI, shard
 
     comm = MPI()
     net, inp, out, comp = _build(task, batch, T, comm)
-    x, y = _data(examples, 100, T)
+    x, y = (shard(d, comm.rank, comm.num_ranks) for d in _data(examples, 100, T))
     with comp.compile(net) as cn:
         cn.train({inp: x[:2 * batch]}, {out: y[:2 * batch]}, num_epochs=1, callbacks=[])
         comm.barrier()

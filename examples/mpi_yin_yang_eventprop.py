@@ -4,10 +4,12 @@ Run: ``mpirun -n 2 python examples/mpi_yin_yang_eventprop.py --epochs 10``
 (add ``--oversubscribe`` for more ranks than cores, ``--allow-run-as-root``
 as root; on a Slurm cluster ``srun -n 8 python examples/mpi_yin_yang_eventprop.py``).
 
-Every rank loads the same data and builds the same network; ``batch_size`` is
-the total over all ranks (it must divide by the number of ranks), each rank
-simulates its share of every batch and the gradients are summed with
-Allreduce, so the weights are those of one process with the same batch size.
+As in mlGeNN, every rank builds the same network and trains on its own part of
+the data (``shard``: every N-th example); ``batch_size`` is the total over all
+ranks (it must divide by the number of ranks), each rank simulates
+``batch_size / N`` of its own examples per batch and the gradients are summed
+with Allreduce. Without shuffling the weights are those of one process with the
+same batch size; with shuffling each rank shuffles its own part.
 Only rank 0 prints, draws progress bars and writes checkpoints.
 Needs OpenMPI and ``pip install 'spike-studio[mpi]'``.
 """
@@ -23,7 +25,7 @@ from app.model.initializers import Normal
 from app.model.neurons import LeakyIntegrateFire, SpikeInput
 from app.model.synapses import Exponential
 from app.training.callbacks import Checkpoint
-from app.training.communicators import MPI
+from app.training.communicators import MPI, shard
 from app.training.compilers import EventPropCompiler, InferenceCompiler
 from app.training.compilers.eventprop import default_params
 from app.training.data import yin_yang_splits
@@ -49,6 +51,8 @@ def main() -> None:
         "examples per rank per batch")
 
     data = yin_yang_splits(seed=args.seed, num_train=args.num_train, dt=args.dt)
+    train_x, train_y, test_x, test_y = (shard(d, comm.rank, comm.num_ranks) for d in (
+        data.train_spikes, data.train_labels, data.test_spikes, data.test_labels))
     network = SequentialNetwork(default_params)
     with network:
         inp = InputLayer(SpikeInput(max_spikes=args.batch_size * 4), 4)
@@ -69,7 +73,7 @@ def main() -> None:
         # the callbacks check cn.is_root themselves: every rank may pass the same list
         callbacks = ["batch_progress_bar", Checkpoint(Numpy(args.checkpoints))]
         for epoch in range(args.epochs):
-            metrics, _ = cn.train({inp: data.train_spikes}, {out: data.train_labels},
+            metrics, _ = cn.train({inp: train_x}, {out: train_y},
                                   num_epochs=1, start_epoch=epoch, shuffle=True,
                                   callbacks=callbacks)
             say(f"epoch {epoch}: train accuracy {100 * metrics[out].result:.2f}% "
@@ -79,7 +83,7 @@ def main() -> None:
                              reset_in_syn_between_batches=True, batch_size=args.batch_size,
                              communicator=comm)
     with test.compile(network) as cn:
-        test_metrics, _ = cn.evaluate({inp: data.test_spikes}, {out: data.test_labels},
+        test_metrics, _ = cn.evaluate({inp: test_x}, {out: test_y},
                                       callbacks=[])
     say(f"TEST ACCURACY {100 * test_metrics[out].result:.2f}%")
 

@@ -84,8 +84,23 @@ class OutputNode(_SpikeNode):
     MODEL = "LeakyIntegrate"
 
 
+class IFInputNode(_SpikeNode):
+    """Integrate-and-fire input driven by values (converted ANNs)."""
+
+    NODE_NAME = "IF input"
+    MODEL = "IntegrateFireInput"
+    ROLE = "input"
+
+
+class IFNode(_SpikeNode):
+    """Non-leaky integrate-and-fire population (converted ANNs, inference)."""
+
+    NODE_NAME = "Integrate-and-fire"
+    MODEL = "IntegrateFire"
+
+
 NODE_CLASSES: list[type[_SpikeNode]] = [InputNode, PoissonInputNode, LIFNode, ALIFNode,
-                                        OutputNode]
+                                        OutputNode, IFInputNode, IFNode]
 
 
 def _schema_node(model: str, role: str) -> type[_SpikeNode]:
@@ -152,13 +167,18 @@ def population_label(pop: PopulationSpec) -> str:
     so the node box grows to hold it instead of the text spilling out."""
     model = schema.MODEL_LABELS.get(pop.model, pop.model)
     readout = f"\n-> {pop.readout}" if pop.readout else ""
-    return f"{pop.name}\n{model} · {pop.size:,}{readout}"
+    size = "x".join(map(str, pop.shape)) if pop.shape else f"{pop.size:,}"
+    return f"{pop.name}\n{model} · {size}{readout}"
 
 
 def connection_label(conn: ConnectionSpec) -> str:
     """Text on an edge, e.g. ``Dense · Exp 5 ms``."""
     c = conn.connectivity
     kind = c["type"] if c["type"] != "FixedProbability" else f"p={c['p']:g}"
+    if "conv_size" in c:
+        kind += f" {c['conv_size'][0]}x{c['conv_size'][1]}x{c['filters']}"
+    elif "pool_size" in c:
+        kind += f" {c['pool_size'][0]}x{c['pool_size'][1]}"
     s = conn.synapse
     syn = "Delta" if s["type"] == "Delta" else f"Exp {s['tau']:g} ms"
     delay = f" · d{c['delay']}" if c.get("delay") else ""

@@ -13,7 +13,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.project.document import Project
+from app.project.document import Project, drop_resolved
+from app.project.shapes import apply_inferred_shapes
 
 
 class _Snapshot(QUndoCommand):
@@ -69,6 +70,9 @@ class DocumentController(QObject):
         before = self.project.copy()
         after = before.copy()
         result = fn(after)
+        # convolution/pooling targets follow their connectivity, as in mlGeNN
+        apply_inferred_shapes(after)
+        drop_resolved(before, after)
         if after.same_as(before):
             return result
         self.undo_stack.push(_Snapshot(self, label, before, after, merge_key))

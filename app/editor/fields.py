@@ -43,6 +43,8 @@ Check = Callable[[Any], "str | None"]
 def sensible_problem(param: Param, value: Any) -> str | None:
     """Why ``value`` is outside ``param``'s physically sensible range (the schema's
     ``sensible_min``/``sensible_max``, checked before training), or None."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
     lo = getattr(param, "sensible_min", None)
     hi = getattr(param, "sensible_max", None)
     why = getattr(param, "sensible_why", "")
@@ -59,6 +61,8 @@ def sensible_problem(param: Param, value: Any) -> str | None:
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, (list, tuple)):  # a (height, width) pair
+        return ", ".join(str(v) for v in value)
     if isinstance(value, float):
         return repr(value) if (abs(value) < 1e-4 or abs(value) >= 1e7) and value else f"{value:g}"
     return str(value)
@@ -230,6 +234,26 @@ class IntEdit(ValueEdit):
         super().keyPressEvent(event)
 
 
+class PairEdit(ValueEdit):
+    """A (height, width) field (``pair``/``optpair`` Param): "3", "3, 2" or "3x2";
+    empty means mlGeNN's default for an optional pair."""
+
+    _PAIR_RE = re.compile(r"(\d+)\s*(?:[,x]\s*(\d+))?")
+
+    def __init__(self, param: Param, parent: QWidget | None = None,
+                 checks: list[Check] | None = None) -> None:
+        super().__init__(param, parent, checks)
+        self.setPlaceholderText("default" if param.kind == "optpair" else "height, width")
+
+    def parse(self, text: str) -> Any:
+        if text == "" and self.param.kind == "optpair":
+            return None
+        m = self._PAIR_RE.fullmatch(text)
+        if m is None:
+            raise ProjectError('must be a whole number or "height, width"', self.param.name)
+        return int(m.group(1)) if m.group(2) is None else [int(m.group(1)), int(m.group(2))]
+
+
 class NameEdit(QLineEdit):
     """A population/connection name: refused with a visible reason when empty,
     malformed or already used (``taken`` returns the names in use by others)."""
@@ -308,8 +332,9 @@ def field_row(widget: QWidget, unit: str = "", error: FieldError | None = None) 
 
 
 def make_edit(p: Param, checks: list[Check] | None = None) -> ValueEdit:
-    """The line edit for an int/optint or float/optfloat Param."""
-    cls = IntEdit if p.kind in ("int", "optint") else NumberEdit
+    """The line edit for an int/optint, pair/optpair or float/optfloat Param."""
+    cls = (IntEdit if p.kind in ("int", "optint") else
+           PairEdit if p.kind in ("pair", "optpair") else NumberEdit)
     return cls(p, checks=checks)
 
 

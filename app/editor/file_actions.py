@@ -212,7 +212,9 @@ class FileActions:
             box = QMessageBox(QMessageBox.Icon.Information, "Imported with omissions",
                               f"{len(result.unmapped)} thing(s) in {Path(path).name} could not "
                               "be mapped; see the details.", parent=self)
-            box.setDetailedText("\n".join(result.unmapped))
+            box.setDetailedText("\n".join(result.unmapped) + (
+                "\n\nMapped to Spike Studio's equivalents:\n" + "\n".join(result.mapped)
+                if result.mapped else ""))
             self.import_report = box
             box.open()
         self.statusBar().showMessage(f"Imported {Path(path).name}", 4000)

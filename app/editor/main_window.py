@@ -27,6 +27,7 @@ from app.editor.controller import DocumentController
 from app.editor.file_actions import FileActions
 from app.editor.icons import themed_icon
 from app.editor.inspector import Inspector
+from app.editor.nir_actions import export_nir_dialog, import_nir_dialog
 from app.project import io as project_io
 from app.project.document import Project
 from app.project.examples import examples
@@ -218,8 +219,10 @@ class MainWindow(FileActions, QMainWindow):
         a(f, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "save_as")
         exp = f.addMenu("&Export")
         a(exp, "&Python script…", self.export_dialog, name="export_script")
+        a(exp, "&NIR graph…", lambda: export_nir_dialog(self), name="export_nir")
         a(f, "Export as &mlGeNN script…", self.export_mlgenn_dialog, name="export_mlgenn")
         a(f, "&Import mlGeNN script…", self.import_mlgenn_dialog, name="import_mlgenn")
+        a(f, "Import &NIR graph…", lambda: import_nir_dialog(self), name="import_nir")
         f.addSeparator()
         a(f, "&Quit", self.close, QKeySequence.StandardKey.Quit, "quit")
         e = mb.addMenu("&Edit")

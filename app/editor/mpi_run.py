@@ -1,7 +1,9 @@
 """Multi-process (MPI) training from the editor: ``spike-studio train --mpi N`` in a
 :class:`QProcess`.
 
-:class:`MpiRun` starts :func:`app.cli.mpirun_command` without blocking the GUI (in
+:class:`MpiRun` starts :func:`app.cli.mpirun_command` without blocking the GUI (each
+rank of ``train --distributed`` takes its own part of the project's data, as mlGeNN's
+MPI scripts do; see :func:`app.cli._train`) (in
 its own session, so Stop can signal mpirun and every rank at once), emits each line
 the ranks print, turns rank 0's per-epoch lines (``epoch 3: SparseCategoricalAccuracy
 0.8125 loss 0.4321 (1.2 s)``, see :func:`app.cli._train`) into ``epoch_metrics``
@@ -19,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from app.cli import mpirun_command
+from app.worker.mpi_launch import mpirun_command
 
 KILL_GRACE_MS = 3000
 TAIL_LINES = 40

@@ -1,7 +1,8 @@
 """Connectivity: which neurons connect, with what weights and delays.
 
 Everything is turned into one sparse (CSR) layout by ``build_synapses`` so the
-engine handles Dense, FixedProbability and OneToOne the same way.
+engine handles Dense, FixedProbability, OneToOne and the 2-D convolution and
+pooling types (``conv.py``) the same way.
 """
 
 from __future__ import annotations
@@ -26,10 +27,22 @@ class Connectivity:
         else:
             self.delay = check_number(owner, "delay", delay, non_negative=True)
 
+    #: False for fixed weights that training leaves alone (pooling).
+    trainable = True
+
     @property
     def is_dense_layout(self) -> bool:
         """True when weights are stored as a dense [pre, post] matrix."""
         return False
+
+    def connect(self, source: Any, target: Any) -> None:
+        """Called when a Connection is made: infer the target's shape where the
+        connectivity determines it (as mlGeNN does), or check it."""
+
+    def weight_from_trained(self, weights: np.ndarray) -> np.ndarray | None:
+        """The ``weight`` argument that reproduces trained weights (as returned by
+        ``get_weights``), or None when they cannot be written back."""
+        return weights
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
@@ -46,6 +59,23 @@ class Dense(Connectivity):
     @property
     def is_dense_layout(self) -> bool:
         return True
+
+    def connect(self, source: Any, target: Any) -> None:
+        """A 2-D weight array sets the target's size to its number of columns."""
+        w = self.weight
+        if not isinstance(w, np.ndarray) or w.ndim != 2:
+            return
+        n_src, n_tgt = w.shape
+        if source.shape is not None and source.num_neurons != n_src:
+            raise bad_arg("Dense", "weight", f"array of shape {w.shape}",
+                          f"{source.num_neurons} rows (source '{source.name}') are required")
+        if target.shape is None:
+            target.shape = (int(n_tgt),)
+        elif target.num_neurons != n_tgt:
+            raise bad_arg("Dense", "weight", f"array of shape {w.shape}",
+                          f"{target.num_neurons} columns (target '{target.name}') are "
+                          "required; or leave the target's size out to take it from the "
+                          "weights")
 
 
 class FixedProbability(Connectivity):
@@ -67,6 +97,11 @@ class OneToOne(Connectivity):
     def __init__(self, weight: Any, delay: Any = 0) -> None:
         super().__init__(weight, delay, "OneToOne")
 
+    def connect(self, source: Any, target: Any) -> None:
+        """The target takes the source's shape when it has none."""
+        if target.shape is None:
+            target.shape = source.shape
+
 
 @dataclass
 class SynapseTable:
@@ -74,12 +109,18 @@ class SynapseTable:
 
     ``weight`` and ``delay`` are per synapse; for Dense connections synapse
     ``i*n_post + j`` is pre i -> post j, so the weights are the row-major matrix.
+    Convolutions also give ``kernel_index``, each synapse's entry in the flat
+    kernel of shape ``kernel_shape``; ``kernel`` holds that kernel (float32) when
+    the weights were built tied to it (``weight == kernel[kernel_index]``).
     """
 
     row_ptr: np.ndarray
     post: np.ndarray
     weight: np.ndarray
     delay: np.ndarray
+    kernel_index: np.ndarray | None = None
+    kernel: np.ndarray | None = None
+    kernel_shape: tuple[int, ...] | None = None
 
     @property
     def num_synapses(self) -> int:
@@ -87,8 +128,20 @@ class SynapseTable:
 
 
 def build_synapses(conn: Connectivity, n_pre: int, n_post: int, rng: np.random.Generator,
-                   same_population: bool, name: str) -> SynapseTable:
-    """Instantiate a connectivity object into a SynapseTable (weights and delays drawn)."""
+                   same_population: bool, name: str,
+                   source_shape: tuple[int, ...] | None = None,
+                   target_shape: tuple[int, ...] | None = None,
+                   tie_kernels: bool = True) -> SynapseTable:
+    """Instantiate a connectivity object into a SynapseTable (weights and delays drawn).
+
+    Convolutions need the populations' shapes; ``tie_kernels`` keeps their weights
+    one shared kernel (False: independent per-synapse weights, as GeNN's sparse
+    convolution used by mlGeNN's e-prop and in-memory inference).
+    """
+    build_table = getattr(conn, "build_table", None)
+    if build_table is not None:
+        return build_table(tuple(source_shape or (n_pre,)), tuple(target_shape or (n_post,)),
+                           rng, name, tie_kernels)
     if isinstance(conn, Dense):
         row_ptr = np.arange(n_pre + 1, dtype=np.int64) * n_post
         post = np.tile(np.arange(n_post, dtype=np.int32), n_pre)
@@ -108,7 +161,8 @@ def build_synapses(conn: Connectivity, n_pre: int, n_post: int, rng: np.random.G
         post = np.nonzero(mask)[1].astype(np.int32)
     else:
         raise bad_arg(f"Connection '{name}'", "connectivity", conn,
-                      "allowed: Dense, FixedProbability, OneToOne")
+                      "allowed: Dense, FixedProbability, OneToOne, Conv2D, Conv2DTranspose, "
+                      "AvgPool2D, AvgPoolConv2D, AvgPoolDense2D")
     n_syn = int(post.shape[0])
     if isinstance(conn, Dense):
         weight = materialise(conn.weight, rng, (n_pre, n_post), f"Connection '{name}'",
@@ -123,3 +177,16 @@ def build_synapses(conn: Connectivity, n_pre: int, n_post: int, rng: np.random.G
     if np.any(delay < 0):
         raise bad_arg(f"Connection '{name}'", "delay", "negative values", "delays must be >= 0")
     return SynapseTable(row_ptr, post, weight.astype(np.float32), delay.astype(np.float32))
+
+
+from .conv import (  # noqa: E402  (the 2-D types subclass Connectivity above)
+    AvgPool2D,
+    AvgPoolConv2D,
+    AvgPoolDense2D,
+    Conv2D,
+    Conv2DTranspose,
+)
+
+__all__ = ["Connectivity", "Dense", "FixedProbability", "OneToOne", "Conv2D",
+           "Conv2DTranspose", "AvgPool2D", "AvgPoolConv2D", "AvgPoolDense2D", "SynapseTable",
+           "build_synapses"]

@@ -29,7 +29,9 @@ def _current_network(owner: str) -> Network:
     return _NETWORK_STACK[-1]
 
 
-def _shape(owner: str, shape: Any) -> tuple[int, ...]:
+def _shape(owner: str, shape: Any) -> tuple[int, ...] | None:
+    if shape is None:
+        return None
     if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
         shape = (int(shape),)
     if (not isinstance(shape, (tuple, list)) or not shape
@@ -40,9 +42,13 @@ def _shape(owner: str, shape: Any) -> tuple[int, ...]:
 
 
 class Population:
-    """A group of identical neurons."""
+    """A group of identical neurons.
 
-    def __init__(self, neuron: Neuron, shape: Any, record_spikes: bool = False,
+    ``shape`` may be left out (None) when an incoming connection's connectivity
+    determines it (Conv2D, pooling, OneToOne, Dense with a weight array).
+    """
+
+    def __init__(self, neuron: Neuron, shape: Any = None, record_spikes: bool = False,
                  name: str | None = None) -> None:
         net = _current_network("Population")
         if not isinstance(neuron, Neuron):
@@ -59,6 +65,10 @@ class Population:
     @property
     def num_neurons(self) -> int:
         """Total number of neurons (product of shape)."""
+        if self.shape is None:
+            raise ModelError(f"population '{self.name}' has no shape: give shape=... or "
+                             "connect it with a connectivity that infers it (Conv2D, "
+                             "pooling, OneToOne, or Dense with a weight array)")
         return int(np.prod(self.shape))
 
     def __repr__(self) -> str:
@@ -83,7 +93,10 @@ class Connection:
                           "an input population cannot receive connections")
         if not isinstance(connectivity, Connectivity):
             raise bad_arg("Connection", "connectivity", connectivity,
-                          "allowed: Dense(...), FixedProbability(...), OneToOne(...)")
+                          "allowed: Dense(...), FixedProbability(...), OneToOne(...), "
+                          "Conv2D(...), Conv2DTranspose(...), AvgPool2D(...), "
+                          "AvgPoolConv2D(...), AvgPoolDense2D(...)")
+        connectivity.connect(source, target)
         self.source = source
         self.target = target
         self.connectivity = connectivity
@@ -209,8 +222,14 @@ class Layer(Population):
         if not net.layers:
             raise ModelError("Layer: create the InputLayer first")
         prev = net.layers[-1]
-        if shape is None:
-            shape = prev.shape
         super().__init__(neuron, shape, record_spikes, name)
-        self.connection = Connection(prev, self, connectivity, synapse)
+        try:
+            self.connection = Connection(prev, self, connectivity, synapse)
+        except Exception:
+            net.populations.remove(self)
+            raise
+        if self.shape is None:
+            # the connectivity could not infer it (Dense with an initializer): keep the
+            # previous layer's shape, as this library always has
+            self.shape = prev.shape
         net.layers.append(self)

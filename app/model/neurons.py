@@ -1,4 +1,5 @@
-"""Neuron models (constructor arguments and defaults as in mlGeNN, see SPEC.md)."""
+"""Neuron models: constructor arguments and defaults as in mlGeNN
+(docs/training-semantics.md)."""
 
 from __future__ import annotations
 
@@ -122,7 +123,45 @@ class PoissonInput(Neuron):
                           "use two populations for positive and negative input")
 
 
+class IntegrateFire(Neuron):
+    """Non-leaky integrate-and-fire neuron (ANN-to-SNN converted inference):
+    ``V += I`` each step; a spike when ``V >= v_thresh``, then ``V = v_reset``."""
+
+    @apply_default_params
+    def __init__(self, v_thresh: float = 1.0, v_reset: float = 0.0, v: Any = 0.0,
+                 readout: str | Readout | None = None) -> None:
+        o = "IntegrateFire"
+        self.v_thresh = check_number(o, "v_thresh", v_thresh)
+        self.v_reset = check_number(o, "v_reset", v_reset)
+        self.v = check_value(o, "v", v)
+        self.readout = get_readout(readout, o)
+
+    scale_i = False
+
+
+class IntegrateFireInput(Neuron):
+    """Input population of integrate-and-fire neurons driven by a constant current:
+    each step ``V += x`` (x the example's value for the neuron, or its frame's value
+    with ``input_frames > 1``, each frame lasting ``input_frame_timesteps`` steps);
+    a spike when ``V >= v_thresh``, then ``V = v_reset``. Data are arrays
+    (examples, *shape) or (examples, frames, *shape), not spike trains."""
+
+    is_input = True
+
+    @apply_default_params
+    def __init__(self, v_thresh: float = 1.0, v_reset: float = 0.0, v: Any = 0.0,
+                 input_frames: int = 1, input_frame_timesteps: int = 1) -> None:
+        o = "IntegrateFireInput"
+        self.v_thresh = check_number(o, "v_thresh", v_thresh)
+        self.v_reset = check_number(o, "v_reset", v_reset)
+        self.v = check_value(o, "v", v)
+        self.input_frames = check_int(o, "input_frames", input_frames, minimum=1)
+        self.input_frame_timesteps = check_int(o, "input_frame_timesteps",
+                                               input_frame_timesteps, minimum=1)
+
+
 NEURONS: dict[str, type[Neuron]] = {
     cls.__name__: cls for cls in (LeakyIntegrateFire, AdaptiveLeakyIntegrateFire,
-                                  LeakyIntegrate, SpikeInput, PoissonInput)
+                                  LeakyIntegrate, SpikeInput, PoissonInput, IntegrateFire,
+                                  IntegrateFireInput)
 }

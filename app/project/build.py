@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from app.project import schema
 from app.project.document import ConnectionSpec, PopulationSpec, Project
 from app.project.errors import ProjectError
 
@@ -68,13 +69,33 @@ def initializer_object(weight: dict[str, Any]) -> Any:
 def connectivity_object(conn: ConnectionSpec, weight: Any) -> Any:
     """The ``app.model.connectivity`` object of a connection."""
     from app.model import connectivity
+    from app.project.shapes import connectivity_args
 
     c = conn.connectivity
     kind = c["type"]
     if kind == "FixedProbability":
         return connectivity.FixedProbability(c["p"], weight, c["allow_self_connections"],
                                              c["delay"])
+    if kind in schema.CONNECTIVITY_2D:
+        args = connectivity_args(conn)
+        if kind in schema.NO_WEIGHT:
+            return getattr(connectivity, kind)(**args)
+        return getattr(connectivity, kind)(weight, **args)
     return getattr(connectivity, kind)(weight, c["delay"])
+
+
+def kernel_shape(project: Project, conn: ConnectionSpec) -> tuple[int, ...] | None:
+    """Shape of a convolution's kernel (the trained weights of a tied kernel), or None."""
+    kind = conn.connectivity["type"]
+    src = project.population(conn.source)
+    if kind not in ("Conv2D", "Conv2DTranspose", "AvgPoolConv2D") or src.shape is None \
+            or len(src.shape) != 3:
+        return None
+    c = conn.connectivity
+    kh, kw = c["conv_size"]
+    if kind == "Conv2DTranspose":
+        return (kh, kw, c["filters"], src.shape[2])
+    return (kh, kw, src.shape[2], c["filters"])
 
 
 def synapse_object(conn: ConnectionSpec) -> Any:
@@ -95,7 +116,8 @@ def trained_weight(project: Project, conn: ConnectionSpec) -> np.ndarray | None:
     kind = conn.connectivity["type"]
     n_pre = project.population(conn.source).size
     n_post = project.population(conn.target).size
-    want = {"Dense": (n_pre, n_post), "OneToOne": (n_pre,)}.get(kind)
+    want = {"Dense": (n_pre, n_post), "OneToOne": (n_pre,)}.get(kind) \
+        or kernel_shape(project, conn)
     if want is None:
         raise ProjectError(f"trained weights cannot be restored for {kind} connectivity",
                            f"weights.{conn.id}")
@@ -121,8 +143,8 @@ def build_network(project: Project, use_weights: bool = True) -> tuple[Any, dict
     with network:
         for i, p in enumerate(project.populations):
             try:
-                pops[p.id] = Population(neuron_object(p), p.size, record_spikes=p.record_spikes,
-                                        name=p.name)
+                pops[p.id] = Population(neuron_object(p), p.model_shape,
+                                        record_spikes=p.record_spikes, name=p.name)
             except ModelError as exc:
                 raise ProjectError(str(exc), f"populations[{i}]") from None
         for i, c in enumerate(project.connections):
@@ -136,6 +158,25 @@ def build_network(project: Project, use_weights: bool = True) -> tuple[Any, dict
             except ModelError as exc:
                 raise ProjectError(str(exc), f"connections[{i}]") from None
     return network, pops, conns
+
+
+def schedule_callbacks(project: Project) -> list[Any]:
+    """The learning-rate schedule of the training settings as library callbacks."""
+    sched = project.training.lr_schedule
+    opt = project.compiler.optimiser
+    if sched is None or opt is None or not project.compiler.info.has_optimiser:
+        return []
+    from app.training.callbacks import OptimiserParamSchedule
+
+    factor = float(sched["factor"])
+    if sched["type"] == "exponential":
+        alpha0 = float(opt["alpha"])
+        return [OptimiserParamSchedule("alpha",
+                                       lambda epoch, alpha: alpha0 * factor ** epoch)]
+    every = int(sched["every"])
+    return [OptimiserParamSchedule(
+        "alpha", lambda epoch, alpha: alpha * factor if epoch and epoch % every == 0
+        else alpha)]
 
 
 def _optimiser(spec: dict[str, Any] | None) -> Any:
@@ -293,6 +334,12 @@ def build(project: Project, base_dir: str | Path | None = None, *, with_data: bo
 
     ``base_dir`` resolves relative dataset paths (the project file's folder).
     """
+    if project.unresolved:
+        key, expr = next(iter(project.unresolved.items()))
+        raise ProjectError(f"{len(project.unresolved)} value(s) of the imported script come "
+                           f"from its data and are not set yet, e.g. {key.split(':')[-1]} = "
+                           f"{expr}; set them (they are listed as problems)",
+                           "unresolved." + key)
     network, pops, conns = build_network(project, use_weights)
     compiler = build_compiler(project, conns)
     dataset = load_dataset(project, base_dir) if with_data else None

@@ -23,6 +23,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 MAX_NAME = 200
 MAX_SIZE = 10_000_000
+WEIGHT_SOURCES = ("user", "auto", "calibrated")
 
 
 @dataclass
@@ -37,6 +38,8 @@ class PopulationSpec:
     readout: str | None = None
     record_spikes: bool = False
     position: tuple[float, float] = (0.0, 0.0)
+    #: (height, width, channels) for 2-D connectivity; None: flat. Its product is ``size``.
+    shape: list[int] | None = None
 
     @property
     def is_input(self) -> bool:
@@ -50,10 +53,18 @@ class PopulationSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"id": self.id, "name": self.name, "model": self.model, "size": self.size,
-                "params": dict(self.params), "readout": self.readout,
-                "record_spikes": self.record_spikes,
-                "position": [float(self.position[0]), float(self.position[1])]}
+        out = {"id": self.id, "name": self.name, "model": self.model, "size": self.size,
+               "params": dict(self.params), "readout": self.readout,
+               "record_spikes": self.record_spikes,
+               "position": [float(self.position[0]), float(self.position[1])]}
+        if self.shape is not None:
+            out["shape"] = list(self.shape)
+        return out
+
+    @property
+    def model_shape(self) -> tuple[int, ...]:
+        """The shape given to the library: ``shape`` or ``(size,)``."""
+        return tuple(self.shape) if self.shape is not None else (self.size,)
 
 
 @dataclass
@@ -69,6 +80,14 @@ class ConnectionSpec:
         default_factory=lambda: {"type": "Normal", "mean": 0.0, "sd": 1.0})
     synapse: dict[str, Any] = field(default_factory=lambda: {"type": "Delta"})
     max_delay_steps: int | None = None
+    #: who chose ``weight``: "user" (kept as is), "auto" (derived from fan-in and the
+    #: target's model, re-derived on resize) or "calibrated" (auto, then scaled to data)
+    weight_source: str = "user"
+
+    @property
+    def weight_is_auto(self) -> bool:
+        """The initial weights were derived, not set by the user."""
+        return self.weight_source != "user"
 
     @property
     def is_recurrent(self) -> bool:
@@ -76,10 +95,14 @@ class ConnectionSpec:
         return self.source == self.target
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"id": self.id, "name": self.name, "source": self.source, "target": self.target,
-                "connectivity": dict(self.connectivity), "weight": dict(self.weight),
-                "synapse": dict(self.synapse), "max_delay_steps": self.max_delay_steps}
+        """JSON form (``weight_source`` only when not the default "user", so files
+        without derived weights read the same in older versions)."""
+        out = {"id": self.id, "name": self.name, "source": self.source, "target": self.target,
+               "connectivity": dict(self.connectivity), "weight": dict(self.weight),
+               "synapse": dict(self.synapse), "max_delay_steps": self.max_delay_steps}
+        if self.weight_source != "user":
+            out["weight_source"] = self.weight_source
+        return out
 
 
 @dataclass
@@ -145,12 +168,19 @@ class TrainingSpec:
     validation_split: float = 0.0
     seed: int = 0
     max_examples: int | None = None
+    #: learning-rate schedule applied at each epoch start (OptimiserParamSchedule on the
+    #: optimiser's alpha): {"type": "exponential", "factor": f} gives alpha0 * f**epoch;
+    #: {"type": "step", "factor": f, "every": n} multiplies alpha by f every n epochs.
+    lr_schedule: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"num_epochs": self.num_epochs, "shuffle": self.shuffle,
-                "validation_split": self.validation_split, "seed": self.seed,
-                "max_examples": self.max_examples}
+        out = {"num_epochs": self.num_epochs, "shuffle": self.shuffle,
+               "validation_split": self.validation_split, "seed": self.seed,
+               "max_examples": self.max_examples}
+        if self.lr_schedule is not None:
+            out["lr_schedule"] = dict(self.lr_schedule)
+        return out
 
 
 @dataclass
@@ -166,6 +196,10 @@ class Project:
     dataset: DatasetSpec = field(default_factory=DatasetSpec)
     training: TrainingSpec = field(default_factory=TrainingSpec)
     weights: dict[str, np.ndarray] = field(default_factory=dict)
+    #: values an imported script computed from its data, not known yet:
+    #: ``unresolved_key`` -> the script's expression. Each is a validation issue until
+    #: the value is edited (``drop_resolved``).
+    unresolved: dict[str, str] = field(default_factory=dict)
 
     # ---- lookups -------------------------------------------------------
     def population(self, pid: str) -> PopulationSpec:
@@ -236,6 +270,7 @@ class Project:
             "dataset": self.dataset.to_dict(),
             "training": self.training.to_dict(),
             "weights": sorted(self.weights),
+            **({"unresolved": dict(self.unresolved)} if self.unresolved else {}),
         }
 
     def copy(self) -> Project:
@@ -247,6 +282,52 @@ class Project:
         if self.to_dict() != other.to_dict():
             return False
         return all(np.array_equal(self.weights[k], other.weights[k]) for k in self.weights)
+
+
+def unresolved_key(kind: str, item: str, name: str) -> str:
+    """Key of a value an import could not compute: ``population``/``compiler``."""
+    return f"{kind}:{item}:{name}"
+
+
+def unresolved_value(project: Project, key: str) -> Any:
+    """The current value behind an unresolved key (None when it no longer exists)."""
+    kind, item, name = key.split(":", 2)
+    try:
+        if kind == "population":
+            pop = project.population(item)
+            return pop.size if name == "size" else pop.params.get(name)
+        if kind == "compiler":
+            return project.compiler.params.get(name)
+    except KeyError:
+        return None
+    return None
+
+
+def drop_resolved(before: Project, after: Project) -> None:
+    """Forget unresolved values that an edit set (or whose object was deleted)."""
+    for key in list(after.unresolved):
+        now = unresolved_value(after, key)
+        if now is None or now != unresolved_value(before, key):
+            del after.unresolved[key]
+
+
+def check_lr_schedule(data: Any, path: str) -> dict[str, Any] | None:
+    """A learning-rate schedule: exponential (factor) or step (factor, every)."""
+    if data is None:
+        return None
+    kind = data.get("type") if isinstance(data, dict) else None
+    keys = {"exponential": {"type", "factor"}, "step": {"type", "factor", "every"}}
+    if kind not in keys:
+        raise ProjectError("must be {\"type\": \"exponential\", \"factor\": f} or "
+                           "{\"type\": \"step\", \"factor\": f, \"every\": n}", path)
+    if set(data) != keys[kind]:
+        raise ProjectError(f"a {kind} schedule has exactly {sorted(keys[kind])}", path)
+    out = {"type": kind, "factor": check_value(Param("factor", "float", 1.0, minimum=0.0,
+                                                     exclusive_minimum=True),
+                                               data["factor"], f"{path}.factor")}
+    if kind == "step":
+        out["every"] = _int(data["every"], f"{path}.every", 1)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -345,6 +426,8 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         if value not in param.choices:
             raise ProjectError(f"must be one of {list(param.choices)}", path)
         return value
+    if kind in ("pair", "optpair"):
+        return check_pair(param, value, path)
     if kind in ("int", "optint"):
         if not isinstance(value, int) or isinstance(value, bool):
             if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
@@ -373,6 +456,35 @@ def check_value(param: Param, value: Any, path: str) -> Any:
     if param.maximum is not None and value > param.maximum:
         raise ProjectError(f"must be at most {num(param.maximum)}{unit}", path)
     return value
+
+
+def check_pair(param: Param, value: Any, path: str) -> list[int] | None:
+    """A (height, width) pair: one whole number for both, or a list of two."""
+    if value is None and param.kind == "optpair":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value, value]
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise ProjectError("must be a whole number or [height, width]"
+                           + (" (or null)" if param.kind == "optpair" else ""), path)
+    low = int(param.minimum) if param.minimum is not None else 1
+    if min(value) < low:
+        raise ProjectError(f"must be at least {low}", path)
+    return [int(value[0]), int(value[1])]
+
+
+def check_shape(data: Any, size: int | None, path: str) -> list[int]:
+    """A population shape: 1-3 positive whole numbers whose product is ``size``."""
+    if (not isinstance(data, list) or not 1 <= len(data) <= 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                       for v in data)):
+        raise ProjectError("must be a list of 1 to 3 positive whole numbers, e.g. "
+                           "[28, 28, 1] (height, width, channels)", path)
+    if size is not None and math.prod(data) != size:
+        raise ProjectError(f"has {math.prod(data)} neurons but size is {size}; make "
+                           "size the product of shape", path)
+    return [int(v) for v in data]
 
 
 def check_params(params: tuple[Param, ...], data: Any, path: str,
@@ -451,7 +563,7 @@ def parse_population(data: Any, path: str) -> PopulationSpec:
     """Validate one population."""
     d = _obj(data, path, {"id": True, "name": True, "model": True, "size": True,
                           "params": False, "readout": False, "record_spikes": False,
-                          "position": False})
+                          "position": False, "shape": False})
     model = d["model"]
     if not isinstance(model, str) or model not in schema.NEURON_MODELS:
         raise ProjectError(f"unknown neuron model (allowed: {', '.join(schema.NEURON_MODELS)})",
@@ -467,11 +579,14 @@ def parse_population(data: Any, path: str) -> PopulationSpec:
     if (not isinstance(pos, list) or len(pos) != 2 or not all(_is_num(v) for v in pos)
             or not all(math.isfinite(v) for v in pos)):
         raise ProjectError("must be [x, y] with two finite numbers", f"{path}.position")
+    size = _int(d["size"], f"{path}.size", 1, MAX_SIZE)
+    shape = d.get("shape")
     return PopulationSpec(
         id=_id(d["id"], f"{path}.id"),
         name=_name(d["name"], f"{path}.name"),
         model=model,
-        size=_int(d["size"], f"{path}.size", 1, MAX_SIZE),
+        size=size,
+        shape=None if shape is None else check_shape(shape, size, f"{path}.shape"),
         params=check_params(schema.model_params(model), d.get("params", {}), f"{path}.params"),
         readout=readout,
         record_spikes=_bool(d.get("record_spikes", False), f"{path}.record_spikes"),
@@ -483,12 +598,15 @@ def parse_connection(data: Any, path: str) -> ConnectionSpec:
     """Validate one connection (references are checked by parse_project)."""
     d = _obj(data, path, {"id": True, "name": True, "source": True, "target": True,
                           "connectivity": True, "weight": True, "synapse": True,
-                          "max_delay_steps": False})
+                          "max_delay_steps": False, "weight_source": False})
     conn = _typed(schema.CONNECTIVITY, d["connectivity"], f"{path}.connectivity",
                   "connectivity")
     weight = _typed(schema.INITIALIZERS, d["weight"], f"{path}.weight", "weight initializer")
     if weight["type"] == "Uniform" and weight["min"] > weight["max"]:
         raise ProjectError("min must not exceed max", f"{path}.weight.min")
+    source = d.get("weight_source", "user")
+    if source not in WEIGHT_SOURCES:
+        raise ProjectError(f"must be one of {list(WEIGHT_SOURCES)}", f"{path}.weight_source")
     return ConnectionSpec(
         id=_id(d["id"], f"{path}.id"),
         name=_name(d["name"], f"{path}.name"),
@@ -499,6 +617,7 @@ def parse_connection(data: Any, path: str) -> ConnectionSpec:
         synapse=_typed(schema.SYNAPSES, d["synapse"], f"{path}.synapse", "synapse"),
         max_delay_steps=(None if d.get("max_delay_steps") is None else
                          _int(d["max_delay_steps"], f"{path}.max_delay_steps", 0, 100_000)),
+        weight_source=source,
     )
 
 
@@ -589,13 +708,14 @@ def parse_dataset(data: Any, path: str = "dataset") -> DatasetSpec:
 def parse_training(data: Any, path: str = "training") -> TrainingSpec:
     """Validate the training section."""
     d = _obj(data, path, {"num_epochs": False, "shuffle": False, "validation_split": False,
-                          "seed": False, "max_examples": False})
+                          "seed": False, "max_examples": False, "lr_schedule": False})
     t = TrainingSpec()
     if "shuffle" in d:
         t.shuffle = _bool(d["shuffle"], f"{path}.shuffle")
     for p in schema.TRAINING:  # the ranges the Training tab also uses
         if p.name in d:
             setattr(t, p.name, check_value(p, d[p.name], f"{path}.{p.name}"))
+    t.lr_schedule = check_lr_schedule(d.get("lr_schedule"), f"{path}.lr_schedule")
     return t
 
 
@@ -619,7 +739,7 @@ def parse_project_with_weight_keys(data: Any) -> tuple[Project, list[str]]:
     d = _obj(data, "", {"format": True, "schema_version": True, "name": False,
                         "description": False, "populations": True, "connections": True,
                         "compiler": True, "dataset": False, "training": False,
-                        "weights": False})
+                        "weights": False, "unresolved": False})
     pops_raw = d["populations"]
     if not isinstance(pops_raw, list):
         raise ProjectError("must be a list", "populations")
@@ -675,9 +795,17 @@ def parse_project_with_weight_keys(data: Any) -> tuple[Project, list[str]]:
     for i, w in enumerate(weights):
         if w not in conn_ids:
             raise ProjectError(f"no connection with id {w!r}", f"weights[{i}]")
+    unresolved = d.get("unresolved", {})
+    if not isinstance(unresolved, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in unresolved.items()):
+        raise ProjectError("must map value keys to the script's expressions", "unresolved")
     project = Project(
         name=_str(d.get("name", "Untitled"), "name"),
         description=_str(d.get("description", ""), "description", max_len=20_000),
         populations=pops, connections=conns, compiler=compiler, dataset=dataset,
         training=parse_training(d.get("training", {})))
+    for key, expr in unresolved.items():
+        if key.count(":") < 2 or unresolved_value(project, key) is None:
+            raise ProjectError(f"no value {key!r} in this project", f"unresolved.{key}")
+        project.unresolved[key] = _str(expr, f"unresolved.{key}", max_len=2000)
     return project, list(weights)

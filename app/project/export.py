@@ -73,8 +73,45 @@ def _weight(conn: ConnectionSpec, has_trained: bool) -> str:
     return f"{w['type']}({_kwargs(w, schema.INITIALIZERS[w['type']])})"
 
 
+def connectivity_2d_expr(conn: ConnectionSpec, weight: str) -> str:
+    """Constructor of a convolution/pooling connectivity with every argument (shared
+    with the mlGeNN exporter: the signatures are mlGeNN's)."""
+    from app.project.shapes import connectivity_args
+
+    c = conn.connectivity
+    args = [] if c["type"] in schema.NO_WEIGHT else [f"weight={weight}"]
+    args += [f"{k}={c[k]!r}" for k in connectivity_args(conn)]
+    return f"{c['type']}({', '.join(args)})"
+
+
+def schedule_source(project: Project, indent: int) -> list[str]:
+    """``def alpha_schedule(epoch, alpha)`` for the project's learning-rate schedule (the
+    form the mlGeNN importer reads back), or nothing."""
+    sched = project.training.lr_schedule
+    opt = project.compiler.optimiser
+    if sched is None or opt is None or not project.compiler.info.has_optimiser:
+        return []
+    pad = " " * indent
+    lines = [f"{pad}def alpha_schedule(epoch, alpha):"]
+    if sched["type"] == "exponential":
+        lines.append(f"{pad}    return {float(opt['alpha'])!r} * {float(sched['factor'])!r} "
+                     "** epoch")
+    else:
+        lines += [f"{pad}    if epoch % {int(sched['every'])} == 0 and epoch != 0:",
+                  f"{pad}        return alpha * {float(sched['factor'])!r}",
+                  f"{pad}    return alpha"]
+    return lines + [""]
+
+
+def population_shape_expr(pop: PopulationSpec) -> str:
+    """The shape argument of a population: its size, or its (h, w, c) shape."""
+    return repr(tuple(pop.shape)) if pop.shape else str(pop.size)
+
+
 def _connectivity(conn: ConnectionSpec, weight: str) -> str:
     c = conn.connectivity
+    if c["type"] in schema.CONNECTIVITY_2D:
+        return connectivity_2d_expr(conn, weight)
     if c["type"] == "FixedProbability":
         return (f"FixedProbability({_lit(c['p'])}, {weight}, "
                 f"allow_self_connections={c['allow_self_connections']!r}, "
@@ -127,8 +164,9 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
     used_conn = sorted({c.connectivity["type"] for c in conns})
     if used_conn:
         add(f"from app.model.connectivity import {', '.join(used_conn)}")
-    used_init = sorted({c.weight["type"] for c in conns} - {"Constant"}) if not use_weights \
-        else sorted({c.weight["type"] for c in conns if c.id not in project.weights}
+    weighted = [c for c in conns if c.connectivity["type"] not in schema.NO_WEIGHT]
+    used_init = sorted({c.weight["type"] for c in weighted} - {"Constant"}) if not use_weights \
+        else sorted({c.weight["type"] for c in weighted if c.id not in project.weights}
                     - {"Constant"})
     if used_init:
         add(f"from app.model.initializers import {', '.join(used_init)}")
@@ -147,6 +185,9 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
         if opts:
             add(f"from app.training.optimisers import {', '.join(sorted(opts))}")
     ds = project.dataset
+    if schedule_source(project, 0) and project.compiler.type != "InferenceCompiler" \
+            and project.dataset.source != "none":
+        add("from app.training.callbacks import OptimiserParamSchedule")
     if ds.source == "builtin":
         add("from app.training.data import BUILTIN_DATASETS")
     elif ds.source == "file":
@@ -208,7 +249,7 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
         rec = ", record_spikes=True" if p.record_spikes else ""
         lines.extend(_call(f"{names[p.id]} = Population({p.model}", _neuron_args(p), 4,
                            close="),"))
-        add(f"        {p.size}{rec}, name={p.name!r})")
+        add(f"        {population_shape_expr(p)}{rec}, name={p.name!r})")
     if conns:
         add("")
         add("    # Connections")
@@ -263,7 +304,12 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
         add(f"    print(f\"Test {what} = {{{scale}metrics[{out}].result}}{unit}\")")
         return "\n".join(lines) + "\n"
     vs = project.training.validation_split
+    sched = schedule_source(project, 4)
+    lines.extend(sched)
     add(f"    metrics, cb_data = compiled_net.train({{{inp}: x_train}}, {{{out}: y_train}},")
+    if sched:
+        add("                                          callbacks=[\"batch_progress_bar\", "
+            "OptimiserParamSchedule(\"alpha\", alpha_schedule)],")
     add("                                          num_epochs=args.epochs,")
     add(f"                                          shuffle={project.training.shuffle!r},")
     if vs:

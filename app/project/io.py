@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 import time
 import zipfile
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from app.project.document import Project, parse_project_with_weight_keys
-from app.project.errors import ProjectError
+from app.project.errors import ProjectError, WeightsFileError
 
 PROJECT_SUFFIX = ".ssproj"
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -37,17 +38,45 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+def current_umask() -> int:
+    """The process's file-creation mask (read without changing it where the OS
+    tells, else by setting it back at once)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder,
-    fsync, then ``os.replace`` (the old file stays intact on any failure)."""
+    fsync, then ``os.replace`` (the old file stays intact on any failure).
+
+    The file keeps the mode of the one it replaces (a 0644 file stays 0644); a
+    new file gets the usual ``0666 & ~umask``.  The folder must exist: a typo in
+    a path is reported, not created (:class:`FileNotFoundError`).
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {target.name}: the folder {target.parent} does "
+                                "not exist; create it or choose another folder")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o666 & ~current_umask()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
+        if not hasattr(os, "fchmod"):
+            os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -125,7 +154,7 @@ def _decode(text: str | bytes) -> Any:
                            f"{exc.colno}") from None
 
 
-def _from_raw(data: Any, base: Path | None) -> Project:
+def _from_raw(data: Any, base: Path | None, without_weights: bool = False) -> Project:
     if isinstance(data, dict) and "weights" in data:
         data = dict(data)
         w = data["weights"]
@@ -151,7 +180,7 @@ def _from_raw(data: Any, base: Path | None) -> Project:
         project, keys = parse_project_with_weight_keys(data)
     except RecursionError:
         raise ProjectError("file is nested too deeply") from None
-    if keys:
+    if keys and not without_weights:
         if base is None or wfile is None:
             raise ProjectError("weights are stored next to a project file; open the file",
                                "weights.file")
@@ -159,35 +188,47 @@ def _from_raw(data: Any, base: Path | None) -> Project:
     return project
 
 
+_OPEN_WITHOUT = ("; the network itself is intact: open it without trained weights "
+                 "(the connections start from their initial weights)")
+
+
 def _load_weights(path: Path, keys: list[str], project: Project) -> dict[str, np.ndarray]:
+    """The sidecar's arrays; :class:`WeightsFileError` for anything wrong with it."""
     if not path.is_file():
-        raise ProjectError(f"weights file {path.name} is missing", "weights.file")
+        raise WeightsFileError(f"trained weights file {path.name} is missing{_OPEN_WITHOUT}",
+                               "weights.file")
     out: dict[str, np.ndarray] = {}
     try:
         with np.load(path, allow_pickle=False) as npz:
             for i, key in enumerate(keys):
                 if key not in npz.files:
-                    raise ProjectError(f"{path.name} has no array {key!r}", f"weights.keys[{i}]")
+                    raise WeightsFileError(f"{path.name} has no array {key!r}{_OPEN_WITHOUT}",
+                                           f"weights.keys[{i}]")
                 arr = npz[key]
                 if arr.dtype.kind not in "fiu" or arr.ndim not in (1, 2):
-                    raise ProjectError(f"array {key!r} in {path.name} must be a numeric "
-                                       "1-D or 2-D array", f"weights.keys[{i}]")
+                    raise WeightsFileError(f"array {key!r} in {path.name} must be a numeric "
+                                           f"1-D or 2-D array{_OPEN_WITHOUT}",
+                                           f"weights.keys[{i}]")
                 if not np.all(np.isfinite(arr)):
-                    raise ProjectError(f"array {key!r} in {path.name} contains NaN or inf",
-                                       f"weights.keys[{i}]")
+                    raise WeightsFileError(f"array {key!r} in {path.name} contains NaN or "
+                                           f"inf{_OPEN_WITHOUT}", f"weights.keys[{i}]")
                 out[key] = np.asarray(arr, dtype=np.float32)
     except ProjectError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ProjectError(f"cannot read {path.name}: {exc}", "weights.file") from None
+        raise WeightsFileError(f"cannot read {path.name}: {exc}{_OPEN_WITHOUT}",
+                               "weights.file") from None
     return out
 
 
-def load_project(path: str | os.PathLike[str]) -> Project:
+def load_project(path: str | os.PathLike[str], *, without_weights: bool = False) -> Project:
     """Open a project file (and its sidecar weights).
 
     Raises :class:`ProjectError` naming the bad field for anything wrong; the
-    file is only parsed, never executed.
+    file is only parsed, never executed.  A missing or corrupt weights sidecar
+    raises its subclass :class:`WeightsFileError`: catch it and open again with
+    ``without_weights=True`` to get the network with no trained weights (saving
+    it then writes a project without a sidecar).
     """
     path = Path(path)
     try:
@@ -199,7 +240,7 @@ def load_project(path: str | os.PathLike[str]) -> Project:
         raise
     except OSError as exc:
         raise ProjectError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return _from_raw(_decode(raw), path.parent)
+    return _from_raw(_decode(raw), path.parent, without_weights)
 
 
 # ---------------------------------------------------------------------------
@@ -233,6 +274,7 @@ def write_autosave(project: Project, original: str | os.PathLike[str] | None,
                    session: str) -> Path:
     """Autosave ``project`` for the session id ``session`` (atomic)."""
     directory = autosave_dir()
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{session}{PROJECT_SUFFIX}"
     save_project(project, path)
     meta = {"original": str(original or ""), "saved_at": time.time(), "name": project.name,

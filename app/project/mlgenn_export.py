@@ -6,7 +6,11 @@ the network with every neuron, connectivity, initializer and synapse
 argument, the compiler with every argument, loads the dataset and runs
 mlGeNN's ``train`` (or ``evaluate`` for inference).  Module-level constants
 (``NUM_EPOCHS``, ``BATCH_SIZE``, ``DATASET``, ...) carry the training and
-dataset settings so :mod:`app.project.mlgenn_import` can read them back.
+dataset settings so :mod:`app.project.mlgenn_import` can read them back; the
+command line (``--epochs``, ``--batch-size``, ``--max-examples``) overrides
+them when the script runs, and a batch size above 1 falls back to 1, with one
+line saying why, where pygenn has no CUDA backend (GeNN's CPU backend runs
+batch size 1 only).
 
 Built-in datasets: Yin-Yang is generated with ``ml_genn.utils.data``
 (the same seed streams as Spike Studio), the pattern task with NumPy code;
@@ -27,6 +31,7 @@ import numpy as np
 from app.project import schema
 from app.project.build import resolve_path
 from app.project.document import ConnectionSpec, PopulationSpec, Project
+from app.project.export import connectivity_2d_expr, population_shape_expr, schedule_source
 from app.project.io import atomic_write_bytes
 
 #: Spike Studio compiler -> mlGeNN module holding its ``default_params``.
@@ -44,6 +49,8 @@ _RESERVED = {
     "Population", "Connection", "Network", "Adam", "RelativeMeanSquareError",
     "preprocess_spikes", "generate_yin_yang_dataset", "DATASET", "NUM_EPOCHS", "BATCH_SIZE",
     "SEED", "SHUFFLE", "VALIDATION_SPLIT", "MAX_EXAMPLES", "DATA_FILE", "HERE",
+    "argparse", "importlib", "command_line", "cuda_available", "Callback", "Metric", "StepVoltage",
+    "StepMeanSquareError", "steps", "per_step", "metric", "recorders",
 } | set(schema.NEURON_MODELS) | set(schema.SYNAPSES) | set(schema.CONNECTIVITY) \
   | set(schema.INITIALIZERS) | set(schema.COMPILERS)
 
@@ -97,6 +104,8 @@ def connectivity_expr(conn: ConnectionSpec) -> str:
     """Connectivity constructor with its weight and every argument."""
     c = conn.connectivity
     w = weight_expr(conn)
+    if c["type"] in schema.CONNECTIVITY_2D:
+        return connectivity_2d_expr(conn, w)
     if c["type"] == "FixedProbability":
         return (f"FixedProbability(p={c['p']!r}, weight={w}, "
                 f"allow_self_connections={c['allow_self_connections']!r}, delay={c['delay']!r})")
@@ -282,30 +291,41 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
             lines.extend(textwrap.wrap(para, 88) or [""])
         add("")
     add("Rebuilds the project's network, compiler and dataset with mlGeNN and trains it.")
-    add("Run: python this_script.py  (needs ml_genn and pygenn)")
+    add("Run: python this_script.py [--epochs N] [--batch-size N] [--max-examples N]")
+    add("(needs ml_genn and pygenn)")
     add('"""')
     has_data = ds.source != "none" and project.input_population() is not None \
         and project.output_population() is not None
     loader, uses = _data_loader(project, base_dir, data_file) if has_data else ([], set())
     needs_os = has_data and (ds.source == "file" or ds.name in SIDECAR_DATASETS)
+    loss = spec.loss if info.has_losses else None
+    regression = has_data and loss is not None and loss["type"] == "mean_square_error"
+    add("import argparse")
+    add("import importlib.util")
     if needs_os:
         add("import os")
-        add("")
+    add("")
     add("import numpy as np")
     add("")
     add("from ml_genn import Connection, Network, Population")
+    if regression:
+        add("from ml_genn.callbacks import Callback")
+    if has_data and spec.type != "InferenceCompiler" and schedule_source(project, 0):
+        add("from ml_genn.callbacks import OptimiserParamSchedule")
     add(f"from ml_genn.compilers import {spec.type}")
     if spec.type in DEFAULT_PARAMS_MODULES:
         add(f"from {DEFAULT_PARAMS_MODULES[spec.type]} import default_params")
     used_conn = sorted({c.connectivity["type"] for c in conns})
     if used_conn:
         add(f"from ml_genn.connectivity import {', '.join(used_conn)}")
-    used_init = sorted({c.weight["type"] for c in conns} - {"Constant"})
+    used_init = sorted({c.weight["type"] for c in conns
+                        if c.connectivity["type"] not in schema.NO_WEIGHT} - {"Constant"})
     if used_init:
         add(f"from ml_genn.initializers import {', '.join(used_init)}")
-    loss = spec.loss if info.has_losses else None
     if loss is not None and loss["type"] == "RelativeMeanSquareError":
         add("from ml_genn.losses import RelativeMeanSquareError")
+    if regression:
+        add("from ml_genn.metrics import Metric")
     add(f"from ml_genn.neurons import {', '.join(sorted({p.model for p in pops}))}")
     opts = set()
     if info.has_optimiser and spec.optimiser is not None:
@@ -340,8 +360,12 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         else:
             add(f"DATA_FILE = os.path.join(HERE, {data_file!r})")
     add("")
+    lines.extend(_COMMAND_LINE)
+    add("NUM_EPOCHS, BATCH_SIZE, MAX_EXAMPLES = command_line()")
     add("np.random.seed(SEED)")
     add("")
+    if regression:
+        lines.extend(_STEP_MSE)
     if loader:
         add("")
         lines.extend(loader)
@@ -363,7 +387,7 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         rec = ", record_spikes=True" if p.record_spikes else ""
         lines.extend(_call(f"{names[p.id]} = Population({p.model}", neuron_expr(p), 4,
                            close="),"))
-        add(f"        {p.size}{rec}, name={p.name!r})")
+        add(f"        {population_shape_expr(p)}{rec}, name={p.name!r})")
     if conns:
         add("")
         add("    # Connections")
@@ -371,6 +395,10 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         learn = c.id in spec.delay_learn_conns
         prefix = f"{var_name(c.name)} = " if learn else ""
         extra = f", max_delay_steps={c.max_delay_steps}" if c.max_delay_steps is not None else ""
+        if c.connectivity["type"] in ("AvgPoolConv2D", "AvgPoolDense2D") \
+                and c.weight["type"] != "Constant":
+            add("    # mlGeNN scales this connectivity's weight with weight.flatten(): it needs")
+            add("    # a numpy array (e.g. trained ANN weights), not an initializer")
         add(f"    {prefix}Connection({names[c.source]}, {names[c.target]},")
         add(f"        {connectivity_expr(c)},")
         add(f"        {synapse_expr(c)}, name={c.name!r}{extra})")
@@ -401,24 +429,118 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         return "\n".join(lines) + "\n"
     inp = names[project.input_population().id]  # type: ignore[union-attr]
     out = names[project.output_population().id]  # type: ignore[union-attr]
-    regression = loss is not None and loss["type"] == "mean_square_error"
-    metric = "mean_square_error" if regression else "sparse_categorical_accuracy"
     show = (f'print(f"{{what}} MSE = {{metrics[{out}].result}}")' if regression
             else f'print(f"{{what}} accuracy = {{100 * metrics[{out}].result}}%")')
     add("with compiled_net:")
+    if regression:
+        add("    steps = []  # the output voltage at every step of the current batch")
+        add("    per_step = np.ndim(y_train) == 3  # targets given per timestep")
+        add("    metric = StepMeanSquareError(steps) if per_step else 'mean_square_error'")
+        add(f"    recorders = [StepVoltage({out}, steps)] if per_step else []")
+        metric_arg = "metric"
+        cb_args = ['callbacks=["batch_progress_bar"] + recorders']
+        val_args = ['validation_callbacks=["batch_progress_bar"] + recorders']
+    else:
+        metric_arg = repr("sparse_categorical_accuracy")
+        cb_args = val_args = []
     if spec.type == "InferenceCompiler":
         add("    x, y = (x_test, y_test) if x_test is not None else (x_train, y_train)")
-        add(f"    metrics, _ = compiled_net.evaluate({{{inp}: x}}, {{{out}: y}},")
-        add(f"                                       metrics={metric!r})")
+        lines.extend(_call("metrics, _ = compiled_net.evaluate",
+                           [f"{{{inp}: x}}", f"{{{out}: y}}", f"metrics={metric_arg}"]
+                           + cb_args, 4))
         add('    what = "Test"')
     else:
-        add(f"    metrics, cb_data = compiled_net.train({{{inp}: x_train}}, {{{out}: y_train}},")
-        add("                                          num_epochs=NUM_EPOCHS, shuffle=SHUFFLE,")
-        add("                                          validation_split=VALIDATION_SPLIT,")
-        add(f"                                          metrics={metric!r})")
+        sched = schedule_source(project, 4)
+        lines.extend(sched)
+        train_cbs = cb_args
+        if sched:
+            listed = '["batch_progress_bar", OptimiserParamSchedule("alpha", alpha_schedule)]'
+            train_cbs = [f"callbacks={listed}" + (" + recorders" if regression else "")]
+        lines.extend(_call("metrics, cb_data = compiled_net.train",
+                           [f"{{{inp}: x_train}}", f"{{{out}: y_train}}",
+                            "num_epochs=NUM_EPOCHS", "shuffle=SHUFFLE",
+                            "validation_split=VALIDATION_SPLIT", f"metrics={metric_arg}"]
+                           + train_cbs + val_args, 4))
         add('    what = "Train"')
     add(f"    {show}")
     return "\n".join(lines) + "\n"
+
+
+_COMMAND_LINE = [
+    "",
+    "def cuda_available():",
+    '    """True when pygenn was built with GeNN\'s CUDA backend."""',
+    "    try:",
+    "        return importlib.util.find_spec(\"pygenn.cuda_backend\") is not None",
+    "    except ImportError:",
+    "        return False",
+    "",
+    "",
+    "def command_line():",
+    '    """Epochs, batch size and example limit: the command line\'s, else the settings',
+    '    above.  GeNN\'s CPU backend runs batch size 1 only."""',
+    "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
+    "    parser.add_argument(\"--epochs\", type=int, default=NUM_EPOCHS)",
+    "    parser.add_argument(\"--batch-size\", type=int, default=BATCH_SIZE)",
+    "    parser.add_argument(\"--max-examples\", type=int, default=MAX_EXAMPLES,",
+    "                        help=\"use the first N examples of each split\")",
+    "    args = parser.parse_args()",
+    "    batch_size = args.batch_size",
+    "    if batch_size > 1 and not cuda_available():",
+    "        print(f\"pygenn has no CUDA backend here and GeNN's CPU backend runs batch size 1 \"",
+    "              f\"only: training with batch size 1 instead of {batch_size}\")",
+    "        batch_size = 1",
+    "    return args.epochs, batch_size, args.max_examples",
+    "",
+    "",
+]
+
+# Targets given per timestep (e.g. the pattern task): mlGeNN's MeanSquareError compares
+# only the readout after the last step (and refuses such targets), so the script
+# records the output voltage at every step and compares all of it.
+_STEP_MSE = [
+    "",
+    "class StepVoltage(Callback):",
+    '    """Keeps the output voltage of every step of the current batch in ``steps``."""',
+    "",
+    "    def __init__(self, pop, steps):",
+    "        self.pop, self.steps = pop, steps",
+    "",
+    "    def set_params(self, compiled_network, **kwargs):",
+    "        self.voltage = compiled_network.neuron_populations[self.pop].vars[\"V\"]",
+    "",
+    "    def on_batch_begin(self, batch):",
+    "        self.steps.clear()",
+    "",
+    "    def on_timestep_end(self, timestep):",
+    "        self.voltage.pull_from_device()",
+    "        self.steps.append(np.copy(self.voltage.current_view))",
+    "",
+    "",
+    "class StepMeanSquareError(Metric):",
+    '    """Mean square error of the output voltage at every step against targets given',
+    "    per timestep (mlGeNN's MeanSquareError compares the last step's readout only).",
+    '    Mean over examples of the mean over steps and outputs."""',
+    "",
+    "    def __init__(self, steps):",
+    "        self.steps = steps",
+    "        self.reset()",
+    "",
+    "    def update(self, y_true, y_pred, communicator):",
+    "        y_true = np.asarray(y_true)",
+    "        v = np.stack(self.steps, axis=-2).reshape((-1,) + y_true.shape[1:])",
+    "        err = np.mean((v[:len(y_true)] - y_true) ** 2, axis=(1, 2))",
+    "        self.sum_mse += float(np.sum(err))",
+    "        self.total += len(y_true)",
+    "",
+    "    def reset(self):",
+    "        self.sum_mse, self.total = 0.0, 0",
+    "",
+    "    @property",
+    "    def result(self):",
+    "        return None if self.total == 0 else self.sum_mse / self.total",
+    "",
+]
 
 
 def sidecar_path(script_path: str | os.PathLike[str]) -> Path:

@@ -1,18 +1,23 @@
 """Import an mlGeNN-style script as a project document, without running it.
 
-The script is parsed with :mod:`ast` (never executed or ``eval``-ed).  What is
-recognised: imports from ``ml_genn`` (including ``default_params`` of a
-compiler module), module-level constants (numbers, text, booleans, ``None``,
-dict/list/tuple literals and arithmetic on them; ``int``/``float``/``ceil``/
-``sqrt`` of such values), ``Network``/``SequentialNetwork`` contexts with
-``Population``/``InputLayer``/``Layer``/``Connection`` calls, neuron, synapse,
-connectivity, initializer, loss and optimiser constructors, the compiler
-constructor, ``compiled_net.train``/``evaluate`` keywords, ``np.random.seed``
-and the ``DATASET`` constant written by :mod:`app.project.mlgenn_export`.
+The script is parsed with :mod:`ast` (never executed or ``eval``-ed). Names are
+resolved to what they were last assigned before their use, at module level
+and inside ``with``/``if``/``for`` blocks (:mod:`app.project.mlgenn_values`);
+``if`` blocks with a literal condition follow the branch the script would
+take. What is recognised: imports from ``ml_genn`` (including
+``default_params`` of a compiler module), ``Network``/``SequentialNetwork``
+contexts with ``Population``/``InputLayer``/``Layer``/``Connection`` calls,
+neuron, synapse, connectivity (convolution and pooling included),
+initializer, loss and optimiser constructors, weights read with ``np.load``
+from ``.npy`` files next to the script, the compiler constructor, the
+``train``/``evaluate`` call with its callbacks (:mod:`app.project.mlgenn_training`),
+``np.random.seed``, the datasets of mlGeNN's examples and the ``DATASET``
+constant written by :mod:`app.project.mlgenn_export`.
 
-Whatever cannot be mapped is reported in :attr:`ImportResult.unmapped`
-(with its line number) and replaced by the default; nothing is dropped
-silently.
+Whatever cannot be mapped is reported in :attr:`ImportResult.unmapped` with
+its line number, saying what was used instead; values the script computes
+from its data stay open questions (``Project.unresolved``) that the editor
+lists as problems until they are set. Nothing is dropped silently.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from app.project import schema
 from app.project.document import (
     NAME_RE,
@@ -31,10 +38,10 @@ from app.project.document import (
     PopulationSpec,
     Project,
     check_value,
-    new_compiler,
-    parse_dataset,
+    unresolved_key,
 )
 from app.project.errors import ProjectError
+from app.project.mlgenn_values import DataDerived, Unmapped, Values
 
 #: mlGeNN modules holding a compiler's ``default_params``.
 DEFAULT_PARAMS_MODULES: dict[str, str] = {
@@ -46,21 +53,41 @@ _NETWORKS = {"Network", "SequentialNetwork"}
 _READOUT_CLASSES = {"AvgVar": "avg_var", "AvgVarExpWeight": "avg_var_exp_weight",
                     "FirstSpikeTime": "first_spike_time", "MaxVar": "max_var",
                     "SpikeCount": "spike_count", "SumVar": "sum_var", "Var": "var"}
-_SAFE_CALLS = {"int": int, "float": float, "abs": abs, "round": round,
-               "ceil": math.ceil, "floor": math.floor, "sqrt": math.sqrt}
+_POP_ARGS = ["neuron", "shape", "record_spikes", "record_spike_events", "name"]
+_LAYER_ARGS = ["connectivity", "neuron", "shape", "synapse", "record_spikes",
+               "record_spike_events", "max_delay_steps", "name"]
+_CONN_ARGS = ["source", "target", "connectivity", "synapse", "name", "max_delay_steps"]
 _SPACING_X, _SPACING_Y = 260.0, 140.0
+#: Arguments mlGeNN's 2-D connectivity cannot do without.
+_REQUIRED = {"Conv2D": ("filters", "conv_size"), "Conv2DTranspose": ("filters", "conv_size"),
+             "AvgPool2D": ("pool_size",), "AvgPoolConv2D": ("filters", "pool_size", "conv_size"),
+             "AvgPoolDense2D": ("pool_size",)}
 
-
-class Unmapped(Exception):
-    """A construct that has no project equivalent."""
+__all__ = ["ImportResult", "Unmapped", "import_mlgenn_source", "import_mlgenn_file",
+           "import_to_project_file"]
 
 
 @dataclass
 class ImportResult:
-    """The project read from a script and everything that could not be mapped."""
+    """The project read from a script, everything that could not be mapped, and how
+    the things without a one-to-one equivalent were mapped (``mapped``)."""
 
     project: Project
     unmapped: list[str] = field(default_factory=list)
+    mapped: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Network:
+    sequential: bool
+
+
+@dataclass
+class TrainCall:
+    """A ``train``/``evaluate`` call and the loop it sits in (None at top level)."""
+
+    call: ast.Call
+    loop: ast.For | ast.While | None
 
 
 def _snake(name: str) -> str:
@@ -70,32 +97,42 @@ def _snake(name: str) -> str:
 class _Reader:
     """One pass over a parsed script."""
 
-    def __init__(self, tree: ast.Module) -> None:
+    def __init__(self, tree: ast.Module, base_dir: Path | None) -> None:
         self.tree = tree
-        self.names: dict[str, str] = {}  # local name -> qualified ml_genn / numpy / math name
-        self.consts: dict[str, Any] = {}
+        self.v = Values(base_dir)
         self.notes: list[str] = []
+        self.mapped: list[str] = []
         self.project = Project(name="Imported mlGeNN script")
         self.vars: dict[str, str] = {}  # script variable -> population id
         self.conn_vars: dict[str, str] = {}  # script variable -> connection id
         self.default_params: str | None = None  # compiler type whose defaults apply
         self.dp_names: dict[str, str] = {}  # local name of a default_params -> compiler type
+        self.networks: dict[str, _Network] = {}
+        self.compilers: list[ast.Call] = []
+        self.train_calls: list[TrainCall] = []
+        self.classes: dict[str, ast.ClassDef] = {}
+        self.functions: dict[str, ast.FunctionDef] = {}
+        self.calls_seen: list[ast.Call] = []  # every call outside network blocks
+        self.layer_shape_unknown: dict[str, ast.AST] = {}  # pop id -> where
+        self.data_noted = False  # a note about the data was given already
 
     # ---- helpers -----------------------------------------------------
     def note(self, node: ast.AST | None, text: str) -> None:
         line = getattr(node, "lineno", None)
         self.notes.append(f"line {line}: {text}" if line else text)
 
-    def qual(self, func: ast.AST) -> str | None:
-        """Qualified name of a called name (``ml_genn.neurons.LeakyIntegrateFire``)."""
-        if isinstance(func, ast.Name):
-            return self.names.get(func.id)
-        if isinstance(func, ast.Attribute):
-            base = self.qual(func.value)
-            return f"{base}.{func.attr}" if base else None
-        return None
+    def told(self, node: ast.AST | None, text: str) -> None:
+        """How something without a one-to-one equivalent was mapped."""
+        line = getattr(node, "lineno", None)
+        self.mapped.append(f"line {line}: {text}" if line else text)
 
-    def kind(self, node: ast.AST, module: str) -> str | None:
+    def qual(self, func: ast.AST) -> str | None:
+        return self.v.qual(func)
+
+    def value(self, node: ast.AST) -> Any:
+        return self.v.value(node)
+
+    def kind(self, node: ast.AST | None, module: str) -> str | None:
         """Class name when ``node`` is a call of a class of ``ml_genn.<module>``."""
         if not isinstance(node, ast.Call):
             return None
@@ -111,56 +148,22 @@ class _Reader:
             return parts[-1]
         return None
 
-    def value(self, node: ast.AST) -> Any:
-        """A literal value (constants, arithmetic, whitelisted pure functions)."""
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.Name):
-            if node.id in self.consts:
-                return self.consts[node.id]
-            raise Unmapped(f"name {node.id!r} is not a module-level constant")
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd | ast.Not):
-            v = self.value(node.operand)
-            return -v if isinstance(node.op, ast.USub) else (
-                +v if isinstance(node.op, ast.UAdd) else not v)
-        if isinstance(node, ast.BinOp):
-            a, b = self.value(node.left), self.value(node.right)
-            ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-                   ast.Div: lambda: a / b, ast.FloorDiv: lambda: a // b,
-                   ast.Mod: lambda: a % b}
-            if isinstance(node.op, ast.Pow) and isinstance(a, int | float) \
-                    and isinstance(b, int | float) and abs(b) <= 64:
-                return a ** b
-            for op, fn in ops.items():
-                if isinstance(node.op, op):
-                    try:
-                        return fn()
-                    except (TypeError, ZeroDivisionError) as e:
-                        raise Unmapped(str(e)) from None
-            raise Unmapped("unsupported operator")
-        if isinstance(node, ast.Tuple | ast.List):
-            items = [self.value(e) for e in node.elts]
-            return tuple(items) if isinstance(node, ast.Tuple) else items
-        if isinstance(node, ast.Dict):
-            if any(k is None for k in node.keys):
-                raise Unmapped("dict unpacking")
-            return {self.value(k): self.value(v)  # type: ignore[arg-type]
-                    for k, v in zip(node.keys, node.values, strict=True)}
-        if isinstance(node, ast.Call) and not node.keywords:
-            fname = node.func.id if isinstance(node.func, ast.Name) else (
-                node.func.attr if isinstance(node.func, ast.Attribute) else None)
-            if isinstance(node.func, ast.Attribute):
-                q = self.qual(node.func.value) or ""
-                if q not in ("numpy", "math"):
-                    fname = None
-            if fname in _SAFE_CALLS:
-                args = [self.value(a) for a in node.args]
-                if all(isinstance(a, int | float) and not isinstance(a, bool) for a in args):
-                    try:
-                        return _SAFE_CALLS[fname](*args)
-                    except (TypeError, ValueError) as e:
-                        raise Unmapped(str(e)) from None
-        raise Unmapped(f"'{ast.unparse(node)}' is not a literal value")
+    def pick(self, node: ast.AST | None) -> ast.AST | None:
+        """A name resolved to its definition; a conditional expression to the branch its
+        (literal) condition takes."""
+        for _ in range(20):
+            if node is None:
+                return None
+            node = self.v.resolve(node)
+            if not isinstance(node, ast.IfExp):
+                return node
+            try:
+                node = node.body if self.value(node.test) else node.orelse
+            except Unmapped:
+                self.note(node, f"condition '{ast.unparse(node.test)}' is not a literal: "
+                                "its first branch is used")
+                node = node.body
+        return node
 
     def args(self, call: ast.Call, order: list[str], what: str) -> dict[str, ast.AST]:
         """Positional and keyword argument nodes by parameter name."""
@@ -178,8 +181,10 @@ class _Reader:
         return out
 
     def params(self, table: tuple[schema.Param, ...], given: dict[str, ast.AST], what: str,
-               defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Schema parameters from argument nodes; unknown or invalid ones are noted."""
+               defaults: dict[str, Any] | None = None,
+               unresolved: tuple[str, str] | None = None) -> dict[str, Any]:
+        """Schema parameters from argument nodes; unknown or invalid ones are noted.
+        ``unresolved`` = (kind, item): data-derived values become open questions."""
         out = {**schema.defaults(table), **(defaults or {})}
         known = {p.name: p for p in table}
         for name, node in given.items():
@@ -189,56 +194,96 @@ class _Reader:
                 continue
             try:
                 out[name] = check_value(known[name], self.value(node), name)
+            except DataDerived as e:
+                if name == "max_spikes":
+                    self.told(node, f"{what}: max_spikes is computed from data ({e.expr}); "
+                                    f"{out[name]!r} kept: Spike Studio sizes its spike "
+                                    "buffers itself")
+                elif unresolved is not None:
+                    key = unresolved_key(unresolved[0], unresolved[1], name)
+                    self.project.unresolved[key] = e.expr
+                    self.note(node, f"{what}: {name} is computed from data ({e.expr}); "
+                                    f"{out[name]!r} kept until you set it")
+                else:
+                    self.note(node, f"{what}: {name}={ast.unparse(node)} is computed from "
+                                    f"data; using {out[name]!r}")
             except (Unmapped, ProjectError) as e:
                 self.note(node, f"{what}: {name}={ast.unparse(node)} not mapped ({e}); "
                                 f"using {out[name]!r}")
         return out
 
-    # ---- module level ------------------------------------------------
+    # ---- statements --------------------------------------------------
     def read(self) -> ImportResult:
-        for node in self.tree.body:
-            self.statement(node)
-        if not self.project.populations:
-            self.note(None, "no populations found in a module-level 'with network:' block")
-        self.find_compiler_and_loop()
-        self.layout()
-        return ImportResult(self.project, self.notes)
+        from app.project import mlgenn_training as training
+        from app.project.shapes import apply_inferred_shapes
 
-    def statement(self, node: ast.stmt) -> None:
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                local = a.asname or a.name.split(".")[0]
-                self.names[local] = a.name if a.asname else a.name.split(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for a in node.names:
-                local = a.asname or a.name
-                self.names[local] = f"{node.module}.{a.name}"
-                if a.name == "default_params" and node.module in DEFAULT_PARAMS_MODULES:
-                    self.dp_names[local] = DEFAULT_PARAMS_MODULES[node.module]
-                elif a.name == "default_params":
-                    self.note(node, f"default_params of {node.module} not known")
+        self.block(self.tree.body, None, top=True)
+        if not self.project.populations:
+            self.note(None, "no populations found in a 'with network:' block")
+        training.read_training(self)
+        apply_inferred_shapes(self.project)
+        for pid, where in self.layer_shape_unknown.items():
+            pop = self.project.population(pid)
+            if pop.shape is None and pid not in {c.target for c in self.project.connections
+                                                 if c.connectivity["type"]
+                                                 in schema.SHAPE_SETTING}:
+                key = unresolved_key("population", pid, "size")
+                self.project.unresolved[key] = "no shape given and none can be inferred"
+                self.note(where, f"'{pop.name}' has no shape and its connectivity does not "
+                                 "give one: size 1 kept until you set it")
+        self.layout()
+        return ImportResult(self.project, self.notes, self.mapped)
+
+    def block(self, body: list[ast.stmt], loop: ast.For | ast.While | None,
+              top: bool = False) -> None:
+        for node in body:
+            self.statement(node, loop, top and node is self.tree.body[0])
+
+    def statement(self, node: ast.stmt, loop: ast.For | ast.While | None,
+                  first: bool = False) -> None:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            self.v.imported(node)
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for a in node.names:
+                    if a.name != "default_params":
+                        continue
+                    if node.module in DEFAULT_PARAMS_MODULES:
+                        self.dp_names[a.asname or a.name] = DEFAULT_PARAMS_MODULES[node.module]
+                    else:
+                        self.note(node, f"default_params of {node.module} not known")
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
-                and isinstance(node.value.value, str) and node is self.tree.body[0]:
-            self.docstring(node.value.value)
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Name):
-            target = node.targets[0].id
-            if self.kind(node.value, "") in _NETWORKS:
-                self.network_var(target, node.value)
+                and isinstance(node.value.value, str):
+            if first:
+                self.docstring(node.value.value)
+        elif isinstance(node, ast.ClassDef):
+            self.classes[node.name] = node
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.functions[node.name] = node  # type: ignore[assignment]
+        elif isinstance(node, ast.Assign):
+            self.scan_calls(node.value, loop)
+            if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                    and self.kind(node.value, "") in _NETWORKS:
+                self.network_var(node.targets[0].id, node.value)  # type: ignore[arg-type]
                 return
-            self.outside(node.value)
-            try:
-                self.consts[target] = self.value(node.value)
-            except Unmapped:
-                self.consts.pop(target, None)
+            for t in node.targets:
+                self.v.assign(t, node.value)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            if isinstance(node.target, ast.Name) and node.value is not None:
+                self.v.env[node.target.id] = node  # type: ignore[assignment]
         elif isinstance(node, ast.With):
-            self.with_block(node)
+            if not self.network_block(node):
+                self.block(node.body, loop)
         elif isinstance(node, ast.If):
-            for sub in node.body:
-                if isinstance(sub, ast.With):
-                    self.with_block(sub)
+            self.if_block(node, loop)
+        elif isinstance(node, (ast.For, ast.While)):
+            if isinstance(node, ast.For):  # the loop variable: not a literal
+                marker = ast.Name(id=f"<item of the loop at line {node.lineno}>")
+                self.v.assign(node.target, marker)
+            self.block(node.body, node)
+        elif isinstance(node, ast.Try):
+            self.block(node.body, loop)
         elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            self.outside(node.value)
+            self.scan_calls(node.value, loop)
             q = self.qual(node.value.func)
             if q == "numpy.random.seed" and node.value.args:
                 try:
@@ -246,11 +291,30 @@ class _Reader:
                 except (Unmapped, TypeError, ValueError):
                     self.note(node, "np.random.seed argument not a literal; seed 0 used")
 
-    def outside(self, value: ast.AST) -> None:
-        """Network objects created outside a network context are listed, not added."""
-        what = self.kind(value, "")
-        if what in ("Population", "InputLayer", "Layer", "Connection"):
-            self.note(value, f"{what} outside a 'with network:' block not imported")
+    def if_block(self, node: ast.If, loop: ast.For | ast.While | None) -> None:
+        """A literal condition follows the branch the script takes; otherwise both."""
+        try:
+            taken = bool(self.value(node.test))
+        except Unmapped:
+            self.block(node.body, loop)
+            self.block(node.orelse, loop)
+            return
+        self.block(node.body if taken else node.orelse, loop)
+
+    def scan_calls(self, value: ast.AST, loop: ast.For | ast.While | None) -> None:
+        """Compilers, train/evaluate calls and stray network objects in an expression."""
+        for n in ast.walk(value):
+            if not isinstance(n, ast.Call):
+                continue
+            what = self.kind(n, "")
+            if what in ("Population", "InputLayer", "Layer", "Connection"):
+                self.note(n, f"{what} outside a 'with network:' block not imported")
+            elif self.kind(n, "compilers") is not None:
+                self.compilers.append(n)
+            elif isinstance(n.func, ast.Attribute) and n.func.attr in ("train", "evaluate") \
+                    and (n.args or n.keywords):
+                self.train_calls.append(TrainCall(n, loop))
+            self.calls_seen.append(n)
 
     def docstring(self, text: str) -> None:
         lines = text.strip().splitlines()
@@ -264,18 +328,17 @@ class _Reader:
             self.project.description = "\n".join(" ".join(p.split()) for p in desc)
 
     def network_var(self, target: str, call: ast.Call) -> None:
-        self.consts[target] = _Network(self.kind(call, "") == "SequentialNetwork")
+        self.networks[target] = _Network(self.kind(call, "") == "SequentialNetwork")
         for a in call.args[:1] + [k.value for k in call.keywords if k.arg == "default_params"]:
             if isinstance(a, ast.Name) and a.id in self.dp_names:
                 self.default_params = self.dp_names[a.id]
             else:
                 self.note(a, f"network default_params '{ast.unparse(a)}' not recognised")
 
-    def with_block(self, node: ast.With) -> None:
+    def network_block(self, node: ast.With) -> bool:
         item = node.items[0].context_expr if node.items else None
-        net = self.consts.get(item.id) if isinstance(item, ast.Name) else None
-        if not isinstance(net, _Network):
-            return
+        if not (isinstance(item, ast.Name) and item.id in self.networks):
+            return False
         previous: str | None = None
         for st in node.body:
             call: ast.AST | None = None
@@ -300,11 +363,15 @@ class _Reader:
                     previous = pid
             elif what == "Connection":
                 self.connection(call, target, None, None, layer=False)  # type: ignore[arg-type]
-            else:
+            elif isinstance(st, ast.Assign):
+                for t in st.targets:  # e.g. a weight initializer used further down
+                    self.v.assign(t, st.value)
+            elif not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant)):
                 self.note(st, f"statement in the network block not mapped: "
                               f"{ast.unparse(st).splitlines()[0][:80]}")
+        return True
 
-    # ---- populations and connections ---------------------------------
+    # ---- populations -------------------------------------------------
     def unique(self, base: str) -> str:
         base = re.sub(r"\W", "_", base)[:90] or "pop"
         if not NAME_RE.match(base):
@@ -312,11 +379,8 @@ class _Reader:
         return self.project.unique_name(base)
 
     def population(self, call: ast.Call, var: str | None, layer: bool) -> str | None:
-        order = (["connectivity", "neuron", "shape", "synapse", "record_spikes",
-                  "record_spike_events", "max_delay_steps", "name"] if layer else
-                 ["neuron", "shape", "record_spikes", "record_spike_events", "name"])
-        a = self.args(call, order, "population")
-        neuron = a.get("neuron")
+        a = self.args(call, _LAYER_ARGS if layer else _POP_ARGS, "population")
+        neuron = self.pick(a.get("neuron"))
         model = self.kind(neuron, "neurons") if neuron is not None else None
         if model not in schema.NEURON_MODELS:
             self.note(call, f"neuron model '{ast.unparse(neuron) if neuron else '?'}' has no "
@@ -327,23 +391,9 @@ class _Reader:
                           model)
         readout = self.readout(nargs.pop("readout", None), model)
         defaults = self.defaults_for(model, nargs)
-        params = self.params(schema.model_params(model), nargs, model, defaults)
-        size = 1
-        if "shape" in a:
-            try:
-                shape = self.value(a["shape"])
-                dims = shape if isinstance(shape, tuple | list) else (shape,)
-                size = int(math.prod(int(d) for d in dims))
-                if len(dims) > 1:
-                    self.note(a["shape"], f"shape {tuple(dims)} flattened to {size} neurons")
-                if size < 1:
-                    raise ValueError("empty shape")
-            except (Unmapped, TypeError, ValueError) as e:
-                self.note(a["shape"], f"shape '{ast.unparse(a['shape'])}' not mapped ({e}); "
-                                      "size 1 used")
-                size = 1
-        else:
-            self.note(call, "population without a shape: size 1 used")
+        pid = self.project.new_id("p")
+        params = self.params(schema.model_params(model), nargs, model, defaults,
+                             unresolved=("population", pid))
         name = var or model.lower()
         if "name" in a:
             try:
@@ -355,15 +405,50 @@ class _Reader:
             try:
                 record = bool(self.value(a["record_spikes"]))
             except Unmapped:
-                self.note(a["record_spikes"], "record_spikes not a literal")
+                self.note(a["record_spikes"], "record_spikes not a literal: off")
         if "record_spike_events" in a:
             self.note(a["record_spike_events"], "record_spike_events has no equivalent")
-        pop = PopulationSpec(self.project.new_id("p"), self.unique(name), model, size, params,
-                             readout, record)
+        pop = PopulationSpec(pid, self.unique(name), model, 1, params, readout, record)
         self.project.populations.append(pop)
+        self.shape(pop, a.get("shape"), call)
         if var:
             self.vars[var] = pop.id
         return pop.id
+
+    def shape(self, pop: PopulationSpec, node: ast.AST | None, call: ast.Call) -> None:
+        """Size and shape from the shape argument; data-derived ones stay questions."""
+        if node is None or (isinstance(node, ast.Constant) and node.value is None):
+            self.layer_shape_unknown[pop.id] = call  # settled once connections are read
+            return
+        self.v.facts_used.clear()
+        try:
+            shape = self.value(node)
+            dims = tuple(int(d) for d in (shape if isinstance(shape, tuple | list)
+                                          else (shape,)))
+            if not dims or min(dims) < 1:
+                raise Unmapped("empty shape")
+        except DataDerived as e:
+            pop.size = 1
+            self.project.unresolved[unresolved_key("population", pop.id, "size")] = e.expr
+            self.note(node, f"size of '{pop.name}' is computed from data ({e.expr}): size 1 "
+                            "kept until you set it")
+            return
+        except (Unmapped, TypeError, ValueError) as e:
+            pop.size = 1
+            self.project.unresolved[unresolved_key("population", pop.id, "size")] = \
+                ast.unparse(node)
+            self.note(node, f"shape '{ast.unparse(node)}' not mapped ({e}): size 1 kept "
+                            "until you set it")
+            return
+        pop.size = int(math.prod(dims))
+        if len(dims) == 3:
+            pop.shape = list(dims)
+        elif len(dims) > 1:
+            self.note(node, f"shape {dims} flattened to {pop.size} neurons")
+        if self.v.facts_used:
+            self.told(node, f"size of '{pop.name}' = {pop.size} from "
+                            f"{', '.join(sorted(self.v.facts_used))} "
+                            f"({self.v.source(node)})")
 
     def defaults_for(self, cls: str, given: dict[str, ast.AST]) -> dict[str, Any]:
         """The network's default_params for a class, for arguments not given."""
@@ -373,6 +458,7 @@ class _Reader:
         return {k: v for k, v in table.items() if k not in given}
 
     def readout(self, node: ast.AST | None, model: str) -> str | None:
+        node = self.pick(node)
         if node is None:
             return None
         if schema.model_role(model) == "input":
@@ -394,12 +480,10 @@ class _Reader:
             return None
         return name
 
+    # ---- connections -------------------------------------------------
     def connection(self, call: ast.Call, var: str | None, source_id: str | None,
                    target_id: str | None, layer: bool) -> None:
-        order = (["connectivity", "neuron", "shape", "synapse", "record_spikes",
-                  "record_spike_events", "max_delay_steps", "name"] if layer else
-                 ["source", "target", "connectivity", "synapse", "name", "max_delay_steps"])
-        a = self.args(call, order, "connection")
+        a = self.args(call, _LAYER_ARGS if layer else _CONN_ARGS, "connection")
         if not layer:
             ends = []
             for key in ("source", "target"):
@@ -418,22 +502,36 @@ class _Reader:
         if any(c.source == source_id and c.target == target_id for c in self.project.connections):
             self.note(call, "second connection between the same populations: not imported")
             return
-        conn_node = a.get("connectivity")
+        cid = self.project.new_id("c")
+        conn_node = self.pick(a.get("connectivity"))
         kind = self.kind(conn_node, "connectivity") if conn_node is not None else None
+        array: np.ndarray | None = None
         if kind not in schema.CONNECTIVITY:
             self.note(call, f"connectivity '{ast.unparse(conn_node) if conn_node else '?'}' has "
-                            "no Spike Studio equivalent: Dense used")
+                            "no Spike Studio equivalent: Dense with Normal(0, 1) weights used")
             connectivity = {"type": "Dense", **schema.defaults(schema.CONNECTIVITY["Dense"])}
             weight = {"type": "Normal", **schema.defaults(schema.INITIALIZERS["Normal"])}
         else:
             assert isinstance(conn_node, ast.Call)
+            table = schema.CONNECTIVITY[kind]
             corder = (["p", "weight", "allow_self_connections", "delay"]
-                      if kind == "FixedProbability" else ["weight", "delay"])
+                      if kind == "FixedProbability" else
+                      [p.name for p in table] if kind in schema.NO_WEIGHT else
+                      ["weight"] + [p.name for p in table])
             cargs = self.args(conn_node, corder, kind)
-            weight = self.weight(cargs.pop("weight", None), conn_node)
-            connectivity = {"type": kind,
-                            **self.params(schema.CONNECTIVITY[kind], cargs, kind)}
-        synapse = self.synapse(a.get("synapse"))
+            if kind in schema.NO_WEIGHT:  # unused: the document's default for a new one
+                weight = {"type": "Normal", **schema.defaults(schema.INITIALIZERS["Normal"])}
+                if "weight" in cargs:
+                    self.note(cargs["weight"], f"{kind} has fixed weights: weight ignored")
+                    cargs.pop("weight")
+            else:
+                weight, array = self.weight(cargs.pop("weight", None), conn_node)
+            connectivity = {"type": kind, **self.params(table, cargs, kind)}
+            for req in _REQUIRED.get(kind, ()):
+                if req not in cargs:
+                    self.note(conn_node, f"{kind} without {req} (required by mlGeNN): "
+                                         f"{connectivity[req]!r} used")
+        synapse = self.synapse(self.pick(a.get("synapse")))
         src, tgt = self.project.population(source_id), self.project.population(target_id)
         name = f"{src.name}_{tgt.name}"
         if not layer and "name" in a and not (
@@ -448,36 +546,68 @@ class _Reader:
                 v = self.value(a["max_delay_steps"])
                 mds = None if v is None else int(v)
             except (Unmapped, TypeError, ValueError) as e:
-                self.note(a["max_delay_steps"], f"max_delay_steps not mapped ({e})")
-        conn = ConnectionSpec(self.project.new_id("c"), self.unique(name), source_id,
-                              target_id, connectivity, weight, synapse, mds)
+                self.note(a["max_delay_steps"], f"max_delay_steps not mapped ({e}): none")
+        conn = ConnectionSpec(cid, self.unique(name), source_id, target_id, connectivity,
+                              weight, synapse, mds)
         self.project.connections.append(conn)
+        if array is not None:
+            self.weight_array(conn, array, conn_node)
         if var:
             self.conn_vars[var] = conn.id
 
-    def weight(self, node: ast.AST | None, where: ast.AST) -> dict[str, Any]:
+    def weight(self, node: ast.AST | None, where: ast.AST
+               ) -> tuple[dict[str, Any], np.ndarray | None]:
+        """(initializer spec, array) of a weight argument; an array read from a file is
+        returned to become the connection's trained weights."""
         default = {"type": "Normal", **schema.defaults(schema.INITIALIZERS["Normal"])}
         if node is None:
             self.note(where, "connectivity without a weight: Normal(0, 1) used")
-            return default
+            return default, None
+        original = node
+        node = self.pick(node)
         kind = self.kind(node, "initializers")
         if kind is not None:
             if kind not in schema.INITIALIZERS or kind == "Constant":
                 self.note(node, f"initializer {kind} has no equivalent: Normal(0, 1) used")
-                return default
+                return default, None
             assert isinstance(node, ast.Call)
             table = schema.INITIALIZERS[kind]
             given = self.args(node, [p.name for p in table], kind)
-            return {"type": kind, **self.params(table, given, kind)}
+            return {"type": kind, **self.params(table, given, kind)}, None
         try:
-            v = self.value(node)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                return {"type": "Constant", "value": float(v)}
-        except Unmapped:
-            pass
-        self.note(node, f"weight '{ast.unparse(node)[:60]}' (array or expression) not mapped: "
-                        "Normal(0, 1) used")
-        return default
+            v = self.value(original)
+        except Unmapped as e:
+            text = ast.unparse(original)
+            expr = e.expr if isinstance(e, DataDerived) else text
+            shown = f"'{text}'" if expr == text else f"'{text}' (= {expr[:120]})"
+            self.note(original, f"weight {shown} is not a literal, an initializer or a "
+                                "readable .npy file: Normal(0, 1) used")
+            return default, None
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return {"type": "Constant", "value": float(v)}, None
+        if isinstance(v, np.ndarray) and np.issubdtype(v.dtype, np.number):
+            return {"type": "Constant", "value": 0.0}, v
+        self.note(original, f"weight '{ast.unparse(original)[:60]}' not mapped: Normal(0, 1) "
+                            "used")
+        return default, None
+
+    def weight_array(self, conn: ConnectionSpec, array: np.ndarray, where: ast.AST) -> None:
+        """Weights read from a .npy file: the target's size, and trained weights."""
+        src, tgt = self.project.population(conn.source), self.project.population(conn.target)
+        kind = conn.connectivity["type"]
+        if kind == "Dense" and array.ndim == 2:
+            if tgt.id in self.layer_shape_unknown:
+                tgt.size = int(array.shape[1])
+                del self.layer_shape_unknown[tgt.id]
+                self.told(where, f"size of '{tgt.name}' = {tgt.size} from the weight array's "
+                                 "columns")
+            if array.shape == (src.size, tgt.size):
+                self.project.weights[conn.id] = array.astype(np.float32)
+                self.told(where, f"weights of '{conn.name}' {array.shape} loaded from the .npy "
+                                 "file as trained weights")
+                return
+        self.note(where, f"weight array of shape {array.shape} does not fit '{conn.name}' "
+                         f"({kind}, {src.size} -> {tgt.size}): Constant(0) used")
 
     def synapse(self, node: ast.AST | None) -> dict[str, Any]:
         kind = "Delta"
@@ -497,157 +627,6 @@ class _Reader:
                 given = self.args(node, [p.name for p in schema.SYNAPSES[kind]], kind)
         defaults = self.defaults_for(kind, given)
         return {"type": kind, **self.params(schema.SYNAPSES[kind], given, kind, defaults)}
-
-    # ---- compiler and train loop -------------------------------------
-    def find_compiler_and_loop(self) -> None:
-        compilers = [n for n in ast.walk(self.tree)
-                     if isinstance(n, ast.Call) and self.kind(n, "compilers") is not None]
-        known = [n for n in compilers if self.kind(n, "compilers") in schema.COMPILERS]
-        for n in compilers:
-            if n not in known:
-                self.note(n, f"compiler {self.kind(n, 'compilers')} has no Spike Studio "
-                             "equivalent")
-        if not known:
-            self.note(None, "no compiler found: EventPropCompiler defaults used")
-        else:
-            training = [n for n in known if self.kind(n, "compilers") != "InferenceCompiler"]
-            chosen = (training or known)[0]
-            for n in known:
-                if n is not chosen:
-                    self.note(n, f"another compiler ({self.kind(n, 'compilers')}) ignored")
-            self.compiler(chosen)
-        self.train_loop()
-        self.dataset()
-
-    def compiler(self, call: ast.Call) -> None:
-        kind = self.kind(call, "compilers")
-        assert kind is not None
-        info = schema.COMPILERS[kind]
-        spec = new_compiler(kind)
-        order = [info.timesteps_arg] + (["losses", "optimiser"] if info.has_losses else [])
-        order += [p.name for p in info.params if p.name not in order]
-        given = self.args(call, order, kind)
-        losses = given.pop("losses", None)
-        optimiser = given.pop("optimiser", None)
-        delay_opt = given.pop("delay_optimiser", None)
-        delay_conns = given.pop("delay_learn_conns", None)
-        if info.has_losses:
-            if losses is None:
-                self.note(call, f"{kind} without losses: sparse_categorical_crossentropy used")
-            else:
-                spec.loss = self.loss(losses)
-        if info.has_optimiser and optimiser is not None:
-            spec.optimiser = self.optimiser(optimiser)
-        if delay_opt is not None:
-            spec.delay_optimiser = self.optimiser(delay_opt)
-        if delay_conns is not None:
-            items = delay_conns.elts if isinstance(delay_conns, ast.List | ast.Tuple) else []
-            if not items and not isinstance(delay_conns, ast.List | ast.Tuple):
-                self.note(delay_conns, "delay_learn_conns not a list: ignored")
-            for e in items:
-                cid = self.conn_vars.get(e.id) if isinstance(e, ast.Name) else None
-                if cid is None:
-                    self.note(e, f"delay_learn_conns entry '{ast.unparse(e)}' is not an "
-                                 "imported connection")
-                else:
-                    spec.delay_learn_conns.append(cid)
-        spec.params = self.params(info.params, given, kind)
-        self.project.compiler = spec
-
-    def loss(self, node: ast.AST) -> dict[str, Any]:
-        if isinstance(node, ast.Dict):
-            if len(node.values) != 1:
-                self.note(node, "one loss per output is not supported: the first is used")
-            node = node.values[0] if node.values else ast.Constant(None)
-        kind = self.kind(node, "losses")
-        if kind is not None:
-            if kind == "RelativeMeanSquareError":
-                assert isinstance(node, ast.Call)
-                table = schema.LOSSES[kind]
-                return {"type": kind, **self.params(table, self.args(node, ["delta"], kind),
-                                                    kind)}
-            name = _snake(kind)
-            if name in schema.LOSSES and not (isinstance(node, ast.Call)
-                                              and (node.args or node.keywords)):
-                return {"type": name}
-        else:
-            try:
-                name = self.value(node)
-                if name in schema.LOSSES and name != "RelativeMeanSquareError":
-                    return {"type": name}
-            except Unmapped:
-                pass
-        self.note(node, f"loss '{ast.unparse(node)}' not mapped: "
-                        "sparse_categorical_crossentropy used")
-        return {"type": "sparse_categorical_crossentropy"}
-
-    def optimiser(self, node: ast.AST) -> dict[str, Any]:
-        kind = self.kind(node, "optimisers")
-        if kind is None:
-            try:
-                kind = str(self.value(node)).capitalize()
-            except Unmapped:
-                kind = None
-        if kind not in schema.OPTIMISERS:
-            self.note(node, f"optimiser '{ast.unparse(node)}' not mapped: Adam used")
-            kind = "Adam"
-        table = schema.OPTIMISERS[kind]
-        given = self.args(node, [p.name for p in table], kind) \
-            if isinstance(node, ast.Call) else {}
-        return {"type": kind, **self.params(table, given, kind)}
-
-    def train_loop(self) -> None:
-        t = self.project.training
-        if isinstance(self.consts.get("MAX_EXAMPLES"), int):
-            t.max_examples = self.consts["MAX_EXAMPLES"]
-        for n in ast.walk(self.tree):
-            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                    and n.func.attr in ("train", "evaluate") and n.args):
-                continue
-            self.bind(n)
-            if n.func.attr != "train":
-                continue
-            given = self.args(n, ["x", "y", "num_epochs", "start_epoch", "shuffle"], "train")
-            for key, check in (("num_epochs", lambda v: int(v) >= 1),
-                               ("shuffle", lambda v: isinstance(v, bool)),
-                               ("validation_split", lambda v: 0 <= float(v) <= 0.99)):
-                if key in given:
-                    try:
-                        v = self.value(given[key])
-                        if not check(v):
-                            raise Unmapped(f"{v!r} out of range")
-                        setattr(t, key, v)
-                    except (Unmapped, TypeError, ValueError) as e:
-                        self.note(given[key], f"train {key} not mapped ({e})")
-            for key in given:
-                if key not in ("x", "y", "num_epochs", "shuffle", "validation_split", "metrics",
-                               "callbacks", "validation_callbacks"):
-                    self.note(given[key], f"train argument {key} not mapped")
-            return
-
-    def bind(self, call: ast.Call) -> None:
-        """Bind the dataset to the populations the train/evaluate call feeds."""
-        for node, attr in zip(call.args[:2], ("input", "output"), strict=False):
-            if isinstance(node, ast.Dict) and len(node.keys) == 1 \
-                    and isinstance(node.keys[0], ast.Name) and node.keys[0].id in self.vars:
-                pid = self.vars[node.keys[0].id]
-                many = (self.project.inputs() if attr == "input" else self.project.outputs())
-                if len(many) > 1 and pid in {p.id for p in many}:
-                    setattr(self.project.dataset, attr, pid)
-
-    def dataset(self) -> None:
-        raw = self.consts.get("DATASET")
-        if raw is None:
-            self.note(None, "dataset loading is not mapped (no DATASET constant): choose the "
-                            "data in the Dataset tab")
-            return
-        try:
-            ds = parse_dataset(raw)
-        except ProjectError as e:
-            self.note(None, f"DATASET constant not valid ({e}): dataset not imported")
-            return
-        ds.input, ds.output = self.project.dataset.input, self.project.dataset.output
-        self.project.dataset = ds
 
     # ---- layout ------------------------------------------------------
     def layout(self) -> None:
@@ -670,25 +649,33 @@ class _Reader:
             rows[d] = rows.get(d, 0) + 1
 
 
-@dataclass
-class _Network:
-    sequential: bool
-
-
-def import_mlgenn_source(source: str, filename: str = "<script>") -> ImportResult:
-    """Read an mlGeNN script's text into a project (raises SyntaxError when it
-    is not Python)."""
+def import_mlgenn_source(source: str, filename: str = "<script>",
+                         base_dir: str | os.PathLike[str] | None = None) -> ImportResult:
+    """Read an mlGeNN script's text into a project (raises SyntaxError when it is not
+    Python). ``base_dir``: the script's folder, where ``np.load`` files are looked for."""
     tree = ast.parse(source, filename=filename)
-    return _Reader(tree).read()
+    return _Reader(tree, Path(base_dir) if base_dir is not None else None).read()
 
 
 def import_mlgenn_file(path: str | os.PathLike[str]) -> ImportResult:
-    """Read an mlGeNN script file into a project; the script is never run."""
+    """Read an mlGeNN script file into a project; the script is never run.
+
+    Raises ``ValueError`` for a Spike Studio project file (open it instead).
+    """
     p = Path(path)
-    result = import_mlgenn_source(p.read_text(encoding="utf-8"), str(p))
+    text = p.read_text(encoding="utf-8")
+    if p.suffix == ".ssproj" or _is_project_json(text):
+        raise ValueError(f"{p.name} is a Spike Studio project, not an mlGeNN script: open it "
+                         f"(spike-studio {p.name}) instead of importing it")
+    result = import_mlgenn_source(text, str(p), p.parent)
     if result.project.name == "Imported mlGeNN script":
         result.project.name = p.stem
     return result
+
+
+def _is_project_json(text: str) -> bool:
+    head = text.lstrip()[:4096]
+    return head.startswith("{") and '"spike-studio-project"' in head
 
 
 def import_to_project_file(script: str | os.PathLike[str],

@@ -19,7 +19,7 @@ class Param:
     """One editable argument: its type, default, unit and allowed range."""
 
     name: str
-    kind: str  # "float" | "int" | "bool" | "optfloat" | "choice" | "str"
+    kind: str  # "float" | "int" | "bool" | "optfloat" | "choice" | "str" | "pair" | "optpair"
     default: Any
     unit: str = ""
     minimum: float | None = None
@@ -28,6 +28,11 @@ class Param:
     choices: tuple[Any, ...] = ()
     label: str = ""
     help: str = ""
+    #: physically sensible range, checked before training (not on load, so a
+    #: file with an odd value still opens and the Problems list names it)
+    sensible_min: float | None = None
+    sensible_max: float | None = None
+    sensible_why: str = ""
 
     @property
     def title(self) -> str:
@@ -36,8 +41,18 @@ class Param:
 
 
 def _f(name: str, default: float, unit: str = "", minimum: float | None = None,
-       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "") -> Param:
-    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help)
+       maximum: float | None = None, exclusive_minimum: bool = False, help: str = "",
+       sensible: tuple[float | None, float | None, str] | None = None) -> Param:
+    lo, hi, why = sensible if sensible is not None else (None, None, "")
+    return Param(name, "float", default, unit, minimum, maximum, exclusive_minimum, help=help,
+                 sensible_min=lo, sensible_max=hi, sensible_why=why)
+
+
+#: time constants above this are not physical for a network trained in trials
+MAX_TAU_MS = 1e5
+_TAU = (None, MAX_TAU_MS, "time constants are in ms; 1e5 ms is 100 s")
+_VOLT = (-1e6, 1e6, "voltages are in units of the threshold, around 1")
+_WEIGHT = (-1e6, 1e6, "weights are in units of the threshold, around 1")
 
 
 def _i(name: str, default: int, minimum: int | None = 0, maximum: int | None = None,
@@ -49,9 +64,18 @@ def _b(name: str, default: bool, help: str = "") -> Param:
     return Param(name, "bool", default, help=help)
 
 
-TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant")
+def _pair(name: str, default: list[int] | None, help: str = "") -> Param:
+    """(height, width) of a 2-D operation, stored as a list of two ints; ``None``
+    default makes it optional (mlGeNN's default then applies)."""
+    return Param(name, "pair" if default is not None else "optpair", default, "", 1,
+                 help=help)
+
+
+TAU_MEM = _f("tau_mem", 20.0, "ms", 0.0, exclusive_minimum=True, help="Membrane time constant",
+             sensible=_TAU)
 TAU_REFRAC = Param("tau_refrac", "optfloat", None, "ms", 0.0,
-                   help="Refractory period (empty: none)")
+                   help="Refractory period (empty: none)", sensible_max=MAX_TAU_MS,
+                   sensible_why=_TAU[2])
 
 READOUTS: tuple[str, ...] = ("var", "sum_var", "avg_var", "avg_var_exp_weight", "max_var",
                              "spike_count", "first_spike_time")
@@ -67,9 +91,9 @@ NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
         _i("input_frame_timesteps", 1, 1),
     )),
     "LeakyIntegrateFire": ("neuron", (
-        _f("v_thresh", 1.0, help="Firing threshold"),
-        _f("v_reset", 0.0, help="Reset voltage"),
-        _f("v", 0.0, help="Initial voltage"),
+        _f("v_thresh", 1.0, help="Firing threshold", sensible=_VOLT),
+        _f("v_reset", 0.0, help="Reset voltage", sensible=_VOLT),
+        _f("v", 0.0, help="Initial voltage", sensible=_VOLT),
         TAU_MEM,
         TAU_REFRAC,
         _b("relative_reset", True),
@@ -77,22 +101,35 @@ NEURON_MODELS: dict[str, tuple[str, tuple[Param, ...]]] = {
         _b("scale_i", False),
     )),
     "AdaptiveLeakyIntegrateFire": ("neuron", (
-        _f("v_thresh", 1.0, help="Firing threshold"),
-        _f("v_reset", 0.0, help="Reset voltage"),
-        _f("v", 0.0, help="Initial voltage"),
-        _f("a", 0.0, help="Initial adaptation"),
-        _f("beta", 0.0174, help="Adaptation strength"),
+        _f("v_thresh", 1.0, help="Firing threshold", sensible=_VOLT),
+        _f("v_reset", 0.0, help="Reset voltage", sensible=_VOLT),
+        _f("v", 0.0, help="Initial voltage", sensible=_VOLT),
+        _f("a", 0.0, help="Initial adaptation", sensible=_VOLT),
+        _f("beta", 0.0174, help="Adaptation strength",
+           sensible=(0.0, 1e3, "adaptation strength is a threshold increment per spike")),
         TAU_MEM,
         TAU_REFRAC,
-        _f("tau_adapt", 2000.0, "ms", 0.0, exclusive_minimum=True),
+        _f("tau_adapt", 2000.0, "ms", 0.0, exclusive_minimum=True, sensible=_TAU),
         _b("relative_reset", True),
         _b("integrate_during_refrac", True),
     )),
     "LeakyIntegrate": ("neuron", (
-        _f("v", 0.0, help="Initial voltage"),
-        _f("bias", 0.0),
+        _f("v", 0.0, help="Initial voltage", sensible=_VOLT),
+        _f("bias", 0.0, sensible=_VOLT),
         TAU_MEM,
         _b("scale_i", False),
+    )),
+    "IntegrateFire": ("neuron", (
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Voltage after a spike"),
+        _f("v", 0.0, help="Initial voltage"),
+    )),
+    "IntegrateFireInput": ("input", (
+        _f("v_thresh", 1.0, help="Firing threshold"),
+        _f("v_reset", 0.0, help="Voltage after a spike"),
+        _f("v", 0.0, help="Initial voltage"),
+        _i("input_frames", 1, 1, help="Frames per example (values change between frames)"),
+        _i("input_frame_timesteps", 1, 1, unit="steps", help="Steps each frame lasts"),
     )),
 }
 
@@ -102,17 +139,29 @@ MODEL_LABELS = {
     "LeakyIntegrateFire": "LIF",
     "AdaptiveLeakyIntegrateFire": "ALIF",
     "LeakyIntegrate": "Leaky integrator",
+    "IntegrateFire": "Integrate-and-fire",
+    "IntegrateFireInput": "Integrate-and-fire input",
 }
 
 SYNAPSES: dict[str, tuple[Param, ...]] = {
     "Delta": (),
     "Exponential": (
-        _f("tau", 5.0, "ms", 0.0, exclusive_minimum=True, help="Synaptic time constant"),
+        _f("tau", 5.0, "ms", 0.0, exclusive_minimum=True, help="Synaptic time constant",
+           sensible=_TAU),
         _b("scale_i", False),
     ),
 }
 
 DELAY = _i("delay", 0, 0, unit="steps", help="Axonal delay in timesteps")
+FILTERS = _i("filters", 8, 1, help="Output channels (number of kernels)")
+CONV_SIZE = _pair("conv_size", [3, 3], "Kernel height, width")
+CONV_STRIDES = _pair("conv_strides", [1, 1], "Kernel step (rows, columns)")
+CONV_PADDING = Param("conv_padding", "choice", "valid", choices=("valid", "same"),
+                     help="valid: no padding; same: pad so that stride 1 keeps the size")
+FLATTEN = _b("flatten", False, "Give the target a flat (1-D) shape")
+POOL_SIZE = _pair("pool_size", [2, 2], "Pooling window height, width")
+POOL_STRIDES = _pair("pool_strides", None, "Window step (empty: the pool size)")
+# Arguments in mlGeNN's positional order (the exporters write them in this order).
 CONNECTIVITY: dict[str, tuple[Param, ...]] = {
     "Dense": (DELAY,),
     "FixedProbability": (
@@ -121,12 +170,24 @@ CONNECTIVITY: dict[str, tuple[Param, ...]] = {
         DELAY,
     ),
     "OneToOne": (DELAY,),
+    "Conv2D": (FILTERS, CONV_SIZE, FLATTEN, CONV_STRIDES, CONV_PADDING, DELAY),
+    "Conv2DTranspose": (FILTERS, CONV_SIZE, FLATTEN, CONV_STRIDES, CONV_PADDING, DELAY),
+    "AvgPool2D": (POOL_SIZE, FLATTEN, POOL_STRIDES, DELAY),
+    "AvgPoolConv2D": (FILTERS, POOL_SIZE, CONV_SIZE, FLATTEN, POOL_STRIDES, CONV_PADDING,
+                      DELAY),
+    "AvgPoolDense2D": (POOL_SIZE, POOL_STRIDES, DELAY),
 }
+#: Connectivity whose source must have a (height, width, channels) shape.
+CONNECTIVITY_2D = ("Conv2D", "Conv2DTranspose", "AvgPool2D", "AvgPoolConv2D", "AvgPoolDense2D")
+#: Connectivity that determines its target's shape (mlGeNN infers it).
+SHAPE_SETTING = ("Conv2D", "Conv2DTranspose", "AvgPool2D", "AvgPoolConv2D")
+#: Connectivity without a weight argument (fixed 1/window-area weights).
+NO_WEIGHT = ("AvgPool2D",)
 
 INITIALIZERS: dict[str, tuple[Param, ...]] = {
-    "Constant": (_f("value", 1.0),),
-    "Normal": (_f("mean", 0.0), _f("sd", 1.0, "", 0.0)),
-    "Uniform": (_f("min", 0.0), _f("max", 1.0)),
+    "Constant": (_f("value", 1.0, sensible=_WEIGHT),),
+    "Normal": (_f("mean", 0.0, sensible=_WEIGHT), _f("sd", 1.0, "", 0.0, sensible=_WEIGHT)),
+    "Uniform": (_f("min", 0.0, sensible=_WEIGHT), _f("max", 1.0, sensible=_WEIGHT)),
 }
 
 LOSSES: dict[str, tuple[Param, ...]] = {
@@ -135,11 +196,15 @@ LOSSES: dict[str, tuple[Param, ...]] = {
     "RelativeMeanSquareError": (_f("delta", 1.0, "ms", 0.0),),
 }
 
+_BETA_WHY = "a decay of 1 never forgets and divides by zero in Adam's bias correction"
+
 OPTIMISERS: dict[str, tuple[Param, ...]] = {
     "Adam": (
-        _f("alpha", 0.001, "", 0.0, exclusive_minimum=True, help="Learning rate"),
-        _f("beta1", 0.9, "", 0.0, 1.0),
-        _f("beta2", 0.999, "", 0.0, 1.0),
+        _f("alpha", 0.001, "", 0.0, exclusive_minimum=True, help="Learning rate",
+           sensible=(None, 1.0, "Adam steps above 1 make weights jump by whole thresholds, "
+                                "so training diverges")),
+        _f("beta1", 0.9, "", 0.0, 1.0, sensible=(None, 0.9999999, _BETA_WHY)),
+        _f("beta2", 0.999, "", 0.0, 1.0, sensible=(None, 0.9999999, _BETA_WHY)),
         _f("epsilon", 1e-8, "", 0.0, exclusive_minimum=True),
     ),
 }
@@ -163,7 +228,8 @@ class CompilerInfo:
 BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
 
 _COMMON_TAIL = (
-    _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep"),
+    _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep",
+       sensible=(1e-4, 100.0, "a timestep is a fraction of the time constants (0.01-1 ms)")),
     _i("batch_size", 1, 1),
     _i("rng_seed", 0, 0),
     _b("kernel_profiling", False),
@@ -210,9 +276,10 @@ COMPILERS: dict[str, CompilerInfo] = {
         "example_timesteps",
         (
             _i("example_timesteps", 100, 1, unit="steps"),
-            _f("tau_reg", 500.0, "ms", 0.0, exclusive_minimum=True),
+            _f("tau_reg", 500.0, "ms", 0.0, exclusive_minimum=True, sensible=_TAU),
             _f("c_reg", 0.001, "", 0.0),
-            _f("f_target", 10.0, "Hz", 0.0),
+            _f("f_target", 10.0, "Hz", 0.0,
+               sensible=(None, 1000.0, "neurons cannot fire faster than 1 kHz")),
             _b("train_output_bias", True),
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),
@@ -291,5 +358,6 @@ def model_role(model: str) -> str:
 
 
 def defaults(params: tuple[Param, ...]) -> dict[str, Any]:
-    """Default value of every parameter, in declaration order."""
-    return {p.name: p.default for p in params}
+    """Default value of every parameter, in declaration order (lists copied)."""
+    return {p.name: list(p.default) if isinstance(p.default, list) else p.default
+            for p in params}

@@ -195,24 +195,28 @@ class Checkpoint(Callback):
 
 
 class OptimiserParamSchedule(Callback):
-    """Set an optimiser parameter from ``func(epoch, value)`` at the start of each epoch."""
+    """Set an optimiser parameter from ``func(epoch, value)`` at the start of each epoch,
+    on every optimiser of the compiled network (weights and, if learnt, delays), as
+    mlGeNN does."""
 
     def __init__(self, param_name: str, func: Callable[[int, float], float]) -> None:
         if not callable(func):
             raise bad_arg("OptimiserParamSchedule", "func", func, "a callable (epoch, value)")
         self.param_name = param_name
         self.func = func
-        self._cn: Any = None
+        self._optimisers: list = []
 
     def set_params(self, compiled_network: Any = None, **kwargs: Any) -> None:
-        self._cn = compiled_network
-        if not hasattr(self._cn.optimiser, param_name := self.param_name):
-            raise bad_arg("OptimiserParamSchedule", "param_name", param_name,
-                          f"the optimiser {self._cn.optimiser!r} has no such parameter")
+        self._optimisers = [o for o, _ in getattr(compiled_network, "optimisers", [])]
+        missing = [o for o in self._optimisers if not hasattr(o, self.param_name)]
+        if not self._optimisers or missing:
+            raise bad_arg("OptimiserParamSchedule", "param_name", self.param_name,
+                          f"the optimiser {(missing or [None])[0]!r} has no such parameter")
 
     def on_epoch_begin(self, epoch: int) -> None:
-        opt = self._cn.optimiser
-        setattr(opt, self.param_name, float(self.func(epoch, getattr(opt, self.param_name))))
+        for opt in self._optimisers:
+            setattr(opt, self.param_name,
+                    float(self.func(epoch, getattr(opt, self.param_name))))
 
 
 class BatchProgressBar(Callback):

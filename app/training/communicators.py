@@ -1,9 +1,10 @@
 """Communicators for data-parallel training. ``None`` means one process.
 
 ``MPI()`` runs one copy of the training script per MPI rank (``mpirun -n N``).
-Every rank loads the same data and builds the same network; the compiled
-network gives each rank its share of every batch, and gradients and metrics
-are summed over ranks with ``Allreduce``. Collectives wait at most
+As in mlGeNN, every rank builds the same network and trains on the data it is
+given (``shard`` gives it its part); ``batch_size`` is the total over ranks,
+so each rank simulates ``batch_size // N`` of its own examples per batch, and
+gradients and metrics are summed over ranks with ``Allreduce``. Collectives wait at most
 ``timeout`` seconds: a rank that died or hangs makes the others print a clear
 message and call ``MPI_Abort`` instead of waiting forever.
 """
@@ -164,13 +165,20 @@ class MPI(Communicator):
         return out
 
 
-def share(idx: np.ndarray, full_batch_size: int, rank: int, num_ranks: int) -> np.ndarray:
-    """This rank's contiguous share of one batch of example indices.
+def shard(data: Any, rank: int, num_ranks: int) -> Any:
+    """This rank's part of a dataset: every ``num_ranks``-th example from ``rank``.
 
-    Rank ``r`` takes slots ``r*b .. (r+1)*b`` of the batch (``b = full_batch_size //
-    num_ranks``), so the examples land in the same batch slots as in a single
-    process with batch size ``full_batch_size`` (which matters for e-prop, whose
-    state carries over per slot). A short last batch can leave a rank nothing.
+    With mlGeNN's data contract each rank trains on the data it is given and
+    ``batch_size`` is the total over ranks (each rank takes ``batch_size //
+    num_ranks`` of its own examples per batch). Sharding with this stride puts
+    exactly the examples of one process's batch ``b`` into batch ``b`` of the
+    ranks, so without shuffling N ranks train like one process (shuffling
+    permutes each rank's examples separately, as in mlGeNN). Lists, tuples and
+    arrays are sliced; a dict is sharded value by value.
     """
-    b = full_batch_size // num_ranks
-    return idx[rank * b:(rank + 1) * b]
+    if isinstance(data, dict):
+        return {k: shard(v, rank, num_ranks) for k, v in data.items()}
+    if num_ranks == 1:
+        return data
+    part = data[rank::num_ranks]
+    return list(part) if isinstance(data, tuple) else part

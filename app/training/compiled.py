@@ -7,6 +7,8 @@ user sees (mlGeNN's signatures, metrics, callbacks, checkpoints) lives here.
 
 from __future__ import annotations
 
+import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +19,13 @@ from app.model import Connection, Network, Population
 from app.model.errors import bad_arg
 
 from .callbacks import BatchProgressBar, CallbackList
-from .communicators import share
 from .data.errors import DatasetError
 from .data.spikes import PreprocessedSpikes
-from .data.validation import validate_spike_dataset
+from .data.validation import LateSpikeWarning, validate_spike_dataset
+from .encoding import IntegrateFireEncoder
 from .engine.cpu import CPUSimulator
 from .engine.layout import Layout
+from .genn_compat import ConnectionPopulations, GeNNModelTimers
 from .metrics import Metric, get_metric
 from .optimisers import Optimiser
 from .serialisers import Serialiser, get_serialiser
@@ -73,6 +76,12 @@ class CompiledNetwork:
         self.rng_seed = rng_seed
         self.inputs = [p for p in network.populations if p.neuron.is_input]
         self.outputs = [p for p in network.populations if p.neuron.readout is not None]
+        self.encoders = {
+            p.name: IntegrateFireEncoder(p, layout.v_init[layout.pop_slice(p.name)],
+                                         self.batch_size // self.num_ranks)
+            for p in self.inputs if type(p.neuron).__name__ == "IntegrateFireInput"}
+        #: callbacks run before the user's in every ``train`` (mlGeNN's base callbacks)
+        self.base_train_callbacks: list = []
         self._open = False
         if communicator is not None and self.num_ranks > 1:
             self._sync_parameters()
@@ -83,6 +92,8 @@ class CompiledNetwork:
             arr = getattr(self.layout, name, None)
             if isinstance(arr, np.ndarray) and arr.size:
                 self.communicator.broadcast(arr, 0)
+        for kernel in self.layout.kernels.values():
+            self.communicator.broadcast(kernel, 0)
         if hasattr(self.sim, "refresh_weights"):
             self.sim.refresh_weights()
 
@@ -94,7 +105,19 @@ class CompiledNetwork:
     def __exit__(self, *exc: object) -> None:
         self._open = False
         for conn in self.network.connections:
-            conn.connectivity.weight = self.get_weights(conn)
+            if self._present(conn.name) is not None:
+                continue  # rewired (Deep R): see save_connectivity
+            table = self.layout.tables[conn.name]
+            if table.kernel_index is not None and conn.name not in self.layout.kernels:
+                continue  # untied convolution: per-synapse weights have no kernel form
+            weight = conn.connectivity.weight_from_trained(self.get_weights(conn))
+            if weight is not None:
+                conn.connectivity.weight = weight
+
+    def _present(self, name: str) -> np.ndarray | None:
+        """Which synapse slots of a Deep R connection hold a synapse (None otherwise)."""
+        deep_r = getattr(self, "deep_r", None)
+        return None if deep_r is None else deep_r.active_mask(name)
 
     @property
     def is_root(self) -> bool:
@@ -126,6 +149,22 @@ class CompiledNetwork:
         """Seconds spent per kernel (filled when kernel_profiling=True)."""
         return dict(self.sim.profiler.seconds)
 
+    @property
+    def genn_model(self) -> GeNNModelTimers:
+        """mlGeNN's ``compiled_net.genn_model``: GeNN's kernel timers answered by our
+        engine's (see :class:`GeNNModelTimers` for which phase each name reports)."""
+        return GeNNModelTimers(self)
+
+    @property
+    def connection_populations(self) -> ConnectionPopulations:
+        """mlGeNN's ``{Connection: synapse group}``: ``[conn].vars["g"]`` has
+        ``pull_from_device()``, ``view`` (numpy, writable) and ``push_to_device()``."""
+        return ConnectionPopulations(self)
+
+    def _timed(self, name: str, start: float) -> None:
+        """Add the seconds since ``start`` to the engine's profiler under ``name``."""
+        self.sim.profiler.add(name, start)
+
     # ----- weights -----------------------------------------------------------------------
     def _conn(self, conn: Connection | str) -> Connection:
         name = conn if isinstance(conn, str) else conn.name
@@ -134,18 +173,38 @@ class CompiledNetwork:
         return self.layout.connections[self.layout.conn_index[name]]
 
     def get_weights(self, conn: Connection | str) -> np.ndarray:
-        """Current weights: [pre, post] for Dense, per synapse otherwise."""
-        return self.layout.get_weights(self._conn(conn).name)
+        """Current weights: [pre, post] for Dense, per synapse otherwise (for a Deep R
+        connection: its present synapses, ordered by pre then post)."""
+        name = self._conn(conn).name
+        present = self._present(name)
+        if present is not None:
+            return self.layout.weights[self.layout.conn_slice(name)][present].copy()
+        return self.layout.get_weights(name)
 
     def set_weights(self, conn: Connection | str, weights: np.ndarray) -> None:
         """Overwrite a connection's weights (same shape as get_weights)."""
         c = self._conn(conn)
+        kernel = self.layout.kernels.get(c.name)
+        if kernel is not None:
+            w = np.asarray(weights, np.float32).reshape(-1)
+            if w.shape[0] != kernel.shape[0]:
+                raise bad_arg(f"set_weights('{c.name}')", "weights", np.shape(weights),
+                              f"the kernel of shape {self.layout.tables[c.name].kernel_shape}"
+                              " is required")
+            kernel[:] = w
+            self.layout.sync_kernels([c.name])
+            return
         sl = self.layout.conn_slice(c.name)
+        present = self._present(c.name)
         w = np.asarray(weights, np.float32).reshape(-1)
-        if w.shape[0] != sl.stop - sl.start:
+        need = sl.stop - sl.start if present is None else int(present.sum())
+        if w.shape[0] != need:
             raise bad_arg(f"set_weights('{c.name}')", "weights", np.shape(weights),
-                          f"{sl.stop - sl.start} values are required")
-        self.layout.weights[sl] = w
+                          f"{need} values are required")
+        if present is None:
+            self.layout.weights[sl] = w
+        else:
+            self.layout.weights[sl][present] = w
 
     def get_delays(self, conn: Connection | str) -> np.ndarray:
         """Current per-synapse delays in steps."""
@@ -172,10 +231,17 @@ class CompiledNetwork:
         ser = get_serialiser(serialiser)
         for c in self.layout.connections:
             table = self.layout.tables[c.name]
-            pre = np.repeat(np.arange(c.source.num_neurons, dtype=np.int32),
-                            np.diff(table.row_ptr).astype(np.int64))
+            present = self._present(c.name)
+            if present is not None:
+                flat = np.flatnonzero(present)
+                pre = (flat // c.target.num_neurons).astype(np.int32)
+                post = (flat % c.target.num_neurons).astype(np.int32)
+            else:
+                pre = np.repeat(np.arange(c.source.num_neurons, dtype=np.int32),
+                                np.diff(table.row_ptr).astype(np.int64))
+                post = table.post.astype(np.int32)
             ser.serialise(tuple(keys) + (c.name, "pre_ind"), pre)
-            ser.serialise(tuple(keys) + (c.name, "post_ind"), table.post.astype(np.int32))
+            ser.serialise(tuple(keys) + (c.name, "post_ind"), post)
         self.save(keys, ser)
 
     # ----- data --------------------------------------------------------------------------
@@ -198,6 +264,22 @@ class CompiledNetwork:
             raise bad_arg("train/evaluate", what, sorted(out), f"data for {missing} is missing")
         return out
 
+    def _batch_inputs(self, x: dict[str, Any], idx: np.ndarray,
+                      record: list[tuple[str, str]] = ()) -> dict[str, Any]:
+        """One batch of every input, value inputs (IntegrateFireInput) encoded as spikes
+        (keeping their voltages when ``record`` asks for them)."""
+        out = {}
+        for k, v in x.items():
+            if k in self.encoders:
+                keep = any(pop == k and var.lower() == "v" for pop, var in record)
+                out[k] = self.encoders[k].encode(np.asarray(v)[idx], self.example_timesteps,
+                                                 self.dt, keep)
+            elif not isinstance(v, np.ndarray) or v.dtype == object:
+                out[k] = [v[i] for i in idx]
+            else:
+                out[k] = v[idx]
+        return out
+
     def _check_data(self, x: dict[str, Any], y: dict[str, Any] | None) -> int:
         sizes = {name: len(v) for name, v in x.items()}
         if y is not None:
@@ -207,6 +289,9 @@ class CompiledNetwork:
         n = next(iter(sizes.values()))
         for name, v in x.items():
             pop = self.network.get_population(name)
+            if name in self.encoders:
+                self.encoders[name].values(np.asarray(v)[:1])
+                continue
             if isinstance(v, np.ndarray) and not isinstance(v.flat[0] if v.size else None,
                                                            PreprocessedSpikes) \
                     and type(pop.neuron).__name__ == "PoissonInput":
@@ -228,8 +313,14 @@ class CompiledNetwork:
                 if yy.ndim == 1:
                     labels = yy
                     num_classes = self.outputs[0].num_neurons
-            validate_spike_dataset(list(v), labels, pop.num_neurons, num_classes,
-                                   self.example_timesteps, self.dt)
+            late = validate_spike_dataset(list(v), labels, pop.num_neurons, num_classes,
+                                          self.example_timesteps, self.dt,
+                                          late_spikes="count")
+            if late is not None:
+                where = f"input '{name}'" + (f" on MPI rank {self.rank}"
+                                             if self.num_ranks > 1 else "")
+                warnings.warn(late.describe(where, self.example_timesteps, self.dt),
+                              LateSpikeWarning, stacklevel=3)
             if len(validated) > 16:
                 validated.clear()
             validated[key] = v
@@ -260,16 +351,30 @@ class CompiledNetwork:
                                        "(examples,) labels or (examples, T, outputs) targets")
         return n
 
-    def _batches(self, n: int, order: np.ndarray | None = None) -> Iterable[np.ndarray]:
-        """Example indices of each batch for this rank (its share with a communicator)."""
-        idx = np.arange(n) if order is None else order
-        for s in range(0, n, self.batch_size):
-            yield self._share(idx[s:s + self.batch_size])
-
-    def _share(self, idx: np.ndarray) -> np.ndarray:
+    def _num_batches(self, n: int) -> int:
+        """Batches per pass over this rank's ``n`` examples, agreed by all ranks (the
+        largest count; a rank with fewer examples idles through the rest)."""
+        b = self.rank_batch_size
+        mine = (n + b - 1) // b
         if self.num_ranks == 1:
-            return idx
-        return share(idx, self.batch_size, self.rank, self.num_ranks)
+            return mine
+        counts = np.zeros(self.num_ranks, np.int64)
+        counts[self.rank] = mine
+        return int(self.communicator.reduce_sum(counts).max())
+
+    def _total(self, n: int) -> int:
+        """Examples over all ranks."""
+        return n if self.num_ranks == 1 else int(round(self._reduce(float(n))))
+
+    def _batches(self, n: int, order: np.ndarray | None = None,
+                 num_batches: int | None = None) -> Iterable[np.ndarray]:
+        """Indices into this rank's own examples for each batch: ``batch_size //
+        num_ranks`` of them per batch, as each mlGeNN rank batches the data it is given;
+        empty for the batches a rank has no examples left for."""
+        idx = np.arange(n) if order is None else order
+        b = self.rank_batch_size
+        for k in range(self._num_batches(n) if num_batches is None else num_batches):
+            yield idx[k * b:(k + 1) * b]
 
     def _empty_outputs(self) -> dict[str, np.ndarray]:
         """Readouts of a rank whose share of a (short last) batch is empty."""
@@ -294,21 +399,29 @@ class CompiledNetwork:
     # ----- running -----------------------------------------------------------------------
     def _begin_trial(self) -> None:
         """Reset state at the start of a batch (InferenceCompiler semantics)."""
+        t0 = time.perf_counter()
         if self.reset_vars:
             self.sim.reset_neurons()
         self.sim.reset_readouts()
         if self.reset_in_syn:
             self.sim.reset_in_syn()
+        if self.reset_vars:
+            for enc in self.encoders.values():
+                enc.reset()
+        self._timed("reset", t0)
 
     def _forward(self, x: dict[str, Any], idx: np.ndarray, cbl: CallbackList,
                  example_ids: Sequence[int]) -> dict[str, np.ndarray]:
         n_active = len(idx)
         self._begin_trial()
-        self.sim.set_inputs({k: [v[i] for i in idx] if not isinstance(v, np.ndarray)
-                             or v.dtype == object else v[idx] for k, v in x.items()}, n_active)
         rv, rs = cbl.recording_requests()
+        self.sim.set_inputs(self._batch_inputs(x, idx, rv), n_active)
         step_cb = cbl if (cbl.has("on_timestep_begin") or cbl.has("on_timestep_end")) else None
         rec = self.sim.run_trial(n_active, self.zero_step, rv, rs, step_cb)
+        for key in rec.var_keys:
+            enc = self.encoders.get(key[0])
+            if enc is not None and enc.history is not None and key[1].lower() == "v":
+                rec.values[:, :, rec.var_slices[key]] = enc.history
         if rv or rs:
             starts = {p.name: int(self.layout.pop_slice(p.name).start)
                       for p in self.network.populations}
@@ -321,26 +434,35 @@ class CompiledNetwork:
         history where the compiled network keeps one (per-timestep MSE targets)."""
         return out[pop_name]
 
-    def predict(self, x: Any) -> dict[Population, np.ndarray]:
-        """Readout of every output population for each example."""
+    def predict(self, x: Any, outputs: Population | Sequence[Population],
+                callbacks: Sequence | None = None) -> tuple[dict[Population, np.ndarray], dict]:
+        """Readouts of ``outputs`` (an output population or a sequence of them) for every
+        example (with MPI: of each of this rank's own examples, as mlGeNN); returns
+        ``(predictions, callback data)`` as mlGeNN does, predictions keyed by the
+        populations given."""
         xd = self._pop_dict(x, self.inputs, "x")
+        wanted = list(outputs) if isinstance(outputs, Sequence) else [outputs]
+        names = {p.name for p in self.outputs}
+        for o in wanted:
+            if not isinstance(o, Population) or o.name not in names:
+                raise bad_arg("predict", "outputs", getattr(o, "name", o),
+                              f"output populations of this network: {sorted(names)}")
         n = self._check_data(xd, None)
-        cbl = CallbackList([], compiled_network=self, num_batches=0, num_epochs=1)
-        outs: dict[str, list] = {p.name: [] for p in self.outputs}
-        ids: list[np.ndarray] = []
-        for idx in self._batches(n):
+        callbacks = _default_callbacks() if callbacks is None else callbacks
+        num_batches = (n + self.batch_size - 1) // self.batch_size
+        cbl = CallbackList(callbacks, compiled_network=self, num_batches=num_batches,
+                           num_epochs=1)
+        cbl.on_test_begin()
+        outs: dict[str, list] = {o.name: [] for o in wanted}
+        for b, idx in enumerate(self._batches(n)):
+            cbl.on_batch_begin(b)
             o = self._run_forward(xd, idx, cbl, idx.tolist())
-            ids.append(idx)
-            for k, v in o.items():
-                outs[k].append(v)
-        result = {p: np.concatenate(outs[p.name]) for p in self.outputs}
-        if self.num_ranks > 1:  # gather: every rank fills its rows, then sum over ranks
-            mine = np.concatenate(ids)
-            for p, v in result.items():
-                full = np.zeros((n,) + v.shape[1:], np.float64)
-                full[mine] = v
-                result[p] = self.communicator.reduce_sum(full).astype(v.dtype)
-        return result
+            for k in outs:
+                outs[k].append(np.copy(o[k]))
+            cbl.on_batch_end(b, {})
+        cbl.on_test_end({})
+        result = {o: np.concatenate(outs[o.name]) for o in wanted}
+        return result, cbl.get_data()
 
     def evaluate(self, x: Any, y: Any, metrics: Any = "sparse_categorical_accuracy",
                  callbacks: Sequence | None = None) -> tuple[dict, dict]:
@@ -349,13 +471,13 @@ class CompiledNetwork:
         yd = self._pop_dict(y, self.outputs, "y")
         n = self._check_data(xd, yd)
         callbacks = _default_callbacks() if callbacks is None else callbacks
-        num_batches = (n + self.batch_size - 1) // self.batch_size
+        num_batches = self._num_batches(n)
         mets = self._make_metrics(metrics)
         cbl = CallbackList(callbacks, compiled_network=self, num_batches=num_batches,
                            num_epochs=1)
         cbl.on_test_begin()
         cbl.on_epoch_begin(0)
-        for b, idx in enumerate(self._batches(n)):
+        for b, idx in enumerate(self._batches(n, num_batches=num_batches)):
             cbl.on_batch_begin(b)
             out = self._run_forward(xd, idx, cbl, idx.tolist())
             for pop, m in mets.items():
@@ -388,11 +510,13 @@ class CompiledNetwork:
             xd = {p.name: v for p, v in zip(in_pops, bx, strict=True)}
             yd = {p.name: np.asarray(v) for p, v in zip(out_pops, by, strict=True)}
             nb = self._check_data(xd, yd)
-            if nb > self.batch_size:
-                raise DatasetError(f"batch {b} has {nb} examples; batch_size is "
-                                   f"{self.batch_size}")
+            if nb > self.rank_batch_size:
+                raise DatasetError(
+                    f"batch {b} has {nb} examples; batch_size is {self.batch_size}"
+                    + (f" over {self.num_ranks} ranks, {self.rank_batch_size} per rank"
+                       if self.num_ranks > 1 else ""))
             cbl.on_batch_begin(b)
-            mine = self._share(np.arange(nb))
+            mine = np.arange(nb)
             out = self._run_forward(xd, mine, cbl, [seen + int(i) for i in mine])
             for pop, m in mets.items():
                 m.update(yd[pop.name][mine], self._metric_pred(pop.name, out),
@@ -404,18 +528,51 @@ class CompiledNetwork:
         return mets, cbl.get_data()
 
 
+class CompiledInferenceNetwork(CompiledNetwork):
+    """What ``InferenceCompiler.compile`` returns (mlGeNN's class of the same name)."""
+
+    def evaluate_batch(self, x: Any, y: Any, metrics: Any = "sparse_categorical_accuracy",
+                       callbacks: Sequence | None = None) -> tuple[dict, dict]:
+        """Evaluate one batch (at most ``batch_size`` examples); no progress bar by default."""
+        xd = self._pop_dict(x, self.inputs, "x")
+        n = len(next(iter(xd.values())))
+        if n > self.batch_size:
+            raise DatasetError(f"evaluate_batch got {n} examples; batch_size is "
+                               f"{self.batch_size}")
+        return self.evaluate(x, y, metrics, [] if callbacks is None else callbacks)
+
+
 class CompiledTrainingNetwork(CompiledNetwork):
     """A network compiled for training: adds ``train`` and the optimiser step."""
 
     def __init__(self, *args: Any, optimiser: Optimiser, trainables: list[Trainable],
-                 losses: dict[str, Any], **kwargs: Any) -> None:
+                 losses: dict[str, Any], deep_r: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.optimiser = optimiser
         self.trainables = trainables
         self.losses = losses
+        #: Deep R rewiring (``compilers.deep_r.DeepR``) of some connections, or None
+        self.deep_r = deep_r if deep_r else None
+        if self.deep_r is not None:
+            self.base_train_callbacks += self.deep_r.callbacks()
         self.last_loss: float | None = None
         for t in trainables:
             t.state = t.optimiser.new_state(t.param.shape)
+
+    @property
+    def optimisers(self) -> list[tuple[Optimiser, list[Trainable]]]:
+        """mlGeNN's ``compiled_network.optimisers``: ``(optimiser, what it trains)``
+        pairs, the weight optimiser first (custom callbacks read or set e.g.
+        ``optimiser.alpha`` through it)."""
+        pairs: list[tuple[Optimiser, list[Trainable]]] = []
+        for t in self.trainables:
+            for opt, group in pairs:
+                if opt is t.optimiser:
+                    group.append(t)
+                    break
+            else:
+                pairs.append((t.optimiser, [t]))
+        return pairs
 
     def _train_batch(self, x: dict[str, Any], y: dict[str, Any], idx: np.ndarray,
                      cbl: CallbackList, example_ids: Sequence[int]) -> dict[str, np.ndarray]:
@@ -463,7 +620,12 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
                                     f"training step {step}: reinitialise or reload them")
         if self.communicator is not None:
+            t0 = time.perf_counter()
             self._reduce_gradients()
+            self._timed("gradient_reduce", t0)
+        if self.deep_r is not None:
+            self.deep_r.before_step(self)
+        t0 = time.perf_counter()
         for t in self.trainables:
             if not np.all(np.isfinite(t.grad)):
                 raise TrainingError(
@@ -476,6 +638,11 @@ class CompiledTrainingNetwork(CompiledNetwork):
                 raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
                                     f"step {step}: lower the learning rate")
             t.grad[:] = 0
+        if self.layout.kernels:
+            self.layout.sync_kernels()
+        self._timed("optimiser", t0)
+        if self.deep_r is not None:
+            self.deep_r.after_step(self)
 
     def _reduce_gradients(self) -> None:
         """Sum every gradient over ranks in one Allreduce (one latency, not one per array)."""
@@ -529,19 +696,22 @@ class CompiledTrainingNetwork(CompiledNetwork):
             yd = {k: v[:n_train] for k, v in yd.items()}
             n = n_train
         callbacks = _default_callbacks() if callbacks is None else callbacks
+        callbacks = list(self.base_train_callbacks) + list(callbacks)
         validation_callbacks = (_default_callbacks() if validation_callbacks is None
                                 else validation_callbacks)
-        num_batches = (n + self.batch_size - 1) // self.batch_size
+        num_batches = self._num_batches(n)
+        n_total = self._total(n)
         train_mets = self._make_metrics(metrics)
         cbl = CallbackList(callbacks, compiled_network=self, num_batches=num_batches,
                            num_epochs=num_epochs)
         val_mets = vcbl = None
         if vx is not None:
             n_val = len(next(iter(vx.values())))
+            num_val_batches = self._num_batches(n_val)
+            n_val_total = self._total(n_val)
             val_mets = self._make_metrics(metrics)
             vcbl = CallbackList(validation_callbacks, compiled_network=self,
-                                num_batches=(n_val + self.batch_size - 1) // self.batch_size,
-                                num_epochs=num_epochs)
+                                num_batches=num_val_batches, num_epochs=num_epochs)
         cbl.on_train_begin()
         if vcbl is not None:
             vcbl.on_test_begin()
@@ -552,7 +722,7 @@ class CompiledTrainingNetwork(CompiledNetwork):
             cbl.on_epoch_begin(epoch)
             order = self._shuffle_order(n, epoch) if shuffle else None
             loss_sum = 0.0
-            for b, idx in enumerate(self._batches(n, order)):
+            for b, idx in enumerate(self._batches(n, order, num_batches)):
                 cbl.on_batch_begin(b)
                 if len(idx):
                     out = self._train_batch(xd, yd, idx, cbl, idx.tolist())
@@ -569,15 +739,14 @@ class CompiledTrainingNetwork(CompiledNetwork):
                         yd[lp.name][idx], self._metric_pred(lp.name, out))
                     loss_sum += self.last_loss * len(idx)
                 cbl.on_batch_end(b, train_mets)
-            self.epoch_loss = self._reduce(loss_sum) / max(n, 1)
+            self.epoch_loss = self._reduce(loss_sum) / max(n_total, 1)
             cbl.on_epoch_end(epoch, train_mets)
             if vcbl is not None:
                 for m in val_mets.values():
                     m.reset()
                 vcbl.on_epoch_begin(epoch)
-                n_val = len(next(iter(vx.values())))
                 vloss = 0.0
-                for b, idx in enumerate(self._batches(n_val)):
+                for b, idx in enumerate(self._batches(n_val, num_batches=num_val_batches)):
                     vcbl.on_batch_begin(b)
                     out = self._run_forward(vx, idx, vcbl, idx.tolist())
                     for pop, m in val_mets.items():
@@ -588,7 +757,7 @@ class CompiledTrainingNetwork(CompiledNetwork):
                         vloss += self.losses[lp.name].value(
                             vy[lp.name][idx], self._metric_pred(lp.name, out)) * len(idx)
                     vcbl.on_batch_end(b, val_mets)
-                self.val_epoch_loss = self._reduce(vloss) / max(n_val, 1)
+                self.val_epoch_loss = self._reduce(vloss) / max(n_val_total, 1)
                 vcbl.on_epoch_end(epoch, val_mets)
         cbl.on_train_end(train_mets)
         if vcbl is not None:

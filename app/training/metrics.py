@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from app.model.errors import bad_arg
@@ -37,8 +39,11 @@ class SparseCategoricalAccuracy(Metric):
 
     def update(self, y_true: np.ndarray, y_pred: np.ndarray, communicator: object = None) -> None:
         y_true = np.asarray(y_true)
-        pred = np.argmax(np.asarray(y_pred), axis=-1)
-        correct = int(np.sum(pred == y_true))
+        y_pred = np.asarray(y_pred)
+        if y_true.ndim > 1:
+            correct = self._regression_matches(y_true, y_pred)
+        else:
+            correct = int(np.sum(np.argmax(y_pred, axis=-1) == y_true))
         total = int(len(y_true))
         if communicator is not None:
             correct, total = communicator.reduce_sum(np.array([correct, total]))
@@ -48,6 +53,28 @@ class SparseCategoricalAccuracy(Metric):
     @property
     def result(self) -> float | None:
         return None if self.total == 0 else self.correct / self.total
+
+    @staticmethod
+    def _regression_matches(y_true: np.ndarray, y_pred: np.ndarray) -> int:
+        """mlGeNN's count for per-timestep regression targets (its default metric on
+        e.g. EventProp's pattern recognition): the final readout's largest neuron is
+        compared with every target value of the example and the equal ones are
+        counted, so the result means nothing (it is almost always 0). mlGeNN does this
+        by broadcasting and crashes unless the batch is 1 (or broadcasts by accident);
+        here each example is compared with its own targets, which is mlGeNN's number
+        for batch 1 and does not crash for other batch sizes."""
+        warnings.warn("sparse_categorical_accuracy on regression targets counts target "
+                      "values equal to the predicted class, as mlGeNN does, and means "
+                      "nothing; pass metrics='mean_square_error'", RegressionAccuracyWarning,
+                      stacklevel=4)
+        final = y_pred[:, -1] if y_pred.ndim == 3 else y_pred  # per-step history: last V
+        pred = np.argmax(final, axis=-1)
+        flat = y_true.reshape(len(y_true), -1)
+        return int(np.sum(flat == pred[:len(flat), None]))
+
+
+class RegressionAccuracyWarning(UserWarning):
+    """Accuracy was computed on regression targets (mlGeNN's default metric does this)."""
 
 
 class MeanSquareError(Metric):

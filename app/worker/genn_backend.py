@@ -1,16 +1,20 @@
 """Optional GeNN backend: train a project with mlGeNN on GeNN inside the worker.
 
 Offered only when both ``ml_genn`` and ``pygenn`` import (neither is on PyPI;
-see GeNN's installation page).  GeNN's CUDA backend is used when pygenn was
-built with it, else its single-threaded CPU backend, which only runs batch
-size 1 -- :func:`genn_warnings` says so before training.
+see the README).  GeNN's CUDA backend is used when pygenn was built with it,
+else its single-threaded CPU backend, which only runs batch size 1 --
+:func:`genn_warnings` says so before training.
 
 The document is turned into mlGeNN objects by :func:`build_genn` (the same
-mapping as :mod:`app.project.mlgenn_export`, so an exported script and a
-GeNN run agree), the data come from Spike Studio's own loaders, and
+mapping as :mod:`app.project.mlgenn_export`, so an exported script and a GeNN
+run agree), the data come from Spike Studio's own loaders, and
 :class:`GeNNStream`, an mlGeNN callback, sends the worker's usual messages
-(``batch_metrics``, ``epoch_metrics``, ``raster``) so the plots work
-unchanged.  Voltage traces and per-batch loss are not streamed from GeNN.
+(``batch_metrics``, ``epoch_metrics``, ``raster``, ``voltage``, ``weights``) so
+the plots work unchanged.  mlGeNN does not expose the loss value, so ``loss``
+is None in those messages.
+
+GeNN generates and compiles C++ code; it goes into ``<run folder>/genn`` (a
+temporary folder when the run has none), never into the current directory.
 
 Nothing here imports ml_genn or pygenn at module import time.
 """
@@ -18,18 +22,26 @@ from __future__ import annotations
 
 import functools
 import importlib
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import ModuleType
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from app.project import schema
 from app.project.document import Project
+from app.project.shapes import connectivity_args
+from app.worker.protocol import WorkerSpec
 
 GENN_BACKEND = "genn"
 CPU_KIND, CUDA_KIND = "single_threaded_cpu", "cuda"
+#: Prefix of the GeNN model name; mlGeNN appends the compiler's class name.
+MODEL_NAME = "spike_studio"
+#: Folder of a run that receives GeNN's generated code (``<model>_CODE``).
+CODE_FOLDER = "genn"
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,8 +86,9 @@ def genn_warnings(project: Project, kind: str | None = None) -> list[str]:
     if project.compiler.type == "EventPropCompiler" and project.compiler.delay_learn_conns \
             and kind == CPU_KIND:
         notes.append("Delay learning on GeNN's CPU backend is slow.")
-    notes.append("Voltage traces and per-batch loss are not streamed from GeNN; metrics and "
-                 "spike rasters are.")
+    notes.append("mlGeNN does not report the loss, so the loss curve stays empty; accuracy, "
+                 "spike rasters, voltages and weights are shown. GeNN runs save no "
+                 "checkpoints (they cannot be resumed).")
     return notes
 
 
@@ -89,188 +102,399 @@ class GeNNBuild:
     connections: dict[str, Any] = field(default_factory=dict)  # connection id -> Connection
 
 
-def _ml(ml: dict[str, ModuleType] | None) -> dict[str, ModuleType]:
-    if ml is not None:
-        return ml
-    names = ("ml_genn", "ml_genn.compilers", "ml_genn.connectivity", "ml_genn.initializers",
-             "ml_genn.losses", "ml_genn.neurons", "ml_genn.optimisers", "ml_genn.synapses")
-    return {n: importlib.import_module(n) for n in names}
+def build_genn(project: Project, kind: str | None = None) -> GeNNBuild:
+    """Network and compiler objects of ``project`` built with the real mlGeNN.
 
-
-def build_genn(project: Project, kind: str | None = None,
-               ml: dict[str, ModuleType] | None = None) -> GeNNBuild:
-    """Network and compiler objects of ``project`` built with mlGeNN.
-
-    ``ml`` maps module names (``"ml_genn.neurons"``, ...) to modules; by default
-    the real mlGeNN is imported.  Every population records spikes (for the
-    raster); on GeNN's CPU backend the batch size is 1.
+    Every population records spikes (for the raster); trained weights in the
+    document replace the initializers; on GeNN's CPU backend the batch size is 1.
     """
-    m = _ml(ml)
+    import ml_genn
+    from ml_genn import compilers, connectivity, initializers, losses, neurons, synapses
+
     kind = kind or genn_kind() or CPU_KIND
-    root, neurons = m["ml_genn"], m["ml_genn.neurons"]
     spec = project.compiler
     info = spec.info
     dp: dict[str, Any] = {}
-    if spec.type in ("EventPropCompiler", "EPropCompiler"):
-        mod = {"EventPropCompiler": "event_prop_compiler", "EPropCompiler": "eprop_compiler"}
-        dp = getattr(importlib.import_module(f"ml_genn.compilers.{mod[spec.type]}"),
-                     "default_params", {}) if ml is None else {}
-    network = root.Network(dp)
+    if spec.type == "EventPropCompiler":
+        from ml_genn.compilers.event_prop_compiler import default_params as dp
+    elif spec.type == "EPropCompiler":
+        from ml_genn.compilers.eprop_compiler import default_params as dp
+    network = ml_genn.Network(dp)
     out = GeNNBuild(network, None)
     with network:
         for p in project.populations:
-            kwargs = {k: p.params[k] for k in (q.name for q in schema.model_params(p.model))}
+            kwargs = {k: p.params[k] for k in (q.name for q in schema.model_params(p.model))
+                      if k in p.params}
             if p.readout is not None:
                 kwargs["readout"] = p.readout
             neuron = getattr(neurons, p.model)(**kwargs)
-            out.populations[p.id] = root.Population(neuron, p.size, record_spikes=True,
-                                                    name=p.name)
+            out.populations[p.id] = ml_genn.Population(neuron, p.model_shape if p.shape
+                                                       else p.size, record_spikes=True,
+                                                       name=p.name)
         for c in project.connections:
             w = c.weight
-            init = float(w["value"]) if w["type"] == "Constant" else getattr(
-                m["ml_genn.initializers"], w["type"])(
-                **{k: v for k, v in w.items() if k != "type"})
+            init: Any = float(w["value"]) if w["type"] == "Constant" else getattr(
+                initializers, w["type"])(**{k: v for k, v in w.items() if k != "type"})
             if c.id in project.weights:
-                init = np.asarray(project.weights[c.id])
+                init = np.asarray(project.weights[c.id], np.float32)
             cc = c.connectivity
-            conn_cls = getattr(m["ml_genn.connectivity"], cc["type"])
+            conn_cls = getattr(connectivity, cc["type"])
             if cc["type"] == "FixedProbability":
                 conn = conn_cls(p=cc["p"], weight=init,
                                 allow_self_connections=cc["allow_self_connections"],
                                 delay=cc["delay"])
+            elif cc["type"] in schema.CONNECTIVITY_2D:
+                args2d = connectivity_args(c)
+                conn = conn_cls(**args2d) if cc["type"] in schema.NO_WEIGHT \
+                    else conn_cls(weight=init, **args2d)
             else:
                 conn = conn_cls(weight=init, delay=cc["delay"])
             s = c.synapse
-            syn = getattr(m["ml_genn.synapses"], s["type"])(
-                **{k: v for k, v in s.items() if k != "type"})
+            syn = getattr(synapses, s["type"])(**{k: v for k, v in s.items() if k != "type"})
             extra = {} if c.max_delay_steps is None else {"max_delay_steps": c.max_delay_steps}
-            out.connections[c.id] = root.Connection(
+            out.connections[c.id] = ml_genn.Connection(
                 out.populations[c.source], out.populations[c.target], conn, syn, name=c.name,
                 **extra)
     args = {k: v for k, v in spec.params.items() if k != "backend"}
     if kind == CPU_KIND:
         args["batch_size"] = 1
     if info.has_losses and spec.loss is not None:
-        args["losses"] = (m["ml_genn.losses"].RelativeMeanSquareError(spec.loss["delta"])
+        args["losses"] = (losses.RelativeMeanSquareError(spec.loss["delta"])
                           if spec.loss["type"] == "RelativeMeanSquareError"
                           else spec.loss["type"])
     if info.has_optimiser and spec.optimiser is not None:
-        args["optimiser"] = _optimiser(m, spec.optimiser)
+        args["optimiser"] = _optimiser(spec.optimiser)
     if info.has_delay_learning:
         if spec.delay_optimiser is not None:
-            args["delay_optimiser"] = _optimiser(m, spec.delay_optimiser)
+            args["delay_optimiser"] = _optimiser(spec.delay_optimiser)
         if spec.delay_learn_conns:
             args["delay_learn_conns"] = [out.connections[c] for c in spec.delay_learn_conns]
     args["backend"] = kind
-    out.compiler = getattr(m["ml_genn.compilers"], spec.type)(**args)
+    out.compiler = getattr(compilers, spec.type)(**args)
     return out
 
 
-def _optimiser(m: dict[str, ModuleType], spec: dict[str, Any]) -> Any:
-    return getattr(m["ml_genn.optimisers"], spec["type"])(
-        **{k: v for k, v in spec.items() if k != "type"})
+def _optimiser(spec: dict[str, Any]) -> Any:
+    from ml_genn import optimisers
+
+    return getattr(optimisers, spec["type"])(**{k: v for k, v in spec.items() if k != "type"})
+
+
+def compile_in(compiler: Any, network: Any, folder: str | Path) -> Any:
+    """Compile ``network`` and build GeNN's code in ``folder`` (not the current directory).
+
+    mlGeNN builds on ``__enter__`` unless the model is built already, and its
+    ``__enter__`` returns None: use the result as ``cn = compile_in(...)``, then
+    ``with cn:``.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cn = compiler.compile(network, name=MODEL_NAME)
+    cn.genn_model.build(path_to_model=str(folder))
+    return cn
+
+
+def genn_weights(cn: Any, conn: Any) -> np.ndarray | None:
+    """Dense ``[pre, post]`` weights of ``conn`` pulled from GeNN (None if not dense)."""
+    from pygenn import SynapseMatrixConnectivity
+
+    sg = cn.connection_populations[conn]
+    if not sg.matrix_type & SynapseMatrixConnectivity.DENSE:
+        return None
+    var = sg.vars["g"]
+    var.pull_from_device()
+    n_pre, n_post = sg.src.num_neurons, sg.trg.num_neurons
+    return np.array(var.values, np.float32).reshape(n_pre, n_post)
+
+
+def pull_voltage(cn: Any, pop: Any, whole_batch: bool = False) -> np.ndarray:
+    """Membrane voltage of ``pop`` now, from GeNN: the batch's first example, or
+    ``(batch, neurons)`` with ``whole_batch``."""
+    from ml_genn.utils.value import get_genn_var_name
+
+    var = cn.neuron_populations[pop].vars[get_genn_var_name(pop.neuron, "v")]
+    var.pull_from_device()
+    view = np.asarray(var.current_view, np.float32)
+    if whole_batch:
+        return np.array(view.reshape(-1, view.shape[-1]))
+    return np.array(view[0] if view.ndim > 1 else view)
+
+
+@dataclass
+class LiveState:
+    """State the training callback shares with the validation callback and the metric.
+
+    mlGeNN uses shallow copies of the callback and metric objects it is given,
+    so what they share must live in one object they all point to."""
+
+    epoch: int = 0
+    out_trajectory: list[np.ndarray] = field(default_factory=list)  # output V per step
 
 
 class GeNNStream:
-    """mlGeNN callback sending the worker protocol's metric and raster messages.
+    """Streams the worker protocol's messages from an mlGeNN training run.
 
-    ``check(epoch, batch)`` (the worker's pause/stop control) is called at every
-    batch end; it may raise to stop training.
+    mlGeNN accepts only ``ml_genn.callbacks.Callback`` objects, so the worker
+    instantiates ``callback_class(GeNNStream)`` (this class mixed with mlGeNN's base).  Every
+    ``sample_every`` batches (and batch 0) it sends the first example's spike
+    raster, the chosen neurons' voltages and weight histograms; ``check(epoch,
+    batch)`` (pause/stop) runs at every batch end and may raise to stop.
+    With per-timestep regression targets it also records the output voltage at
+    every step, which :func:`trajectory_mse_metric` compares with the targets.
     """
 
-    def __init__(self, send: Any, run: str, populations: dict[str, Any], dt: float,
-                 example_timesteps: int, sample_every: int = 10, start_epoch: int = 0,
-                 check: Any = None) -> None:
+    def __init__(self, spec: WorkerSpec, send: Callable[[dict], None], genn: GeNNBuild,
+                 project: Project, history: dict[str, list] | None = None,
+                 check: Callable[[int, int], None] | None = None,
+                 new_settings: Callable[[], dict] | None = None,
+                 regression: bool = False, per_timestep: bool = False) -> None:
+        self.spec = spec
         self.send = send
-        self.run = run
-        self.populations = populations  # name -> mlGeNN Population
-        self.dt = float(dt)
-        self.example_timesteps = int(example_timesteps)
-        self.sample_every = max(1, int(sample_every))
-        self.start_epoch = int(start_epoch)
+        self.genn = genn
+        self.project = project
+        self.history = history if history is not None else {"batch": [], "epoch": []}
         self.check = check
+        self.new_settings = new_settings
+        self.regression = regression
+        self.per_timestep = per_timestep
+        self.dt = float(project.compiler.params["dt"])
+        self.example_timesteps = int(project.compiler.timesteps)
+        self.pops = {p.name: genn.populations[p.id] for p in project.populations}
+        self.output = genn.populations[project.output_population().id]  # type: ignore[union-attr]
         self.cn: Any = None
         self.num_batches = 0
         self.num_epochs = 0
         self.epoch = 0
+        self.batch = 0
         self.step = 0
-        self._t0 = 0.0
+        self.samples = 0
+        self._sample = False
+        self._t_start = 0.0
         self._t_epoch = 0.0
-        self._seen = 0
-        self._samples = 0
+        self._v_rows: list[np.ndarray] = []
+        self.live = LiveState()
+        self._vpop: Any = None
 
-    # mlGeNN's CallbackList calls set_params(data=..., compiled_network=..., ...)
-    def set_params(self, data: Any = None, compiled_network: Any = None,
-                   num_batches: int = 0, num_epochs: int = 0, **kwargs: Any) -> None:
+    # ----- mlGeNN hooks --------------------------------------------------------------------
+    def set_params(self, compiled_network: Any = None, num_batches: int = 0,
+                   num_epochs: int = 0, **kwargs: Any) -> None:
         self.cn = compiled_network
         self.num_batches = int(num_batches)
         self.num_epochs = int(num_epochs)
+        self._vpop = self._voltage_population()
+
+    def _voltage_population(self) -> Any:
+        """The population whose voltages are streamed: the chosen one, else the first hidden."""
+        candidates = [p for p in self.project.populations if not p.is_input]
+        if not candidates:
+            return None
+        chosen = next((p for p in candidates if p.name == self.spec.voltage_population), None)
+        if chosen is None:
+            hidden = [p for p in candidates if p.readout is None]
+            chosen = hidden[0] if hidden else candidates[0]
+        return self.genn.populations[chosen.id]
 
     def on_train_begin(self) -> None:
-        self._t0 = time.perf_counter()
-        self.step = self.start_epoch * self.num_batches
+        self._t_start = time.perf_counter()
 
     def on_epoch_begin(self, epoch: int) -> None:
-        self.epoch = epoch
-        self._seen = 0
+        self.epoch = self.live.epoch = epoch
         self._t_epoch = time.perf_counter()
+
+    def on_batch_begin(self, batch: int) -> None:
+        self.batch = batch
+        if self.new_settings is not None:
+            changed = self.new_settings()
+            if changed.get("sample_every"):
+                self.spec.sample_every = max(1, int(changed["sample_every"]))
+            if changed.get("voltage_neurons"):
+                self.spec.voltage_neurons = [int(i) for i in changed["voltage_neurons"]][:64]
+            if "voltage_population" in changed:
+                self.spec.voltage_population = changed["voltage_population"]
+                self._vpop = self._voltage_population()
+        every = max(1, int(self.spec.sample_every))
+        self._sample = self.step % every == 0 or batch == 0
+        self._v_rows = []
+        self.live.out_trajectory.clear()
+
+    def on_timestep_end(self, timestep: int) -> None:
+        if self.per_timestep:
+            self.live.out_trajectory.append(pull_voltage(self.cn, self.output, True))
+        if self._sample and self._vpop is not None:
+            self._v_rows.append(pull_voltage(self.cn, self._vpop))
 
     @staticmethod
     def _result(metrics: Any) -> float | None:
+        """The value of the (single) output's metric."""
         for m in (metrics or {}).values():
             r = getattr(m, "result", None)
             return None if r is None else float(r)
         return None
 
     def on_batch_end(self, batch: int, metrics: Any) -> None:
-        total = next((getattr(m, "total", None) for m in (metrics or {}).values()), None)
-        if isinstance(total, int | np.integer):
-            self._samples += max(0, int(total) - self._seen)
-            self._seen = int(total)
-        done = self.step - self.start_epoch * self.num_batches + 1
-        elapsed = max(1e-9, time.perf_counter() - self._t0)
-        planned = self.num_batches * self.num_epochs
-        self.send({"kind": "batch_metrics", "run": self.run, "epoch": self.epoch,
-                   "batch": batch, "step": self.step, "loss": None,
-                   "accuracy": self._result(metrics), "num_batches": self.num_batches,
-                   "num_epochs": self.num_epochs, "start_epoch": self.start_epoch,
-                   "samples_per_s": self._samples / elapsed,
-                   "eta_s": elapsed / done * max(0, planned - done),
-                   "fraction": done / max(1, planned)})
-        if self.step % self.sample_every == 0 or batch == 0:
-            self.send_rasters(batch)
+        value = self._result(metrics)
+        self.samples += int(self.cn.genn_model.batch_size)
         self.step += 1
+        done = self.step
+        elapsed = max(1e-9, time.perf_counter() - self._t_start)
+        planned = self.num_batches * self.num_epochs
+        msg = {"kind": "batch_metrics", "run": self.spec.run, "epoch": self.epoch,
+               "batch": batch, "step": self.step - 1, "loss": None,
+               "accuracy": None if self.regression else value,
+               "mse": value if self.regression else None,
+               "num_batches": self.num_batches, "num_epochs": self.num_epochs,
+               "start_epoch": 0, "samples_per_s": self.samples / elapsed,
+               "eta_s": elapsed / done * max(0, planned - done),
+               "fraction": done / max(1, planned)}
+        self.send(msg)
+        self.history["batch"].append({k: msg[k] for k in ("step", "epoch", "batch", "loss",
+                                                           "accuracy", "mse", "samples_per_s")})
+        if self._sample:
+            self.send_rasters(batch)
+            self.send_voltages(batch)
+            self.send_weights(batch)
         if self.check is not None:
             self.check(self.epoch, batch)
 
     def send_rasters(self, batch: int) -> None:
-        """The first example of the batch from GeNN's spike recording buffers."""
-        cn = self.cn
-        if cn is None or getattr(cn, "num_recording_timesteps", None) is None:
-            return
-        try:
-            cn.genn_model.pull_recording_buffers_from_device()
-        except Exception:  # noqa: BLE001 - a raster is never worth failing a run
-            return
+        """The first example's spikes of every population, from GeNN's recording buffers."""
+        self.cn.genn_model.pull_recording_buffers_from_device()
         t_max = self.example_timesteps * self.dt
-        for name, pop in self.populations.items():
-            try:
-                genn_pop = cn.neuron_populations[pop]
-                times, ids = genn_pop.spike_recording_data[0]
-            except Exception:  # noqa: BLE001
-                continue
+        for name, pop in self.pops.items():
+            genn_pop = self.cn.neuron_populations[pop]
+            times, ids = genn_pop.spike_recording_data[0]
             times = np.asarray(times, np.float64)
             if times.size:
-                times = np.mod(times, t_max)
+                times = np.mod(times, t_max)  # absolute times when time is not reset
             self.send({"kind": "raster", "population": name,
                        "times": times.astype(np.float32), "ids": np.asarray(ids, np.int32),
                        "n": int(genn_pop.num_neurons), "t_max": t_max, "epoch": self.epoch,
                        "batch": batch, "example": 0})
 
+    def send_voltages(self, batch: int) -> None:
+        """Voltages of the chosen neurons over the batch's first example."""
+        if not self._v_rows:
+            return
+        vals = np.stack(self._v_rows)
+        ids = [i for i in self.spec.voltage_neurons if 0 <= i < vals.shape[1]] \
+            or list(range(min(8, vals.shape[1])))
+        stride = max(1, vals.shape[0] // max(1, self.spec.max_voltage_points))
+        thresh = getattr(self._vpop.neuron, "v_thresh", None)
+        self.send({"kind": "voltage", "population": self._vpop.name,
+                   "t": np.arange(0, vals.shape[0], stride, dtype=np.float32) * np.float32(
+                       self.dt),
+                   "V": np.ascontiguousarray(vals[::stride, ids], np.float32), "ids": ids,
+                   "v_thresh": None if thresh is None else float(thresh),
+                   "epoch": self.epoch, "batch": batch, "example": 0})
+
+    def send_weights(self, batch: int) -> None:
+        """One ``weights`` message (subsample + statistics) per dense connection."""
+        rng = np.random.default_rng(0)
+        for c in self.project.connections:
+            w = genn_weights(self.cn, self.genn.connections[c.id])
+            if w is None:
+                continue
+            w = w.ravel()
+            finite = w[np.isfinite(w)]
+            vals = finite if finite.size <= self.spec.max_weight_values else \
+                rng.choice(finite, self.spec.max_weight_values, replace=False)
+            stats = ({"mean": float(finite.mean()), "std": float(finite.std()),
+                      "min": float(finite.min()), "max": float(finite.max())}
+                     if finite.size else {"mean": None, "std": None, "min": None, "max": None})
+            self.send({"kind": "weights", "connection": c.name, "values": vals,
+                       "count": int(w.size), "non_finite": int(w.size - finite.size),
+                       "epoch": self.epoch, "batch": batch, **stats})
+
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
-        self.send({"kind": "epoch_metrics", "run": self.run, "epoch": epoch, "loss": None,
-                   "accuracy": self._result(metrics),
-                   "seconds": time.perf_counter() - self._t_epoch})
+        value = self._result(metrics)
+        row = {"epoch": epoch, "loss": None,
+               "accuracy": None if self.regression else value,
+               "mse": value if self.regression else None,
+               "seconds": time.perf_counter() - self._t_epoch}
+        self.send({"kind": "epoch_metrics", "run": self.spec.run, **row})
+        self.merge_epoch(row)
+
+    def merge_epoch(self, row: dict[str, Any]) -> None:
+        """Add or complete the history row of ``row["epoch"]`` and save the history."""
+        for r in self.history["epoch"]:
+            if r["epoch"] == row["epoch"]:
+                r.update({k: v for k, v in row.items() if v is not None})
+                break
+        else:
+            self.history["epoch"].append(dict(row))
+        if self.spec.run_dir:
+            from app.worker import runs
+
+            runs.write_history(Path(self.spec.run_dir), self.history)
+            runs.update_status(Path(self.spec.run_dir), epochs_done=row["epoch"] + 1)
+
+
+class GeNNValidationStream:
+    """Validation side: the epoch's validation metric, and pause/stop at every batch."""
+
+    def __init__(self, stream: GeNNStream) -> None:
+        self.stream = stream
+        self.cn: Any = None
+
+    def set_params(self, compiled_network: Any = None, **kwargs: Any) -> None:
+        self.cn = compiled_network
+
+    def on_batch_begin(self, batch: int) -> None:
+        self.stream.live.out_trajectory.clear()
+
+    def on_timestep_end(self, timestep: int) -> None:
+        if self.stream.per_timestep:
+            self.stream.live.out_trajectory.append(
+                pull_voltage(self.cn, self.stream.output, True))
+
+    def on_batch_end(self, batch: int, metrics: Any) -> None:
+        if self.stream.check is not None:
+            self.stream.check(self.stream.live.epoch, batch)
+
+    def on_epoch_end(self, epoch: int, metrics: Any) -> None:
+        value = self.stream._result(metrics)
+        reg = self.stream.regression
+        row = {"epoch": epoch, "val_loss": None, "val_accuracy": None if reg else value,
+               "val_mse": value if reg else None}
+        self.stream.send({"kind": "epoch_metrics", "run": self.stream.spec.run, **row})
+        self.stream.merge_epoch(row)
+
+
+@functools.cache
+def callback_class(cls: type) -> type:
+    """``cls`` mixed with ``ml_genn.callbacks.Callback`` (mlGeNN refuses other objects)."""
+    from ml_genn.callbacks import Callback
+
+    return type(cls.__name__ + "Callback", (cls, Callback), {})
+
+
+def trajectory_mse_metric(stream: GeNNStream) -> Any:
+    """An mlGeNN metric: mean square error of the output voltage over every step against
+    per-timestep targets (mlGeNN's own MeanSquareError compares only the readout of
+    the last step, and refuses targets of shape (examples, steps, outputs)).  Mean
+    over examples of the mean over steps and outputs, as Spike Studio's metric."""
+    from ml_genn.metrics import Metric
+
+    class TrajectoryMSE(Metric):
+        def __init__(self) -> None:
+            self.reset()
+
+        def update(self, y_true: Any, y_pred: Any, communicator: Any) -> None:
+            targets = np.asarray(y_true, np.float64)  # (examples, T, n)
+            traj = np.stack(stream.live.out_trajectory, axis=1)  # (batch, T, n)
+            for k in range(targets.shape[0]):
+                self.sum += float(np.mean((traj[k].astype(np.float64) - targets[k]) ** 2))
+                self.total += 1
+
+        def reset(self) -> None:
+            self.sum = 0.0
+            self.total = 0
+
+        @property
+        def result(self) -> float | None:
+            return None if self.total == 0 else self.sum / self.total
+
+    return TrajectoryMSE()
 
 
 def _as_mlgenn_spikes(spikes: list[Any]) -> list[Any]:
@@ -281,34 +505,81 @@ def _as_mlgenn_spikes(spikes: list[Any]) -> list[Any]:
             for s in spikes]
 
 
-def train_on_genn(project: Project, base_dir: str | None, send: Any, run: str = "run",
-                  num_epochs: int | None = None, sample_every: int = 10,
-                  check: Any = None) -> float | None:
-    """Train ``project`` with mlGeNN on GeNN, streaming worker messages through ``send``;
-    returns the final training metric.  Call inside the worker process."""
-    from app.project.build import build
+@dataclass
+class GeNNResult:
+    """What :func:`train_on_genn` returns."""
 
-    data = build(project, base_dir)
-    x, y = data.train_data()
+    metric: str  # "sparse_categorical_accuracy" or "mean_square_error"
+    value: float | None  # the last epoch's training metric
+    weights: dict[str, np.ndarray]  # connection id -> trained dense weights
+    code_dir: Path | None  # where GeNN's code was built (None: a removed temporary folder)
+
+
+def train_on_genn(project: Project, spec: WorkerSpec, send: Callable[[dict], None],
+                  check: Callable[[int, int], None] | None = None,
+                  new_settings: Callable[[], dict] | None = None,
+                  history: dict[str, list] | None = None) -> GeNNResult:
+    """Train ``project`` with mlGeNN on GeNN, streaming worker messages through ``send``.
+
+    ``spec`` gives the run folder (GeNN's code goes to ``<run_dir>/genn``; a
+    temporary folder without one), epochs, sampling and voltage choices.  The
+    final weights are saved to ``<run_dir>/weights`` like a CPU run's.  Call
+    inside the worker process (mlGeNN allows one open compiled network per process).
+    """
+    from app.project.build import load_dataset
+    from app.project.errors import ProjectError
+
+    if project.compiler.type == "InferenceCompiler":
+        raise ValueError("the Inference compiler does not train; use Evaluate")
+    inp_spec, out_spec = project.input_population(), project.output_population()
+    dataset = load_dataset(project, spec.base_dir)
+    if dataset is None or inp_spec is None or out_spec is None:
+        raise ProjectError("the project has no dataset bound to an input and an output",
+                           "dataset")
+    labels = np.asarray(dataset.train_labels)
+    regression = labels.dtype.kind == "f"
+    per_timestep = regression and labels.ndim == 3
     genn = build_genn(project)
-    inp = genn.populations[project.input_population().id]  # type: ignore[union-attr]
-    out = genn.populations[project.output_population().id]  # type: ignore[union-attr]
-    loss = project.compiler.loss
-    metric = ("mean_square_error" if loss is not None and loss["type"] == "mean_square_error"
-              else "sparse_categorical_accuracy")
-    stream = GeNNStream(send, run, {p.name: genn.populations[p.id] for p in project.populations},
-                        float(project.compiler.params["dt"]), project.compiler.timesteps,
-                        sample_every, 0, check)
-    xs = _as_mlgenn_spikes(list(next(iter(x.values()))))
-    ys = next(iter(y.values()))
-    with genn.compiler.compile(genn.network) as cn:
-        if project.compiler.type == "InferenceCompiler":
-            mets, _ = cn.evaluate({inp: xs}, {out: ys}, metrics=metric, callbacks=[stream])
-        else:
-            mets, _ = cn.train({inp: xs}, {out: ys},
-                               num_epochs=int(num_epochs or project.training.num_epochs),
-                               shuffle=project.training.shuffle,
-                               validation_split=project.training.validation_split,
-                               metrics=metric, callbacks=[stream])
-    value = mets[out].result
-    return None if value is None else float(value)
+    inp, out = genn.populations[inp_spec.id], genn.populations[out_spec.id]
+    history = history if history is not None else {"batch": [], "epoch": []}
+    stream = callback_class(GeNNStream)(spec, send, genn, project, history, check,
+                                        new_settings, regression, per_timestep)
+    metric_name = "mean_square_error" if regression else "sparse_categorical_accuracy"
+    metric: Any = trajectory_mse_metric(stream) if per_timestep else metric_name
+    run_dir = Path(spec.run_dir) if spec.run_dir else None
+    num_epochs = int(spec.num_epochs if spec.num_epochs is not None
+                     else project.training.num_epochs)
+    np.random.seed(project.training.seed)  # mlGeNN shuffles with NumPy's global generator
+    with tempfile.TemporaryDirectory(prefix="spike-studio-genn-") as tmp:
+        code_dir = run_dir / CODE_FOLDER if run_dir is not None else Path(tmp)
+        if run_dir is not None:
+            from app.worker import runs
+
+            runs.update_status(run_dir, status="running", message="compiling GeNN code")
+        cn = compile_in(genn.compiler, genn.network, code_dir)
+        if run_dir is not None:
+            runs.update_status(run_dir, message="")
+        kwargs: dict[str, Any] = {}
+        if project.training.validation_split:
+            kwargs["validation_split"] = project.training.validation_split
+            kwargs["validation_callbacks"] = [callback_class(GeNNValidationStream)(stream)]
+        with cn:
+            result = cn.train({inp: _as_mlgenn_spikes(list(dataset.train_spikes))},
+                              {out: labels}, num_epochs=num_epochs,
+                              shuffle=project.training.shuffle, metrics=metric,
+                              callbacks=[stream], **kwargs)
+            value = result[0][out].result
+            weights = {c.id: w for c in project.connections
+                       if (w := genn_weights(cn, genn.connections[c.id])) is not None}
+    if run_dir is not None:
+        from app.training.serialisers import Numpy
+        from app.worker import runs
+
+        ser = Numpy(run_dir / "weights")
+        for c in project.connections:
+            if c.id in weights:
+                ser.serialise(("final", c.name, "g"), weights[c.id])
+        runs.write_history(run_dir, history)
+        runs.update_status(run_dir, status="finished", message="finished")
+    return GeNNResult(metric_name, None if value is None else float(value), weights,
+                      code_dir if run_dir is not None else None)

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from app.project.memory import VOLTAGE_BUDGET_BYTES
 from app.worker.protocol import FAULT_ENV, WorkerSpec
 
 DROPPABLE = ("raster", "voltage", "weights")
 MAX_QUEUED = 400
-VOLTAGE_BUDGET_BYTES = 96 * 1024 * 1024
 
 
 class StopRequested(Exception):
@@ -153,6 +153,10 @@ class StreamCallback:
         self._checkpoints: list[int] = []
         self._seen = 0
         self._done_at_start = 0
+        self._hidden: dict[str, slice] = {}  # spiking populations without a readout
+        self._epoch_spikes: dict[str, int] = {}
+        self._last_dead: list[str] = []
+        self._sim_counts = False
 
     # ----- library hooks -----------------------------------------------------------------
     def set_params(self, compiled_network: Any = None, num_batches: int = 0,
@@ -161,6 +165,13 @@ class StreamCallback:
         self.num_batches = int(num_batches)
         self.num_epochs = int(num_epochs)
         self._vpop = self._voltage_population()
+        lay = self.cn.layout
+        self._hidden = {p.name: lay.pop_slice(p.name) for p in self.network.populations
+                        if not p.neuron.is_input and p.neuron.readout is None
+                        and getattr(p.neuron, "spiking", True)}
+        # EventProp's simulator counts spikes per neuron every trial; other engines
+        # record the populations not yet seen spiking this epoch
+        self._sim_counts = hasattr(getattr(self.cn, "sim", None), "nspk")
 
     def _voltage_population(self) -> Any:
         pops = [p for p in self.network.populations if not p.neuron.is_input]
@@ -172,14 +183,18 @@ class StreamCallback:
                     return p
         hidden = [p for p in pops if p.neuron.readout is None]
         choice = hidden[0] if hidden else pops[0]
-        bytes_needed = self.cn.batch_size * self.cn.example_timesteps * choice.num_neurons * 4
-        if bytes_needed > VOLTAGE_BUDGET_BYTES:
+
+        def nbytes(p: Any) -> int:
+            return self.cn.batch_size * self.cn.example_timesteps * p.num_neurons * 4
+
+        if nbytes(choice) > VOLTAGE_BUDGET_BYTES:
             # the engine records a whole population for the whole batch: fall back to
             # the (small) output population rather than allocate hundreds of MB
             outs = [p for p in pops if p.neuron.readout is not None]
             if outs:
-                return outs[0]
-        return choice
+                choice = outs[0]
+        # even the output is too big (very long trials): no voltage plot, no allocation
+        return choice if nbytes(choice) <= VOLTAGE_BUDGET_BYTES else None
 
     def on_train_begin(self) -> None:
         self._t_start = time.perf_counter()
@@ -190,6 +205,37 @@ class StreamCallback:
         self.epoch = epoch
         self._seen = 0
         self._t_epoch = time.perf_counter()
+        self._epoch_spikes = {name: 0 for name in self._hidden}
+
+    def _silent(self) -> list[str]:
+        """Hidden populations without a spike so far this epoch."""
+        return [n for n, c in self._epoch_spikes.items() if c == 0]
+
+    def _count_sim_spikes(self) -> None:
+        nspk = self.cn.sim.nspk
+        for name in self._silent():
+            self._epoch_spikes[name] += int(nspk[:, self._hidden[name]].sum())
+
+    def _count_recorded_spikes(self, rec: Any) -> None:
+        if rec.spike_ids is None:
+            return
+        for name in self._silent():
+            if name not in rec.spike_pops:
+                continue
+            sl = self._hidden[name]
+            self._epoch_spikes[name] += sum(int(((ids >= sl.start) & (ids < sl.stop)).sum())
+                                            for ids in rec.spike_ids)
+
+    def _report_dead(self, epoch: int) -> None:
+        dead = self._silent()
+        if dead and dead != self._last_dead:
+            names = ", ".join(f"'{n}'" for n in dead)
+            self.send({"kind": "dead_populations", "run": self.spec.run, "epoch": epoch,
+                       "populations": dead,
+                       "message": f"{names} fired no spike in epoch {epoch}: its neurons never "
+                                  "reach threshold, so nothing behind it can learn; run "
+                                  "Calibrate (or raise the initial weights into it)"})
+        self._last_dead = dead
 
     def on_batch_begin(self, batch: int) -> None:
         self.batch = batch
@@ -214,12 +260,15 @@ class StreamCallback:
             self._vpop = self._voltage_population()
 
     def recording_request(self) -> tuple[list, list]:
+        watch = [] if self._sim_counts else self._silent()
         if not self._sample:
-            return [], []
+            return [], watch
         rv = [(self._vpop.name, "V")] if self._vpop is not None else []
         return rv, [p.name for p in self.network.populations]
 
     def on_recording(self, rec: Any, example_ids: Any, start: int, dt: float) -> None:
+        if not self._sim_counts:
+            self._count_recorded_spikes(rec)
         if not self._sample or self._recorded:
             return
         self._recorded = True
@@ -276,6 +325,8 @@ class StreamCallback:
 
     def on_batch_end(self, batch: int, metrics: Any) -> None:
         now = time.perf_counter()
+        if self._sim_counts:
+            self._count_sim_spikes()
         self.samples += self._batch_examples(metrics)
         self.step += 1
         elapsed = max(1e-9, now - self._t_start - self.control.paused_seconds)
@@ -317,6 +368,7 @@ class StreamCallback:
                "accuracy": self._accuracy(metrics), "mse": self._mse(metrics),
                "seconds": time.perf_counter() - self._t_epoch}
         self.send({"kind": "epoch_metrics", "run": self.spec.run, **row})
+        self._report_dead(epoch)
         self._merge_epoch(row)
         if self.run_dir is not None and (epoch + 1) % max(1, self.spec.checkpoint_every) == 0:
             self.checkpoint(epoch)
@@ -454,14 +506,9 @@ def _metric_name(project: Any) -> str:
 
 
 def _dense_weights(project: Any, built: Any, cn: Any) -> dict[str, np.ndarray]:
-    out = {}
-    for c in project.connections:
-        if c.connectivity["type"] in ("Dense", "OneToOne"):
-            try:
-                out[c.id] = np.asarray(cn.get_weights(built.connections[c.id]), np.float32)
-            except (KeyError, ValueError):
-                continue
-    return out
+    from app.project.train import read_trained_weights
+
+    return read_trained_weights(project, built, cn)
 
 
 def run_worker(spec: WorkerSpec, conn: Any, stop: Any = None, pause: Any = None,
@@ -501,17 +548,31 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
         project = project_from_dict(json.loads(spec.project_json), spec.weights)
         if spec.max_examples is not None:
             project.training.max_examples = int(spec.max_examples)
-        if spec.backend == "genn":
+        if spec.backend and spec.backend != "genn" and "backend" in project.compiler.params:
+            project.compiler.params["backend"] = spec.backend
+        stage = "while checking the project"
+        _preflight(project, spec, send)
+        if spec.mode == "calibrate" or spec.calibrate:
+            stage = "while calibrating the initial weights"
+            _calibrate(project, spec, send, control)
+            if spec.mode == "calibrate":
+                send({"kind": "finished", "run": spec.run, "mode": spec.mode, "weights": {},
+                      "metric": None, "value": None})
+                return
+            stage = "while building the project"
+        if spec.backend == "genn" and spec.mode == "train":
             from app.worker import genn_backend
 
             stage = "while training on GeNN"
-            value = genn_backend.train_on_genn(project, spec.base_dir, send, spec.run,
-                                               spec.num_epochs, spec.sample_every, control.check)
-            send({"kind": "finished", "run": spec.run, "mode": spec.mode, "weights": {},
-                  "metric": _metric_name(project), "value": value})
+            res = genn_backend.train_on_genn(project, spec, send, control.check,
+                                             control.new_settings, history)
+            send({"kind": "finished", "run": spec.run, "mode": spec.mode,
+                  "weights": res.weights, "metric": res.metric, "value": res.value})
             return
-        if spec.backend and "backend" in project.compiler.params:
-            project.compiler.params["backend"] = spec.backend
+        if spec.backend == "genn":
+            # evaluate/predict run on our engine, whose forward pass is bit-identical to
+            # mlGeNN's (tests/training/test_parity_eventprop.py, test_eprop_parity.py)
+            spec.backend = None
         built = build(project, spec.base_dir)
         network = built.network
         metric = _metric_name(project)
@@ -537,7 +598,10 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
             stream = StreamCallback(spec, send, control, built.network, history, metric)
             num_epochs = spec.num_epochs if spec.num_epochs is not None \
                 else project.training.num_epochs
-            kwargs: dict[str, Any] = {"metrics": metric, "callbacks": [stream],
+            from app.project.build import schedule_callbacks
+
+            kwargs: dict[str, Any] = {"metrics": metric,
+                                      "callbacks": [stream, *schedule_callbacks(project)],
                                       "validation_callbacks": [ValidationStream(stream)]}
             if project.training.validation_split:
                 kwargs["validation_split"] = project.training.validation_split
@@ -579,11 +643,41 @@ def _run(spec: WorkerSpec, send: Sender, control: Control) -> None:
         field = getattr(exc, "field", None)
         if field:
             where = {**_field_where(str(field), project), **where, "field": str(field)}
-        _report(send, run_dir, type(exc).__name__, text, where)
+        issues = [{"message": i.message, "field": i.field, "target": i.target, "kind": i.kind}
+                  for i in getattr(exc, "issues", [])]
+        _report(send, run_dir, type(exc).__name__, text, where, issues)
+
+
+def _preflight(project: Any, spec: WorkerSpec, send: Sender) -> None:
+    """The editor's readiness checks, again, before anything is allocated: raise
+    :class:`NotReadyError` naming every field to fix; send warnings on."""
+    from app.project.validate import require_ready
+
+    mode = "train" if spec.mode == "calibrate" else spec.mode
+    for issue in require_ready(project, spec.base_dir, mode=mode):
+        send({"kind": "warning", "run": spec.run, "message": issue.message,
+              "field": issue.field, "target": issue.target})
+
+
+def _calibrate(project: Any, spec: WorkerSpec, send: Sender, control: Control) -> None:
+    """Scale the initial weights so every hidden population fires (applied to the
+    project trained next, and sent to the window to put into the document)."""
+    from app.project.calibrate import apply_calibration, calibrate
+
+    def progress(text: str) -> None:
+        send({"kind": "calibration_progress", "run": spec.run, "message": text})
+
+    stopped = control.stop.is_set if control.stop is not None else None
+    result = calibrate(project, spec.base_dir, progress=progress, should_stop=stopped)
+    if stopped is not None and stopped():
+        raise StopRequested()
+    apply_calibration(project, result)
+    send({"kind": "calibrated", "run": spec.run, "result": result.to_dict(),
+          "message": result.summary(), "ok": result.ok})
 
 
 def _report(send: Sender, run_dir: Path | None, error_type: str, text: str,
-            where: dict[str, str]) -> None:
+            where: dict[str, str], issues: list[dict[str, Any]] | None = None) -> None:
     tb = traceback.format_exc()
     if run_dir is not None:
         from app.worker import runs
@@ -594,7 +688,7 @@ def _report(send: Sender, run_dir: Path | None, error_type: str, text: str,
         except OSError:
             pass
     send({"kind": "error", "error_type": error_type, "message": text, "where": where,
-          "traceback": tb})
+          "traceback": tb, "issues": issues or []})
 
 
 def _evaluate(spec: WorkerSpec, built: Any, cn: Any, metric: str, send: Sender,
@@ -609,8 +703,8 @@ def _evaluate(spec: WorkerSpec, built: Any, cn: Any, metric: str, send: Sender,
         send({"kind": "evaluation", "metric": metric, "n": n,
               "accuracy": None if value is None else float(value)})
     else:
-        out = cn.predict(x)
-        readout = np.asarray(next(iter(out.values())))
+        out, _ = cn.predict(x, built.output, callbacks=[ControlCallback(control)])
+        readout = np.asarray(out[built.output])
         labels = np.asarray(next(iter(y.values())))
         predicted = np.argmax(readout, axis=-1) if readout.ndim == 2 else readout
         acc = float(np.mean(predicted == labels)) if labels.ndim == 1 else None

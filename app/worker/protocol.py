@@ -18,7 +18,15 @@ messages, each with a ``"kind"``:
 ``predictions``    ``predicted, labels, accuracy``
 ``finished``       ``run, weights {connection id: array}``, ``metric``, ``value``
 ``stopped``        ``run, epoch, batch, last_checkpoint``
-``error``          ``error_type, message, traceback, where`` (``population``/``connection``)
+``error``          ``error_type, message, traceback, where`` (``population``/``connection``/
+                   ``field``), ``issues`` (``NotReadyError``: every preflight error as
+                   ``{message, field, target, kind}``)
+``warning``        ``run, message, field, target`` (a preflight warning; training goes on)
+``calibration_progress``  ``run, message`` (one line per calibration round)
+``calibrated``     ``run, result`` (``CalibrationResult.to_dict()``: new initializers per
+                   connection id, firing before/after), ``message``, ``ok``
+``dead_populations``  ``run, epoch, populations`` (names of hidden populations that fired
+                   no spike in the whole epoch), ``message``
 ``crashed``        (made by the client) ``exitcode, message, last_checkpoint``
 
 Plot kinds are the ones :class:`app.plots.PlotsPanel` reads.
@@ -42,7 +50,7 @@ class WorkerSpec:
     project_json: str  # Project.to_dict() as JSON text, weights left out
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # connection id -> array
     base_dir: str | None = None  # resolves relative dataset paths
-    mode: str = "train"  # "train" | "evaluate" | "predict"
+    mode: str = "train"  # "train" | "evaluate" | "predict" | "calibrate"
     run_dir: str | None = None  # run folder (train mode)
     run: str = "run"  # run name shown in the plots
     num_epochs: int | None = None  # None: the document's
@@ -57,4 +65,5 @@ class WorkerSpec:
     max_voltage_points: int = 2000
     max_weight_values: int = 20000
     nice: int = 0  # os.nice increment of the worker (the editor uses 10: GUI first)
+    calibrate: bool = False  # calibrate initial weights before training (sends "calibrated")
     extra: dict[str, Any] = field(default_factory=dict)

@@ -259,7 +259,8 @@ def test_autosave_and_recovery(window: MainWindow, qtbot, monkeypatch) -> None:
 
 def test_palette_and_examples_menu(window: MainWindow) -> None:
     names = [window.palette.list.item(i).text() for i in range(window.palette.list.count())]
-    assert names == ["Input", "Poisson input", "LIF", "ALIF", "LeakyIntegrate output"]
+    assert names == ["Input", "Poisson input", "LIF", "ALIF", "LeakyIntegrate output", "IF input",
+                     "Integrate-and-fire"]
     window.palette.filter.setText("lif")
     visible = [window.palette.list.item(i).text() for i in range(window.palette.list.count())
                if not window.palette.list.item(i).isHidden()]

@@ -15,7 +15,9 @@ from app.project.examples import load_example
 from app.project.validate import validate_project
 
 IGNORED = {"self", "losses", "optimiser", "communicator", "delay_optimiser",
-           "delay_learn_conns", "kwargs"}
+           "delay_learn_conns", "kwargs",
+           # Deep R (mlGeNN scripts' rewiring) is a library feature, not in projects yet
+           "deep_r_conns", "deep_r_l1_strength", "deep_r_record_rewirings"}
 
 
 def test_schema_lists_every_constructor_argument_of_the_library() -> None:
@@ -129,7 +131,7 @@ def test_data_file_summary_and_shape_checks(tmp_path: Path, fake_shd) -> None:
     project = load_example("mnist5k_latency_eventprop")
     project.dataset.source, project.dataset.format = "file", "npz"
     issues = data_file_checks(project, s2)
-    assert [i.field for i in issues] == ["example_timesteps"]
+    assert [i.field for i in issues] == ["compiler.params.example_timesteps"]
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
     with pytest.raises(ProjectError) as info:
         summarise_data_file(tmp_path / "junk.h5", "shd")

@@ -65,7 +65,7 @@ def test_every_example_loads_and_roundtrips(tmp_path: Path) -> None:
     (lambda d: d["populations"][0].__setitem__("model", "Izhikevich"), "populations[0].model"),
     (lambda d: d["populations"][2].__setitem__("readout", "mean"), "populations[2].readout"),
     (lambda d: d["connections"][0].__setitem__("target", "p99"), "connections[0].target"),
-    (lambda d: d["connections"][1]["connectivity"].__setitem__("type", "Conv2D"),
+    (lambda d: d["connections"][1]["connectivity"].__setitem__("type", "Toeplitz"),
      "connections[1].connectivity.type"),
     (lambda d: d["connections"][0]["weight"].__setitem__("sd", -2.0), "connections[0].weight.sd"),
     (lambda d: d["populations"][1].__setitem__("id", "p1"), "populations[1].id"),

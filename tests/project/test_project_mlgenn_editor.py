@@ -49,11 +49,11 @@ def test_menu_export_then_import_gives_the_same_network(window, tmp_path: Path) 
 def test_import_lists_unmapped_and_reports_bad_files(window, tmp_path: Path) -> None:
     script = tmp_path / "odd.py"
     script.write_text("from ml_genn import Network, Population\n"
-                      "from ml_genn.neurons import IntegrateFire\n"
-                      "net = Network()\nwith net:\n    a = Population(IntegrateFire(), 3)\n")
+                      "from ml_genn.neurons import FewSpikeRelu\n"
+                      "net = Network()\nwith net:\n    a = Population(FewSpikeRelu(), 3)\n")
     unmapped = window.import_mlgenn(script)
-    assert unmapped and any("IntegrateFire" in u for u in unmapped)
-    assert "IntegrateFire" in window.import_report.detailedText()
+    assert unmapped and any("FewSpikeRelu" in u for u in unmapped)
+    assert "FewSpikeRelu" in window.import_report.detailedText()
     window.import_report.close()
     bad = tmp_path / "bad.py"
     bad.write_text("with (:\n")

@@ -153,18 +153,18 @@ def test_unmappable_things_are_listed_and_nothing_runs(tmp_path: Path,
     result = import_mlgenn_source(UNMAPPABLE)
     assert not (tmp_path / "SHOULD_NOT_EXIST.txt").exists()
     p = result.project
-    assert [q.name for q in p.populations] == ["a", "hid", "out"]
+    assert [q.name for q in p.populations] == ["a", "hid", "odd", "out"]
     assert p.populations[0].size == 784
-    assert p.populations[1].params["v_thresh"] == 1.0  # not a literal: default kept
-    assert p.populations[2].readout == "sum_var"  # attribute-style mg.Population works
+    assert p.populations[1].params["v_thresh"] == 1.0  # random: a question, not a number
+    assert p.unresolved == {f"population:{p.populations[1].id}:v_thresh": "np.random.rand()"}
+    assert p.populations[3].readout == "sum_var"  # attribute-style mg.Population works
     assert p.compiler.type == "EPropCompiler"
     assert p.compiler.params["example_timesteps"] == 1000 and p.compiler.params["batch_size"] == 1
-    assert [c.connectivity["type"] for c in p.connections] == ["Dense", "Dense"]
+    assert [c.connectivity["type"] for c in p.connections] == ["Conv2D", "Dense", "Dense"]
     notes = "\n".join(result.unmapped)
-    for expected in ("record_spike_events", "flattened to 784", "v_thresh=np.random.rand()",
-                     "IntegrateFire", "bogus=1", "Conv2D", "weight 'w'",
-                     "connection target 'odd'", "for i in range(3)", "communicator=None",
-                     "batch_size=-4", "Population outside", "dataset"):
+    for expected in ("record_spike_events", "flattened to 784", "np.random.rand()",
+                     "bogus=1", "Conv2D without conv_size", "weight 'w'",
+                     "for i in range(3)", "batch_size=-4", "Population outside", "dataset"):
         assert expected in notes, expected
     assert all(n.startswith("line ") for n in result.unmapped[:-1])
     assert loads(dumps(p)).to_dict() == p.to_dict()

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-FIXTURES = Path(os.environ.get("SPIKE_STUDIO_FIXTURES",
-                               Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("SPIKE_STUDIO_FIXTURES")
+                or Path(__file__).resolve().parents[1] / "fixtures")
 
 
 @pytest.fixture
@@ -19,8 +19,8 @@ def load_fixture():
 
     def load(name: str) -> tuple[dict, dict]:
         path = FIXTURES / f"{name}.npz"
-        assert path.is_file(), (f"reference fixture {path} is missing; set "
-                                "SPIKE_STUDIO_FIXTURES to the folder holding the mlGeNN fixtures")
+        assert path.is_file(), (f"reference fixture {path} is missing: tests/fixtures "
+                                "holds them (SPIKE_STUDIO_FIXTURES, if set, replaces it)")
         with np.load(path, allow_pickle=False) as d:
             data = {k: d[k] for k in d.files}
         return data, json.loads(str(data["config"]))

@@ -17,9 +17,8 @@ from app.training.data import (
     spikes_to_times_ids,
 )
 
-FIXTURES = Path(os.environ.get(
-    "SPIKE_STUDIO_FIXTURES",
-    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("SPIKE_STUDIO_FIXTURES")
+                or Path(__file__).resolve().parents[1] / "fixtures")
 
 
 def _write_shd(path, examples, labels):
@@ -121,8 +120,6 @@ def test_npz_label_count_mismatch_and_empty(tmp_path):
         load_npz_spikes(path)
 
 
-@pytest.mark.skipif(not (FIXTURES / "grad_eventprop_ttfs.npz").exists(),
-                    reason="mlGeNN fixtures not available")
 def test_npz_reads_fixture_layout():
     spikes, labels = load_npz_spikes(FIXTURES / "grad_eventprop_ttfs.npz", num_inputs=4)
     assert len(spikes) == 5 and list(labels) == [0, 2, 2, 1, 1]

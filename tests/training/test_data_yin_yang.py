@@ -15,13 +15,11 @@ from app.training.data import (
     yin_yang_splits,
 )
 
-FIXTURES = Path(os.environ.get(
-    "SPIKE_STUDIO_FIXTURES",
-    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"))
+FIXTURES = Path(os.environ.get("SPIKE_STUDIO_FIXTURES")
+                or Path(__file__).resolve().parents[1] / "fixtures")
 TTFS = FIXTURES / "grad_eventprop_ttfs.npz"
 
 
-@pytest.mark.skipif(not TTFS.exists(), reason="mlGeNN fixtures not available")
 def test_yin_yang_matches_mlgenn_fixture_exactly():
     fx = np.load(TTFS)
     selected = [0, 1, 2, 38, 4]

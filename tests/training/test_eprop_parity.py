@@ -32,18 +32,18 @@ CONNS = ["in_hid", "hid_hid", "hid_out"]
 
 
 def fixtures_dir() -> Path:
-    """SPIKE_STUDIO_FIXTURES, else <repo>/../shared/fixtures."""
+    """tests/fixtures, or SPIKE_STUDIO_FIXTURES when set."""
     env = os.environ.get("SPIKE_STUDIO_FIXTURES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
+    return Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def load_case(case: str) -> dict:
     path = fixtures_dir() / f"grad_eprop_{case}.npz"
     if not path.exists():
-        pytest.fail(f"fixture {path} is missing; set SPIKE_STUDIO_FIXTURES to the folder "
-                    "holding grad_eprop_*.npz")
+        pytest.fail(f"fixture {path} is missing: tests/fixtures holds grad_eprop_*.npz "
+                    "(SPIKE_STUDIO_FIXTURES, if set, replaces it)")
     d = np.load(path)
     return {k: d[k] for k in d.files}
 

@@ -1,4 +1,5 @@
-"""How a batch is split between ranks (no MPI needed: a stand-in communicator)."""
+"""mlGeNN's MPI data contract without MPI (a stand-in communicator): each rank trains
+on its own examples, ``batch_size // ranks`` of them per batch."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from test_mpi_parity import _eprop, _eventprop
 
 from app.model.errors import ModelError
-from app.training.communicators import Communicator, share
+from app.training.communicators import Communicator, shard
 from app.training.compilers import EventPropCompiler, InferenceCompiler
 from app.training.compilers.eprop import EPropCompiler
 from app.training.optimisers import Adam
@@ -18,13 +19,29 @@ class ThreeRanks(Communicator):
     num_ranks = 3
 
 
-def test_each_rank_takes_its_contiguous_slots_of_every_batch() -> None:
-    idx = np.arange(100, 112)
-    assert share(idx, 12, 0, 3).tolist() == [100, 101, 102, 103]
-    assert share(idx, 12, 2, 3).tolist() == [108, 109, 110, 111]
-    short = idx[:5]  # a short last batch: rank 2 gets nothing
-    assert share(short, 12, 1, 3).tolist() == [104]
-    assert share(short, 12, 2, 3).tolist() == []
+def test_shard_gives_each_rank_every_nth_example() -> None:
+    data = list(range(100, 111))
+    assert shard(data, 0, 3) == [100, 103, 106, 109]
+    assert shard(data, 2, 3) == [102, 105, 108]
+    arr = np.arange(10)
+    assert shard(arr, 1, 2).tolist() == [1, 3, 5, 7, 9]
+    got = shard({"x": arr, "y": tuple(arr)}, 1, 4)
+    assert got["x"].tolist() == [1, 5, 9] and got["y"] == [1, 5, 9]
+    assert shard(data, 0, 1) is data
+
+
+def test_strided_shards_fill_the_batches_of_one_process() -> None:
+    # rank r's k-th local batch of batch_size // ranks examples holds exactly examples of
+    # the one-process batch k: the union over ranks is that batch
+    n, batch, ranks = 70, 16, 2
+    full = [set(range(s, min(s + batch, n))) for s in range(0, n, batch)]
+    per_rank = batch // ranks
+    for k, want in enumerate(full):
+        got = set()
+        for r in range(ranks):
+            local = shard(np.arange(n), r, ranks)
+            got |= set(local[k * per_rank:(k + 1) * per_rank].tolist())
+        assert got == want
 
 
 @pytest.mark.parametrize("make", [

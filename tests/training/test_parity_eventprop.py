@@ -50,7 +50,7 @@ def test_forward_eventprop_inference_matches_mlgenn(load_fixture):
             SpikeRecorder(hid, key="hs")]
     with comp.compile(net) as cn:
         _, data = cn.evaluate({inp: x}, {out: d["labels"].astype(np.int64)}, callbacks=recs)
-        pred = cn.predict({inp: x})[out]
+        pred = cn.predict({inp: x}, out, callbacks=[])[0][out]
     np.testing.assert_array_equal(np.stack(data["hv"]), d["hid_V"])
     np.testing.assert_array_equal(np.stack(data["ov"]), d["out_V"])
     np.testing.assert_array_equal(pred, d["readout"])

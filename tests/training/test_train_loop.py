@@ -19,6 +19,7 @@ from app.training.callbacks import Checkpoint, ConnVarRecorder, OptimiserParamSc
 from app.training.compiled import TrainingError
 from app.training.compilers import CompileError, EventPropCompiler, InferenceCompiler, eventprop
 from app.training.data import DatasetError, preprocess_spikes
+from app.training.data.validation import LateSpikeWarning
 from app.training.optimisers import Adam
 from app.training.serialisers import Numpy
 
@@ -145,8 +146,8 @@ def test_bad_inputs_are_named():
         with pytest.raises(DatasetError, match="label"):
             cn.train({inp: x}, {out: y + 5}, num_epochs=1, callbacks=[])
         late = [preprocess_spikes(np.array([25.0]), np.array([0]), 10)] * 8
-        with pytest.raises(DatasetError, match="example_timesteps|last step"):
-            cn.train({inp: late}, {out: y}, num_epochs=1, callbacks=[])
+        with pytest.warns(LateSpikeWarning, match=r"8 input spike\(s\) in 8 example\(s\)"):
+            cn.train({inp: late}, {out: y}, num_epochs=1, callbacks=[])  # dropped, as mlGeNN
         wrong = [preprocess_spikes(np.array([1.0]), np.array([11]), 12)] * 8
         with pytest.raises(DatasetError):
             cn.train({inp: wrong}, {out: y}, num_epochs=1, callbacks=[])
@@ -198,10 +199,10 @@ def test_predict_and_inference_partial_batches():
     net, inp, hid, out = _net()
     # reset inSyn and leave time for activity to end so trials are independent
     with InferenceCompiler(40, batch_size=3, reset_in_syn_between_batches=True).compile(net) as cn:
-        pred = cn.predict({inp: x})[out]
+        pred = cn.predict({inp: x}, out, callbacks=[])[0][out]
         m, _ = cn.evaluate({inp: x}, {out: y}, callbacks=[])
     with InferenceCompiler(40, batch_size=1, reset_in_syn_between_batches=True).compile(net) as cn1:
-        pred1 = cn1.predict({inp: x})[out]
+        pred1 = cn1.predict({inp: x}, out, callbacks=[])[0][out]
     assert pred.shape == (7, 2)
     np.testing.assert_allclose(pred, pred1, rtol=1e-6)
     assert m[out].total == 7

@@ -6,6 +6,7 @@ the panel redraws from the document on every change.  Fields come from
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QVBoxLayout,
@@ -23,10 +25,19 @@ from PySide6.QtWidgets import (
 
 from app.editor.canvas import Canvas
 from app.editor.controller import DocumentController
-from app.editor.fields import ERROR_COLOR, IntEdit, NameEdit, ParamForm, ValueEdit, field_row
+from app.editor.fields import (
+    ERROR_COLOR,
+    FieldError,
+    IntEdit,
+    NameEdit,
+    ParamForm,
+    ValueEdit,
+    field_row,
+)
 from app.editor.panels.common import TypedEditor, discard, field_of
 from app.project import schema
-from app.project.document import Project
+from app.project.document import Project, check_shape
+from app.project.errors import ProjectError
 
 
 class SelectionPanel(QWidget):
@@ -83,7 +94,14 @@ class SelectionPanel(QWidget):
         self.pop_model.currentIndexChanged.connect(self._model_changed)
         self.pop_size = IntEdit(schema.POPULATION_SIZE)
         self.pop_size.setObjectName("pop_size")
-        self.pop_size.committed.connect(lambda v: self._pop_set("size", int(v)))
+        self.pop_size.committed.connect(lambda v: self._pop_set_size(int(v)))
+        self.pop_shape = QLineEdit()
+        self.pop_shape.setObjectName("pop_shape")
+        self.pop_shape.setPlaceholderText("flat (or height, width, channels)")
+        self.pop_shape.setToolTip("Shape for convolution/pooling, e.g. 28, 28, 1; set by the "
+                                  "connectivity for their targets")
+        self.pop_shape.editingFinished.connect(self._pop_set_shape)
+        self.pop_shape_error = FieldError()
         self.pop_readout = QComboBox()
         self.pop_readout.setObjectName("pop_readout")
         self.pop_readout.addItem("none (hidden)", None)
@@ -97,6 +115,7 @@ class SelectionPanel(QWidget):
         form.addRow("Name", field_row(self.pop_name, "", self.pop_name.error))
         form.addRow("Model", self.pop_model)
         form.addRow("Size", field_row(self.pop_size, "neurons", self.pop_size.error))
+        form.addRow("Shape", field_row(self.pop_shape, "", self.pop_shape_error))
         form.addRow("Readout", self.pop_readout)
         form.addRow("", self.pop_record)
         self.pop_params_box = QGroupBox("Parameters")
@@ -217,6 +236,11 @@ class SelectionPanel(QWidget):
                 self.pop_model.addItem(schema.MODEL_LABELS.get(model, model), model)
         self.pop_model.setCurrentIndex(self.pop_model.findData(pop.model))
         self.pop_size.set_value(pop.size)
+        shape_text = ", ".join(map(str, pop.shape)) if pop.shape else ""
+        if shape_text != self.pop_shape.text():
+            self.pop_shape_error.show_message("")
+            self.pop_shape.setStyleSheet("")
+        self.pop_shape.setText(shape_text)
         self.pop_readout.setCurrentIndex(self.pop_readout.findData(pop.readout))
         self.pop_readout.setEnabled(role != "input")
         self.pop_record.setChecked(pop.record_spikes)
@@ -248,6 +272,10 @@ class SelectionPanel(QWidget):
                                                      else ""))
         self.conn_connectivity.set_value(conn.connectivity)
         self.conn_weight.set_value(conn.weight)
+        fixed = conn.connectivity["type"] in schema.NO_WEIGHT
+        self.conn_weight.setEnabled(not fixed)
+        self.conn_weight.setToolTip("pooling uses fixed weights (1 / window area)" if fixed
+                                    else "")
         self.conn_synapse.set_value(conn.synapse)
         self.conn_max_delay.set_value(conn.max_delay_steps)
 
@@ -267,6 +295,47 @@ class SelectionPanel(QWidget):
             setattr(p.population(pid), attr, value)
 
         self.ctl.edit(f"Set {attr.replace('_', ' ')}", fn)
+
+    def _pop_set_size(self, size: int) -> None:
+        """A new size makes the population flat (a shape must multiply to the size)."""
+        pid = self._pid()
+        if pid is None:
+            return
+
+        def fn(p: Project) -> None:
+            pop = p.population(pid)
+            if pop.size != size:
+                pop.size, pop.shape = size, None
+
+        self.ctl.edit("Set size", fn)
+
+    def _pop_set_shape(self) -> None:
+        pid = self._pid()
+        if pid is None:
+            return
+        text = self.pop_shape.text().replace("x", ",")
+        try:
+            dims = [int(t) for t in text.split(",") if t.strip()]
+            shape = check_shape(dims, None, "shape") if dims else None
+        except (ValueError, ProjectError) as exc:
+            why = getattr(exc, "message", "must be whole numbers")
+            message = f"shape {why}; kept the old one"
+            self.pop_shape.setStyleSheet(f"border: 1px solid {ERROR_COLOR};")
+            self.pop_shape.setToolTip(message)
+            self.pop_shape_error.show_message(message)
+            pop = self.ctl.project.population(pid)
+            self.pop_shape.setText(", ".join(map(str, pop.shape)) if pop.shape else "")
+            return
+        self.pop_shape.setStyleSheet("")
+        self.pop_shape_error.show_message("")
+
+        def fn(p: Project) -> None:
+            pop = p.population(pid)
+            pop.shape = shape if shape is None or len(shape) > 1 else None
+            if shape is not None:
+                pop.size = math.prod(shape)
+
+        self.ctl.edit("Set shape", fn)
 
     def _pop_param(self, name: str, value: Any) -> None:
         pid = self._pid()

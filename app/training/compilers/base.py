@@ -78,6 +78,12 @@ class Compiler:
             problems.append(Problem("the network has no output population (a population "
                                     "with a readout)", "", "compiler"))
         for p in network.populations:
+            if p.shape is None:
+                problems.append(Problem("has no shape: give shape=... or connect it with a "
+                                        "connectivity that infers it (Conv2D, pooling, "
+                                        "OneToOne, Dense with a weight array)", p.name,
+                                        "population", "shape"))
+                continue
             if not p.neuron.is_input and not p.incoming_connections:
                 problems.append(Problem("receives no connections, so it can never be driven; "
                                         "connect an input or remove it", p.name, "population"))
@@ -114,7 +120,9 @@ class Compiler:
         if problems:
             raise CompileError(self.name, problems)
 
-    def compile(self, network: Network) -> Any:
+    def compile(self, network: Network, name: str | None = None) -> Any:
+        """Build a compiled network.  ``name`` is accepted for mlGeNN's signature (it names
+        GeNN's generated code there); this engine generates no code and ignores it."""
         raise NotImplementedError
 
 

@@ -10,6 +10,7 @@ runs at the end of every batch with the global batch index as its step.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.model import Network
 from app.model.errors import bad_arg
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
+    IntegrateFireInput,
     LeakyIntegrate,
     LeakyIntegrateFire,
     SpikeInput,
@@ -31,6 +33,7 @@ from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable
 from ..engine import eprop_kernels as EK
 from ..engine.layout import build_layout
+from ..genn_compat import accept_genn_kwargs
 from ..losses import MeanSquareError, SparseCategoricalCrossentropy
 from ..optimisers import get_optimiser
 from .base import (
@@ -41,6 +44,7 @@ from .base import (
     check_positive_int,
     rank_batch_size,
 )
+from .deep_r import DeepR
 
 default_params = {
     AdaptiveLeakyIntegrateFire: {"relative_reset": True, "integrate_during_refrac": True},
@@ -67,9 +71,11 @@ def _check_non_negative(owner: str, name: str, value: Any) -> float:
 class EPropCompiler(Compiler):
     """Compile a network for e-prop training (mlGeNN's EPropCompiler arguments).
 
-    Unknown keyword arguments, and EventProp-only ones such as ``max_spikes``
-    or ``reg_lambda_upper``, are reported by :meth:`check` (and make
-    :meth:`compile` raise ``CompileError``) naming the argument.
+    EventProp-only arguments such as ``max_spikes`` or ``reg_lambda_upper`` are
+    reported by :meth:`check` (and make :meth:`compile` raise ``CompileError``)
+    naming the argument; other unknown keywords are GeNN settings to mlGeNN
+    (``device_select_method``, ...) and are ignored with one warning.
+    ``deep_r_conns`` rewires those connections with Deep R (see ``deep_r.py``).
     """
 
     name = "EPropCompiler"
@@ -79,6 +85,8 @@ class EPropCompiler(Compiler):
                  train_output_bias: bool = True, dt: float = 1.0, batch_size: int = 1,
                  rng_seed: int = 0, kernel_profiling: bool = False,
                  reset_time_between_batches: bool = True, communicator: Any = None,
+                 deep_r_conns: Sequence = (), deep_r_l1_strength: float = 0.01,
+                 deep_r_record_rewirings: dict | None = None,
                  backend: str = "cpu", **kwargs: Any) -> None:
         o = "EPropCompiler"
         self.example_timesteps = check_positive_int(o, "example_timesteps", example_timesteps)
@@ -98,19 +106,31 @@ class EPropCompiler(Compiler):
         if backend != "cpu":
             raise bad_arg(o, "backend", backend, "allowed: 'cpu'")
         self.backend = backend
-        self.extra_kwargs = dict(kwargs)
+        self.extra_kwargs = {k: v for k, v in kwargs.items() if k in EVENTPROP_ONLY}
+        self.ignored_kwargs = accept_genn_kwargs(
+            o, {k: v for k, v in kwargs.items() if k not in EVENTPROP_ONLY},
+            inspect.signature(EPropCompiler).parameters, {})
+        self.deep_r_conns = list(deep_r_conns)
+        self.deep_r_l1_strength = deep_r_l1_strength
+        self.deep_r_record_rewirings = dict(deep_r_record_rewirings or {})
+        self._new_deep_r()  # checks the arguments now
+
+    def _new_deep_r(self) -> DeepR:
+        """Deep R state for one compiled network."""
+        return DeepR(self.deep_r_conns, self.deep_r_l1_strength,
+                     self.deep_r_record_rewirings, self.rng_seed, self.name)
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
-        """e-prop's requirements (SPEC.md): every reason this network cannot be trained."""
+        """e-prop's requirements (docs/training-semantics.md): every reason this network
+        cannot be trained."""
         problems = super().check(network)
         for k in self.extra_kwargs:
-            if k in EVENTPROP_ONLY:
-                msg = (f"'{k}' is an EventPropCompiler argument; e-prop has no such option "
-                       "(remove it or use EventPropCompiler)")
-            else:
-                msg = f"unknown argument '{k}'"
-            problems.append(Problem(msg, "", "compiler", k))
+            problems.append(Problem(f"'{k}' is an EventPropCompiler argument; e-prop has no "
+                                    "such option (remove it or use EventPropCompiler)",
+                                    "", "compiler", k))
+        for name, msg in self._new_deep_r().problems():
+            problems.append(Problem(msg, name, "connection", "deep_r_conns"))
         outputs = [p for p in network.populations if p.neuron.readout is not None]
         losses, lp = self._loss_map(outputs)
         problems += lp
@@ -119,7 +139,7 @@ class EPropCompiler(Compiler):
         for p in network.populations:
             nrn = p.neuron
             if nrn.is_input:
-                if not isinstance(nrn, SpikeInput):
+                if not isinstance(nrn, (SpikeInput, IntegrateFireInput)):
                     problems.append(Problem(
                         f"{type(nrn).__name__} inputs are not supported by e-prop yet; use "
                         "SpikeInput with spike trains", p.name, "population", "neuron"))
@@ -190,7 +210,7 @@ class EPropCompiler(Compiler):
         return problems
 
     # ----- compile -----------------------------------------------------------------------
-    def compile(self, network: Network) -> EPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EPropCompiledNetwork:
         """Check the network (raising CompileError) and build an e-prop training network."""
         problems = self.check(network)
         if problems:
@@ -202,7 +222,13 @@ class EPropCompiler(Compiler):
         tau_mem = float(hidden[0].neuron.tau_mem) if hidden else 20.0
         tau_adapt = next((float(p.neuron.tau_adapt) for p in hidden
                           if isinstance(p.neuron, AdaptiveLeakyIntegrateFire)), None)
-        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed))
+        # mlGeNN's e-prop builds convolutions as GeNN SPARSE connectivity: every synapse
+        # gets its own weight and learns on its own (no shared kernel)
+        layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed),
+                              tie_kernels=False)
+        deep_r = self._new_deep_r()
+        if deep_r:
+            layout = deep_r.expand(layout)
         out_losses = {p.name: (EK.LOSS_MSE if isinstance(losses[p.name], MeanSquareError)
                                else EK.LOSS_SCE) for p in outputs}
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
@@ -226,7 +252,8 @@ class EPropCompiler(Compiler):
         cn = EPropCompiledNetwork(
             network, layout, sim, self.dt, self.example_timesteps, self.batch_size,
             self.communicator, reset_vars=False, reset_in_syn=False, rng_seed=self.rng_seed,
-            optimiser=self.optimiser, trainables=trainables, losses=losses)
+            optimiser=self.optimiser, trainables=trainables, losses=losses,
+            deep_r=deep_r)
         cn.reset_time = self.reset_time_between_batches
         return cn
 
@@ -243,7 +270,7 @@ class EPropCompiledNetwork(CompiledTrainingNetwork):
         n = len(idx)
         sim = self.sim
         sim.reset_readouts()
-        sim.set_inputs({k: [v[i] for i in idx] for k, v in x.items()}, n)
+        sim.set_inputs(self._batch_inputs(x, idx), n)
         if y is not None:
             sim.set_labels({k: np.asarray(v)[idx] for k, v in y.items()}, n)
         else:

@@ -2,24 +2,25 @@
 
 Each batch runs the forward pass (recording spike times and (x - V) per
 spike), then the adjoint pass backwards in time, then one Adam step. Unlike
-mlGeNN, every batch's gradient is applied (SPEC.md, "Where we differ").
+mlGeNN, every batch's gradient is applied (docs/training-semantics.md, "Deliberate differences").
 """
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from app.model import Connection, Network, Population
+from app.model.conv import KERNEL_CONNECTIVITY, AvgPool2D, AvgPoolDense2D
 from app.model.errors import bad_arg
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
     LeakyIntegrate,
     LeakyIntegrateFire,
-    PoissonInput,
-    SpikeInput,
 )
 from app.model.params import check_bool
 from app.model.readouts import AvgVar, AvgVarExpWeight, FirstSpikeTime, MaxVar, SumVar, Var
@@ -30,6 +31,7 @@ from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
 from ..engine import get_backend
 from ..engine import kernels as K
 from ..engine.layout import RO_MAX, build_layout
+from ..genn_compat import accept_genn_kwargs
 from ..losses import (
     MeanSquareError,
     RelativeMeanSquareError,
@@ -44,6 +46,7 @@ from .base import (
     check_positive_int,
     rank_batch_size,
 )
+from .deep_r import DeepR
 
 default_params = {
     LeakyIntegrateFire: {"relative_reset": False, "integrate_during_refrac": False,
@@ -68,12 +71,13 @@ class EventPropCompiler(Compiler):
                  batch_size: int = 1, rng_seed: int = 0, kernel_profiling: bool = False,
                  communicator: Any = None, delay_optimiser: Any = None,
                  delay_learn_conns: Sequence[Connection] = (), backend: str = "cpu",
-                 **kwargs: Any) -> None:
+                 deep_r_conns: Sequence = (), deep_r_l1_strength: float = 0.01,
+                 deep_r_record_rewirings: dict | None = None, **kwargs: Any) -> None:
         o = "EventPropCompiler"
-        for k in kwargs:
-            if k in ("tau_reg", "c_reg", "f_target", "train_output_bias"):
-                raise bad_arg(o, k, kwargs[k], "this is an e-prop argument; use EPropCompiler")
-            raise bad_arg(o, k, kwargs[k], "unknown argument")
+        self.ignored_kwargs = accept_genn_kwargs(
+            o, kwargs, inspect.signature(EventPropCompiler).parameters,
+            dict.fromkeys(("tau_reg", "c_reg", "f_target", "train_output_bias",
+                           "reset_time_between_batches"), "EPropCompiler"))
         self.example_timesteps = check_positive_int(o, "example_timesteps", example_timesteps)
         self.losses = losses
         self.optimiser = get_optimiser(optimiser)
@@ -109,10 +113,20 @@ class EventPropCompiler(Compiler):
         if self.delay_learn_conns and self.delay_optimiser is None:
             self.delay_optimiser = get_optimiser("adam")
         self.backend = backend
+        self.deep_r_conns = list(deep_r_conns)
+        self.deep_r_l1_strength = deep_r_l1_strength
+        self.deep_r_record_rewirings = dict(deep_r_record_rewirings or {})
+        self._new_deep_r()  # checks the arguments now
+
+    def _new_deep_r(self) -> DeepR:
+        """Deep R state for one compiled network."""
+        return DeepR(self.deep_r_conns, self.deep_r_l1_strength,
+                     self.deep_r_record_rewirings, self.rng_seed, self.name)
 
     # ----- checks ------------------------------------------------------------------------
     def check(self, network: Network) -> list[Problem]:
-        """EventProp's requirements (SPEC.md): LIF hidden, Exponential synapses, one tau_syn."""
+        """EventProp's requirements (docs/training-semantics.md): LIF hidden, Exponential
+        synapses, one tau_syn."""
         problems = super().check(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]
         if len(outputs) > 1:
@@ -123,7 +137,7 @@ class EventPropCompiler(Compiler):
         problems += lp
         for p in network.populations:
             nrn = p.neuron
-            if isinstance(nrn, (SpikeInput, PoissonInput)):
+            if nrn.is_input:
                 continue
             if p in outputs:
                 loss = losses.get(p.name)
@@ -168,6 +182,11 @@ class EventPropCompiler(Compiler):
                 problems.append(Problem(
                     "EventProp supports LIF hidden neurons only; use LeakyIntegrateFire or "
                     "train ALIF networks with EPropCompiler", p.name, "population", "neuron"))
+            elif not isinstance(nrn, (LeakyIntegrateFire, LeakyIntegrate)):
+                problems.append(Problem(
+                    f"EventProp supports LIF hidden neurons only, not {type(nrn).__name__} "
+                    "(IntegrateFire is for converted-network inference with "
+                    "InferenceCompiler)", p.name, "population", "neuron"))
             elif isinstance(nrn, LeakyIntegrate):
                 problems.append(Problem(
                     "a LeakyIntegrate population without readout cannot be hidden; give it a "
@@ -189,6 +208,17 @@ class EventPropCompiler(Compiler):
                 problems.append(Problem(
                     "EventProp does not support refractory periods; set tau_refrac to None",
                     p.name, "population", "tau_refrac"))
+        for c in network.connections:
+            table_kernel = isinstance(c.connectivity, KERNEL_CONNECTIVITY) and not isinstance(
+                c.connectivity, (AvgPool2D, AvgPoolDense2D))
+            d = c.connectivity.delay
+            if table_kernel and not (isinstance(d, (int, float)) and float(d) == 0.0):
+                problems.append(Problem(
+                    f"EventProp trains {type(c.connectivity).__name__} as one shared kernel, "
+                    "which cannot have delays (as in mlGeNN); set delay to 0",
+                    c.name, "connection", "delay"))
+        for name, msg in self._new_deep_r().problems():
+            problems.append(Problem(msg, name, "connection", "deep_r_conns"))
         for c in self.delay_learn_conns:
             if c.max_delay_steps is None:
                 problems.append(Problem("delay learning needs max_delay_steps on the "
@@ -204,7 +234,7 @@ class EventPropCompiler(Compiler):
             return 0.0
         return float(reg)
 
-    def compile(self, network: Network) -> EventPropCompiledNetwork:
+    def compile(self, network: Network, name: str | None = None) -> EventPropCompiledNetwork:
         """Check the network and build an EventProp training network."""
         self.raise_problems(network)
         outputs = [p for p in network.populations if p.neuron.readout is not None]
@@ -214,6 +244,9 @@ class EventPropCompiler(Compiler):
         event_pops |= {p.name for p in network.populations
                        if isinstance(p.neuron, LeakyIntegrateFire)}
         layout = build_layout(network, self.dt, np.random.default_rng(self.rng_seed), event_pops)
+        deep_r = self._new_deep_r()
+        if deep_r:
+            layout = deep_r.expand(layout)
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.example_timesteps, self.kernel_profiling)
@@ -278,9 +311,14 @@ class EventPropCompiler(Compiler):
         dnames = {c.name for c in self.delay_learn_conns}
         for c in layout.connections:
             sl = layout.conn_slice(c.name)
-            trainables.append(Trainable(c.name, "weight", layout.weights[sl],
-                                        np.zeros(sl.stop - sl.start, np.float32),
-                                        self.optimiser))
+            kernel = layout.kernels.get(c.name)
+            if kernel is not None:  # shared convolution kernel: train the kernel itself
+                trainables.append(Trainable(c.name, "weight", kernel,
+                                            np.zeros_like(kernel), self.optimiser))
+            elif c.connectivity.trainable:
+                trainables.append(Trainable(c.name, "weight", layout.weights[sl],
+                                            np.zeros(sl.stop - sl.start, np.float32),
+                                            self.optimiser))
             if c.name in dnames:
                 trainables.append(Trainable(c.name, "delay", layout.delays[sl],
                                             np.zeros(sl.stop - sl.start, np.float32),
@@ -289,7 +327,7 @@ class EventPropCompiler(Compiler):
         cn = EventPropCompiledNetwork(
             network, layout, sim, self.dt, T, B, self.communicator,
             reset_vars=True, reset_in_syn=False, zero_step=T - 1, rng_seed=self.rng_seed,
-            optimiser=self.optimiser, trainables=trainables, losses=losses)
+            optimiser=self.optimiser, trainables=trainables, losses=losses, deep_r=deep_r)
         cn.configure(self, bk_i, bk_f, dnames)
         return cn
 
@@ -304,7 +342,8 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.bk_i = bk_i
         self.bk_f = bk_f
         lay = self.layout
-        self.conn_train = np.ones(len(lay.connections), np.int8)
+        self.conn_train = np.array([c.connectivity.trainable for c in lay.connections],
+                                   np.int8)
         self.conn_dtrain = np.array([c.name in delay_conns for c in lay.connections], np.int8)
         self.out_pop = self.outputs[0]
         self.out_index = lay.pop_index[self.out_pop.name]
@@ -364,6 +403,7 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                     f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
                     f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
                     "(see calc_max_spikes) or add spike regularisation")
+        t0 = time.perf_counter()
         readout = out[self.out_pop.name]
         T = self.example_timesteps
         nout = self.out_pop.num_neurons
@@ -393,6 +433,7 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                 tsum[:] = np.where(spiking, tfirst, 0).sum(axis=1)
                 ttrue[:] = np.where(spiking[np.arange(n), labels],
                                     tfirst[np.arange(n), labels], 0)
+        self._timed("loss", t0)
         counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
         if self.communicator is not None:
             counts = self.communicator.reduce_sum(counts)
@@ -404,7 +445,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         for t in self.trainables:
             sl = lay.conn_slice(t.name)
             if t.kind == "weight":
-                t.grad += g[sl]
+                if t.name in lay.kernels:
+                    t.grad += lay.kernel_grad(t.name, g[sl])
+                else:
+                    t.grad += g[sl]
             else:
                 t.grad += dg[sl]
         return out

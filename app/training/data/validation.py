@@ -2,18 +2,53 @@
 
 mlGeNN fails late (or silently drops spikes) when data and network disagree;
 ``validate_spike_dataset`` fails early with a message naming the field and fix.
+Spikes after the last timestep are the one exception training tolerates:
+mlGeNN drops them (its own ``ceil(calc_latest_spike_time(...))`` idiom makes
+them), so ``late_spikes="count"`` returns them as a :class:`LateSpikes`
+summary for one warning instead of raising.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import DatasetError
 from .spikes import PreprocessedSpikes
 
-__all__ = ["validate_spike_dataset"]
+__all__ = ["LateSpikeWarning", "LateSpikes", "validate_spike_dataset"]
+
+
+class LateSpikeWarning(UserWarning):
+    """Input spikes after the last timestep were dropped (as mlGeNN drops them)."""
+
+
+@dataclass
+class LateSpikes:
+    """Spikes later than the start of the last timestep: a SpikeInput never emits them.
+
+    ``examples`` are the example indices holding such spikes, ``spikes`` how many
+    there are in all, ``latest`` the latest spike time (ms), ``need`` the
+    ``example_timesteps`` that would keep them.
+    """
+
+    examples: list[int] = field(default_factory=list)
+    spikes: int = 0
+    latest: float = 0.0
+    need: int = 0
+
+    def describe(self, what: str, example_timesteps: int, dt: float) -> str:
+        """One sentence for the warning: how many spikes, which examples, the fix."""
+        shown = ", ".join(str(i) for i in self.examples[:8])
+        more = f" and {len(self.examples) - 8} more" if len(self.examples) > 8 else ""
+        last = float(np.float32(example_timesteps - 1) * np.float32(dt))
+        return (f"{what}: {self.spikes} input spike(s) in {len(self.examples)} example(s) "
+                f"(examples {shown}{more}; latest {self.latest:g} ms) come after the last "
+                f"timestep (example_timesteps={example_timesteps} x dt={dt:g} ms: the last "
+                f"step starts at {last:g} ms) and are dropped, as mlGeNN drops them; set "
+                f"example_timesteps to at least {self.need} to keep them")
 
 
 def _as_examples(spikes: Sequence[PreprocessedSpikes] | PreprocessedSpikes
@@ -29,7 +64,8 @@ def _as_examples(spikes: Sequence[PreprocessedSpikes] | PreprocessedSpikes
 
 def _check_example(k: int, ex: object, num_inputs: int,
                    last_step_time: np.float32 | None,
-                   example_timesteps: int | None, dt: float) -> None:
+                   example_timesteps: int | None, dt: float,
+                   late: LateSpikes | None = None) -> None:
     if not (hasattr(ex, "end_spikes") and hasattr(ex, "spike_times")):
         raise DatasetError(
             f"spikes[{k}] is a {type(ex).__name__}, not PreprocessedSpikes; convert "
@@ -75,6 +111,14 @@ def _check_example(k: int, ex: object, num_inputs: int,
             "spike times are measured from the start of the example and must be >= 0")
     if last_step_time is not None:
         tmax = times.max()
+        if late is not None:
+            dropped = _count_dropped(end, times, example_timesteps, dt)
+            if dropped:
+                late.examples.append(k)
+                late.spikes += dropped
+                late.latest = max(late.latest, float(tmax))
+                late.need = max(late.need, _steps_needed(end, times, dt))
+            return
         if np.float32(tmax) > last_step_time:
             need = int(np.ceil(float(tmax) / dt)) + 1
             raise DatasetError(
@@ -85,12 +129,52 @@ def _check_example(k: int, ex: object, num_inputs: int,
                 "the spike times")
 
 
+def _emit_steps(end: np.ndarray, times: np.ndarray, dt: float) -> np.ndarray:
+    """The step at which SpikeInput emits each spike (mlGeNN/GeNN rule): the first step
+    whose float32 start time ``step * dt`` is >= the spike time, and at most one spike
+    per neuron per step, so a neuron's later spike waits for its next free step."""
+    t = np.asarray(times, np.float32)
+    dt32 = np.float32(dt)
+    s = np.ceil(t.astype(np.float64) / float(dt)).astype(np.int64)
+    s[np.float32(s - 1) * dt32 >= t] -= 1
+    s[np.float32(s) * dt32 < t] += 1
+    s = np.maximum(s, 0)
+    counts = np.diff(np.asarray(end, np.int64), prepend=0)
+    if counts.size and counts.max() > 1:
+        # within each neuron: emitted_k = k + max_{j<=k}(s_j - j), a running max per
+        # neuron, made one global running max by offsetting each neuron's values
+        idx = np.arange(s.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+        d = s - idx
+        span = int(d.max() - d.min()) + 1
+        group = np.repeat(np.arange(counts.shape[0], dtype=np.int64), counts)
+        s = np.maximum.accumulate(d + group * span) - group * span + idx
+    return s
+
+
+def _count_dropped(end: np.ndarray, times: np.ndarray, example_timesteps: int,
+                   dt: float) -> int:
+    """How many spikes of one example would be emitted at or after step T (lost)."""
+    t = np.asarray(times, np.float32)
+    counts = np.diff(np.asarray(end, np.int64), prepend=0)
+    worst = int(counts.max()) - 1 if counts.size else 0
+    # cheap exit: no spike can be pushed to step T (the common case)
+    if np.float32(t.max()) <= np.float32(example_timesteps - 1 - worst) * np.float32(dt):
+        return 0
+    return int(np.count_nonzero(_emit_steps(end, t, dt) >= example_timesteps))
+
+
+def _steps_needed(end: np.ndarray, times: np.ndarray, dt: float) -> int:
+    """example_timesteps that would emit every spike of one example."""
+    return int(_emit_steps(end, times, dt).max()) + 1
+
+
 def validate_spike_dataset(spikes: Sequence[PreprocessedSpikes] | PreprocessedSpikes,
                            labels: Sequence | np.ndarray | None,
                            num_inputs: int,
                            num_classes: int | None = None,
                            example_timesteps: int | None = None,
-                           dt: float = 1.0) -> None:
+                           dt: float = 1.0, late_spikes: str = "raise"
+                           ) -> LateSpikes | None:
     """Raise ``DatasetError`` if ``spikes``/``labels`` do not fit the network.
 
     Checks: every example is ``PreprocessedSpikes`` for exactly ``num_inputs``
@@ -100,7 +184,14 @@ def validate_spike_dataset(spikes: Sequence[PreprocessedSpikes] | PreprocessedSp
     >= the spike time, so a later one is lost); one label per example; with
     ``num_classes`` labels are integers in ``0..num_classes-1``, without it
     (regression) they must be finite numbers.  ``labels=None`` skips label checks.
+
+    ``late_spikes="count"`` does not raise for spikes after the last timestep but
+    returns a :class:`LateSpikes` summary of them (``None`` when there are none);
+    training uses it to drop them with one warning, as mlGeNN drops them.
     """
+    if late_spikes not in ("raise", "count"):
+        raise ValueError(f"late_spikes={late_spikes!r}: allowed 'raise' or 'count'")
+    late = LateSpikes() if late_spikes == "count" else None
     examples = _as_examples(spikes)
     last_step_time = None
     if example_timesteps is not None:
@@ -108,16 +199,21 @@ def validate_spike_dataset(spikes: Sequence[PreprocessedSpikes] | PreprocessedSp
             raise DatasetError(f"example_timesteps={example_timesteps} must be >= 1")
         last_step_time = np.float32(example_timesteps - 1) * np.float32(dt)
     for k, ex in enumerate(examples):
-        _check_example(k, ex, num_inputs, last_step_time, example_timesteps, dt)
+        _check_example(k, ex, num_inputs, last_step_time, example_timesteps, dt, late)
+    _check_labels(labels, len(examples), num_classes, example_timesteps)
+    return late if late is not None and late.examples else None
 
+
+def _check_labels(labels: Sequence | np.ndarray | None, num_examples: int,
+                  num_classes: int | None, example_timesteps: int | None) -> None:
     if labels is None:
         return
     labels_arr = np.asarray(labels)
     n_labels = labels_arr.shape[0] if labels_arr.ndim else 1
-    if labels_arr.ndim == 0 or n_labels != len(examples):
+    if labels_arr.ndim == 0 or n_labels != num_examples:
         raise DatasetError(
             f"labels has {n_labels if labels_arr.ndim else 'no'} entries but spikes has "
-            f"{len(examples)} examples; provide exactly one label (or target) per example")
+            f"{num_examples} examples; provide exactly one label (or target) per example")
     if num_classes is not None:
         if labels_arr.dtype == bool or not np.issubdtype(labels_arr.dtype, np.integer):
             if (np.issubdtype(labels_arr.dtype, np.floating) and labels_arr.size

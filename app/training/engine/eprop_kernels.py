@@ -545,6 +545,14 @@ class EPropSimulator:
             # spikes of the last step are delivered in the next step, with the new weights
             redeliver(self.SPK, self.X, self.dl_ptr, self.dl_pre, self.dl_post, self.dl_w)
 
+    def zero_synapse_state(self, widx: np.ndarray) -> None:
+        """Start the given flat synapses afresh (eligibility traces zero), as GeNN does
+        for a synapse Deep R creates."""
+        cols = np.isin(self.in_widx, widx)
+        self.EF[:, cols] = 0
+        if self.has_alif:
+            self.EPSA[:, cols] = 0
+
     def take_gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(DeltaG per flat synapse, DeltaBias per neuron), summed over the batch; then zeroed."""
         g = np.zeros(self.layout.weights.shape[0], np.float32)

@@ -17,6 +17,8 @@ from app.model.connectivity import SynapseTable, build_synapses
 from app.model.initializers import materialise
 from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
+    IntegrateFire,
+    IntegrateFireInput,
     LeakyIntegrate,
     LeakyIntegrateFire,
     PoissonInput,
@@ -76,6 +78,21 @@ class Layout:
     delays: np.ndarray  # (S,) float32 (steps, may be fractional for learnt delays)
     max_delay: int
     tables: dict[str, SynapseTable] = field(default_factory=dict)
+    # tied convolution kernels: connection -> flat kernel (the trained values; the
+    # connection's slice of ``weights`` is kept equal to kernel[table.kernel_index])
+    kernels: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def sync_kernels(self, names: list[str] | None = None) -> None:
+        """Copy tied kernels into the per-synapse weights (after they changed)."""
+        for name in (self.kernels if names is None else names):
+            self.weights[self.conn_slice(name)] = self.kernels[name][
+                self.tables[name].kernel_index]
+
+    def kernel_grad(self, name: str, synapse_grad: np.ndarray) -> np.ndarray:
+        """Sum per-synapse gradients of a tied connection onto its kernel entries."""
+        table = self.tables[name]
+        return np.bincount(table.kernel_index, weights=synapse_grad,
+                           minlength=self.kernels[name].shape[0]).astype(np.float32)
 
     def conn_slice(self, name: str) -> slice:
         """Slice of the flat weight array holding connection ``name``."""
@@ -89,7 +106,10 @@ class Layout:
         return slice(int(self.pop_i[p, P_START]), int(self.pop_i[p, P_END]))
 
     def get_weights(self, name: str) -> np.ndarray:
-        """Weights of a connection: dense [pre, post] for Dense, per synapse otherwise."""
+        """Weights of a connection: dense [pre, post] for Dense, the kernel for tied
+        convolutions, per synapse otherwise."""
+        if name in self.kernels:
+            return self.kernels[name].reshape(self.tables[name].kernel_shape).copy()
         w = self.weights[self.conn_slice(name)]
         conn = self.connections[self.conn_index[name]]
         if conn.connectivity.is_dense_layout:
@@ -103,8 +123,12 @@ def _tau_syn(pop: Population) -> float:
 
 
 def build_layout(network: Network, dt: float, rng: np.random.Generator,
-                 event_pops: set[str] | None = None) -> Layout:
-    """Instantiate weights/delays/initial values and flatten the network."""
+                 event_pops: set[str] | None = None, tie_kernels: bool = True) -> Layout:
+    """Instantiate weights/delays/initial values and flatten the network.
+
+    ``tie_kernels``: convolution weights stay one shared kernel per connection
+    (``Layout.kernels``); False gives independent per-synapse weights.
+    """
     pops = list(network.populations)
     conns = list(network.connections)
     pop_index = {p.name: i for i, p in enumerate(pops)}
@@ -127,6 +151,21 @@ def build_layout(network: Network, dt: float, rng: np.random.Generator,
         pop_i[i, P_EVENTS] = 1 if (event_pops is not None and p.name in event_pops) else 0
         if isinstance(nrn, SpikeInput):
             pop_i[i, P_TYPE] = SPIKE_INPUT
+            continue
+        if isinstance(nrn, IntegrateFireInput):
+            # spikes are computed from the input values before each trial
+            # (training.encoding) and replayed like a SpikeInput's
+            pop_i[i, P_TYPE] = SPIKE_INPUT
+            v_init[s:e] = materialise(nrn.v, rng, shape, p.name, "v")
+            continue
+        if isinstance(nrn, IntegrateFire):
+            # V = 1*V + 1*I is exactly GeNN's V += Isyn; absolute reset, no refractory time
+            pop_i[i, P_TYPE] = LIF
+            pop_f[i, F_ALPHA] = 1.0
+            pop_f[i, F_ISCALE] = 1.0
+            pop_f[i, F_VTH] = nrn.v_thresh
+            pop_f[i, F_VRESET] = nrn.v_reset
+            v_init[s:e] = materialise(nrn.v, rng, shape, p.name, "v")
             continue
         if isinstance(nrn, PoissonInput):
             pop_i[i, P_TYPE] = POISSON_INPUT
@@ -166,6 +205,7 @@ def build_layout(network: Network, dt: float, rng: np.random.Generator,
     conn_i = np.zeros((len(conns), 6), dtype=np.int64)
     conn_f = np.zeros((len(conns), 1), dtype=np.float32)
     tables: dict[str, SynapseTable] = {}
+    kernels: dict[str, np.ndarray] = {}
     rps, posts, ws, ds = [], [], [], []
     w_off = rp_off = 0
     max_delay = 0
@@ -186,8 +226,11 @@ def build_layout(network: Network, dt: float, rng: np.random.Generator,
                 grp_fs.append((0.0, 1.0))
             slot += npost
         table = build_synapses(conn.connectivity, conn.source.num_neurons,
-                               conn.target.num_neurons, rng, conn.source is conn.target, conn.name)
+                               conn.target.num_neurons, rng, conn.source is conn.target, conn.name,
+                               conn.source.shape, conn.target.shape, tie_kernels)
         tables[conn.name] = table
+        if table.kernel is not None:
+            kernels[conn.name] = table.kernel
         conn_i[c] = (pop_index[conn.source.name], post_p, groups[key], w_off, rp_off,
                      int(np.any(table.delay > 0)))
         conn_f[c, 0] = getattr(syn, "tau", 0.0)
@@ -214,4 +257,4 @@ def build_layout(network: Network, dt: float, rng: np.random.Generator,
         grp_f=np.array(grp_fs, dtype=np.float32).reshape(-1, 2), n_slots=slot,
         conn_i=conn_i, conn_f=conn_f, row_ptr=cat(rps, np.int64), syn_post=cat(posts, np.int32),
         weights=cat(ws, np.float32), delays=cat(ds, np.float32), max_delay=max_delay,
-        tables=tables)
+        tables=tables, kernels=kernels)
