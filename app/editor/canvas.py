@@ -24,11 +24,10 @@ from app.project.document import (
     ConnectionSpec,
     PopulationSpec,
     Project,
-    new_connection,
-    new_population,
     parse_connection,
     parse_population,
 )
+from app.project.palette import palette_connection, palette_population
 from app.project.validate import Issue
 
 IDENT = "spike_studio"
@@ -135,31 +134,17 @@ def node_type(cls: type[_SpikeNode]) -> str:
 
 def default_population(project: Project, cls: type[_SpikeNode], pos: tuple[float, float]
                        ) -> PopulationSpec:
-    """The population a freshly placed node of class ``cls`` stands for."""
-    if cls.MODEL == "LeakyIntegrate":
-        return new_population(project, cls.MODEL, 10, "output", readout="sum_var",
-                              position=pos)
-    if cls.ROLE == "input":
-        return new_population(project, cls.MODEL, 10, "input", position=pos)
-    pop = new_population(project, cls.MODEL, 100, "hidden", position=pos)
-    if project.compiler.type == "EPropCompiler" and cls.MODEL in (
-            "LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire"):
-        pop.params["tau_refrac"] = 5.0  # e-prop needs a refractory period
-    if project.compiler.type == "EventPropCompiler" and cls.MODEL == "LeakyIntegrateFire":
-        pop.params.update(relative_reset=False, integrate_during_refrac=False, scale_i=True)
-    return pop
+    """The population a freshly placed node of class ``cls`` stands for
+    (:func:`app.project.palette.palette_population`: sizes and parameters that
+    suit the compiler)."""
+    return palette_population(project, cls.MODEL, pos)
 
 
 def default_connection(project: Project, source: str, target: str) -> ConnectionSpec:
-    """A new connection with a synapse suiting the current compiler."""
-    if project.compiler.type == "EventPropCompiler":
-        synapse = {"type": "Exponential", "tau": 5.0, "scale_i": True}
-    else:
-        synapse = {"type": "Delta"}
-    n_pre = project.population(source).size
-    return new_connection(project, source, target, synapse=synapse,
-                          weight={"type": "Normal", "mean": 0.0,
-                                  "sd": round(1.0 / max(n_pre, 1) ** 0.5, 6)})
+    """A new connection (:func:`app.project.palette.palette_connection`): a synapse
+    suiting the compiler and initial weights scaled to fan-in, re-derived when a
+    population is resized until the user sets them."""
+    return palette_connection(project, source, target)
 
 
 def population_label(pop: PopulationSpec) -> str:

@@ -15,13 +15,13 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from app.editor.theme import settings
 from app.project import io as project_io
 from app.project.document import Project
-from app.project.errors import ProjectError
+from app.project.errors import ProjectError, WeightsFileError
 from app.project.export import write_script
 
 
 def load_without_weights(path: Path) -> Project:
     """The project at ``path`` with its trained weights left out."""
-    return project_io.load_project(path, weights=False)
+    return project_io.load_project(path, without_weights=True)
 
 
 class FileActions:
@@ -71,38 +71,37 @@ class FileActions:
         path = Path(path)
         try:
             project = project_io.load_project(path)
-        except ProjectError as exc:
+        except WeightsFileError as exc:
             project = self._offer_without_weights(path, exc)
             if project is None:
-                where = f"\n\nField: {exc.field}" if exc.field else ""
-                self.show_error("Cannot open project", f"{path.name}: {exc.message}{where}")
                 return False
+        except ProjectError as exc:
+            where = f"\n\nField: {exc.field}" if exc.field else ""
+            self.show_error("Cannot open project", f"{path.name}: {exc.message}{where}")
+            return False
         if not self.switch_to(project, path):
             return False
         self._add_recent(path)
         return True
 
-    def _offer_without_weights(self, path: Path, exc: ProjectError) -> Project | None:
-        """The trained-weights sidecar is missing or unreadable but the network may be
+    def _offer_without_weights(self, path: Path, exc: WeightsFileError) -> Project | None:
+        """The trained-weights sidecar is missing or unreadable but the network is
         intact: offer to open it without trained weights (None: not opened)."""
-        if not (exc.field or "").startswith("weights"):
-            return None
         try:
             project = load_without_weights(path)
-        except ProjectError:
+        except ProjectError as again:
+            where = f"\n\nField: {again.field}" if again.field else ""
+            self.show_error("Cannot open project", f"{path.name}: {again.message}{where}")
             return None
         if not self.ask_open_without_weights(path, exc.message):
             return None
-        self.statusBar().showMessage(
-            f"Opened {path.name} without trained weights: {exc.message}", 10000)
+        self.statusBar().showMessage(f"Opened {path.name} without trained weights", 10000)
         return project
 
     def ask_open_without_weights(self, path: Path, reason: str) -> bool:
         """Ask whether to open ``path`` without its trained weights."""
         box = QMessageBox(QMessageBox.Icon.Warning, "Trained weights unavailable",
-                          f"{path.name}: {reason}.\n\nThe network itself is intact. Open it "
-                          "without trained weights (new weights are drawn when training "
-                          "starts)?", parent=self)
+                          f"{path.name}: {reason}.", parent=self)
         ok = box.addButton("Open without trained weights", QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()

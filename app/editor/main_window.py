@@ -312,13 +312,18 @@ class MainWindow(FileActions, QMainWindow):
         names.update({c.id: c.name for c in self.ctl.project.connections})
         for i in self.issues:
             where = names.get(i.target, i.kind)
-            item = QListWidgetItem(f"⚠ {where}: {i.message}")
+            warning = getattr(i, "severity", "error") == "warning"
+            item = QListWidgetItem(f"{'ⓘ' if warning else '⚠'} {where}: {i.message}"
+                                   + (" (warning: training still runs)" if warning else ""))
             item.setData(Qt.ItemDataRole.UserRole, i)
             self.problems.addItem(item)
-        n = len(self.issues)
-        self.status.setText("✓ ready to train" if n == 0 else
-                            f"⚠ {n} problem{'s' if n != 1 else ''}")
-        self.status.setToolTip("" if n == 0 else "Run > Validate lists them")
+        n = sum(getattr(i, "severity", "error") == "error" for i in self.issues)
+        warnings = len(self.issues) - n
+        text = ("✓ ready to train" if n == 0 else f"⚠ {n} problem{'s' if n != 1 else ''}")
+        if warnings:
+            text += f" ({warnings} warning{'s' if warnings != 1 else ''})"
+        self.status.setText(text)
+        self.status.setToolTip("" if not self.issues else "Run > Validate lists them")
         self.inspector.selection.refresh()
         return self.issues
 

@@ -165,7 +165,9 @@ class RunMessages:
             return
         if msg.get("mode") == "calibrate":
             self.progress.setValue(1000)
-            self._finish(self.panel.detail.text().split("\n", 1)[0] or "Calibration done")
+            detail = self.panel.detail.text()
+            self._finish(detail.split("\n", 1)[0] or "Calibration done")
+            self.panel.detail.setText(detail)  # the rates stay listed
             return
         self.trained_weights = {k: np.asarray(v) for k, v in (msg.get("weights") or {}).items()}
         self.progress.setValue(1000)

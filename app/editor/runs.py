@@ -262,14 +262,22 @@ class RunController(RunMessages, QObject):
         self.overlaid.add(name)
 
     # ----- commands -------------------------------------------------------------------
-    def _ready(self) -> bool:
+    def _ready(self, mode: str = "train") -> bool:
+        """Nothing runs while the readiness check finds an error (warnings pass)."""
         if self.busy:
             self._say("A worker is already running")
             return False
         issues = self.window.validate()
-        if issues:
+        if mode in ("evaluate", "predict"):
+            from app.project.validate import preflight
+
+            ctl = self.window.ctl
+            issues = preflight(ctl.project, ctl.path.parent if ctl.path else None, mode=mode,
+                               read_files=False)
+        errors = [i for i in issues if getattr(i, "severity", "error") == "error"]
+        if errors:
             self.window.show_problems()
-            self._say(f"Fix {len(issues)} problem(s) before running")
+            self._say(f"Fix {len(errors)} problem(s) before running")
             return False
         return True
 
@@ -371,7 +379,7 @@ class RunController(RunMessages, QObject):
 
     def evaluate(self, mode: str = "evaluate") -> bool:
         """Evaluate or predict the test split with the best weights at hand."""
-        if not self._ready():
+        if not self._ready(mode):
             return False
         project = self.window.ctl.project.copy()
         weights = self._weights_for_evaluation()

@@ -27,6 +27,7 @@ from app.project import schema
 from app.project.build import resolve_path
 from app.project.document import Project
 from app.project.errors import ProjectError
+from app.project.palette import choose_builtin_dataset
 from app.project.schema import Param
 from app.project.validate import (
     DataFileSummary,
@@ -125,6 +126,10 @@ class DatasetPanel(QWidget):
         self.check.setObjectName("dataset_check")
         self.check.setWordWrap(True)
         form.addRow(self.check)
+        self.changes = QLabel()
+        self.changes.setObjectName("dataset_changes")
+        self.changes.setWordWrap(True)
+        form.addRow(self.changes)
         ctl.changed.connect(self.refresh)
         self.refresh()
 
@@ -262,23 +267,27 @@ class DatasetPanel(QWidget):
     def _source_changed(self, index: int) -> None:
         source = self.source.itemData(index)
 
+        if source == "builtin":
+            name = self.ctl.project.dataset.name
+            self.choose_builtin(name if name in schema.BUILTIN_DATASET_KEYS else "yin_yang")
+            return
+
         def fn(p: Project) -> None:
             ds = p.dataset
             ds.source = source
-            if source == "builtin":
-                ds.name = ds.name if ds.name in schema.BUILTIN_DATASET_KEYS else "yin_yang"
-            else:
-                ds.params = {}
+            ds.params = {}
             if source == "file" and ds.format not in schema.FILE_FORMATS:
                 ds.format = "shd"
 
+        self.changes.setText("")
         self.ctl.edit("Dataset source", fn)
 
     def _builtin_changed(self, index: int) -> None:
-        name = self.builtin.itemData(index)
+        """A built-in dataset also brings its timestep, trial length and sizes."""
+        self.choose_builtin(self.builtin.itemData(index))
 
-        def fn(p: Project) -> None:
-            p.dataset.name = name
-            p.dataset.params = {}
-
-        self.ctl.edit("Dataset", fn)
+    def choose_builtin(self, key: str) -> list[str]:
+        """Bind built-in dataset ``key`` (one undoable edit); returns what changed."""
+        changes = self.ctl.edit("Dataset", lambda p: choose_builtin_dataset(p, key)) or []
+        self.changes.setText("Also set: " + "; ".join(changes) if changes else "")
+        return changes

@@ -38,6 +38,14 @@ from app.editor.panels.common import TypedEditor, discard, field_of
 from app.project import schema
 from app.project.document import Project, check_shape
 from app.project.errors import ProjectError
+from app.project.palette import resize_population, set_connection_weight
+
+#: What the Weight row says about where a connection's initial weights came from.
+WEIGHT_SOURCE_TEXT = {
+    "auto": "scaled to fan-in; follows size changes until you edit it",
+    "calibrated": "calibrated on data (Run > Calibrate weights)",
+    "user": "",
+}
 
 
 class SelectionPanel(QWidget):
@@ -140,9 +148,12 @@ class SelectionPanel(QWidget):
         self.conn_connectivity = TypedEditor(schema.CONNECTIVITY, "conn_connectivity")
         self.conn_weight = TypedEditor(schema.INITIALIZERS, "conn_weight")
         self.conn_synapse = TypedEditor(schema.SYNAPSES, "conn_synapse")
-        for key, ed in (("connectivity", self.conn_connectivity), ("weight", self.conn_weight),
-                        ("synapse", self.conn_synapse)):
+        for key, ed in (("connectivity", self.conn_connectivity), ("synapse", self.conn_synapse)):
             ed.changed.connect(lambda v, k=key: self._conn_set(k, v))
+        self.conn_weight.changed.connect(self._set_weight)
+        self.conn_weight_source = QLabel()
+        self.conn_weight_source.setObjectName("conn_weight_source")
+        self.conn_weight_source.setWordWrap(True)
         self.conn_max_delay = IntEdit(schema.MAX_DELAY_STEPS)
         self.conn_max_delay.setObjectName("conn_max_delay")
         self.conn_max_delay.committed.connect(lambda v: self._conn_set("max_delay_steps", v))
@@ -150,6 +161,7 @@ class SelectionPanel(QWidget):
         form.addRow("From -> to", self.conn_ends)
         form.addRow("Connectivity", self.conn_connectivity)
         form.addRow("Weight", self.conn_weight)
+        form.addRow("", self.conn_weight_source)
         form.addRow("Synapse", self.conn_synapse)
         form.addRow("Max delay", field_row(self.conn_max_delay, "steps",
                                            self.conn_max_delay.error))
@@ -276,6 +288,7 @@ class SelectionPanel(QWidget):
         self.conn_weight.setEnabled(not fixed)
         self.conn_weight.setToolTip("pooling uses fixed weights (1 / window area)" if fixed
                                     else "")
+        self.conn_weight_source.setText(WEIGHT_SOURCE_TEXT.get(conn.weight_source, ""))
         self.conn_synapse.set_value(conn.synapse)
         self.conn_max_delay.set_value(conn.max_delay_steps)
 
@@ -305,7 +318,8 @@ class SelectionPanel(QWidget):
         def fn(p: Project) -> None:
             pop = p.population(pid)
             if pop.size != size:
-                pop.size, pop.shape = size, None
+                resize_population(p, pid, int(size))  # re-derives fan-in weights
+                pop.shape = None
 
         self.ctl.edit("Set size", fn)
 
@@ -330,12 +344,17 @@ class SelectionPanel(QWidget):
         self.pop_shape_error.show_message("")
 
         def fn(p: Project) -> None:
-            pop = p.population(pid)
-            pop.shape = shape if shape is None or len(shape) > 1 else None
-            if shape is not None:
-                pop.size = math.prod(shape)
+            if shape is not None and p.population(pid).size != math.prod(shape):
+                resize_population(p, pid, math.prod(shape))
+            p.population(pid).shape = shape if shape is None or len(shape) > 1 else None
 
         self.ctl.edit("Set shape", fn)
+
+    def _set_weight(self, weight: dict[str, Any]) -> None:
+        """The user's own initializer: kept through later resizes and calibrations."""
+        cid = self._cid()
+        if cid is not None:
+            self.ctl.edit("Set weight", lambda p: set_connection_weight(p, cid, weight))
 
     def _pop_param(self, name: str, value: Any) -> None:
         pid = self._pid()
