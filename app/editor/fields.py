@@ -31,6 +31,7 @@ from app.project import schema
 from app.project.document import NAME_RE, check_value
 from app.project.errors import ProjectError
 from app.project.schema import Param
+from app.project.validate import sensible_problem
 
 INT_MAX = 2**31 - 1
 ERROR_COLOR = "#e06060"
@@ -38,24 +39,6 @@ _INT_RE = re.compile(r"[+-]?\d+")
 
 #: Extra check of a parsed value: returns a reason to refuse it, or None.
 Check = Callable[[Any], "str | None"]
-
-
-def sensible_problem(param: Param, value: Any) -> str | None:
-    """Why ``value`` is outside ``param``'s physically sensible range (the schema's
-    ``sensible_min``/``sensible_max``, checked before training), or None."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return None
-    lo = getattr(param, "sensible_min", None)
-    hi = getattr(param, "sensible_max", None)
-    why = getattr(param, "sensible_why", "")
-    unit = f" {param.unit}" if param.unit and param.unit != "steps" else ""
-    if lo is not None and value < lo:
-        text = f"must be at least {lo:g}{unit}"
-    elif hi is not None and value > hi:
-        text = f"must be at most {hi:g}{unit}"
-    else:
-        return None
-    return f"{text} ({why})" if why else text
 
 
 def _fmt(value: Any) -> str:
