@@ -361,7 +361,7 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
             add(f"DATA_FILE = os.path.join(HERE, {data_file!r})")
     add("")
     lines.extend(_COMMAND_LINE)
-    add("NUM_EPOCHS, BATCH_SIZE, MAX_EXAMPLES = command_line()")
+    add("NUM_EPOCHS, BATCH_SIZE, MAX_EXAMPLES = command_line(NUM_EPOCHS, BATCH_SIZE, MAX_EXAMPLES)")
     add("np.random.seed(SEED)")
     add("")
     if regression:
@@ -476,13 +476,13 @@ _COMMAND_LINE = [
     "        return False",
     "",
     "",
-    "def command_line():",
-    '    """Epochs, batch size and example limit: the command line\'s, else the settings',
-    '    above.  GeNN\'s CPU backend runs batch size 1 only."""',
+    "def command_line(epochs, batch_size, max_examples):",
+    '    """Epochs, batch size and example limit: the command line\'s, else the values',
+    '    given.  GeNN\'s CPU backend runs batch size 1 only."""',
     "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
-    "    parser.add_argument(\"--epochs\", type=int, default=NUM_EPOCHS)",
-    "    parser.add_argument(\"--batch-size\", type=int, default=BATCH_SIZE)",
-    "    parser.add_argument(\"--max-examples\", type=int, default=MAX_EXAMPLES,",
+    "    parser.add_argument(\"--epochs\", type=int, default=epochs)",
+    "    parser.add_argument(\"--batch-size\", type=int, default=batch_size)",
+    "    parser.add_argument(\"--max-examples\", type=int, default=max_examples,",
     "                        help=\"use the first N examples of each split\")",
     "    args = parser.parse_args()",
     "    batch_size = args.batch_size",

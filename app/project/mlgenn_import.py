@@ -121,6 +121,23 @@ class _Reader:
         line = getattr(node, "lineno", None)
         self.notes.append(f"line {line}: {text}" if line else text)
 
+    def overrides_defaults(self, node: ast.Assign) -> bool:
+        """``A, B = f(A, B)`` with ``f`` defined in the script (e.g. command-line options
+        defaulting to the values above): the names keep their values, said in ``mapped``."""
+        value = node.value
+        if len(node.targets) != 1 or not isinstance(value, ast.Call) or value.keywords \
+                or not isinstance(value.func, ast.Name) or value.func.id not in self.functions:
+            return False
+        target = node.targets[0]
+        names = [target] if isinstance(target, ast.Name) else getattr(target, "elts", [])
+        ids = [n.id for n in names if isinstance(n, ast.Name)]
+        args = [a.id for a in value.args if isinstance(a, ast.Name)]
+        if not ids or ids != args or len(args) != len(value.args) or len(ids) != len(names):
+            return False
+        self.told(node, f"{', '.join(ids)} may be overridden by {value.func.id}() when the "
+                        "script runs; the values assigned before are used")
+        return True
+
     def told(self, node: ast.AST | None, text: str) -> None:
         """How something without a one-to-one equivalent was mapped."""
         line = getattr(node, "lineno", None)
@@ -264,6 +281,8 @@ class _Reader:
             if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
                     and self.kind(node.value, "") in _NETWORKS:
                 self.network_var(node.targets[0].id, node.value)  # type: ignore[arg-type]
+                return
+            if self.overrides_defaults(node):
                 return
             for t in node.targets:
                 self.v.assign(t, node.value)

@@ -415,11 +415,27 @@ def _callback_items(r: _Reader, node: ast.AST) -> list[ast.AST]:
                  and isinstance(a.value, ast.List | ast.Tuple)]
         if lists:
             return max(lists, key=lambda n: len(n.elts)).elts
+    node = r.v.resolve(node)
+    if isinstance(node, ast.IfExp):
+        try:
+            node = node.body if r.value(node.test) else node.orelse
+        except Unmapped:  # decided when the script runs: every callback it may use
+            return _callback_items(r, node.body) + _callback_items(r, node.orelse)
+        return _callback_items(r, node)
     node = r.pick(node)
     if isinstance(node, ast.List | ast.Tuple):
         return list(node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):  # list + list
+        return _callback_items(r, node.left) + _callback_items(r, node.right)
     r.note(node, f"callbacks '{ast.unparse(node)[:60]}' not a list: not imported")
     return []
+
+
+#: Callback classes that Spike Studio's own mlGeNN export defines in its scripts.
+_EXPORT_HELPERS = {
+    "StepVoltage": "the per-timestep voltage recorder written by Spike Studio's mlGeNN "
+                   "export for per-timestep targets; the project's metric scores every step",
+}
 
 
 def callbacks(r: _Reader, node: ast.AST) -> None:
@@ -447,6 +463,9 @@ def callbacks(r: _Reader, node: ast.AST) -> None:
             schedule(r, item)  # type: ignore[arg-type]
         elif kind is not None:
             r.note(item, f"callback {kind} not mapped")
+        elif isinstance(item, ast.Call) and isinstance(item.func, ast.Name) \
+                and item.func.id in _EXPORT_HELPERS and item.func.id in r.classes:
+            r.told(item, f"callback {item.func.id}: {_EXPORT_HELPERS[item.func.id]}")
         elif isinstance(item, ast.Call) and isinstance(item.func, ast.Name) \
                 and item.func.id in r.classes:
             cls = r.classes[item.func.id]

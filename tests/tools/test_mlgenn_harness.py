@@ -101,7 +101,8 @@ comp = EventPropCompiler(example_timesteps=int(np.ceil(calc_latest_spike_time(sp
 with comp.compile(net) as cn:
     metrics, _ = cn.train({inp: spikes}, {out: labels}, num_epochs=NUM_EPOCHS,
                           callbacks=[])
-print(comm.rank, metrics[out].total)
+# one write per rank: mpirun interleaves the ranks' progress bars with other output
+print(f"\\nRANK{comm.rank} TOTAL {metrics[out].total}", flush=True)
 '''
 
 
@@ -173,5 +174,5 @@ def test_harness_runs_an_mpi_script_on_two_ranks_with_the_shd_stand_in(
     out = (tmp_path / "keep" / "event_prop__tiny_shd_mpi.py" / "output.txt").read_text()
     assert row["runs"] == "yes", out[-3000:]
     # each rank took every 2nd example; the metric counts all 96 (summed over ranks)
-    assert "0 96" in out and "1 96" in out
+    assert "RANK0 TOTAL 96" in out and "RANK1 TOTAL 96" in out
     assert "over 3 epoch(s)" in row["result"]

@@ -296,10 +296,8 @@ def test_integrate_fire_inference_matches_mlgenn(in_tmp):
             [lib.CB.SpikeRecorder(p, key=f"S_{p.name}") for p in (inp, hid)]
         with cn:
             _, data[which] = cn.evaluate({inp: values}, {out: labels}, callbacks=recs)
-            if which == "ours":
-                counts[which] = cn.predict({inp: values})[out]
-            else:  # mlGeNN: predict(x, outputs) -> (readouts, callback data)
-                counts[which] = cn.predict({inp: values}, [out])[0][out]
+            # both: predict(x, outputs) -> (readouts, callback data)
+            counts[which] = cn.predict({inp: values}, [out])[0][out]
     ours, ref = data["ours"], data["mlgenn"]
     for name in ("inp", "hid", "out"):
         np.testing.assert_array_equal(np.stack(ours[f"V_{name}"]), np.stack(ref[f"V_{name}"]),

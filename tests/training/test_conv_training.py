@@ -184,7 +184,7 @@ def test_integrate_fire_network_counts_spikes_like_the_hand_computation():
     assert out.shape == (3,)
     x = np.array([[0.5, 0.25, 0.0], [1.0, 0.2, 0.1]], np.float32)
     with InferenceCompiler(evaluate_timesteps=20, batch_size=2).compile(net) as cn:
-        counts = cn.predict({inp: x})[out]
+        counts = cn.predict({inp: x}, out)[0][out]
         metrics, _ = cn.evaluate({inp: x}, {out: np.array([0, 0])}, callbacks=[])
     # spikes at steps 1,3,..,19 (10) -> output at 2,..,18 (9); 0.25: steps 3,7,11,15,19
     # (5) -> 4; steps 0..19 (20) -> 19; 0.2: 4,9,14,19 -> 3; 0.1: 9,19 -> 1
