@@ -595,9 +595,12 @@ class Canvas(QObject):
         return new_ids
 
     def fit(self) -> None:
-        """Zoom to show every node."""
+        """Zoom to show every node (at most 1:1); an empty canvas goes back to 1:1."""
         self.graph.clear_selection()
-        self.graph.fit_to_selection()
+        if self.graph.all_nodes():
+            self.graph.fit_to_selection()
+        else:
+            self.graph.viewer().reset_zoom()
 
     def select_all(self) -> None:
         """Select every node."""

@@ -115,7 +115,7 @@ class PlotBase(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(0, 0, 0, 0)
-        bar.addLayout(self.toolbar)
+        bar.addLayout(self.toolbar, 3)  # its info label takes most of the free width
         bar.addStretch(1)
         self.reset_button = self._tool_button("Reset view", "Zoom out to show all data")
         self.reset_button.clicked.connect(self.reset_view)

@@ -159,6 +159,7 @@ class CurvesPlot(PlotBase):
         self.smoothing_label = QLabel(self)
         self.smoothing_label.setMinimumWidth(32)
         self.toolbar.addWidget(self.smoothing_label)
+        self.toolbar.addStretch(1)
 
         self.loss_plot = self._new_plot(row=0, col=0, min_y_span=0.01, left="loss",
                                         bottom="batch")

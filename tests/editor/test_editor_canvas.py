@@ -167,3 +167,14 @@ def test_every_schema_model_has_a_node(window: MainWindow) -> None:
     cls = _schema_node("TestNeuron", "neuron")
     assert cls.MODEL == "TestNeuron" and cls.ROLE == "neuron" and cls.NODE_NAME == "TestNeuron"
     assert window.palette.list.count() == len(schema.NEURON_MODELS)
+
+
+def test_nodes_are_drawn_at_a_readable_zoom(window: MainWindow, qtbot) -> None:
+    viewer = window.canvas.graph.viewer()
+    qtbot.wait(20)  # the window's first fit
+    assert viewer.transform().m11() == pytest.approx(1.0, abs=0.05)
+    lst = window.palette.list
+    for row in (0, 2, 4):
+        lst.itemDoubleClicked.emit(lst.item(row))
+    window.canvas.fit()
+    assert 0.6 <= viewer.transform().m11() <= 1.15  # fit never blows nodes up
