@@ -125,6 +125,8 @@ CANVAS_THEMES = {
 }
 #: Free space kept between automatically placed nodes (scene units).
 PLACE_GAP = 40.0
+#: Gap between a node and the next one placed to its right: room for the edge label.
+EDGE_ROOM = 150.0
 
 
 def node_type(cls: type[_SpikeNode]) -> str:
@@ -452,8 +454,11 @@ class Canvas(QObject):
         return pops, conns
 
     def select(self, pop_ids: list[str], conn_ids: list[str] | None = None) -> None:
-        """Select populations (and connections) on the canvas."""
+        """Select populations (and connections) on the canvas; nothing else stays
+        selected (NodeGraphQt's clear_selection leaves edges selected)."""
         self.graph.clear_selection()
+        for item in self.graph.viewer().scene().selectedItems():
+            item.setSelected(False)
         for pid in pop_ids:
             if pid in self._node_of:
                 self._node_of[pid].set_selected(True)
@@ -489,7 +494,7 @@ class Canvas(QObject):
             selected = [n for n in self.graph.selected_nodes() if n.id in self._pop_of]
             if len(selected) == 1:
                 x, y = selected[0].pos()
-                pos = (x + selected[0].view.width + PLACE_GAP * 2, y)
+                pos = (x + selected[0].view.width + EDGE_ROOM, y)
             else:
                 center = viewer.mapToScene(viewer.viewport().rect().center())
                 pos = (center.x() - 80.0, center.y() - 30.0)

@@ -45,6 +45,7 @@ class RunMessages:
     mode: str
     detached: bool
     messages: dict[str, int]
+    warning_detail: str = ""  # why the status-bar warning is there (Runs panel)
 
     # ----- messages -------------------------------------------------------------------
     def _on_message(self, msg: dict[str, Any]) -> None:
@@ -107,10 +108,11 @@ class RunMessages:
         when = f" in epoch {int(epoch) + 1}" if epoch is not None else ""
         plural = len(names) != 1
         self.set_warning(f"⚠ {', '.join(names)} fired no spike{when}")
-        self.panel.detail.setText(
+        self.warning_detail = (
             f"{', '.join(names)} {'were' if plural else 'was'} silent for a whole epoch{when}: "
             f"{'they' if plural else 'it'} cannot learn. Try Run > Calibrate weights, larger "
             "weights into it or a lower threshold.")
+        self.panel.detail.setText(self.warning_detail)
         self._select({"population": names[0]})
 
     def _on_evaluation(self, msg: dict[str, Any]) -> None:
@@ -144,7 +146,8 @@ class RunMessages:
         self._progress_timer.stop()
         self.progress_label.setText(text)
         self.progress_label.setToolTip(text)
-        self.panel.detail.setText(text)
+        warning = self.warning_detail
+        self.panel.detail.setText(f"{text}\n{warning}" if warning else text)
         self.mode = "idle"
         self.refresh_runs()
         self._update_actions()

@@ -226,6 +226,8 @@ class RunController(RunMessages, QObject):
 
     def set_warning(self, text: str) -> None:
         """A training warning that stays visible in the status bar ("" hides it)."""
+        if not text:
+            self.warning_detail = ""
         self.warning_label.setText(text)
         self.warning_label.setToolTip(text)
         self.warning_label.setVisible(bool(text))

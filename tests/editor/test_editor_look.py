@@ -171,6 +171,7 @@ def test_epochs_are_one_based_when_paused_and_when_stopped(window: MainWindow) -
 
 def test_dead_population_is_named_and_selected(window: MainWindow) -> None:
     window.open_example(EXAMPLES_DIR / "yin_yang_eventprop.ssproj")
+    window.canvas.select([], [window.ctl.project.connections[0].id])  # something else selected
     rc = window.run_controller
     rc.mode = "train"
     rc._on_message({"kind": "dead_populations", "run": "r", "epoch": 2,
@@ -179,7 +180,12 @@ def test_dead_population_is_named_and_selected(window: MainWindow) -> None:
     assert rc.warning_label.text() == "⚠ hidden fired no spike in epoch 3"
     hidden = [p.id for p in window.ctl.project.populations if p.name == "hidden"]
     assert window.canvas.selected() == (hidden, [])
+    assert window.inspector.selection.current == ("population", hidden[0])
     assert "Calibrate" in rc.panel.detail.text()
+    rc._on_message({"kind": "finished", "run": "r", "weights": {}, "metric": "accuracy",
+                    "value": 0.33})
+    assert rc.warning_label.isVisible()  # still said when the run is over
+    assert "finished" in rc.panel.detail.text() and "silent" in rc.panel.detail.text()
 
 
 def test_worker_problems_land_on_nodes_and_fields(window: MainWindow) -> None:

@@ -109,6 +109,7 @@ def test_a_silent_population_is_reported_by_the_worker(window: MainWindow, qtbot
     assert rc.messages.get("dead_populations", 0) >= 1
     assert rc.warning_label.isVisible() and "hidden" in rc.warning_label.text()
     assert window.canvas.selected() == ([h], [])
+    assert window.inspector.selection.current == ("population", h)
 
 
 def test_calibrate_before_training(window: MainWindow, qtbot) -> None:
