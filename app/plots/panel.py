@@ -138,6 +138,10 @@ class PlotsPanel(QTabWidget):
         self.voltage.clear()
         self.weights.clear()
         self._batch_steps.clear()
+        for plot in self.plots():  # no axis range left over from the other project
+            for item in plot.plot_items():
+                item.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.0)
+                item.enableAutoRange()
 
     def plots(self) -> list[PlotBase]:
         """The four plot widgets."""

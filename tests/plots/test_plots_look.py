@@ -126,8 +126,12 @@ def test_clear_all_forgets_every_plot(panel):
                                "t": np.arange(3.0), "V": np.zeros((3, 1)), "ids": [0],
                                "v_thresh": 1.0})
     panel.update_from_message({"kind": "weights", "connection": "c", "values": np.ones(4)})
+    panel.curves.redraw_now()
+    panel.curves.loss_plot.autoRange()
     panel.clear_all()
     assert panel.curves.runs() == []
+    (x0, x1), (y0, y1) = panel.curves.loss_plot.viewRange()
+    assert (x0, x1, y0, y1) == (0.0, 1.0, 0.0, 1.0)
     assert panel.raster.current_population() is None
     assert panel.raster.spikes("hidden")[0].size == 0
     assert panel.voltage.shown_ids() == [] and panel.voltage.threshold is None
