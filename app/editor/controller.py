@@ -47,6 +47,7 @@ class DocumentController(QObject):
 
     changed = Signal()  # document content changed (edit, undo, redo, open)
     file_changed = Signal()  # path or saved state changed
+    replaced = Signal()  # another document was opened (new, open, example, import)
 
     def __init__(self, project: Project | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -93,6 +94,7 @@ class DocumentController(QObject):
         self.path = path
         self.project = project.copy()
         self.undo_stack.setClean()
+        self.replaced.emit()
         self.changed.emit()
         self.file_changed.emit()
 

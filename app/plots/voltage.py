@@ -13,18 +13,36 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
 
 from app.plots.base import PlotBase
 
 #: Most traces drawn at once (a plot with hundreds of lines is unreadable and slow).
 MAX_TRACES = 32
+#: Columns of the legend (it stays a small block in the corner).
+LEGEND_COLUMNS = 4
 #: Most neuron ids a picker text may expand to.
 MAX_PICKED = 100_000
 
 _RANGE = re.compile(r"^(\d+)\s*(?:-|:|\.\.)\s*(\d+)$")
 _SINGLE = re.compile(r"^\d+$")
+
+
+class _ShortSample(pg.ItemSample):
+    """A legend line sample 12 x 10 px (pyqtgraph's is 20 x 20)."""
+
+    def __init__(self, item: pg.PlotDataItem) -> None:
+        super().__init__(item)
+        self.setFixedWidth(12)
+        self.setFixedHeight(10)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return QRectF(0, 0, 12, 10)
+
+    def paint(self, p, *args) -> None:
+        p.setPen(pg.mkPen(self.item.opts["pen"]))
+        p.drawLine(0, 5, 12, 5)
 
 
 class NeuronSpecError(ValueError):
@@ -118,11 +136,14 @@ class VoltagePlot(PlotBase):
         self.neuron_edit.textChanged.connect(self._validate_picker_text)
         self.neuron_edit.editingFinished.connect(self._apply_picker_text)
         self.toolbar.addWidget(self.neuron_edit)
-        self.note_label = QLabel(self)
-        self.toolbar.addWidget(self.note_label)
+        self.note_label = self.info_label()
+        self.toolbar.addWidget(self.note_label, 1)
 
-        self.plot = self._new_plot(left="membrane voltage", bottom="time (ms)")
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.plot = self._new_plot(left="voltage", bottom="time (ms)")
+        # a compact legend in the corner: small text, several columns
+        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="7pt",
+                                          colCount=LEGEND_COLUMNS, verSpacing=-6,
+                                          horSpacing=8, sampleType=_ShortSample)
         self.threshold_line = pg.InfiniteLine(angle=0, movable=False)
         self.threshold_line.setVisible(False)
         self.plot.addItem(self.threshold_line, ignoreBounds=False)
@@ -183,6 +204,13 @@ class VoltagePlot(PlotBase):
             self._population = population
         self.mark_dirty()
 
+    def clear(self) -> None:
+        """Forget the traces, threshold and population (another project opened)."""
+        self._t, self._v, self._ids = np.empty(0), np.empty((0, 0)), []
+        self._population = None
+        self._threshold = None
+        self.mark_dirty()
+
     def set_threshold(self, v: float | None) -> None:
         """Draw the firing threshold as a dashed line at ``v`` (``None`` hides it)."""
         self._threshold = None if v is None else float(v)
@@ -219,7 +247,7 @@ class VoltagePlot(PlotBase):
                 curve.setData(self._t, self._v[:, column[nid]])
                 curve.setPen(pg.mkPen(pg.intColor(nid, hues=9, values=1), width=1))
                 curve.setVisible(True)
-                self.legend.addItem(curve, f"neuron {nid}")
+                self.legend.addItem(curve, f"n{nid}")
             else:
                 curve.setData([], [])
                 curve.setVisible(False)
@@ -241,6 +269,9 @@ class VoltagePlot(PlotBase):
         if candidates > MAX_TRACES:
             notes.append(f"showing first {MAX_TRACES} of {candidates}")
         self.note_label.setText(" · ".join(notes))
+
+    def _set_compact(self, compact: bool) -> None:
+        self.neuron_edit.setMaximumWidth(110 if compact else 16777215)
 
     def _apply_theme(self) -> None:
         self.threshold_line.setPen(

@@ -422,7 +422,7 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         if not isinstance(value, bool):
             raise ProjectError("must be true or false", path)
         return value
-    if kind == "optfloat" and value is None:
+    if kind in ("optfloat", "optint") and value is None:
         return None
     if kind == "str":
         if not isinstance(value, str):
@@ -434,7 +434,7 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         return value
     if kind in ("pair", "optpair"):
         return check_pair(param, value, path)
-    if kind == "int":
+    if kind in ("int", "optint"):
         if not isinstance(value, int) or isinstance(value, bool):
             if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
                 value = int(value)
@@ -450,13 +450,17 @@ def check_value(param: Param, value: Any, path: str) -> Any:
     else:  # pragma: no cover - schema error
         raise ProjectError(f"unknown parameter kind {kind}", path)
     unit = f" {param.unit}" if param.unit and param.unit != "steps" else ""
+
+    def num(x: float) -> str:  # 100000000 reads better than 1e+08 for whole numbers
+        return f"{int(x):,}" if kind in ("int", "optint") and float(x).is_integer() else f"{x:g}"
+
     if param.minimum is not None:
         if param.exclusive_minimum and value <= param.minimum:
-            raise ProjectError(f"must be greater than {param.minimum:g}{unit}", path)
+            raise ProjectError(f"must be greater than {num(param.minimum)}{unit}", path)
         if value < param.minimum:
-            raise ProjectError(f"must be at least {param.minimum:g}{unit}", path)
+            raise ProjectError(f"must be at least {num(param.minimum)}{unit}", path)
     if param.maximum is not None and value > param.maximum:
-        raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
+        raise ProjectError(f"must be at most {num(param.maximum)}{unit}", path)
     return value
 
 
@@ -720,17 +724,11 @@ def parse_training(data: Any, path: str = "training") -> TrainingSpec:
     d = _obj(data, path, {"num_epochs": False, "shuffle": False, "validation_split": False,
                           "seed": False, "max_examples": False, "lr_schedule": False})
     t = TrainingSpec()
-    if "num_epochs" in d:
-        t.num_epochs = _int(d["num_epochs"], f"{path}.num_epochs", 1, 10_000_000)
     if "shuffle" in d:
         t.shuffle = _bool(d["shuffle"], f"{path}.shuffle")
-    if "validation_split" in d:
-        t.validation_split = check_value(Param("", "float", 0.0, minimum=0.0, maximum=0.99),
-                                         d["validation_split"], f"{path}.validation_split")
-    if "seed" in d:
-        t.seed = _int(d["seed"], f"{path}.seed", 0, 2**32 - 1)
-    if d.get("max_examples") is not None:
-        t.max_examples = _int(d["max_examples"], f"{path}.max_examples", 1)
+    for p in schema.TRAINING:  # the ranges the Training tab also uses
+        if p.name in d:
+            setattr(t, p.name, check_value(p, d[p.name], f"{path}.{p.name}"))
     t.lr_schedule = check_lr_schedule(d.get("lr_schedule"), f"{path}.lr_schedule")
     return t
 

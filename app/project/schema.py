@@ -304,6 +304,50 @@ COMPILERS: dict[str, CompilerInfo] = {
     ),
 }
 
+# ---------------------------------------------------------------------------
+# Settings outside params dicts, and relations between params (the inspector
+# refuses what these forbid at the field; the loader checks the same ranges)
+# ---------------------------------------------------------------------------
+SIZE_LIMIT = 10_000_000
+POPULATION_SIZE = Param("size", "int", 100, "", 1, SIZE_LIMIT, help="Number of neurons")
+MAX_DELAY_STEPS = Param("max_delay_steps", "optint", None, "steps", 0, 100_000,
+                        help="Longest learnable delay (empty: none)")
+TRAINING: tuple[Param, ...] = (
+    Param("num_epochs", "int", 10, "", 1, 10_000_000, label="Epochs",
+          help="Passes over the training set"),
+    Param("validation_split", "float", 0.0, "", 0.0, 0.99, label="Validation split",
+          help="Fraction of the training set held out for validation"),
+    Param("seed", "int", 0, "", 0, 2**32 - 1, label="Seed", help="Shuffling and weight seed"),
+    Param("max_examples", "optint", None, "", 1, 100_000_000, label="Max examples",
+          help="Use only the first N training examples (empty: all)"),
+)
+TRAINING_BY_NAME = {p.name: p for p in TRAINING}
+
+#: ``(higher, lower, strict)`` parameters of one object that must keep this
+#: order: a threshold at or below the reset voltage makes a neuron fire every
+#: step; a Uniform range must not be reversed.
+ORDERINGS: tuple[tuple[str, str, bool], ...] = (("v_thresh", "v_reset", True),
+                                                 ("max", "min", False))
+
+
+def ordering_problem(values: dict[str, Any], name: str) -> str | None:
+    """Why ``values[name]`` breaks an ordering of ``ORDERINGS`` (phrased for the
+    field ``name``), or None."""
+    for high, low, strict in ORDERINGS:
+        if name not in (high, low):
+            continue
+        a, b = values.get(high), values.get(low)
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            continue
+        if (a > b) if strict else (a >= b):
+            continue
+        word = "above" if strict else "at least"
+        if name == high:
+            return f"must be {word} {low.replace('_', ' ')} ({b:g})"
+        return f"must be {'below' if strict else 'at most'} {high.replace('_', ' ')} ({a:g})"
+    return None
+
+
 # Built-in dataset keys of ``app.training.data.BUILTIN_DATASETS`` (the
 # registry itself describes sizes and loader arguments).
 BUILTIN_DATASET_KEYS: tuple[str, ...] = ("yin_yang", "digits_latency", "mnist5k_latency",

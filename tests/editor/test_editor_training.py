@@ -74,7 +74,9 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
     assert (rc.run_dir / "metrics.csv").is_file()
     assert rc.panel.list.count() == 1 and "finished" in rc.panel.list.item(0).text()
     # overlay: ticking a run draws its recorded curves again
-    plots.clear_run(run)
+    item = rc.panel.list.item(0)
+    assert item.checkState() == Qt.CheckState.Checked  # the run just trained is shown
+    item.setCheckState(Qt.CheckState.Unchecked)
     assert run not in plots.curves.runs()
     rc.panel.list.item(0).setCheckState(Qt.CheckState.Checked)
     xs2, ys2 = plots.curves.series_data(run, "batch/loss")
@@ -112,7 +114,7 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     qtbot.waitUntil(lambda: not rc.client.running, timeout=30_000)
     title, text = window._errors[-1][:2]
     assert title == "Training process ended" and "SIGKILL" in text
-    assert "epoch 0" in text and "crashed" in rc.panel.list.item(0).text()
+    assert "after epoch 1" in text and "crashed" in rc.panel.list.item(0).text()  # 1-based
     assert rc.train_action.isEnabled() and not rc.pause_action.isChecked()
     assert (run_dir / "checkpoints" / "0-input_hidden-g.npy").is_file()
     # the window still works: edit, undo
