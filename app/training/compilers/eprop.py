@@ -332,10 +332,6 @@ class EPropCompiledNetwork(CompiledTrainingNetwork):
         super().optimise(step)
         self.sim.refresh_weights()
 
-    def set_weights(self, conn: Any, weights: np.ndarray) -> None:
-        super().set_weights(conn, weights)
-        self.sim.refresh_weights()
-
     def reset_state(self) -> None:
         """Forget carried-over state (V, traces, errors) and pending gradients."""
         self.sim.reset_state()
