@@ -150,3 +150,40 @@ def test_training_features_refused_on_cuda():
     with pytest.raises(ModelError, match="delay learning.*backend='cpu'"):
         check_cuda_training("EventPropCompiler", delay_learning=True)
     check_cuda_training("EventPropCompiler")  # nothing used: fine
+
+
+@pytest.mark.parametrize("sim", ["0", "1"])
+def test_backend_picker_offers_cuda_only_with_a_device(sim):
+    """The window's backend list (worker.genn_backend.available_backends) has the cuda
+    engine when numba-cuda finds a device: the simulator counts as one, this machine's
+    missing GPU does not."""
+    pytest.importorskip("numba_cuda", reason="numba-cuda (the 'cuda' extra) is not installed")
+    code = ("from app.worker.genn_backend import available_backends\n"
+            "from app.training.engine import available_backends as engine_backends\n"
+            "print('NAMES', [n for n, _ in available_backends()], engine_backends())\n")
+    env = _env(NUMBA_ENABLE_CUDASIM=sim)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=ROOT).stdout
+    from numba import cuda  # noqa: PLC0415  (this process: the real driver, no simulator)
+
+    has_device = sim == "1" or cuda.is_available()
+    assert ("'cuda'" in out.split("NAMES", 1)[1]) == has_device, out
+
+
+def test_eprop_on_cuda_says_to_use_cpu():
+    from app.model.errors import ModelError
+    from app.training.compilers import EPropCompiler
+
+    with pytest.raises(ModelError, match="e-prop has no cuda backend.*backend='cpu'"):
+        EPropCompiler(10, "sparse_categorical_crossentropy", backend="cuda")
+
+
+def test_project_schema_offers_cuda_for_eventprop_not_eprop():
+    from app.project.schema import COMPILERS
+
+    def choices(name: str) -> tuple:
+        return next(p for p in COMPILERS[name].params if p.name == "backend").choices
+
+    assert "cuda" in choices("EventPropCompiler")
+    assert "cuda" in choices("InferenceCompiler")
+    assert choices("EPropCompiler") == ("cpu",)

@@ -106,6 +106,9 @@ class EPropCompiler(Compiler):
         self.reset_time_between_batches = check_bool(o, "reset_time_between_batches",
                                                      reset_time_between_batches)
         self.communicator = communicator
+        if backend == "cuda":
+            raise bad_arg(o, "backend", backend, "e-prop has no cuda backend yet (EventProp "
+                          "and inference do); use backend='cpu'")
         if backend != "cpu":
             raise bad_arg(o, "backend", backend, "allowed: 'cpu'")
         self.backend = backend
