@@ -187,3 +187,13 @@ def test_project_schema_offers_cuda_for_eventprop_not_eprop():
     assert "cuda" in choices("EventPropCompiler")
     assert "cuda" in choices("InferenceCompiler")
     assert choices("EPropCompiler") == ("cpu",)
+
+
+def test_gpu_benchmark_exits_cleanly_without_a_device():
+    pytest.importorskip("numba_cuda", reason="numba-cuda (the 'cuda' extra) is not installed")
+    env = _env(CUDA_VISIBLE_DEVICES="")  # hide any GPU: the no-device path
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu.py")],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "No GPU benchmark" in out.stdout and "--simulator" in out.stdout
