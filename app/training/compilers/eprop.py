@@ -106,6 +106,9 @@ class EPropCompiler(Compiler):
         self.reset_time_between_batches = check_bool(o, "reset_time_between_batches",
                                                      reset_time_between_batches)
         self.communicator = communicator
+        if backend == "cuda":
+            raise bad_arg(o, "backend", backend, "e-prop has no cuda backend yet (EventProp "
+                          "and inference do); use backend='cpu'")
         if backend != "cpu":
             raise bad_arg(o, "backend", backend, "allowed: 'cpu'")
         self.backend = backend
@@ -330,10 +333,6 @@ class EPropCompiledNetwork(CompiledTrainingNetwork):
     def optimise(self, step: int) -> None:
         """Adam on every weight and bias, then refresh the kernel's weight copies."""
         super().optimise(step)
-        self.sim.refresh_weights()
-
-    def set_weights(self, conn: Any, weights: np.ndarray) -> None:
-        super().set_weights(conn, weights)
         self.sim.refresh_weights()
 
     def reset_state(self) -> None:
