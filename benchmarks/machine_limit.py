@@ -6,7 +6,11 @@
   in L1 (the operation of delivering one spike to one synapse of a dense row),
   single thread and all threads: the peak synaptic-events/s of a perfect
   event-driven engine; and the same add over 256 MiB (bandwidth-bound);
-* gather add ``x[idx[i]] += w[i]`` (sparse rows), in cache.
+* gather add ``x[idx[i]] += w[i]`` (sparse rows), in cache;
+* the event patterns of the SHD-shaped task, single thread: random 256-wide rows
+  of a 700 x 256 float32 matrix (716 KB: in L2) added into one row (forward
+  delivery), and a row multiplied into random rows of such a matrix (backward
+  weight gradient): the peak synaptic-event rates of those two loops.
 
 Every figure is the best of ``--reps`` runs (so other load on the machine
 lowers it less); the load average is printed with the results.
@@ -60,6 +64,29 @@ def _gather_add(x: np.ndarray, idx: np.ndarray, w: np.ndarray, reps: int) -> flo
     return x[0]
 
 
+@njit(cache=True)
+def _rows_into_row(x: np.ndarray, W: np.ndarray, rows: np.ndarray) -> float:
+    """Forward delivery: add rows of W (picked by ``rows``) into one row x."""
+    n = x.shape[0]
+    for r in range(rows.shape[0]):
+        w = W[rows[r]]
+        for j in range(n):
+            x[j] += w[j]
+    return x[0]
+
+
+@njit(cache=True)
+def _row_into_rows(G: np.ndarray, li: np.ndarray, rows: np.ndarray) -> float:
+    """Backward gradient: G[row] -= tau * li for the rows picked by ``rows``."""
+    n = li.shape[0]
+    tau = np.float32(5.0)
+    for r in range(rows.shape[0]):
+        g = G[rows[r]]
+        for j in range(n):
+            g[j] -= li[j] * tau
+    return G[0, 0]
+
+
 @njit(cache=True, parallel=True)
 def _stream_add(x: np.ndarray, w: np.ndarray) -> None:
     for j in prange(x.shape[0]):
@@ -103,6 +130,16 @@ def measure(reps: int = 5, big_mib: int = 256) -> dict[str, float]:
     idx = np.random.default_rng(0).integers(0, row, row).astype(np.int32)
     t = best(lambda: _gather_add(x, idx, w, inner), reps)
     res["gather_add_1thread_Gadds"] = row * inner / t / 1e9
+    # the event patterns of the SHD-shaped task: random rows of its 700 x 256 input
+    # weights (716 KB, in L2) added into one row (forward) and the same rows of a
+    # gradient of that size updated from one row (backward)
+    W = np.full((700, 256), 1e-7, np.float32)
+    G = np.zeros((700, 256), np.float32)
+    rows = np.random.default_rng(1).integers(0, 700, 100_000).astype(np.int64)
+    t = best(lambda: _rows_into_row(x, W, rows), reps)
+    res["rows_into_row_Gadds"] = 256 * rows.shape[0] / t / 1e9
+    t = best(lambda: _row_into_rows(G, x, rows), reps)
+    res["row_into_rows_Gadds"] = 256 * rows.shape[0] / t / 1e9
     return res
 
 
@@ -123,6 +160,8 @@ def main() -> None:
         "row_add_1thread_Gadds": "numba x[j]+=w[j], 256-row in L1, 1 thread  G adds/s",
         "row_add_all_threads_Gadds": "  same, all threads                  G adds/s",
         "gather_add_1thread_Gadds": "numba x[idx[j]]+=w[j] in L1, 1 thread  G adds/s",
+        "rows_into_row_Gadds": "random 256-rows of 700x256 W into a row, 1 thr  G adds/s",
+        "row_into_rows_Gadds": "a row into random 256-rows of 700x256 G, 1 thr  G/s",
     }
     for k, v in res.items():
         print(f"| {labels[k]:55s} | {v:8.2f} |")

@@ -100,12 +100,12 @@ def shd_like(batch: int, n_batches: int, rate_per_step: float = 0.01
 def _child_compile_time(task_key: str) -> dict:
     """Seconds from ``compile`` to the end of the first trained batch (fresh process)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import peers
+    import tasks
 
     t_imp = perf_counter()
-    task = peers.make_task(task_key, quick=True)
+    task = tasks.make_task(task_key)
     t0 = perf_counter()
-    cn, i, o = peers.build_eventprop(task)
+    cn, i, o = tasks.build_eventprop(task)
     t1 = perf_counter()
     with cn:
         x, y = task.take(task.batch)
@@ -120,13 +120,13 @@ def _child_memory(task_key: str, T: int, max_spikes: int) -> dict:
     repetition of a task, in a fresh process; T overrides example_timesteps (the input
     spikes stay the same), max_spikes the EventProp per-neuron spike buffer."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import peers
+    import tasks
 
-    task = peers.make_task(task_key, quick=True)
+    task = tasks.make_task(task_key)
     task.T = T or task.T
     task.max_spikes = max_spikes or task.max_spikes
     tracemalloc.start()
-    run, cn = peers.studio_runner(task, peers.build_eventprop)
+    run, cn, _ = tasks.studio_runner(task, "eventprop", task.batch)
     run()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -175,7 +175,7 @@ def main() -> None:
     ap.add_argument("--memory", action="store_true", help="peak memory per task")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    tasks = ["yy1", "yy01", "mnist", "shd"]
+    tasks = ["yy", "yy01", "mnist", "shd"]
     if args.child:
         if args.child[0] == "compile":
             res = _child_compile_time(args.child[1])

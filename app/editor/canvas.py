@@ -13,8 +13,8 @@ from typing import Any
 
 import shiboken6
 from NodeGraphQt import BaseNode, NodeGraph
-from PySide6.QtCore import QObject, QPointF, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QFont
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QTextOption
 from PySide6.QtWidgets import QApplication, QGraphicsSimpleTextItem
 
 from app.editor import qt  # noqa: F401  (sets QT_PREFERRED_BINDING first)
@@ -24,11 +24,10 @@ from app.project.document import (
     ConnectionSpec,
     PopulationSpec,
     Project,
-    new_connection,
-    new_population,
     parse_connection,
     parse_population,
 )
+from app.project.palette import palette_connection, palette_population
 from app.project.validate import Issue
 
 IDENT = "spike_studio"
@@ -101,9 +100,33 @@ class IFNode(_SpikeNode):
 
 NODE_CLASSES: list[type[_SpikeNode]] = [InputNode, PoissonInputNode, LIFNode, ALIFNode,
                                         OutputNode, IFInputNode, IFNode]
+
+
+def _schema_node(model: str, role: str) -> type[_SpikeNode]:
+    """A node class for a neuron model of the schema that has no hand-written one,
+    so a model added to :mod:`app.project.schema` appears on the canvas as is."""
+    label = schema.MODEL_LABELS.get(model, model)
+    return type(f"{model}Node", (_SpikeNode,), {
+        "__doc__": f"{label} population.", "NODE_NAME": label, "MODEL": model,
+        "ROLE": "input" if role == "input" else "neuron"})
+
+
+NODE_CLASSES += [_schema_node(m, role) for m, (role, _) in schema.NEURON_MODELS.items()
+                 if m not in {c.MODEL for c in NODE_CLASSES}]
 NODE_BY_MODEL = {c.MODEL: c for c in NODE_CLASSES}
 ROLE_COLORS = {"input": (38, 120, 110), "neuron": (45, 85, 150), "output": (170, 100, 30)}
 PROBLEM_COLOR = (170, 40, 40)
+#: Canvas colours per theme: background, grid, edge label text, edge label with a problem.
+CANVAS_THEMES = {
+    "dark": {"background": (35, 35, 35), "grid": (45, 45, 45), "label": (200, 200, 200),
+             "problem": (255, 120, 120)},
+    "light": {"background": (236, 238, 242), "grid": (214, 218, 225), "label": (40, 40, 48),
+              "problem": (180, 30, 30)},
+}
+#: Free space kept between automatically placed nodes (scene units).
+PLACE_GAP = 40.0
+#: Gap between a node and the next one placed to its right: room for the edge label.
+EDGE_ROOM = 150.0
 
 
 def node_type(cls: type[_SpikeNode]) -> str:
@@ -113,39 +136,26 @@ def node_type(cls: type[_SpikeNode]) -> str:
 
 def default_population(project: Project, cls: type[_SpikeNode], pos: tuple[float, float]
                        ) -> PopulationSpec:
-    """The population a freshly placed node of class ``cls`` stands for."""
-    if cls.MODEL == "LeakyIntegrate":
-        return new_population(project, cls.MODEL, 10, "output", readout="sum_var",
-                              position=pos)
-    if cls.ROLE == "input":
-        return new_population(project, cls.MODEL, 10, "input", position=pos)
-    pop = new_population(project, cls.MODEL, 100, "hidden", position=pos)
-    if project.compiler.type == "EPropCompiler" and cls.MODEL in (
-            "LeakyIntegrateFire", "AdaptiveLeakyIntegrateFire"):
-        pop.params["tau_refrac"] = 5.0  # e-prop needs a refractory period
-    if project.compiler.type == "EventPropCompiler" and cls.MODEL == "LeakyIntegrateFire":
-        pop.params.update(relative_reset=False, integrate_during_refrac=False, scale_i=True)
-    return pop
+    """The population a freshly placed node of class ``cls`` stands for
+    (:func:`app.project.palette.palette_population`: sizes and parameters that
+    suit the compiler)."""
+    return palette_population(project, cls.MODEL, pos)
 
 
 def default_connection(project: Project, source: str, target: str) -> ConnectionSpec:
-    """A new connection with a synapse suiting the current compiler."""
-    if project.compiler.type == "EventPropCompiler":
-        synapse = {"type": "Exponential", "tau": 5.0, "scale_i": True}
-    else:
-        synapse = {"type": "Delta"}
-    n_pre = project.population(source).size
-    return new_connection(project, source, target, synapse=synapse,
-                          weight={"type": "Normal", "mean": 0.0,
-                                  "sd": round(1.0 / max(n_pre, 1) ** 0.5, 6)})
+    """A new connection (:func:`app.project.palette.palette_connection`): a synapse
+    suiting the compiler and initial weights scaled to fan-in, re-derived when a
+    population is resized until the user sets them."""
+    return palette_connection(project, source, target)
 
 
 def population_label(pop: PopulationSpec) -> str:
-    """Text on a node: name, model and size (and readout)."""
+    """Text on a node, one short line each: name, model and size (and readout),
+    so the node box grows to hold it instead of the text spilling out."""
     model = schema.MODEL_LABELS.get(pop.model, pop.model)
-    readout = f" -> {pop.readout}" if pop.readout else ""
-    size = "x".join(map(str, pop.shape)) if pop.shape else str(pop.size)
-    return f"{pop.name} · {model} {size}{readout}"
+    readout = f"\n-> {pop.readout}" if pop.readout else ""
+    size = "x".join(map(str, pop.shape)) if pop.shape else f"{pop.size:,}"
+    return f"{pop.name}\n{model} · {size}{readout}"
 
 
 def connection_label(conn: ConnectionSpec) -> str:
@@ -181,6 +191,7 @@ class Canvas(QObject):
         self._pop_of: dict[str, str] = {}  # node id -> population id
         self._labels: dict[str, QGraphicsSimpleTextItem] = {}  # connection id -> label
         self._issues: dict[str, list[Issue]] = {}
+        self.theme = "dark"
         g = self.graph
         g.node_created.connect(self._on_node_created)
         g.nodes_deleted.connect(self._on_nodes_deleted)
@@ -190,15 +201,32 @@ class Canvas(QObject):
         viewer = g.viewer()
         # NodeGraphQt binds Ctrl+Z/Ctrl+Y to its own undo stack; ours is the
         # document's, so drop its actions (otherwise the shortcuts are ambiguous).
+        # NodeGraphQt's own undo (it records every colour and name we set) must
+        # never be reachable: not by shortcut, not from its context menu.
         for act in viewer.findChildren(QAction):
             if act.text() in ("&Undo", "&Redo"):
                 act.setShortcuts([])
                 viewer.removeAction(act)
+                for menu in viewer.context_menus().values():
+                    menu.removeAction(act)
         viewer.moved_nodes.connect(self._on_moved)
         viewer.node_name_changed.connect(lambda *_: QTimer.singleShot(0, self.sync))
         viewer.scene().selectionChanged.connect(self._emit_selection)
         controller.changed.connect(self.sync)
+        from app.editor.canvas_input import CanvasInput
+
+        self.input = CanvasInput(self)
+        self.set_theme("dark")
         self.sync()
+
+    def set_theme(self, name: str) -> None:
+        """Light or dark canvas (background, grid, edge labels)."""
+        colors = CANVAS_THEMES[name]
+        self.theme = name
+        self.graph.set_background_color(*colors["background"])
+        self.graph.set_grid_color(*colors["grid"])
+        self.graph.viewer().viewport().update()
+        self._update_edge_labels()
 
     def _emit_selection(self, *_args: Any) -> None:
         # the scene clears its selection while the window is being destroyed,
@@ -228,7 +256,7 @@ class Canvas(QObject):
             node = self._node_of.get(pop.id)
             if node is None:
                 cls = NODE_BY_MODEL[pop.model]
-                node = self.graph.create_node(node_type(cls), name=population_label(pop),
+                node = self.graph.create_node(node_type(cls), name=pop.name,
                                               pos=list(pop.position), selected=False,
                                               push_undo=False)
                 self._node_of[pop.id] = node
@@ -237,15 +265,17 @@ class Canvas(QObject):
             problems = [i for i in self._issues.get(pop.id, [])]
             if problems:
                 label = "⚠ " + label
-            if node.name() != label:
-                node.set_name(label)
+            if node.name() != pop.name:
+                node.set_property("name", pop.name, push_undo=False)
+            _set_label(node, label)
             x, y = node.pos()
             if abs(x - pop.position[0]) > 0.5 or abs(y - pop.position[1]) > 0.5:
-                node.set_pos(pop.position[0], pop.position[1])
+                node.set_property("pos", [float(pop.position[0]), float(pop.position[1])],
+                                  push_undo=False)
             role = "input" if pop.is_input else "output" if pop.is_output else "neuron"
             color = PROBLEM_COLOR if problems else ROLE_COLORS[role]
             if tuple(node.color()[:3]) != color:
-                node.set_color(*color)
+                node.set_property("color", (*color, 255), push_undo=False)
             tip = f"{pop.name}: {schema.MODEL_LABELS[pop.model]}, {pop.size} neurons"
             if problems:
                 tip += "\n" + "\n".join(f"⚠ {i.message}" for i in problems)
@@ -265,6 +295,12 @@ class Canvas(QObject):
                 src, tgt = self._node_of[c.source], self._node_of[c.target]
                 src.output(0).connect_to(tgt.input(0), push_undo=False)
         self._update_edge_labels()
+        # only the document's undo exists; cleared after any NodeGraphQt macro ends
+        QTimer.singleShot(0, self._clear_graph_undo)
+
+    def _clear_graph_undo(self) -> None:
+        if shiboken6.isValid(self.graph.undo_stack()):
+            self.graph.undo_stack().clear()
 
     def _pipes(self) -> dict[tuple[str, str], Any]:
         out = {}
@@ -300,7 +336,8 @@ class Canvas(QObject):
             problems = self._issues.get(c.id, [])
             text = ("⚠ " if problems else "") + connection_label(c)
             label.setText(text)
-            label.setBrush(QColor(255, 120, 120) if problems else QColor(200, 200, 200))
+            colors = CANVAS_THEMES[self.theme]
+            label.setBrush(QColor(*colors["problem"] if problems else colors["label"]))
             tip = f"{c.name}: {text}" + "".join(f"\n⚠ {i.message}" for i in problems)
             label.setToolTip(tip)
             pipe.setToolTip(tip)
@@ -336,8 +373,12 @@ class Canvas(QObject):
         if self._syncing or not isinstance(node, _SpikeNode):
             return
         project = self.ctl.project
-        pos = (float(node.pos()[0]), float(node.pos()[1]))
-        pop = default_population(project, type(node), pos)
+        want = (float(node.pos()[0]), float(node.pos()[1]))
+        pop = default_population(project, type(node), want)
+        _set_label(node, population_label(pop))  # its final size, before placing it
+        pop.position = self.free_position(want, node)
+        if pop.position != want:
+            node.set_property("pos", list(pop.position), push_undo=False)
         self._node_of[pop.id] = node
         self._pop_of[node.id] = pop.id
         self.ctl.edit(f"Add {node.NODE_NAME}", lambda p: p.populations.append(pop))
@@ -413,8 +454,11 @@ class Canvas(QObject):
         return pops, conns
 
     def select(self, pop_ids: list[str], conn_ids: list[str] | None = None) -> None:
-        """Select populations (and connections) on the canvas."""
+        """Select populations (and connections) on the canvas; nothing else stays
+        selected (NodeGraphQt's clear_selection leaves edges selected)."""
         self.graph.clear_selection()
+        for item in self.graph.viewer().scene().selectedItems():
+            item.setSelected(False)
         for pid in pop_ids:
             if pid in self._node_of:
                 self._node_of[pid].set_selected(True)
@@ -429,21 +473,71 @@ class Canvas(QObject):
         """The NodeGraphQt node drawing a population."""
         return self._node_of[pop_id]
 
+    def label(self, pop_id: str) -> str:
+        """The text shown on a population's node."""
+        return self._node_of[pop_id].view.text_item.toPlainText()
+
     def population_of(self, node: Any) -> str:
         """Population id of a NodeGraphQt node."""
         return self._pop_of[node.id]
 
     # ---- commands -----------------------------------------------------
     def add_node(self, cls: type[_SpikeNode], pos: tuple[float, float] | None = None) -> str:
-        """Add a node of ``cls`` (as the palette does); returns its population id."""
+        """Add a node of ``cls`` (as the palette does); returns its population id.
+
+        Without ``pos`` the node goes right of the one selected (so repeated
+        palette double-clicks build a left-to-right chain), else to the centre
+        of the view; either way it moves to the nearest free spot and is
+        scrolled into view."""
+        viewer = self.graph.viewer()
         if pos is None:
-            center = self.graph.viewer().mapToScene(self.graph.viewer().viewport().rect()
-                                                    .center())
-            pos = (center.x(), center.y())
+            selected = [n for n in self.graph.selected_nodes() if n.id in self._pop_of]
+            if len(selected) == 1:
+                x, y = selected[0].pos()
+                pos = (x + selected[0].view.width + EDGE_ROOM, y)
+            else:
+                center = viewer.mapToScene(viewer.viewport().rect().center())
+                pos = (center.x() - 80.0, center.y() - 30.0)
         before = {p.id for p in self.ctl.project.populations}
         self.graph.create_node(node_type(cls), pos=[pos[0], pos[1]], push_undo=False)
         new = [p.id for p in self.ctl.project.populations if p.id not in before]
-        return new[0] if new else ""
+        if not new:
+            return ""
+        node = self._node_of[new[0]]
+        visible = viewer.mapToScene(viewer.viewport().rect()).boundingRect()
+        if not visible.contains(node.view.sceneBoundingRect()):
+            self.graph.center_on([node])
+        return new[0]
+
+    def node_rects(self, exclude: Any = None) -> list[QRectF]:
+        """Scene rectangles of the nodes (except ``exclude``)."""
+        return [n.view.sceneBoundingRect() for n in self._node_of.values()
+                if n is not exclude and n.view.scene() is not None]
+
+    def free_position(self, want: tuple[float, float], node: Any = None,
+                      size: tuple[float, float] | None = None) -> tuple[float, float]:
+        """The free spot nearest ``want`` for a node of ``size`` (default: ``node``'s),
+        searching right first, then left, then rows below and above."""
+        if size is None:
+            size = (float(node.view.width), float(node.view.height)) if node is not None \
+                else (160.0, 60.0)
+        w, h = size
+        taken = [r.adjusted(-PLACE_GAP / 2, -PLACE_GAP / 2, PLACE_GAP / 2, PLACE_GAP / 2)
+                 for r in self.node_rects(exclude=node)]
+        step_x, step_y = max(w, 160.0) + PLACE_GAP, h + PLACE_GAP
+        cells = sorted(((i, j) for i in range(-8, 9) for j in range(-8, 9)),
+                       key=lambda c: (max(abs(c[0]), abs(c[1])), abs(c[1]), -c[0], c[1]))
+        for i, j in cells:
+            x, y = want[0] + i * step_x, want[1] + j * step_y
+            rect = QRectF(x, y, w, h)
+            if not any(rect.intersects(r) for r in taken):
+                return (x, y)
+        return want
+
+    def can_paste(self) -> bool:
+        """The clipboard holds copied populations."""
+        mime = QApplication.clipboard().mimeData()
+        return mime is not None and mime.hasFormat(CLIP_MIME)
 
     def delete_selected(self) -> None:
         """Delete the selected populations (with their connections) and connections."""
@@ -506,13 +600,35 @@ class Canvas(QObject):
         return new_ids
 
     def fit(self) -> None:
-        """Zoom to show every node."""
+        """Zoom to show every node (at most 1:1); an empty canvas goes back to 1:1."""
         self.graph.clear_selection()
-        self.graph.fit_to_selection()
+        if self.graph.all_nodes():
+            self.graph.fit_to_selection()
+        else:
+            self.graph.viewer().reset_zoom()
 
     def select_all(self) -> None:
         """Select every node."""
         self.graph.select_all()
+
+
+def _set_label(node: Any, label: str) -> None:
+    """Show ``label`` (several lines) in a node and size the box around it.
+
+    NodeGraphQt's name property collapses whitespace and renumbers clashes, so
+    the node's name stays the population name and the label is set on the
+    text item directly (locked: names are edited in the inspector)."""
+    text = node.view.text_item
+    if text.toPlainText() == label:
+        return
+    text.set_locked(True)
+    text.setPlainText(label)
+    option = QTextOption(text.document().defaultTextOption())
+    option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+    text.document().setDefaultTextOption(option)
+    text.setTextWidth(-1)
+    text.setTextWidth(text.boundingRect().width())
+    node.view.draw_node()
 
 
 def remove_items(project: Project, pop_ids: list[str], conn_ids: list[str]) -> None:
@@ -521,8 +637,10 @@ def remove_items(project: Project, pop_ids: list[str], conn_ids: list[str]) -> N
     project.populations = [p for p in project.populations if p.id not in pset]
     project.connections = [c for c in project.connections
                            if c.id not in cset and c.source not in pset and c.target not in pset]
+    kept = {x.id for x in project.connections}
     project.compiler.delay_learn_conns = [c for c in project.compiler.delay_learn_conns
-                                          if any(x.id == c for x in project.connections)]
+                                          if c in kept]
+    project.compiler.deep_r_conns = [c for c in project.compiler.deep_r_conns if c in kept]
     for key in ("input", "output"):
         if getattr(project.dataset, key) in pset:
             setattr(project.dataset, key, None)

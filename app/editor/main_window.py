@@ -2,40 +2,48 @@
 from __future__ import annotations
 
 import sys
-import traceback
 import uuid
-from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QMimeData, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
     QMessageBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from app.editor import qt  # noqa: F401  (sets QT_PREFERRED_BINDING first)
+from app.editor import theme as themes
 from app.editor.canvas import NODE_CLASSES, Canvas, node_type
 from app.editor.controller import DocumentController
+from app.editor.file_actions import FileActions
+from app.editor.icons import themed_icon
 from app.editor.inspector import Inspector
 from app.editor.nir_actions import export_nir_dialog, import_nir_dialog
 from app.project import io as project_io
 from app.project.document import Project
-from app.project.errors import ProjectError
 from app.project.examples import examples
-from app.project.export import write_script
 from app.project.validate import Issue, validate_project
 
 AUTOSAVE_MS = 2 * 60 * 1000
-STYLE = Path(__file__).resolve().parents[2] / "resources" / "style" / "dark.qss"
+#: Default window size, shrunk to the screen: it must fit a 1366x768 laptop.
+DEFAULT_SIZE = QSize(1280, 760)
+#: Share of the window height the plots get at the start (the user can drag it).
+PLOTS_SHARE = 0.42
+
+
+def initial_size(available: QSize) -> QSize:
+    """The first window size on a screen whose free area is ``available``."""
+    return QSize(min(DEFAULT_SIZE.width(), available.width() - 16),
+                 min(DEFAULT_SIZE.height(), available.height() - 40)).expandedTo(QSize(800, 560))
 
 
 class Palette(QWidget):
@@ -51,6 +59,7 @@ class Palette(QWidget):
         self.filter.textChanged.connect(self._filter)
         self.list = _PaletteList()
         self.list.setObjectName("palette_list")
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         for cls in NODE_CLASSES:
             item = QListWidgetItem(cls.NODE_NAME)
             item.setToolTip((cls.__doc__ or "").strip())
@@ -60,7 +69,7 @@ class Palette(QWidget):
             lambda item: canvas.add_node(item.data(Qt.ItemDataRole.UserRole)))
         layout.addWidget(self.filter)
         layout.addWidget(self.list)
-        hint = QLabel("Drag onto the canvas, or press Tab on the canvas to search.")
+        hint = QLabel("Double-click or drag onto the canvas; Tab on the canvas searches.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
 
@@ -82,12 +91,13 @@ class _PaletteList(QListWidget):
         return mime
 
 
-class MainWindow(QMainWindow):
+class MainWindow(FileActions, QMainWindow):
     """One project per window; the document is the single source of truth."""
 
     def __init__(self, project: Project | None = None, *, autosave: bool = True) -> None:
         super().__init__()
         self.session = uuid.uuid4().hex[:12]
+        self.theme = "dark"
         self.ctl = DocumentController(project or Project(), self)
         self.canvas = Canvas(self.ctl, self)
         self.setCentralWidget(self.canvas.widget)
@@ -95,24 +105,26 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.ctl, self.canvas)
         self.problems = QListWidget()
         self.problems.setObjectName("problems")
+        self.problems.setWordWrap(True)
+        self.problems.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.problems.itemDoubleClicked.connect(self._goto_problem)
         self.issues: list[Issue] = []
         self.docks: dict[str, QDockWidget] = {}
+        self.icon_names: dict[QAction, str] = {}
         self._dock("Palette", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._dock("Plots", self._make_plots(), Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["Problems"], self.docks["Plots"])
-        self.docks["Plots"].raise_()
-        self.resizeDocks([self.docks["Plots"]], [230], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["Palette"], self.docks["Inspector"]], [190, 380],
-                         Qt.Orientation.Horizontal)
+        self._dock("Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.status = QLabel()
+        self.status.setObjectName("validation_status")
         self.statusBar().addPermanentWidget(self.status)
         self._build_actions()
         from app.editor.runs import RunController
 
         self.run_controller = RunController(self)
+        from app.editor.calibration import CalibrationController
+
+        self.calibration = CalibrationController(self)
         self._validate_timer = QTimer(self)
         self._validate_timer.setSingleShot(True)
         self._validate_timer.setInterval(150)
@@ -126,30 +138,55 @@ class MainWindow(QMainWindow):
         self._autosave_timer.timeout.connect(self.autosave)
         if autosave:
             self._autosave_timer.start()
-        self.resize(1400, 860)
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        self.resize(initial_size(screen.availableGeometry().size() if screen is not None
+                                 else DEFAULT_SIZE))
+        self._arrange_docks()
+        self._theme_widgets(self.theme)  # the app style sheet is set by run() / View
         self.validate()
         self._update_title()
         QTimer.singleShot(0, self.canvas.fit)
 
     # ---- construction --------------------------------------------------
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> None:
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks[title] = dock
+        return dock
+
+    def _arrange_docks(self) -> None:
+        """Plots wide at the bottom, Problems and Runs tabbed beside them."""
+        d = self.docks
+        self.splitDockWidget(d["Plots"], d["Problems"], Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(d["Problems"], d["Runs"])
+        d["Problems"].raise_()
+        w, h = self.width(), self.height()
+        self.resizeDocks([d["Plots"]], [int(h * PLOTS_SHARE)], Qt.Orientation.Vertical)
+        self.resizeDocks([d["Plots"], d["Problems"]], [int(w * 0.72), int(w * 0.28)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([d["Palette"], d["Inspector"]], [180, 360], Qt.Orientation.Horizontal)
 
     def _make_plots(self) -> QWidget:
         try:
             from app.plots import PlotsPanel
 
-            return PlotsPanel()
+            panel = PlotsPanel()
         except Exception:  # noqa: BLE001 - plots are optional for editing
             label = QLabel("Plots appear here while training.")
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             return label
+        return panel
 
-    def _action(self, menu, text: str, slot, shortcut=None, name: str = "") -> QAction:
+    @property
+    def plots(self):  # noqa: ANN201 - PlotsPanel or None
+        """The plots panel (None when pyqtgraph is unavailable)."""
+        w = self.docks["Plots"].widget()
+        return w if hasattr(w, "update_from_message") else None
+
+    def _action(self, menu, text: str, slot, shortcut=None, name: str = "",
+                icon: str = "") -> QAction:
         act = QAction(text, self)
         if shortcut is not None:
             if isinstance(shortcut, list):
@@ -160,6 +197,8 @@ class MainWindow(QMainWindow):
         if name:
             act.setObjectName(name)
             self.actions_by_name[name] = act
+        if icon:
+            self.icon_names[act] = icon
         menu.addAction(act)
         return act
 
@@ -168,15 +207,15 @@ class MainWindow(QMainWindow):
         mb = self.menuBar()
         a = self._action
         f = mb.addMenu("&File")
-        a(f, "&New", self.new_project, QKeySequence.StandardKey.New, "new")
-        a(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "open")
+        a(f, "&New", self.new_project, QKeySequence.StandardKey.New, "new", "new")
+        a(f, "&Open…", self.open_dialog, QKeySequence.StandardKey.Open, "open", "open")
         ex = f.addMenu("Open &Example")
         for e in examples():
             a(ex, e.title, lambda _=False, p=e.path: self.open_example(p), name=f"ex_{e.key}")
         self.recent_menu = f.addMenu("&Recent")
         self._fill_recent()
         f.addSeparator()
-        a(f, "&Save", self.save, QKeySequence.StandardKey.Save, "save")
+        a(f, "&Save", self.save, QKeySequence.StandardKey.Save, "save", "save")
         a(f, "Save &As…", self.save_as, QKeySequence("Ctrl+Shift+S"), "save_as")
         exp = f.addMenu("&Export")
         a(exp, "&Python script…", self.export_dialog, name="export_script")
@@ -195,6 +234,7 @@ class MainWindow(QMainWindow):
         e.addAction(redo)
         self.actions_by_name["undo"] = undo
         self.actions_by_name["redo"] = redo
+        self.icon_names.update({undo: "undo", redo: "redo"})
         e.addSeparator()
         a(e, "Cu&t", self.cut, QKeySequence.StandardKey.Cut, "cut")
         a(e, "&Copy", self.canvas.copy_selected, QKeySequence.StandardKey.Copy, "copy")
@@ -204,18 +244,27 @@ class MainWindow(QMainWindow):
         a(e, "Select &All", self.canvas.select_all, QKeySequence.StandardKey.SelectAll,
           "select_all")
         v = self.view_menu = mb.addMenu("&View")
-        a(v, "&Fit", self.canvas.fit, QKeySequence(Qt.Key.Key_F), "fit")
+        a(v, "&Fit", self.canvas.fit, QKeySequence(Qt.Key.Key_F), "fit", "fit")
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
+        detach = a(v, "Plots in a separate &window", self.set_plots_detached,
+                   QKeySequence("Ctrl+Shift+P"), "detach_plots", "detach")
+        detach.setCheckable(True)
+        self.docks["Plots"].topLevelChanged.connect(detach.setChecked)
+        grid = a(v, "All plots at &once (grid)", self.set_plots_grid, None, "plots_grid", "grid")
+        grid.setCheckable(True)
+        v.addSeparator()
         a(v, "&Dark theme", lambda: self.set_theme("dark"), name="theme_dark")
         a(v, "&Light theme", lambda: self.set_theme("light"), name="theme_light")
         r = self.run_menu = mb.addMenu("&Run")
-        a(r, "&Validate", self.show_problems, QKeySequence("Ctrl+R"), "validate")
+        a(r, "&Validate", self.show_problems, QKeySequence("Ctrl+R"), "validate", "validate")
         h = mb.addMenu("&Help")
         a(h, "&Keyboard shortcuts", self.show_shortcuts, name="shortcuts")
         a(h, "&About", self.show_about, name="about")
         tb = self.toolbar = self.addToolBar("Main")
         tb.setObjectName("toolbar_main")
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         for name in ("new", "open", "save"):
             tb.addAction(self.actions_by_name[name])
         tb.addSeparator()
@@ -224,6 +273,19 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.actions_by_name["validate"])
         tb.addAction(self.actions_by_name["fit"])
+        if self.plots is not None:
+            for name in ("plots_grid", "detach_plots"):
+                self.plots.add_corner_action(self.actions_by_name[name])
+
+    def add_tool(self, action: QAction, icon: str, with_text: bool = False) -> QToolButton:
+        """Put ``action`` on the toolbar with a themed icon (and its text)."""
+        self.icon_names[action] = icon
+        action.setIcon(themed_icon(icon, self.theme))
+        self.toolbar.addAction(action)
+        button = self.toolbar.widgetForAction(action)
+        if with_text and isinstance(button, QToolButton):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return button
 
     # ---- title, validation ---------------------------------------------
     def _update_title(self) -> None:
@@ -233,278 +295,101 @@ class MainWindow(QMainWindow):
         """Run the library's checks on the document; badge nodes and list problems."""
         base = self.ctl.path.parent if self.ctl.path else None
         try:
-            self.issues = validate_project(self.ctl.project, base)
+            issues = validate_project(self.ctl.project, base)
         except Exception as exc:  # noqa: BLE001 - a checker bug must not kill the editor
-            self.issues = [Issue(f"validation failed: {exc}")]
+            issues = [Issue(f"validation failed: {exc}")]
+        return self.show_issues(issues, replace=True)
+
+    def show_issues(self, issues: list[Issue], replace: bool = False) -> list[Issue]:
+        """Badge the nodes/edges and list ``issues`` (added to those shown unless
+        ``replace``); e.g. problems the worker's readiness check found."""
+        shown = [] if replace else list(self.issues)
+        shown += [i for i in issues if i not in shown]
+        self.issues = shown
         self.canvas.set_issues(self.issues)
         self.problems.clear()
         names = {p.id: p.name for p in self.ctl.project.populations}
         names.update({c.id: c.name for c in self.ctl.project.connections})
         for i in self.issues:
             where = names.get(i.target, i.kind)
-            item = QListWidgetItem(f"⚠ {where}: {i.message}")
+            warning = getattr(i, "severity", "error") == "warning"
+            item = QListWidgetItem(f"{'ⓘ' if warning else '⚠'} {where}: {i.message}"
+                                   + (" (warning: training still runs)" if warning else ""))
             item.setData(Qt.ItemDataRole.UserRole, i)
             self.problems.addItem(item)
-        n = len(self.issues)
-        self.status.setText("✓ ready to train" if n == 0 else
-                            f"⚠ {n} problem{'s' if n != 1 else ''}")
+        n = sum(getattr(i, "severity", "error") == "error" for i in self.issues)
+        warnings = len(self.issues) - n
+        text = ("✓ ready to train" if n == 0 else f"⚠ {n} problem{'s' if n != 1 else ''}")
+        if warnings:
+            text += f" ({warnings} warning{'s' if warnings != 1 else ''})"
+        self.status.setText(text)
+        self.status.setToolTip("" if not self.issues else "Run > Validate lists them")
         self.inspector.selection.refresh()
         return self.issues
 
     def show_problems(self) -> None:
         """Validate now and bring the Problems list forward."""
         self.validate()
+        self.docks["Problems"].show()
         self.docks["Problems"].raise_()
 
     def _goto_problem(self, item: QListWidgetItem) -> None:
         issue: Issue = item.data(Qt.ItemDataRole.UserRole)
         if issue.kind == "population" and issue.target:
             self.canvas.select([issue.target])
-            self.inspector.setCurrentIndex(0)
+            self.inspector.show_tab("Selection")
         elif issue.kind == "connection" and issue.target:
             self.canvas.select([], [issue.target])
             self.inspector.selection.show_item("connection", issue.target)
-            self.inspector.setCurrentIndex(0)
+            self.inspector.show_tab("Selection")
         elif issue.kind == "dataset":
-            self.inspector.setCurrentIndex(2)
+            self.inspector.show_tab("Dataset")
+        elif (issue.field or "").startswith("training"):
+            self.inspector.show_tab("Training")
         else:
-            self.inspector.setCurrentIndex(1)
+            self.inspector.show_tab("Compiler")
 
-    # ---- files ---------------------------------------------------------
-    def confirm_discard(self) -> bool:
-        """Ask before dropping unsaved changes (True: go ahead)."""
-        if not self.ctl.dirty:
-            return True
-        answer = QMessageBox.question(
-            self, "Unsaved changes", f"Save changes to {self.ctl.project.name}?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-            | QMessageBox.StandardButton.Cancel)
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save()
-        return answer == QMessageBox.StandardButton.Discard
+    # ---- view ----------------------------------------------------------
+    def set_plots_detached(self, detached: bool) -> None:
+        """Show the plots in their own window (large) or back in the main window."""
+        dock = self.docks["Plots"]
+        dock.show()
+        dock.setFloating(bool(detached))
+        if detached:
+            screen = self.screen().availableGeometry() if self.screen() else None
+            w = min(1000, screen.width() - 40) if screen else 1000
+            h = min(680, screen.height() - 60) if screen else 680
+            dock.resize(w, h)
+            dock.raise_()
+        self.actions_by_name["detach_plots"].setChecked(bool(detached))
 
-    def show_error(self, title: str, message: str, details: str = "") -> None:
-        """An error dialog with an optional details (traceback) section."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, message, parent=self)
-        if details:
-            box.setDetailedText(details)
-        box.exec()
+    def set_plots_grid(self, grid: bool) -> None:
+        """All four plots at once (2 x 2) or one per tab."""
+        if self.plots is not None:
+            self.plots.set_layout("grid" if grid else "tabs")
+        self.actions_by_name["plots_grid"].setChecked(bool(grid))
 
-    def new_project(self) -> None:
-        """Start an empty project."""
-        if self.confirm_discard():
-            self.ctl.replace(Project(), None)
+    def set_theme(self, name: str, remember: bool = True) -> None:
+        """Dark or light: style sheet, toolbar icons, canvas and plots."""
+        themes.apply_style(name)
+        self._theme_widgets(name)
+        if remember:
+            themes.settings().setValue("theme", name)
 
-    def open_path(self, path: str | Path) -> bool:
-        """Open a project file; on error the open project stays untouched."""
-        path = Path(path)
-        try:
-            project = project_io.load_project(path)
-        except ProjectError as exc:
-            where = f"\n\nField: {exc.field}" if exc.field else ""
-            self.show_error("Cannot open project", f"{path.name}: {exc.message}{where}")
-            return False
-        self.ctl.replace(project, path)
-        self._add_recent(path)
-        QTimer.singleShot(0, self.canvas.fit)
-        return True
-
-    def open_dialog(self) -> None:
-        """File > Open."""
-        if not self.confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "",
-                                              "Spike Studio projects (*.ssproj)")
-        if path:
-            self.open_path(path)
-
-    def open_example(self, path: Path) -> None:
-        """Open a bundled example as a new unsaved project."""
-        if not self.confirm_discard():
-            return
-        try:
-            project = project_io.load_project(path)
-        except ProjectError as exc:
-            self.show_error("Cannot open example", str(exc))
-            return
-        self.ctl.replace(project, None)
-        QTimer.singleShot(0, self.canvas.fit)
-
-    def save_to(self, path: str | Path) -> bool:
-        """Save atomically to ``path``."""
-        path = Path(path)
-        if path.suffix != project_io.PROJECT_SUFFIX:
-            path = path.with_suffix(project_io.PROJECT_SUFFIX)
-        if self.ctl.project.name in ("", "Untitled"):
-            self.ctl.edit("Name project", lambda p: setattr(p, "name", path.stem))
-        try:
-            project_io.save_project(self.ctl.project, path)
-        except (OSError, ValueError) as exc:
-            self.show_error("Cannot save", f"{path}: {exc}", traceback.format_exc())
-            return False
-        self.ctl.mark_saved(path)
-        self._add_recent(path)
-        project_io.discard_autosave(self.session)
-        self.statusBar().showMessage(f"Saved {path.name}", 4000)
-        return True
-
-    def save(self) -> bool:
-        """File > Save."""
-        if self.ctl.path is None:
-            return self.save_as()
-        return self.save_to(self.ctl.path)
-
-    def save_as(self) -> bool:
-        """File > Save As."""
-        path, _ = QFileDialog.getSaveFileName(self, "Save project",
-                                              f"{self.ctl.project.name}.ssproj",
-                                              "Spike Studio projects (*.ssproj)")
-        return self.save_to(path) if path else False
-
-    def export_to(self, path: str | Path) -> bool:
-        """Write the project as a Python training script."""
-        try:
-            write_script(self.ctl.project, path, self.ctl.path)
-        except (OSError, ProjectError) as exc:
-            self.show_error("Cannot export", str(exc), traceback.format_exc())
-            return False
-        self.statusBar().showMessage(f"Exported {Path(path).name}", 4000)
-        return True
-
-    def export_dialog(self) -> None:
-        """File > Export > Python script."""
-        stem = self.ctl.path.stem if self.ctl.path else "project"
-        path, _ = QFileDialog.getSaveFileName(self, "Export Python script", f"{stem}.py",
-                                              "Python (*.py)")
-        if path:
-            self.export_to(path)
-
-    def export_mlgenn_to(self, path: str | Path) -> bool:
-        """Write the project as an mlGeNN script (plus its data sidecar if needed)."""
-        from app.project.mlgenn_export import write_mlgenn_script
-
-        try:
-            write_mlgenn_script(self.ctl.project, path, self.ctl.path)
-        except (OSError, ProjectError, ValueError) as exc:
-            self.show_error("Cannot export", str(exc), traceback.format_exc())
-            return False
-        self.statusBar().showMessage(f"Exported {Path(path).name} for mlGeNN", 4000)
-        return True
-
-    def export_mlgenn_dialog(self) -> None:
-        """File > Export as mlGeNN script."""
-        stem = self.ctl.path.stem if self.ctl.path else "project"
-        path, _ = QFileDialog.getSaveFileName(self, "Export mlGeNN script",
-                                              f"{stem}_mlgenn.py", "Python (*.py)")
-        if path:
-            self.export_mlgenn_to(path)
-
-    def import_mlgenn(self, path: str | Path) -> list[str] | None:
-        """Read an mlGeNN script (never run) as a new unsaved project; returns what
-        could not be mapped (shown in a message box), None on error."""
-        from app.project.mlgenn_import import import_mlgenn_file
-
-        try:
-            result = import_mlgenn_file(path)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError) as exc:
-            self.show_error("Cannot import", f"{Path(path).name}: {exc}")
-            return None
-        self.ctl.replace(result.project, None)
-        QTimer.singleShot(0, self.canvas.fit)
-        if result.unmapped:
-            box = QMessageBox(QMessageBox.Icon.Information, "Imported with omissions",
-                              f"{len(result.unmapped)} thing(s) in {Path(path).name} could not "
-                              "be mapped; see the details.", parent=self)
-            box.setDetailedText("\n".join(result.unmapped) + (
-                "\n\nMapped to Spike Studio's equivalents:\n" + "\n".join(result.mapped)
-                if result.mapped else ""))
-            self.import_report = box
-            box.open()
-        self.statusBar().showMessage(f"Imported {Path(path).name}", 4000)
-        return result.unmapped
-
-    def import_mlgenn_dialog(self) -> None:
-        """File > Import mlGeNN script."""
-        if not self.confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Import mlGeNN script", "",
-                                              "Python (*.py)")
-        if path:
-            self.import_mlgenn(path)
-
-    def _settings(self) -> QSettings:
-        return QSettings("spike-studio", "spike-studio")
-
-    def _add_recent(self, path: Path) -> None:
-        s = self._settings()
-        recent = [str(path.resolve())] + [p for p in (s.value("recent") or [])
-                                          if p != str(path.resolve())]
-        s.setValue("recent", recent[:8])
-        self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        recent = self._settings().value("recent") or []
-        for p in recent if isinstance(recent, list) else [recent]:
-            act = self.recent_menu.addAction(p)
-            act.triggered.connect(lambda _=False, p=p: self.confirm_discard()
-                                  and self.open_path(p))
-        self.recent_menu.setEnabled(bool(recent))
-
-    # ---- autosave ------------------------------------------------------
-    def autosave(self) -> Path | None:
-        """Write an autosave if there are unsaved changes."""
-        if not self.ctl.dirty:
-            return None
-        try:
-            return project_io.write_autosave(self.ctl.project, self.ctl.path, self.session)
-        except (OSError, ValueError):
-            return None
-
-    def offer_recovery(self) -> bool:
-        """After a crash: offer the newest autosave left by another session."""
-        found = project_io.find_recoveries(exclude_session=self.session)
-        if not found:
-            return False
-        r = found[0]
-        answer = QMessageBox.question(
-            self, "Recover unsaved work?",
-            f"Spike Studio did not close cleanly. Recover '{r.name}'"
-            f"{' (' + r.original + ')' if r.original else ''}?")
-        if answer != QMessageBox.StandardButton.Yes:
-            for rec in found:
-                project_io.discard_autosave(rec.path)
-            return False
-        return self.recover(r)
-
-    def recover(self, rec: project_io.Recovery) -> bool:
-        """Open an autosave as an unsaved document of its original path."""
-        try:
-            project = project_io.load_project(rec.path)
-        except ProjectError as exc:
-            self.show_error("Cannot recover", str(exc))
-            return False
-        self.ctl.replace(project, Path(rec.original) if rec.original else None)
-        self.ctl.edit("Recovered", lambda p: setattr(p, "name", p.name))  # no-op
-        self.ctl.undo_stack.resetClean()
-        project_io.discard_autosave(rec.path)
-        return True
+    def _theme_widgets(self, name: str) -> None:
+        """What the application style sheet does not reach: icons, canvas, plots."""
+        self.theme = name
+        for action, icon in self.icon_names.items():
+            action.setIcon(themed_icon(icon, name))
+        self.canvas.set_theme(name)
+        if self.plots is not None:
+            self.plots.set_theme(name)
 
     # ---- misc ----------------------------------------------------------
     def cut(self) -> None:
         """Copy then delete the selection."""
         if self.canvas.copy_selected():
             self.canvas.delete_selected()
-
-    def set_theme(self, name: str) -> None:
-        """Dark or light style sheet (plots follow)."""
-        app = QApplication.instance()
-        path = STYLE.with_name(f"{name}.qss")
-        if app is not None:
-            app.setStyleSheet(path.read_text() if path.is_file() else "")
-        plots = self.docks["Plots"].widget()
-        if hasattr(plots, "set_theme"):
-            plots.set_theme(name)
 
     def show_shortcuts(self) -> None:
         """Help > Keyboard shortcuts."""
@@ -513,6 +398,7 @@ class MainWindow(QMainWindow):
             "Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y: undo, redo\n"
             "Ctrl+C / Ctrl+V / Ctrl+X, Del: copy, paste, cut, delete\n"
             "Tab on the canvas: search node types\nF: fit the network in view\n"
+            "Ctrl+Shift+P: plots in a separate window\n"
             "Ctrl+R: validate\nF5 / Space / Shift+F5: train, pause or resume, stop"))
 
     def show_about(self) -> None:
@@ -525,6 +411,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         project_io.discard_autosave(self.session)
+        self.calibration.shutdown()
         self.run_controller.shutdown()
         event.accept()
 
@@ -535,7 +422,7 @@ def run(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("Spike Studio")
     window = MainWindow()
-    window.set_theme("dark")
+    window.set_theme(themes.preferred_theme(), remember=False)
     files = [a for a in argv[1:] if not a.startswith("-")]
     if files:
         window.open_path(files[0])

@@ -6,7 +6,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.project.errors import ProjectError
@@ -57,8 +56,8 @@ def import_nir(window: Any, path: str | Path) -> list[str] | None:
     except (OSError, ProjectError, ValueError) as exc:
         window.show_error("Cannot import", f"{Path(path).name}: {exc}")
         return None
-    window.ctl.replace(result.project, None)
-    QTimer.singleShot(0, window.canvas.fit)
+    if not window.switch_to(result.project, None):  # settles a run of the old project
+        return None
     if result.unmapped:
         _report(window, "Imported with omissions", f"{len(result.unmapped)} thing(s) in "
                 f"{Path(path).name} could not be mapped; see the details.", result.unmapped)

@@ -8,29 +8,28 @@ that names the population or connection concerned.
 """
 from __future__ import annotations
 
-import csv
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QProgressBar,
-    QPushButton,
     QSpinBox,
-    QVBoxLayout,
-    QWidget,
 )
 
 from app.editor.mpi_run import MpiRun
+from app.editor.run_messages import RunMessages
+from app.editor.runs_panel import RunsPanel, final_weights, save_copy
+from app.project import schema
 from app.worker import runs
 from app.worker.client import TrainingClient
 from app.worker.qt import QtWorkerAdapter
@@ -41,63 +40,10 @@ WORKER_NICE = int(os.environ.get("SPIKE_STUDIO_WORKER_NICE", "10"))
 PROGRESS_MS = 200
 
 
-def _fmt_seconds(s: float | None) -> str:
-    if s is None or not np.isfinite(s):
-        return "?"
-    s = int(round(s))
-    if s >= 3600:
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
-
-
-class RunsPanel(QWidget):
-    """The project's runs: tick to overlay curves; Resume continues a stopped run."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        self.list = QListWidget()
-        self.list.setObjectName("runs_list")
-        layout.addWidget(self.list)
-        row = QHBoxLayout()
-        self.refresh_button = QPushButton("Refresh")
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the selected run from its last checkpoint")
-        row.addWidget(self.refresh_button)
-        row.addWidget(self.resume_button)
-        layout.addLayout(row)
-        self.detail = QLabel("No runs yet: press Train.")
-        self.detail.setObjectName("runs_detail")
-        self.detail.setWordWrap(True)
-        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.detail)
-        self.root: Path | None = None
-
-    def fill(self, root: Path | None, overlaid: set[str]) -> None:
-        """List the runs under ``root`` (newest first)."""
-        self.root = root
-        self.list.blockSignals(True)
-        self.list.clear()
-        for info in runs.list_runs(root) if root is not None else []:
-            ckpt = "-" if info.last_checkpoint is None else str(info.last_checkpoint)
-            item = QListWidgetItem(f"{info.name} · {info.status} · epochs "
-                                   f"{info.epochs_done}/{info.num_epochs} · checkpoint {ckpt}")
-            item.setData(Qt.ItemDataRole.UserRole, str(info.path))
-            item.setToolTip(info.message or str(info.path))
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if info.name in overlaid
-                               else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-        self.list.blockSignals(False)
-
-    def selected_run(self) -> Path | None:
-        """Folder of the selected run."""
-        item = self.list.currentItem()
-        return Path(item.data(Qt.ItemDataRole.UserRole)) if item is not None else None
-
-
-class RunController(QObject):
+class RunController(RunMessages, QObject):
     """Everything about running the open project in the background worker."""
+
+    busy_changed = Signal(bool)
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
@@ -110,7 +56,11 @@ class RunController(QObject):
         if self.plots is not None:
             self.plots.voltage.neurons_changed.connect(
                 lambda ids: self.client.set_sampling(voltage_neurons=list(ids)[:16]))
+            self.plots.voltage.population_changed.connect(
+                lambda name: self.client.set_sampling(voltage_population=name))
+            window.ctl.changed.connect(self._offer_voltage_populations)
         self.run_dir: Path | None = None
+        self.detached = False  # the running run belongs to a project no longer open
         self.mode = "idle"
         self.last_result: dict[str, Any] = {}
         self.trained_weights: dict[str, np.ndarray] = {}
@@ -130,6 +80,7 @@ class RunController(QObject):
         self._mpi_history: dict[str, list[dict[str, Any]]] = {"batch": [], "epoch": []}
         self._build_ui()
         window.ctl.file_changed.connect(self.refresh_runs)
+        window.ctl.replaced.connect(self.project_switched)
         self.refresh_runs()
         self._update_actions()
 
@@ -165,8 +116,9 @@ class RunController(QObject):
                                "keep_weights", "Store the last trained weights in the document")
         tb = w.toolbar
         tb.addSeparator()
-        for a in (self.train_action, self.pause_action, self.stop_action):
-            tb.addAction(a)
+        for a, icon in ((self.train_action, "train"), (self.pause_action, "pause"),
+                        (self.stop_action, "stop")):
+            w.add_tool(a, icon, with_text=True)
         self.backend = QComboBox()
         self.backend.setObjectName("backend")
         self.backend.setToolTip("Device / simulation backend")
@@ -191,6 +143,12 @@ class RunController(QObject):
         self.progress.setTextVisible(False)
         self.progress_label = QLabel("")
         self.progress_label.setObjectName("train_progress_label")
+        self.progress_label.setContentsMargins(14, 0, 4, 0)
+        self.warning_label = QLabel("")
+        self.warning_label.setObjectName("train_warning")
+        self.warning_label.setStyleSheet("color: #e0a030; font-weight: bold;")
+        self.warning_label.setVisible(False)
+        w.statusBar().addPermanentWidget(self.warning_label)
         w.statusBar().addPermanentWidget(self.progress_label)
         w.statusBar().addPermanentWidget(self.progress)
         self.panel = RunsPanel()
@@ -201,7 +159,6 @@ class RunController(QObject):
         dock.setObjectName("dock_runs")
         dock.setWidget(self.panel)
         w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        w.splitDockWidget(w.docks["Plots"], dock, Qt.Orientation.Horizontal)
         w.docks["Runs"] = dock
         if getattr(w, "view_menu", None) is not None:
             w.view_menu.addAction(dock.toggleViewAction())
@@ -227,14 +184,84 @@ class RunController(QObject):
         self.processes.setEnabled(not busy)
         if not busy:
             self.pause_action.setChecked(False)
+        self.busy_changed.emit(busy)
 
     def _say(self, text: str, ms: int = 8000) -> None:
         self.window.statusBar().showMessage(text, ms)
 
+    # ----- switching project ----------------------------------------------------------
+    def release_for_switch(self) -> bool:
+        """Before another project opens: a run in progress belongs to this one, so the
+        user chooses to stop it (True) or to stay (False).  A stopped run keeps its
+        folder next to its own project; its last messages no longer reach the plots."""
+        if not self.busy:
+            return True
+        name = self.run_dir.name if self.run_dir is not None else "the current run"
+        if not self.ask_stop_training(name):
+            return False
+        self.stop()
+        self.detached = True
+        self.adapter.plots = None
+        return True
+
+    def ask_stop_training(self, run: str) -> bool:
+        """Ask whether to stop ``run`` to open another project."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Training in progress",
+                          f"Run {run} of {self.window.ctl.project.name} is still training. "
+                          "Stop it and open the other project? Its last checkpoint stays in "
+                          "its run folder.", parent=self.window)
+        stop = box.addButton("Stop training", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is stop
+
+    def project_switched(self) -> None:
+        """Another project is open: its plots, runs and status start empty."""
+        self.overlaid = set()
+        self.trained_weights = {}
+        self.last_result = {}
+        if self.plots is not None:
+            self.plots.clear_all()
+        self.progress.setValue(0)
+        self.progress_label.setText("")
+        self.panel.detail.setText("")
+        self.set_warning("")
+        self.refresh_runs()
+        self._update_actions()
+
+    def set_warning(self, text: str) -> None:
+        """A training warning that stays visible in the status bar ("" hides it)."""
+        if not text:
+            self.warning_detail = ""
+        self.warning_label.setText(text)
+        self.warning_label.setToolTip(text)
+        self.warning_label.setVisible(bool(text))
+
     # ----- runs -----------------------------------------------------------------------
     def runs_root(self) -> Path:
         """Folder holding the open project's runs."""
-        return runs.runs_root(self.window.ctl.path, self.window.ctl.project.name)
+        ctl = self.window.ctl
+        return runs.runs_root(ctl.path, ctl.runs_key())
+
+    def adopt_runs(self, old_root: Path) -> int:
+        """A project saved for the first time takes its runs along: the run folders
+        under ``old_root`` (its unsaved runs folder) move next to the file. Not while a
+        run is writing there. Returns how many moved."""
+        new_root = self.runs_root()
+        if self.busy or old_root == new_root or not old_root.is_dir():
+            return 0
+        moved = 0
+        for run_dir in sorted(p for p in old_root.iterdir() if p.is_dir()):
+            target = new_root / run_dir.name
+            if target.exists():
+                continue
+            new_root.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(run_dir), str(target))
+            moved += 1
+        if moved and not any(old_root.iterdir()):
+            old_root.rmdir()
+        self.refresh_runs()
+        return moved
 
     def refresh_runs(self) -> None:
         """Re-read the runs folder."""
@@ -263,14 +290,22 @@ class RunController(QObject):
         self.overlaid.add(name)
 
     # ----- commands -------------------------------------------------------------------
-    def _ready(self) -> bool:
+    def _ready(self, mode: str = "train") -> bool:
+        """Nothing runs while the readiness check finds an error (warnings pass)."""
         if self.busy:
             self._say("A worker is already running")
             return False
         issues = self.window.validate()
-        if issues:
+        if mode in ("evaluate", "predict"):
+            from app.project.validate import preflight
+
+            ctl = self.window.ctl
+            issues = preflight(ctl.project, ctl.path.parent if ctl.path else None, mode=mode,
+                               read_files=False)
+        errors = [i for i in issues if getattr(i, "severity", "error") == "error"]
+        if errors:
             self.window.show_problems()
-            self._say(f"Fix {len(issues)} problem(s) before running")
+            self._say(f"Fix {len(errors)} problem(s) before running")
             return False
         return True
 
@@ -281,7 +316,16 @@ class RunController(QObject):
             picked = self.plots.voltage.picked_neurons
             if picked:
                 opts["voltage_neurons"] = list(picked)[:16]
+            if self.plots.voltage.picked_population:
+                opts["voltage_population"] = self.plots.voltage.picked_population
         return opts
+
+    def _offer_voltage_populations(self) -> None:
+        """The voltage plot's population picker lists the document's non-input
+        populations."""
+        pops = self.window.ctl.project.populations
+        self.plots.voltage.set_populations(
+            [p.name for p in pops if schema.model_role(p.model) != "input"])
 
     def train(self, **options: Any) -> Path | None:
         """Train the document in a new run folder (``options`` go to WorkerSpec)."""
@@ -290,6 +334,9 @@ class RunController(QObject):
         if not self._ready():
             return None
         opts = {**self._options(), **options}
+        calibration = getattr(self.window, "calibration", None)
+        if calibration is not None and calibration.before_training.isChecked():
+            opts.setdefault("calibrate", True)
         if opts.get("backend") == "genn":
             from app.worker.genn_backend import genn_warnings
 
@@ -299,9 +346,10 @@ class RunController(QObject):
         try:
             self.run_dir = self.client.start_training(
                 self.window.ctl.project, self.window.ctl.path, root=self.runs_root(), **opts)
-        except (OSError, ValueError, RuntimeError) as exc:
+        except (OSError, ValueError, RuntimeError, TypeError) as exc:
             self.window.show_error("Cannot start training", str(exc))
             return None
+        self.overlaid.add(self.run_dir.name)  # its curves are on the plots: ticked
         self._started("train", f"Training run {self.run_dir.name}…")
         return self.run_dir
 
@@ -368,7 +416,7 @@ class RunController(QObject):
 
     def evaluate(self, mode: str = "evaluate") -> bool:
         """Evaluate or predict the test split with the best weights at hand."""
-        if not self._ready():
+        if not self._ready(mode):
             return False
         project = self.window.ctl.project.copy()
         weights = self._weights_for_evaluation()
@@ -383,6 +431,21 @@ class RunController(QObject):
             return False
         self._started(mode, "Evaluating the test split…" if mode == "evaluate"
                       else "Predicting the test split…")
+        return True
+
+    def start_calibration(self) -> bool:
+        """Calibrate the initial weights in the worker (Run > Calibrate weights)."""
+        if not self._ready():
+            return False
+        try:
+            self.client.start_evaluation(self.window.ctl.project, self.window.ctl.path,
+                                         mode="calibrate",
+                                         backend=self.backend.currentData() or None,
+                                         nice=WORKER_NICE)
+        except (OSError, ValueError, RuntimeError, TypeError) as exc:
+            self.window.show_error("Cannot calibrate", str(exc))
+            return False
+        self._started("calibrate", "Calibrating the initial weights on a few batches…")
         return True
 
     def _weights_for_evaluation(self) -> dict[str, np.ndarray]:
@@ -429,205 +492,17 @@ class RunController(QObject):
 
     def _started(self, mode: str, text: str, poll: bool = True) -> None:
         self.mode = mode
+        self.detached = False
+        self.adapter.plots = self.plots
+        self.set_warning("")
         self.messages = {}
         self.progress.setValue(0)
         self.progress_label.setText(text)
         if poll:
             self.adapter.start()
         self.refresh_runs()
+        self.window.docks["Runs"].raise_()  # the new run, listed beside the plots
         self._update_actions()
-
-    # ----- messages -------------------------------------------------------------------
-    def _on_message(self, msg: dict[str, Any]) -> None:
-        kind = str(msg.get("kind"))
-        self.messages[kind] = self.messages.get(kind, 0) + 1
-        handler = getattr(self, f"_on_{kind}", None)
-        if handler is not None:
-            handler(msg)
-
-    def _on_batch_metrics(self, msg: dict[str, Any]) -> None:
-        # status-bar text relayouts the window (several ms): show the newest at <= 5 Hz
-        self._pending_progress = msg
-        if not self._progress_timer.isActive():
-            self._progress_timer.start()
-
-    def _flush_progress(self) -> None:
-        msg, self._pending_progress = self._pending_progress, None
-        if msg is None or self.mode != "train":
-            return
-        self.progress.setValue(int(1000 * float(msg.get("fraction", 0.0))))
-        last = int(msg.get("start_epoch", 0)) + int(msg.get("num_epochs", 1))
-        self.progress_label.setText(
-            f"Epoch {int(msg['epoch']) + 1}/{last} · batch {int(msg['batch']) + 1}/"
-            f"{msg.get('num_batches', '?')} · {float(msg.get('samples_per_s', 0)):.0f} "
-            f"samples/s · ETA {_fmt_seconds(msg.get('eta_s'))}")
-
-    def _on_raster(self, msg: dict[str, Any]) -> None:
-        if self.plots is not None and self.plots.raster.current_population() is None:
-            self.plots.raster.set_current_population(str(msg["population"]))
-
-    def _on_checkpoint(self, msg: dict[str, Any]) -> None:
-        self.refresh_runs()
-
-    def _on_paused(self, msg: dict[str, Any]) -> None:
-        self._flush_progress()
-        self.progress_label.setText(f"Paused at epoch {int(msg['epoch']) + 1}, batch "
-                                    f"{int(msg['batch']) + 1} (Space resumes)")
-
-    def _on_evaluation(self, msg: dict[str, Any]) -> None:
-        self.last_result = dict(msg)
-        acc = msg.get("accuracy")
-        text = (f"Test split: {acc * 100:.1f}% correct on {msg['n']} examples"
-                if acc is not None else f"Test split evaluated ({msg['n']} examples)")
-        self.panel.detail.setText(text)
-        self._say(text)
-
-    def _on_predictions(self, msg: dict[str, Any]) -> None:
-        self.last_result = dict(msg)
-        acc = msg.get("accuracy")
-        text = f"Predicted {msg['n']} test examples"
-        if acc is not None:
-            text += f": {acc * 100:.1f}% correct"
-        target = self.panel.selected_run() or self.run_dir
-        if target is not None and target.is_dir():
-            path = target / "predictions.csv"
-            with open(path, "w", newline="", encoding="utf-8") as f:
-                w = csv.writer(f)
-                w.writerow(["example", "predicted", "label"])
-                labels = np.asarray(msg["labels"])
-                for i, p in enumerate(np.asarray(msg["predicted"]).ravel()):
-                    w.writerow([i, int(p), labels[i] if labels.ndim == 1 else ""])
-            text += f"; saved to {path}"
-        self.panel.detail.setText(text)
-        self._say(text)
-
-    def _finish(self, text: str) -> None:
-        self._flush_progress()
-        self._progress_timer.stop()
-        self.progress_label.setText(text)
-        self.panel.detail.setText(text)
-        self._say(text, 15000)
-        self.mode = "idle"
-        self.refresh_runs()
-        self._update_actions()
-
-    def _on_finished(self, msg: dict[str, Any]) -> None:
-        if msg.get("mode") in ("evaluate", "predict"):
-            self._finish(self.panel.detail.text())
-            return
-        self.trained_weights = {k: np.asarray(v) for k, v in (msg.get("weights") or {}).items()}
-        self.progress.setValue(1000)
-        value = msg.get("value")
-        text = f"Run {msg.get('run')} finished"
-        if value is not None:
-            text += (f": training accuracy {value * 100:.1f}%"
-                     if msg.get("metric") != "mean_square_error" else f": MSE {value:.4g}")
-        self._finish(text)
-
-    def _on_stopped(self, msg: dict[str, Any]) -> None:
-        last = msg.get("last_checkpoint")
-        text = str(msg.get("message") or "Stopped")
-        text += f"; last checkpoint: epoch {last}" if last is not None else "; no checkpoint yet"
-        self._finish(text)
-
-    def _on_error(self, msg: dict[str, Any]) -> None:
-        where = msg.get("where") or {}
-        text = f"{msg.get('error_type', 'Error')}: {msg.get('message', '')}"
-        self._finish(f"Run failed — {text}")
-        self._select(where)
-        self.window.show_error("Training failed", text, str(msg.get("traceback", "")))
-
-    def _on_crashed(self, msg: dict[str, Any]) -> None:
-        text = str(msg.get("message", "the worker process died"))
-        self._finish(text[0].upper() + text[1:])
-        self.window.show_error("Training process ended", text)
-
-    # ----- MPI runs -------------------------------------------------------------------
-    def _on_mpi_line(self, line: str) -> None:
-        self._say(line)
-
-    def _on_mpi_epoch(self, row: dict[str, Any]) -> None:
-        if self.run_dir is None:
-            return
-        self.messages["epoch_metrics"] = self.messages.get("epoch_metrics", 0) + 1
-        self._mpi_history["epoch"].append(dict(row))
-        try:
-            runs.write_history(self.run_dir, self._mpi_history)
-            runs.update_status(self.run_dir, epochs_done=int(row["epoch"]) + 1)
-        except OSError:
-            pass
-        if self.plots is not None:
-            self.plots.update_from_message({"kind": "epoch_metrics", "run": self.run_dir.name,
-                                            **row})
-        done = int(row["epoch"]) + 1
-        self.progress.setValue(int(1000 * min(1.0, done / max(1, self._mpi_epochs))))
-        text = f"Epoch {done}/{self._mpi_epochs} · loss {row['loss']:.4f}"
-        if row.get("accuracy") is not None:
-            text += f" · accuracy {row['accuracy'] * 100:.1f}%"
-        self.progress_label.setText(text + f" · {self._mpi_ranks} processes")
-
-    def _on_mpi_ended(self, code: int, stopped: bool, tail: str) -> None:
-        name = self.run_dir.name if self.run_dir is not None else "?"
-        last = self._mpi_history["epoch"][-1] if self._mpi_history["epoch"] else {}
-        if code == 0 and not stopped:
-            status, text = "finished", f"Run {name} finished"
-            if last.get("accuracy") is not None:
-                text += f": training accuracy {last['accuracy'] * 100:.1f}%"
-            self.progress.setValue(1000)
-        elif stopped:
-            status, text = "stopped", f"Run {name} stopped"
-        else:
-            status, text = "failed", f"Run {name} failed: mpirun exited with code {code}"
-        if self.run_dir is not None:
-            try:
-                runs.update_status(self.run_dir, status=status, exit_code=code, message=text)
-            except OSError:
-                pass
-        self.messages[status] = self.messages.get(status, 0) + 1
-        self._finish(text)
-        if status == "failed":
-            self.window.show_error("Training failed", text, tail)
-
-    def _select(self, where: dict[str, str]) -> None:
-        """Select the population or connection an error names on the canvas."""
-        project = self.window.ctl.project
-        try:
-            if "population" in where:
-                ids = [p.id for p in project.populations if p.name == where["population"]]
-                if ids:
-                    self.window.canvas.select(ids)
-            elif "connection" in where:
-                ids = [c.id for c in project.connections if c.name == where["connection"]]
-                if ids:
-                    self.window.canvas.select([], ids)
-        except (AttributeError, KeyError, TypeError):
-            pass
-
-
-def save_copy(project: Any, original: Path | None, target: Path) -> Path:
-    """Save ``project`` to ``target`` with its data file paths made absolute (they are
-    relative to the original file's folder)."""
-    from app.project.io import save_project
-
-    copy = project.copy()
-    base = Path(original).resolve().parent if original is not None else Path.cwd()
-    ds = copy.dataset
-    for attr in ("path", "test_path"):
-        value = getattr(ds, attr, "")
-        if value and not Path(value).is_absolute():
-            setattr(ds, attr, str((base / value).resolve()))
-    return save_project(copy, target)
-
-
-def final_weights(run_dir: Path, project: Any) -> dict[str, np.ndarray]:
-    """A finished run's final weights keyed by connection id (Dense/OneToOne only)."""
-    out: dict[str, np.ndarray] = {}
-    folder = Path(run_dir) / "weights"
-    for c in project.connections:
-        f = folder / f"final-{c.name}-g.npy"
-        if f.is_file() and c.connectivity["type"] in ("Dense", "OneToOne"):
-            out[c.id] = np.load(f, allow_pickle=False)
-    return out
 
 
 __all__ = ["RunController", "RunsPanel", "final_weights", "save_copy"]

@@ -22,11 +22,14 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+
+from app.plots.axes import SIAxisItem
 
 #: Minimum time between two redraws of one widget (40 ms = 25 Hz).
 REDRAW_INTERVAL_MS = 40
@@ -112,7 +115,7 @@ class PlotBase(QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         self.toolbar = QHBoxLayout()
         self.toolbar.setContentsMargins(0, 0, 0, 0)
-        bar.addLayout(self.toolbar)
+        bar.addLayout(self.toolbar, 3)  # its info label takes most of the free width
         bar.addStretch(1)
         self.reset_button = self._tool_button("Reset view", "Zoom out to show all data")
         self.reset_button.clicked.connect(self.reset_view)
@@ -122,6 +125,15 @@ class PlotBase(QWidget):
         self.csv_button.clicked.connect(self._ask_export_csv)
         for button in (self.reset_button, self.png_button, self.csv_button):
             bar.addWidget(button)
+        # compact mode (all plots at once): the three buttons fold into one menu
+        self.more_button = self._tool_button("⋯", "Reset view, export PNG or CSV")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.more_button)
+        for button in (self.reset_button, self.png_button, self.csv_button):
+            menu.addAction(button.text(), button.click)
+        self.more_button.setMenu(menu)
+        self.more_button.setVisible(False)
+        bar.addWidget(self.more_button)
         layout.addLayout(bar)
 
         self.error_label = QLabel(self)
@@ -131,7 +143,27 @@ class PlotBase(QWidget):
         layout.addWidget(self.error_label)
 
         self.graphics = pg.GraphicsLayoutWidget(self)
+        self.graphics.setMinimumSize(120, 80)
         layout.addWidget(self.graphics, 1)
+        self.compact = False
+
+    def info_label(self) -> QLabel:
+        """A toolbar label that may be cut short rather than widen the plot."""
+        label = QLabel(self)
+        label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        label.setMinimumWidth(20)
+        return label
+
+    def set_compact(self, compact: bool) -> None:
+        """Narrow toolbar (several plots side by side): export buttons in one menu."""
+        self.compact = bool(compact)
+        for button in (self.reset_button, self.png_button, self.csv_button):
+            button.setVisible(not compact)
+        self.more_button.setVisible(compact)
+        self._set_compact(compact)
+
+    def _set_compact(self, compact: bool) -> None:
+        """Shrink subclass toolbar widgets. Subclasses override."""
 
     # ----------------------------------------------------------------- helpers
     def _tool_button(self, text: str, tip: str) -> QToolButton:
@@ -142,13 +174,19 @@ class PlotBase(QWidget):
         return button
 
     def _new_plot(self, row: int = 0, col: int = 0, grid: bool = False,
-                  **labels: str) -> pg.PlotItem:
+                  min_y_span: float | None = None, **labels: str) -> pg.PlotItem:
         """Add a PlotItem to the graphics area with the given axis labels.
 
+        Axes use SI tick labels (:mod:`app.plots.axes`).  ``min_y_span`` keeps
+        auto-range from zooming into float noise when a series is flat (a loss
+        stuck at ln 3 would otherwise get ticks like "1.098612308502200").
         Grid lines are off by default: in software rendering they cost more
         than the data (about 15-20 ms per paint for a 1000x400 plot).
         """
-        plot = self.graphics.addPlot(row=row, col=col)
+        plot = self.graphics.addPlot(row=row, col=col, axisItems={
+            side: SIAxisItem(side) for side in ("left", "bottom")})
+        if min_y_span is not None:
+            plot.getViewBox().setLimits(minYRange=min_y_span)
         for side, text in labels.items():
             plot.setLabel(side, text)
         if grid:

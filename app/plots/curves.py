@@ -41,6 +41,8 @@ SERIES = (
 GRANULARITIES = ("batch", "epoch")
 #: Alpha of the raw line under the smoothed one.
 RAW_ALPHA = 70
+#: Widest the run list (the curves' legend) gets, in pixels.
+LEGEND_MAX_WIDTH = 150
 
 
 def ema_smooth(values: Sequence[float] | np.ndarray, weight: float) -> np.ndarray:
@@ -139,13 +141,15 @@ class CurvesPlot(PlotBase):
         self._colors: dict[str, int] = {}
         self._smoothing = 0.0
 
-        self.toolbar.addWidget(QLabel("X axis:", self))
+        self.x_label = QLabel("X axis:", self)
+        self.toolbar.addWidget(self.x_label)
         self.granularity_combo = QComboBox(self)
         self.granularity_combo.addItems(["batch", "epoch"])
         self.granularity_combo.setToolTip("Show values per batch or per epoch")
         self.granularity_combo.currentTextChanged.connect(self._on_granularity)
         self.toolbar.addWidget(self.granularity_combo)
-        self.toolbar.addWidget(QLabel("Smoothing:", self))
+        self.smoothing_title = QLabel("Smoothing:", self)
+        self.toolbar.addWidget(self.smoothing_title)
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.smoothing_slider.setRange(0, 99)
         self.smoothing_slider.setFixedWidth(140)
@@ -155,26 +159,44 @@ class CurvesPlot(PlotBase):
         self.smoothing_label = QLabel(self)
         self.smoothing_label.setMinimumWidth(32)
         self.toolbar.addWidget(self.smoothing_label)
+        self.toolbar.addStretch(1)
 
-        self.loss_plot = self._new_plot(row=0, col=0, left="loss", bottom="batch")
-        self.accuracy_plot = self._new_plot(row=0, col=1, left="accuracy", bottom="batch")
+        self.loss_plot = self._new_plot(row=0, col=0, min_y_span=0.01, left="loss",
+                                        bottom="batch")
+        self.accuracy_plot = self._new_plot(row=0, col=1, min_y_span=0.02, left="accuracy",
+                                            bottom="batch")
 
         self.run_list = QListWidget(self)
         self.run_list.setToolTip(
             "Runs in their curve colours; untick to hide. Solid: training, dashed: validation."
         )
         self.run_list.itemChanged.connect(self._on_run_item)
+        # the run list is the legend: narrow, so the curves keep the width
+        self.run_list.setMinimumWidth(60)
+        self.run_list.setMaximumWidth(LEGEND_MAX_WIDTH)
+        self.run_list.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self.run_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        font = self.run_list.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() - 1))
+        self.run_list.setFont(font)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         layout = self.layout()
         layout.removeWidget(self.graphics)
         splitter.addWidget(self.graphics)
         splitter.addWidget(self.run_list)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([800, 120])
         layout.addWidget(splitter, 1)
 
         self.set_smoothing(smoothing)
         self.set_theme(theme)
+
+    def _set_compact(self, compact: bool) -> None:
+        self.x_label.setVisible(not compact)
+        self.smoothing_title.setText("Smooth:" if compact else "Smoothing:")
+        self.smoothing_slider.setFixedWidth(70 if compact else 140)
+        self.run_list.setMaximumWidth(90 if compact else LEGEND_MAX_WIDTH)
 
     # --------------------------------------------------------------- settings
     @property
@@ -258,6 +280,13 @@ class CurvesPlot(PlotBase):
 
     def _on_run_item(self, item: QListWidgetItem) -> None:
         self.set_run_visible(item.text(), item.checkState() == Qt.CheckState.Checked)
+
+    def clear(self) -> None:
+        """Forget every run."""
+        for run in list(self._runs):
+            self.clear_run(run)
+        self._visible.clear()
+        self._colors.clear()
 
     def clear_run(self, run: str) -> None:
         """Forget all points of ``run`` and remove it from the run list."""

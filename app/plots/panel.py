@@ -40,7 +40,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QTabWidget, QToolButton, QWidget
 
 from app.plots.base import PlotBase, get_theme
 from app.plots.curves import CurvesPlot
@@ -60,21 +62,86 @@ MESSAGE_KINDS = (
 )
 
 
+TAB_TITLES = ("Loss && accuracy", "Raster", "Voltage", "Weights")
+LAYOUTS = ("tabs", "grid")
+
+
 class PlotsPanel(QTabWidget):
-    """Tabs: loss & accuracy curves, spike raster, voltage traces, weight histogram."""
+    """Loss & accuracy curves, spike raster, voltage traces and weight histogram,
+    one per tab or all four at once in a 2 x 2 grid (:meth:`set_layout`)."""
 
     def __init__(self, parent: QWidget | None = None, theme: str = "dark") -> None:
         super().__init__(parent)
+        self.setObjectName("plots_panel")
         self.curves = CurvesPlot(theme=theme)
         self.raster = RasterPlot(theme=theme)
         self.voltage = VoltagePlot(theme=theme)
         self.weights = WeightHistogram(theme=theme)
-        self.addTab(self.curves, "Loss && accuracy")
-        self.addTab(self.raster, "Raster")
-        self.addTab(self.voltage, "Voltage")
-        self.addTab(self.weights, "Weights")
+        for plot, title in zip(self.plots(), TAB_TITLES, strict=True):
+            self.addTab(plot, title)
+        self._grid_page = QWidget()
+        self._grid = QGridLayout(self._grid_page)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(4)
+        self._layout = "tabs"
+        corner = QWidget()
+        self._corner = QHBoxLayout(corner)
+        self._corner.setContentsMargins(0, 0, 4, 0)
+        self._corner.setSpacing(2)
+        self.setCornerWidget(corner, Qt.Corner.TopRightCorner)
+        self.corner_buttons: list[QToolButton] = []
         self._batch_steps: dict[str, int] = {}
         self._theme = get_theme(theme).name
+
+    def add_corner_action(self, action: QAction) -> QToolButton:
+        """A small button for ``action`` at the right of the tab bar."""
+        button = QToolButton()
+        button.setDefaultAction(action)
+        button.setAutoRaise(True)
+        self._corner.addWidget(button)
+        self.corner_buttons.append(button)
+        return button
+
+    @property
+    def layout_mode(self) -> str:
+        """``"tabs"`` or ``"grid"``."""
+        return self._layout
+
+    def set_layout(self, mode: str) -> None:
+        """``"tabs"``: one plot per tab; ``"grid"``: all four at once."""
+        if mode not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {mode!r}")
+        if mode == self._layout:
+            return
+        current = self.currentIndex()
+        while self.count():
+            self.removeTab(0)
+        for plot in self.plots():
+            plot.set_compact(mode == "grid")
+        if mode == "grid":
+            for i, plot in enumerate(self.plots()):
+                self._grid.addWidget(plot, i // 2, i % 2)
+                plot.show()
+            self.addTab(self._grid_page, "All plots")
+        else:
+            for plot, title in zip(self.plots(), TAB_TITLES, strict=True):
+                self._grid.removeWidget(plot)
+                self.addTab(plot, title)
+            self.setCurrentIndex(max(0, current))
+        self._layout = mode
+
+    def clear_all(self) -> None:
+        """Empty every plot (another project was opened: nothing of the old one stays)."""
+        self.curves.clear()
+        self.raster.clear()
+        self.raster.set_populations([])
+        self.voltage.clear()
+        self.weights.clear()
+        self._batch_steps.clear()
+        for plot in self.plots():  # no axis range left over from the other project
+            for item in plot.plot_items():
+                item.setRange(xRange=(0.0, 1.0), yRange=(0.0, 1.0), padding=0.0)
+                item.enableAutoRange()
 
     def plots(self) -> list[PlotBase]:
         """The four plot widgets."""

@@ -250,6 +250,31 @@ class TickCurve(pg.PlotCurveItem):
         return True
 
 
+class _Extent(pg.GraphicsObject):
+    """Draws nothing; its rectangle counts for auto-range (the trial x neurons)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rect = QRectF()
+
+    def set_rect(self, rect: QRectF) -> None:
+        self.prepareGeometryChange()
+        self._rect = QRectF(rect)
+        self.informViewBoundsChanged()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return QRectF(self._rect)
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange=None):  # noqa: N802
+        if self._rect.isNull():
+            return None, None
+        r = self._rect
+        return (r.left(), r.right()) if ax == 0 else (r.top(), r.bottom())
+
+    def paint(self, painter, *args) -> None:
+        return None
+
+
 class RasterPlot(PlotBase):
     """Spike raster with a population picker.
 
@@ -274,11 +299,13 @@ class RasterPlot(PlotBase):
         self.toolbar.addWidget(QLabel("Population:", self))
         self.population_combo = QComboBox(self)
         self.population_combo.setMinimumContentsLength(12)
+        self.population_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.population_combo.setToolTip("Population whose spikes are shown")
         self.population_combo.currentTextChanged.connect(self._on_population_changed)
         self.toolbar.addWidget(self.population_combo)
-        self.summary_label = QLabel(self)
-        self.toolbar.addWidget(self.summary_label)
+        self.summary_label = self.info_label()
+        self.toolbar.addWidget(self.summary_label, 1)
 
         self.plot = self._new_plot(left="neuron", bottom="time (ms)")
         self.curve = TickCurve(antialias=False, skipFiniteCheck=True)
@@ -289,6 +316,10 @@ class RasterPlot(PlotBase):
         self.image.setVisible(False)
         self.plot.addItem(self.image)
         self.plot.addItem(self.curve)
+        # invisible corners (0, -0.5) and (t_max, n - 0.5): auto-range shows the whole
+        # trial and every neuron, not just where the few spikes happen to be
+        self.extent = _Extent()
+        self.plot.addItem(self.extent)
         self.mode = "ticks"
         self.set_theme(theme)
 
@@ -392,6 +423,11 @@ class RasterPlot(PlotBase):
         slot = self._data.get(key, _PopulationSpikes())
         times, ids = slot.arrays()
         count = times.size
+        if count or slot.t_max > 0:
+            n, t_max = self._extent(slot, times, ids)
+            self.extent.set_rect(QRectF(0.0, -0.5, t_max, float(n)))
+        else:
+            self.extent.set_rect(QRectF())
         if count <= self.max_ticks:
             self.mode = "ticks"
             x, y = tick_coordinates(times, ids, out=(
@@ -419,6 +455,9 @@ class RasterPlot(PlotBase):
     def image_counts(self) -> np.ndarray | None:
         """The spike-count image shown in histogram mode, else ``None``."""
         return self.image.image if self.mode == "histogram" else None
+
+    def _set_compact(self, compact: bool) -> None:
+        self.population_combo.setMinimumContentsLength(7 if compact else 12)
 
     def _apply_theme(self) -> None:
         self.curve.setPen(pg.mkPen(self._theme.ticks, width=1, cosmetic=True))

@@ -13,18 +13,36 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from app.plots.base import PlotBase
 
 #: Most traces drawn at once (a plot with hundreds of lines is unreadable and slow).
 MAX_TRACES = 32
+#: Columns of the legend (it stays a small block in the corner).
+LEGEND_COLUMNS = 4
 #: Most neuron ids a picker text may expand to.
 MAX_PICKED = 100_000
 
 _RANGE = re.compile(r"^(\d+)\s*(?:-|:|\.\.)\s*(\d+)$")
 _SINGLE = re.compile(r"^\d+$")
+
+
+class _ShortSample(pg.ItemSample):
+    """A legend line sample 12 x 10 px (pyqtgraph's is 20 x 20)."""
+
+    def __init__(self, item: pg.PlotDataItem) -> None:
+        super().__init__(item)
+        self.setFixedWidth(12)
+        self.setFixedHeight(10)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt API
+        return QRectF(0, 0, 12, 10)
+
+    def paint(self, p, *args) -> None:
+        p.setPen(pg.mkPen(self.item.opts["pen"]))
+        p.drawLine(0, 5, 12, 5)
 
 
 class NeuronSpecError(ValueError):
@@ -96,6 +114,9 @@ class VoltagePlot(PlotBase):
 
     #: Emitted with the picked neuron ids (``[]`` = all) when the picker text is valid.
     neurons_changed = Signal(list)
+    #: Emitted with the population chosen in the picker (``None``: the worker's choice,
+    #: the first hidden population that fits the recording budget).
+    population_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, theme: str = "dark") -> None:
         super().__init__(parent, theme)
@@ -107,6 +128,14 @@ class VoltagePlot(PlotBase):
         self._picked: list[int] = []
         self._n_neurons: int | None = None
 
+        self.population_combo = QComboBox(self)
+        self.population_combo.setObjectName("voltage_population")
+        self.population_combo.setToolTip("Population whose membrane voltages are recorded "
+                                         "(auto: the first hidden population)")
+        self.population_combo.addItem("auto", None)
+        self.population_combo.currentIndexChanged.connect(self._on_population_picked)
+        self.toolbar.addWidget(QLabel("Population:", self))
+        self.toolbar.addWidget(self.population_combo)
         self.toolbar.addWidget(QLabel("Neurons:", self))
         self.neuron_edit = QLineEdit(self)
         self.neuron_edit.setPlaceholderText("e.g. 0-4,7 (empty: all recorded)")
@@ -118,11 +147,14 @@ class VoltagePlot(PlotBase):
         self.neuron_edit.textChanged.connect(self._validate_picker_text)
         self.neuron_edit.editingFinished.connect(self._apply_picker_text)
         self.toolbar.addWidget(self.neuron_edit)
-        self.note_label = QLabel(self)
-        self.toolbar.addWidget(self.note_label)
+        self.note_label = self.info_label()
+        self.toolbar.addWidget(self.note_label, 1)
 
-        self.plot = self._new_plot(left="membrane voltage", bottom="time (ms)")
-        self.legend = self.plot.addLegend(offset=(-10, 10))
+        self.plot = self._new_plot(left="voltage", bottom="time (ms)")
+        # a compact legend in the corner: small text, several columns
+        self.legend = self.plot.addLegend(offset=(-4, 4), labelTextSize="7pt",
+                                          colCount=LEGEND_COLUMNS, verSpacing=-6,
+                                          horSpacing=8, sampleType=_ShortSample)
         self.threshold_line = pg.InfiniteLine(angle=0, movable=False)
         self.threshold_line.setVisible(False)
         self.plot.addItem(self.threshold_line, ignoreBounds=False)
@@ -130,6 +162,36 @@ class VoltagePlot(PlotBase):
         self.set_theme(theme)
 
     # ----------------------------------------------------------------- picker
+    def set_populations(self, names: Iterable[str]) -> None:
+        """Offer ``names`` (the network's non-input populations) in the population
+        picker; the choice is kept while its population exists, else back to auto."""
+        names = list(names)
+        current = self.picked_population
+        combo = self.population_combo
+        if [combo.itemData(i) for i in range(1, combo.count())] == names:
+            return
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("auto", None)
+        for name in names:
+            combo.addItem(name, name)
+        combo.setCurrentIndex(max(0, combo.findData(current)) if current in names else 0)
+        combo.blockSignals(False)
+        if self.picked_population != current:
+            self.population_changed.emit(self.picked_population)
+
+    @property
+    def picked_population(self) -> str | None:
+        """Population chosen in the picker (``None``: auto)."""
+        return self.population_combo.currentData()
+
+    def pick_population(self, name: str | None) -> None:
+        """Choose ``name`` in the picker (as the user would)."""
+        self.population_combo.setCurrentIndex(max(0, self.population_combo.findData(name)))
+
+    def _on_population_picked(self, _index: int) -> None:
+        self.population_changed.emit(self.picked_population)
+
     def _validate_picker_text(self, text: str) -> list[int] | None:
         try:
             picked = parse_neuron_spec(text, self._n_neurons)
@@ -183,6 +245,13 @@ class VoltagePlot(PlotBase):
             self._population = population
         self.mark_dirty()
 
+    def clear(self) -> None:
+        """Forget the traces, threshold and population (another project opened)."""
+        self._t, self._v, self._ids = np.empty(0), np.empty((0, 0)), []
+        self._population = None
+        self._threshold = None
+        self.mark_dirty()
+
     def set_threshold(self, v: float | None) -> None:
         """Draw the firing threshold as a dashed line at ``v`` (``None`` hides it)."""
         self._threshold = None if v is None else float(v)
@@ -219,7 +288,7 @@ class VoltagePlot(PlotBase):
                 curve.setData(self._t, self._v[:, column[nid]])
                 curve.setPen(pg.mkPen(pg.intColor(nid, hues=9, values=1), width=1))
                 curve.setVisible(True)
-                self.legend.addItem(curve, f"neuron {nid}")
+                self.legend.addItem(curve, f"n{nid}")
             else:
                 curve.setData([], [])
                 curve.setVisible(False)
@@ -241,6 +310,9 @@ class VoltagePlot(PlotBase):
         if candidates > MAX_TRACES:
             notes.append(f"showing first {MAX_TRACES} of {candidates}")
         self.note_label.setText(" · ".join(notes))
+
+    def _set_compact(self, compact: bool) -> None:
+        self.neuron_edit.setMaximumWidth(110 if compact else 16777215)
 
     def _apply_theme(self) -> None:
         self.threshold_line.setPen(

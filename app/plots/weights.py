@@ -42,11 +42,13 @@ class WeightHistogram(PlotBase):
         self.toolbar.addWidget(QLabel("Connection:", self))
         self.connection_combo = QComboBox(self)
         self.connection_combo.setMinimumContentsLength(14)
+        self.connection_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.connection_combo.setToolTip("Connection whose weights are shown")
         self.connection_combo.currentTextChanged.connect(self._on_connection_changed)
         self.toolbar.addWidget(self.connection_combo)
-        self.stats_label = QLabel(self)
-        self.toolbar.addWidget(self.stats_label)
+        self.stats_label = self.info_label()
+        self.toolbar.addWidget(self.stats_label, 1)
 
         self.plot = self._new_plot(left="count", bottom="weight")
         self.bars = pg.PlotDataItem(stepMode="center", fillLevel=0, antialias=False)
@@ -80,6 +82,14 @@ class WeightHistogram(PlotBase):
         if name == self.current_connection():
             self.mark_dirty()
 
+    def clear(self) -> None:
+        """Forget every connection's weights."""
+        self._weights.clear()
+        self.connection_combo.blockSignals(True)
+        self.connection_combo.clear()
+        self.connection_combo.blockSignals(False)
+        self.mark_dirty()
+
     def weights(self, name: str | None = None) -> np.ndarray:
         """Stored weights of ``name`` (default: the connection shown)."""
         key = name if name is not None else self.current_connection()
@@ -103,11 +113,15 @@ class WeightHistogram(PlotBase):
         finite = values[np.isfinite(values)]
         text = f"n={values.size:,}"
         if finite.size:
-            text += (f"  mean={finite.mean():.4g}  std={finite.std():.4g}"
-                     f"  min={finite.min():.4g}  max={finite.max():.4g}")
+            text += (f" · mean {finite.mean():.3g} · sd {finite.std():.3g}"
+                     f" · {finite.min():.3g} to {finite.max():.3g}")
         if finite.size < values.size:
             text += f"  non-finite={values.size - finite.size:,}"
         self.stats_label.setText(text)
+        self.stats_label.setToolTip(text)
+
+    def _set_compact(self, compact: bool) -> None:
+        self.connection_combo.setMinimumContentsLength(8 if compact else 14)
 
     def _apply_theme(self) -> None:
         color = pg.mkColor(self._theme.foreground)

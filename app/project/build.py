@@ -215,6 +215,9 @@ def compiler_kwargs(project: Project, connections: dict[str, Any] | None = None
             conns = connections or {}
             kwargs["delay_learn_conns"] = [conns[c] for c in spec.delay_learn_conns
                                            if c in conns]
+    if info.has_deep_r and spec.deep_r_conns:
+        conns = connections or {}
+        kwargs["deep_r_conns"] = [conns[c] for c in spec.deep_r_conns if c in conns]
     return kwargs
 
 

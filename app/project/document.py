@@ -117,6 +117,8 @@ class CompilerSpec:
         default_factory=lambda: {"type": "Adam", **schema.defaults(schema.OPTIMISERS["Adam"])})
     delay_optimiser: dict[str, Any] | None = None
     delay_learn_conns: list[str] = field(default_factory=list)
+    #: connection ids rewired by Deep R (their strength is ``params["deep_r_l1_strength"]``)
+    deep_r_conns: list[str] = field(default_factory=list)
 
     @property
     def info(self) -> schema.CompilerInfo:
@@ -129,13 +131,17 @@ class CompilerSpec:
         return int(self.params[self.info.timesteps_arg])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"type": self.type, "params": dict(self.params),
-                "loss": None if self.loss is None else dict(self.loss),
-                "optimiser": None if self.optimiser is None else dict(self.optimiser),
-                "delay_optimiser": (None if self.delay_optimiser is None
-                                    else dict(self.delay_optimiser)),
-                "delay_learn_conns": list(self.delay_learn_conns)}
+        """JSON form (``deep_r_conns`` only when some connection rewires, so files
+        without Deep R read the same in older versions)."""
+        out = {"type": self.type, "params": dict(self.params),
+               "loss": None if self.loss is None else dict(self.loss),
+               "optimiser": None if self.optimiser is None else dict(self.optimiser),
+               "delay_optimiser": (None if self.delay_optimiser is None
+                                   else dict(self.delay_optimiser)),
+               "delay_learn_conns": list(self.delay_learn_conns)}
+        if self.deep_r_conns:
+            out["deep_r_conns"] = list(self.deep_r_conns)
+        return out
 
 
 @dataclass
@@ -416,7 +422,7 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         if not isinstance(value, bool):
             raise ProjectError("must be true or false", path)
         return value
-    if kind == "optfloat" and value is None:
+    if kind in ("optfloat", "optint") and value is None:
         return None
     if kind == "str":
         if not isinstance(value, str):
@@ -428,7 +434,7 @@ def check_value(param: Param, value: Any, path: str) -> Any:
         return value
     if kind in ("pair", "optpair"):
         return check_pair(param, value, path)
-    if kind == "int":
+    if kind in ("int", "optint"):
         if not isinstance(value, int) or isinstance(value, bool):
             if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
                 value = int(value)
@@ -444,13 +450,17 @@ def check_value(param: Param, value: Any, path: str) -> Any:
     else:  # pragma: no cover - schema error
         raise ProjectError(f"unknown parameter kind {kind}", path)
     unit = f" {param.unit}" if param.unit and param.unit != "steps" else ""
+
+    def num(x: float) -> str:  # 100000000 reads better than 1e+08 for whole numbers
+        return f"{int(x):,}" if kind in ("int", "optint") and float(x).is_integer() else f"{x:g}"
+
     if param.minimum is not None:
         if param.exclusive_minimum and value <= param.minimum:
-            raise ProjectError(f"must be greater than {param.minimum:g}{unit}", path)
+            raise ProjectError(f"must be greater than {num(param.minimum)}{unit}", path)
         if value < param.minimum:
-            raise ProjectError(f"must be at least {param.minimum:g}{unit}", path)
+            raise ProjectError(f"must be at least {num(param.minimum)}{unit}", path)
     if param.maximum is not None and value > param.maximum:
-        raise ProjectError(f"must be at most {param.maximum:g}{unit}", path)
+        raise ProjectError(f"must be at most {num(param.maximum)}{unit}", path)
     return value
 
 
@@ -620,7 +630,8 @@ def parse_connection(data: Any, path: str) -> ConnectionSpec:
 def parse_compiler(data: Any, path: str = "compiler") -> CompilerSpec:
     """Validate the compiler section."""
     d = _obj(data, path, {"type": True, "params": False, "loss": False, "optimiser": False,
-                          "delay_optimiser": False, "delay_learn_conns": False})
+                          "delay_optimiser": False, "delay_learn_conns": False,
+                          "deep_r_conns": False})
     kind = d["type"]
     if not isinstance(kind, str) or kind not in schema.COMPILERS:
         raise ProjectError(f"unknown compiler (allowed: {', '.join(schema.COMPILERS)})",
@@ -653,7 +664,14 @@ def parse_compiler(data: Any, path: str = "compiler") -> CompilerSpec:
                                f"{path}.delay_learn_conns")
     elif delay_opt is not None:
         delay_opt = _typed(schema.OPTIMISERS, delay_opt, f"{path}.delay_optimiser", "optimiser")
-    return CompilerSpec(kind, params, loss, optimiser, delay_opt, conns)
+    deep_r = d.get("deep_r_conns", [])
+    if not isinstance(deep_r, list):
+        raise ProjectError("must be a list of connection ids", f"{path}.deep_r_conns")
+    deep_r = [_id(c, f"{path}.deep_r_conns[{i}]") for i, c in enumerate(deep_r)]
+    if deep_r and not info.has_deep_r:
+        raise ProjectError(f"{info.label} compiler does not rewire connections (Deep R)",
+                           f"{path}.deep_r_conns")
+    return CompilerSpec(kind, params, loss, optimiser, delay_opt, conns, deep_r)
 
 
 def _scalars(data: Any, path: str) -> dict[str, Any]:
@@ -706,17 +724,11 @@ def parse_training(data: Any, path: str = "training") -> TrainingSpec:
     d = _obj(data, path, {"num_epochs": False, "shuffle": False, "validation_split": False,
                           "seed": False, "max_examples": False, "lr_schedule": False})
     t = TrainingSpec()
-    if "num_epochs" in d:
-        t.num_epochs = _int(d["num_epochs"], f"{path}.num_epochs", 1, 10_000_000)
     if "shuffle" in d:
         t.shuffle = _bool(d["shuffle"], f"{path}.shuffle")
-    if "validation_split" in d:
-        t.validation_split = check_value(Param("", "float", 0.0, minimum=0.0, maximum=0.99),
-                                         d["validation_split"], f"{path}.validation_split")
-    if "seed" in d:
-        t.seed = _int(d["seed"], f"{path}.seed", 0, 2**32 - 1)
-    if d.get("max_examples") is not None:
-        t.max_examples = _int(d["max_examples"], f"{path}.max_examples", 1)
+    for p in schema.TRAINING:  # the ranges the Training tab also uses
+        if p.name in d:
+            setattr(t, p.name, check_value(p, d[p.name], f"{path}.{p.name}"))
     t.lr_schedule = check_lr_schedule(d.get("lr_schedule"), f"{path}.lr_schedule")
     return t
 
@@ -778,10 +790,10 @@ def parse_project_with_weight_keys(data: Any) -> tuple[Project, list[str]]:
         pairs.add((c.source, c.target))
     compiler = parse_compiler(d["compiler"])
     conn_ids = {c.id for c in conns}
-    for i, cid in enumerate(compiler.delay_learn_conns):
-        if cid not in conn_ids:
-            raise ProjectError(f"no connection with id {cid!r}",
-                               f"compiler.delay_learn_conns[{i}]")
+    for key in ("delay_learn_conns", "deep_r_conns"):
+        for i, cid in enumerate(getattr(compiler, key)):
+            if cid not in conn_ids:
+                raise ProjectError(f"no connection with id {cid!r}", f"compiler.{key}[{i}]")
     dataset = parse_dataset(d.get("dataset", {"source": "none"}))
     for key in ("input", "output"):
         ref = getattr(dataset, key)

@@ -254,7 +254,8 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
         add("")
         add("    # Connections")
     for c in conns:
-        conn_var = f"{_var(c.name)}" if c.id in project.compiler.delay_learn_conns else None
+        named = c.id in project.compiler.delay_learn_conns or c.id in project.compiler.deep_r_conns
+        conn_var = f"{_var(c.name)}" if named else None
         prefix = f"    {conn_var} = " if conn_var else "    "
         w = _weight(c, use_weights and c.id in project.weights)
         extra = f", max_delay_steps={c.max_delay_steps}" if c.max_delay_steps is not None else ""
@@ -280,6 +281,9 @@ def export_script(project: Project, weights_file: str | os.PathLike[str] | None 
         if spec.delay_learn_conns:
             dl = ", ".join(_var(project.connection(c).name) for c in spec.delay_learn_conns)
             args.append(f"delay_learn_conns=[{dl}]")
+    if info.has_deep_r and spec.deep_r_conns:
+        dr = ", ".join(_var(project.connection(c).name) for c in spec.deep_r_conns)
+        args.append(f"deep_r_conns=[{dr}]")
     lines.extend(_call(f"compiler = {spec.type}", args, 0))
     add("compiled_net = compiler.compile(network)")
     add("")

@@ -71,7 +71,9 @@ def _synapses(project: Project) -> dict[str, int]:
         n_pre = project.population(c.source).size
         n_post = project.population(c.target).size
         kind = c.connectivity["type"]
-        if kind == "OneToOne":
+        if c.id in project.compiler.deep_r_conns:
+            out[c.id] = n_pre * n_post  # Deep R keeps a slot for every pair
+        elif kind == "OneToOne":
             out[c.id] = min(n_pre, n_post)
         elif kind == "FixedProbability":
             out[c.id] = int(math.ceil(n_pre * n_post * float(c.connectivity["p"])))

@@ -393,7 +393,7 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         add("")
         add("    # Connections")
     for c in conns:
-        learn = c.id in spec.delay_learn_conns
+        learn = c.id in spec.delay_learn_conns or c.id in spec.deep_r_conns
         prefix = f"{var_name(c.name)} = " if learn else ""
         extra = f", max_delay_steps={c.max_delay_steps}" if c.max_delay_steps is not None else ""
         if c.connectivity["type"] in ("AvgPoolConv2D", "AvgPoolDense2D") \
@@ -423,6 +423,9 @@ def export_mlgenn_script(project: Project, base_dir: str | os.PathLike[str] | No
         if spec.delay_learn_conns:
             dl = ", ".join(var_name(project.connection(c).name) for c in spec.delay_learn_conns)
             args.append(f"delay_learn_conns=[{dl}]")
+    if info.has_deep_r and spec.deep_r_conns:
+        dr = ", ".join(var_name(project.connection(c).name) for c in spec.deep_r_conns)
+        args.append(f"deep_r_conns=[{dr}]")
     lines.extend(_call(f"compiler = {spec.type}", args, 0))
     add("compiled_net = compiler.compile(network)")
     add("")

@@ -105,6 +105,7 @@ class _Reader:
         self.project = Project(name="Imported mlGeNN script")
         self.vars: dict[str, str] = {}  # script variable -> population id
         self.conn_vars: dict[str, str] = {}  # script variable -> connection id
+        self.layer_conns: dict[str, str] = {}  # Layer's population id -> its connection id
         self.default_params: str | None = None  # compiler type whose defaults apply
         self.dp_names: dict[str, str] = {}  # local name of a default_params -> compiler type
         self.networks: dict[str, _Network] = {}
@@ -573,6 +574,8 @@ class _Reader:
             self.weight_array(conn, array, conn_node)
         if var:
             self.conn_vars[var] = conn.id
+        if layer:
+            self.layer_conns[target_id] = conn.id
 
     def weight(self, node: ast.AST | None, where: ast.AST
                ) -> tuple[dict[str, Any], np.ndarray | None]:

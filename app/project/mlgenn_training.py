@@ -33,7 +33,6 @@ _TRAINING_LOOP_ARGS = ("x", "y", "num_epochs", "start_epoch", "shuffle", "metric
                        "validation_x", "validation_y")
 _GENN_ONLY = ("device_select_method", "deviceSelectMethod", "selectGPUByDeviceID",
               "kernel_profiling_level")
-_DEEP_R = ("deep_r_conns", "deep_r_l1_strength", "deep_r_record_rewirings")
 _LATENCY = "ml_genn.utils.data."
 
 
@@ -188,9 +187,11 @@ def _compiler(r: _Reader, call: ast.Call) -> None:
     for k in [k for k in given if k in _GENN_ONLY]:
         r.note(given.pop(k), f"{k} is a GeNN option with no meaning for Spike Studio's engine: "
                              "ignored")
-    for k in [k for k in given if k in _DEEP_R]:
-        r.note(given.pop(k), f"{k}: Deep R rewiring is not part of the project format: "
-                             "ignored (the connection trains as it is)")
+    deep_r_conns = given.pop("deep_r_conns", None)
+    record = given.pop("deep_r_record_rewirings", None)
+    if record is not None and not _empty(r, record):
+        r.note(record, "deep_r_record_rewirings: projects do not record the rewirings per "
+                       "batch (the library's callback data has them): not imported")
     if info.has_losses:
         if losses is None:
             r.note(call, f"{kind} without losses: sparse_categorical_crossentropy used")
@@ -201,17 +202,15 @@ def _compiler(r: _Reader, call: ast.Call) -> None:
     if delay_opt is not None:
         spec.delay_optimiser = _optimiser(r, delay_opt)
     if delay_conns is not None:
-        items = r.pick(delay_conns)
-        elts = items.elts if isinstance(items, ast.List | ast.Tuple) else []
-        if not elts:
-            r.note(delay_conns, "delay_learn_conns not a list: ignored")
-        for e in elts:
-            cid = r.conn_vars.get(e.id) if isinstance(e, ast.Name) else None
-            if cid is None:
-                r.note(e, f"delay_learn_conns entry '{ast.unparse(e)}' is not an imported "
-                          "connection")
-            else:
-                spec.delay_learn_conns.append(cid)
+        spec.delay_learn_conns = _connection_list(r, delay_conns, "delay_learn_conns")
+    if deep_r_conns is not None:
+        if info.has_deep_r:
+            spec.deep_r_conns = _connection_list(r, deep_r_conns, "deep_r_conns")
+            if spec.deep_r_conns:
+                names = ", ".join(r.project.connection(c).name for c in spec.deep_r_conns)
+                r.told(deep_r_conns, f"deep_r_conns: Deep R rewires {names} (Compiler tab)")
+        else:
+            r.note(deep_r_conns, f"deep_r_conns: {kind} does not rewire: ignored")
     steps_node = given.pop(info.timesteps_arg, None)
     spec.params = r.params(info.params, given, kind)
     r.project.compiler = spec
@@ -221,6 +220,36 @@ def _compiler(r: _Reader, call: ast.Call) -> None:
         dt = float(spec.params["dt"])
         if float(r.project.dataset.params.get("dt", _builtin_defaults(r)["dt"])) != dt:
             r.project.dataset.params["dt"] = dt
+
+
+def _empty(r: _Reader, node: ast.AST) -> bool:
+    """True for an empty literal list/dict/tuple (after resolving names and ``x if c
+    else y`` with a literal condition)."""
+    node = r.pick(node)
+    if isinstance(node, ast.Dict):
+        return not node.keys
+    return isinstance(node, ast.List | ast.Tuple) and not node.elts
+
+
+def _connection_list(r: _Reader, node: ast.AST, arg: str) -> list[str]:
+    """Connection ids of a list argument whose entries are Connection variables or Layer
+    variables (a Layer means its incoming connection, as mlGeNN reads it); every entry
+    not mapped is noted."""
+    items = r.pick(node)
+    if not isinstance(items, ast.List | ast.Tuple):
+        r.note(node, f"{arg} is not a list: ignored")
+        return []
+    out: list[str] = []
+    for e in items.elts:
+        cid = None
+        if isinstance(e, ast.Name):
+            cid = r.conn_vars.get(e.id) or r.layer_conns.get(r.vars.get(e.id, ""))
+        if cid is None:
+            r.note(e, f"{arg} entry '{ast.unparse(e)}' is not an imported connection or "
+                      "Layer: left out")
+        elif cid not in out:
+            out.append(cid)
+    return out
 
 
 def _builtin_defaults(r: _Reader) -> dict[str, Any]:

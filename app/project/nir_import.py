@@ -449,6 +449,8 @@ class _Importer:
         conn_ids = {c.id for c in project.connections}
         project.compiler.delay_learn_conns = [c for c in project.compiler.delay_learn_conns
                                               if c in conn_ids]
+        project.compiler.deep_r_conns = [c for c in project.compiler.deep_r_conns
+                                         if c in conn_ids]
 
     def order(self) -> None:
         """The exported order of populations and connections (else layer by layer)."""

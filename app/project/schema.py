@@ -7,7 +7,7 @@ in its order, so a field is described exactly once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -222,10 +222,21 @@ class CompilerInfo:
     has_losses: bool = True
     has_optimiser: bool = True
     has_delay_learning: bool = False
+    #: rewires the connections listed in ``CompilerSpec.deep_r_conns`` with Deep R
+    has_deep_r: bool = False
     default_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
+BACKEND = Param("backend", "choice", "cpu", choices=("cpu", "cuda"),
+                help="Simulation backend: the CPU engine, or 'cuda' on an NVIDIA GPU "
+                     "(needs the 'cuda' extra)")
+#: e-prop runs on the CPU engine only
+BACKEND_CPU = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
+DEEP_R_L1 = replace(
+    _f("deep_r_l1_strength", 0.01, "", 0.0,
+       help="Deep R: L1 pull of every rewired weight towards zero, per example of a batch "
+            "(used only when connections are chosen for Deep R below)"),
+    label="Deep R L1 strength")
 
 _COMMON_TAIL = (
     _f("dt", 1.0, "ms", 0.0, exclusive_minimum=True, help="Simulation timestep",
@@ -263,6 +274,7 @@ COMPILERS: dict[str, CompilerInfo] = {
             _f("ttfs_alpha", 0.01, "", 0.0),
             _f("softmax_temperature", 1.0, "", 0.0, exclusive_minimum=True),
         ) + _COMMON_TAIL[1:] + (
+            DEEP_R_L1,
             BACKEND,
             Param("ttfs_loss", "choice", "mlgenn", choices=("mlgenn", "exponential"),
                   label="first-spike loss",
@@ -275,7 +287,7 @@ COMPILERS: dict[str, CompilerInfo] = {
                help="Start every trial with no synaptic input (mlGeNN carries the input "
                     "of a trial's last steps into the next trial)"),
         ),
-        has_delay_learning=True,
+        has_delay_learning=True, has_deep_r=True,
         default_params={
             "LeakyIntegrate": {"scale_i": True},
             "LeakyIntegrateFire": {"relative_reset": False, "integrate_during_refrac": False,
@@ -295,8 +307,10 @@ COMPILERS: dict[str, CompilerInfo] = {
             _b("train_output_bias", True),
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),
-            BACKEND,
+            DEEP_R_L1,
+            BACKEND_CPU,
         ),
+        has_deep_r=True,
         default_params={
             "AdaptiveLeakyIntegrateFire": {"relative_reset": True,
                                            "integrate_during_refrac": True},
@@ -334,6 +348,50 @@ def mlgenn_differences(compiler_type: str, params: dict[str, Any]) -> list[str]:
                      "EventProp carries the synaptic input of a trial's last steps into "
                      "the next trial")
     return notes
+
+
+# ---------------------------------------------------------------------------
+# Settings outside params dicts, and relations between params (the inspector
+# refuses what these forbid at the field; the loader checks the same ranges)
+# ---------------------------------------------------------------------------
+SIZE_LIMIT = 10_000_000
+POPULATION_SIZE = Param("size", "int", 100, "", 1, SIZE_LIMIT, help="Number of neurons")
+MAX_DELAY_STEPS = Param("max_delay_steps", "optint", None, "steps", 0, 100_000,
+                        help="Longest learnable delay (empty: none)")
+TRAINING: tuple[Param, ...] = (
+    Param("num_epochs", "int", 10, "", 1, 10_000_000, label="Epochs",
+          help="Passes over the training set"),
+    Param("validation_split", "float", 0.0, "", 0.0, 0.99, label="Validation split",
+          help="Fraction of the training set held out for validation"),
+    Param("seed", "int", 0, "", 0, 2**32 - 1, label="Seed", help="Shuffling and weight seed"),
+    Param("max_examples", "optint", None, "", 1, 100_000_000, label="Max examples",
+          help="Use only the first N training examples (empty: all)"),
+)
+TRAINING_BY_NAME = {p.name: p for p in TRAINING}
+
+#: ``(higher, lower, strict)`` parameters of one object that must keep this
+#: order: a threshold at or below the reset voltage makes a neuron fire every
+#: step; a Uniform range must not be reversed.
+ORDERINGS: tuple[tuple[str, str, bool], ...] = (("v_thresh", "v_reset", True),
+                                                 ("max", "min", False))
+
+
+def ordering_problem(values: dict[str, Any], name: str) -> str | None:
+    """Why ``values[name]`` breaks an ordering of ``ORDERINGS`` (phrased for the
+    field ``name``), or None."""
+    for high, low, strict in ORDERINGS:
+        if name not in (high, low):
+            continue
+        a, b = values.get(high), values.get(low)
+        if not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            continue
+        if (a > b) if strict else (a >= b):
+            continue
+        word = "above" if strict else "at least"
+        if name == high:
+            return f"must be {word} {low.replace('_', ' ')} ({b:g})"
+        return f"must be {'below' if strict else 'at most'} {high.replace('_', ' ')} ({a:g})"
+    return None
 
 
 # Built-in dataset keys of ``app.training.data.BUILTIN_DATASETS`` (the

@@ -76,6 +76,8 @@ def read_trained_weights(project: Project, built: Any, compiled: Any) -> dict[st
     if getter is None:
         return out
     for c in project.connections:
+        if c.id in project.compiler.deep_r_conns:
+            continue  # rewired: its synapses are no longer where the connectivity puts them
         kind = c.connectivity["type"]
         kshape = kernel_shape(project, c)
         if kind not in ("Dense", "OneToOne") and kshape is None:

@@ -84,6 +84,8 @@ def _document_field(project: Project, kind: str, target: str, field: str | None)
     """A library Problem's (kind, target id, argument) as a document path."""
     if field == "losses":
         return "compiler.loss"
+    if field == "deep_r_conns":
+        return "compiler.deep_r_conns"
     if kind == "population" and target:
         i = next(i for i, p in enumerate(project.populations) if p.id == target)
         sub = _POP_FIELDS.get(field or "", f"params.{field}" if field else "")

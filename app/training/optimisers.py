@@ -6,6 +6,9 @@ import numpy as np
 
 from app.model.errors import bad_arg
 
+from .engine import optim
+from .engine.cpu import threads_for
+
 
 class Optimiser:
     """Base class: ``step(param, grad, state, k)`` updates ``param`` in place."""
@@ -15,6 +18,26 @@ class Optimiser:
 
     def step(self, param: np.ndarray, grad: np.ndarray, state: dict, k: int) -> None:
         raise NotImplementedError
+
+    def update(self, param: np.ndarray, parts: np.ndarray, state: dict, k: int,
+               clamp: tuple[float, float] | None = None) -> int:
+        """One training step from per-thread partial gradients ``parts`` (chunks, n):
+        sum them, refuse non-finite parameters or gradients (returning BAD_PARAM /
+        BAD_GRAD with nothing changed), step, clamp, zero ``parts``. Returns
+        ``optim.OK``, or ``optim.BAD_RESULT`` if a parameter became non-finite."""
+        if not np.all(np.isfinite(param)):
+            return optim.BAD_PARAM
+        grad = parts[0].copy()
+        for c in range(1, parts.shape[0]):
+            grad += parts[c]
+        grad = grad.reshape(param.shape)
+        if not np.all(np.isfinite(grad)):
+            return optim.BAD_GRAD
+        self.step(param, grad, state, k)
+        if clamp is not None:
+            np.clip(param, clamp[0], clamp[1], out=param)
+        parts[:] = 0
+        return optim.OK if np.all(np.isfinite(param)) else optim.BAD_RESULT
 
 
 class Adam(Optimiser):
@@ -50,6 +73,23 @@ class Adam(Optimiser):
         s1 = f(1.0 / (1.0 - self.beta1 ** (k + 1)))
         s2 = f(1.0 / (1.0 - self.beta2 ** (k + 1)))
         param -= (f(self.alpha) * m * s1) / (np.sqrt(v * s2) + f(self.epsilon))
+
+    def update(self, param: np.ndarray, parts: np.ndarray, state: dict, k: int,
+               clamp: tuple[float, float] | None = None) -> int:
+        """``Optimiser.update`` in one numba pass (same float32 operations as ``step``)."""
+        arrays = (param, parts, state["m"], state["v"])
+        if any(a.dtype != np.float32 or not a.flags.c_contiguous for a in arrays):
+            return super().update(param, parts, state, k, clamp)
+        # flat views of the same memory (any shape, e.g. a convolution kernel)
+        param, m, v = param.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1)
+        f = np.float32
+        lo, hi = clamp if clamp is not None else (0.0, 0.0)
+        with threads_for(optim.blocks(param.shape[0])):
+            return optim.adam_update(
+                param, parts, m, v, f(self.beta1), f(1.0 - self.beta1),
+                f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
+                f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
+                f(self.epsilon), f(lo), f(hi), clamp is not None)
 
     def __repr__(self) -> str:
         return (f"Adam(alpha={self.alpha!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, "

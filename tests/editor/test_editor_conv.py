@@ -3,10 +3,10 @@ editor: palette, inspector fields (shape, pairs), inferred sizes, undo."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QMessageBox, QSpinBox
+from PySide6.QtWidgets import QMessageBox
 
 from app.editor.canvas import IFInputNode, IFNode, InputNode, LIFNode, OutputNode
-from app.editor.fields import PairEdit
+from app.editor.fields import IntEdit, PairEdit
 from app.editor.main_window import MainWindow
 
 
@@ -48,8 +48,8 @@ def test_conv_network_is_built_and_edited_in_the_inspector(window: MainWindow) -
     assert (p.population(h).shape, p.population(h).size) == ([10, 10, 8], 800)
     form = sel.conn_connectivity.form
     filters = form.widgets["filters"]
-    assert isinstance(filters, QSpinBox)
-    filters.setValue(4)
+    assert isinstance(filters, IntEdit)
+    assert filters.enter("4")
     assert window.ctl.project.population(h).size == 400
     size = form.widgets["conv_size"]
     assert isinstance(size, PairEdit) and size.text() == "3, 3"
@@ -65,7 +65,7 @@ def test_conv_network_is_built_and_edited_in_the_inspector(window: MainWindow) -
     padding.setCurrentIndex(padding.findData("same"))
     assert window.ctl.project.population(h).shape == [12, 12, 4]
     assert "Conv2D 5x5x4" in cv._labels[cid].text()
-    assert "12x12x4" in cv.node(h).name()
+    assert "12x12x4" in cv.label(h)
     # pooling has fixed weights: the weight editor is off
     combo.setCurrentIndex(combo.findData("AvgPool2D"))
     assert not sel.conn_weight.isEnabled()

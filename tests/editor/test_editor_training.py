@@ -75,7 +75,9 @@ def test_train_one_epoch_fills_plots_and_records_the_run(window: MainWindow, qtb
     assert (rc.run_dir / "metrics.csv").is_file()
     assert rc.panel.list.count() == 1 and "finished" in rc.panel.list.item(0).text()
     # overlay: ticking a run draws its recorded curves again
-    plots.clear_run(run)
+    item = rc.panel.list.item(0)
+    assert item.checkState() == Qt.CheckState.Checked  # the run just trained is shown
+    item.setCheckState(Qt.CheckState.Unchecked)
     assert run not in plots.curves.runs()
     rc.panel.list.item(0).setCheckState(Qt.CheckState.Checked)
     xs2, ys2 = plots.curves.series_data(run, "batch/loss")
@@ -123,7 +125,7 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     qtbot.waitUntil(lambda: not rc.client.running, timeout=30_000)
     title, text = window._errors[-1][:2]
     assert title == "Training process ended" and "SIGKILL" in text
-    assert "epoch 0" in text and "crashed" in rc.panel.list.item(0).text()
+    assert "after epoch 1" in text and "crashed" in rc.panel.list.item(0).text()  # 1-based
     assert rc.train_action.isEnabled() and not rc.pause_action.isChecked()
     assert (run_dir / "checkpoints" / "0-input_hidden-g.npy").is_file()
     # the window still works: edit, undo
@@ -138,3 +140,22 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     assert status["status"] == "finished" and status["resumed"] == [0]
     assert status["checkpoints"] == [0, 1]
     assert "finished" in rc.panel.list.item(0).text()
+
+
+def test_voltage_plot_records_the_population_picked(window: MainWindow, qtbot,
+                                                    tmp_path: Path) -> None:
+    open_small_yin_yang(window, tmp_path, epochs=1)
+    voltage = window.run_controller.plots.voltage
+    combo = voltage.population_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["auto", "hidden", "output"]
+    voltage.pick_population("output")
+    rc = window.run_controller
+    assert rc.train() is not None
+    qtbot.waitUntil(lambda: not rc.client.running, timeout=90_000)
+    assert rc.messages.get("finished") == 1
+    voltage.redraw_now()
+    assert voltage._population == "output" and "output" in voltage.note_label.text()
+    assert max(voltage.shown_ids()) < 3  # the output's 3 neurons, not hidden's 100
+    window.ctl.edit("rename", lambda p: setattr(p.populations[2], "name", "readout"))
+    assert voltage.picked_population is None  # its population is gone: back to auto
+    assert combo.findText("readout") > 0

@@ -63,7 +63,7 @@ def test_every_edit_undoes_and_redoes(window: MainWindow, qtbot) -> None:
     sel = window.inspector.selection
     window.canvas.select([h])
     assert sel.current == ("population", h)
-    sel.pop_size.setValue(42)
+    sel.pop_size.enter("42")
     snapshots.append(window.ctl.project.copy())
     tau = sel.pop_params.widgets["tau_mem"]
     assert isinstance(tau, NumberEdit)
@@ -138,7 +138,7 @@ def test_move_node_is_recorded(window: MainWindow) -> None:
 
 def test_save_reopen_compare(window: MainWindow, tmp_path: Path, qtbot) -> None:
     build_small_network(window)
-    window.inspector.training.epochs.setValue(7)
+    window.inspector.training.epochs.enter("7")
     path = tmp_path / "net.ssproj"
     assert window.save_to(path)
     assert "*" not in window.windowTitle()
@@ -184,7 +184,7 @@ def test_compiler_panel_apply_defaults_is_undoable(window: MainWindow) -> None:
     assert window.ctl.project.same_as(before)
     # every argument is editable: change max_spikes through its field
     w = panel.form.widgets["max_spikes"]
-    w.setValue(777)
+    assert w.enter("777")
     assert window.ctl.project.compiler.params["max_spikes"] == 777
     opt = panel.optimiser.form.widgets["alpha"]
     opt.setText("0.02")
@@ -204,7 +204,7 @@ def test_validation_badges_follow_the_compiler(window: MainWindow) -> None:
     hidden = [p for p in window.ctl.project.populations if p.name == "hidden"][0]
     assert hidden.id in targets, issues
     node = window.canvas.node(hidden.id)
-    assert node.name().startswith("⚠")
+    assert window.canvas.label(hidden.id).startswith("⚠")
     assert "⚠" in node.view.toolTip()
     assert window.problems.count() == len(issues)
 
@@ -215,7 +215,7 @@ def test_dataset_panel_shape_check(window: MainWindow) -> None:
     assert panel.check.text().startswith("✓")
     inp = window.ctl.project.populations[0]
     window.canvas.select([inp.id])
-    window.inspector.selection.pop_size.setValue(4)
+    window.inspector.selection.pop_size.enter("4")
     assert "5 input neurons" in panel.check.text()  # x, y, 1-x, 1-y and the bias spike
     panel.source.setCurrentIndex(panel.source.findData("file"))
     assert window.ctl.project.dataset.source == "file"
@@ -224,9 +224,9 @@ def test_dataset_panel_shape_check(window: MainWindow) -> None:
 
 def test_training_panel_edits_document(window: MainWindow) -> None:
     t = window.inspector.training
-    t.batch.setValue(64)
+    t.batch.enter("64")
     t.shuffle.setChecked(False)
-    t.limit.setValue(100)
+    t.limit.enter("100")
     assert window.ctl.project.compiler.params["batch_size"] == 64
     assert window.ctl.project.training.shuffle is False
     assert window.ctl.project.training.max_examples == 100
@@ -287,7 +287,7 @@ def test_population_fields_types(window: MainWindow) -> None:
     assert isinstance(readout, QComboBox)
     readout.setCurrentIndex(readout.findData("spike_count"))
     assert window.ctl.project.population(h).readout == "spike_count"
-    assert window.canvas.node(h).name().endswith("-> spike_count")
+    assert window.canvas.label(h).endswith("-> spike_count")
     _ = Qt
 
 
@@ -375,7 +375,7 @@ def test_dataset_panel_checks_a_chosen_file_in_the_background(window: MainWindow
     assert "2 examples, 700 inputs, 20 classes" in panel.check.text()
     out = [p for p in window.ctl.project.populations if p.name == "output"][0]
     window.canvas.select([out.id])
-    window.inspector.selection.pop_size.setValue(10)
+    window.inspector.selection.pop_size.enter("10")
     assert "20 classes" in panel.check.text() and panel.check.text().startswith("⚠")
 
 

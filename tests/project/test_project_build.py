@@ -16,8 +16,8 @@ from app.project.validate import validate_project
 
 IGNORED = {"self", "losses", "optimiser", "communicator", "delay_optimiser",
            "delay_learn_conns", "kwargs",
-           # Deep R (mlGeNN scripts' rewiring) is a library feature, not in projects yet
-           "deep_r_conns", "deep_r_l1_strength", "deep_r_record_rewirings"}
+           # connections (compiler.deep_r_conns) and the library's callback-data record
+           "deep_r_conns", "deep_r_record_rewirings"}
 
 
 def test_schema_lists_every_constructor_argument_of_the_library() -> None:

@@ -287,8 +287,12 @@ def test_per_timestep_mse_on_genn_equals_our_engines(real_genn) -> None:
     built = build(p, None)
     x, y = built.train_data()
     with built.compiler.compile(built.network) as cn:
-        cn.train(x, y, num_epochs=1, shuffle=False, callbacks=[], metrics="mean_square_error")
+        mets, _ = cn.train(x, y, num_epochs=1, shuffle=False, callbacks=[],
+                           metrics="mean_square_error")
         ours = float(np.mean(cn.last_squared_error[built.output.name]))
     assert res.metric == "mean_square_error" and res.value > 1.0
-    print(f"whole-trial MSE: GeNN {res.value!r}, ours {ours!r}")
+    print(f"whole-trial MSE: GeNN {res.value!r}, ours {ours!r}, "
+          f"our metric {mets[built.output].result!r}")
     assert res.value == pytest.approx(ours, rel=1e-5)
+    # our own metric (what the worker streams) is that same whole-trial number
+    assert mets[built.output].result == pytest.approx(res.value, rel=1e-5)

@@ -12,7 +12,7 @@ from app.training.compilers import EventPropCompiler
 from app.training.compilers.eventprop import default_params
 from app.training.data import preprocess_spikes
 from app.training.engine.cpu import _dense_connections, _fanout
-from app.training.engine.kernels import stage_spike_inputs
+from app.training.engine.staging import InputStager, stage_examples
 
 
 def _reference_steps(times: np.ndarray, dt: np.float32, T: int) -> list[int]:
@@ -35,13 +35,35 @@ def test_staged_input_events_follow_the_step_rule() -> None:
                   np.array([4.95, 5.0, 7.0], np.float32)]
     times = np.concatenate(per_neuron)
     ends = np.cumsum([len(x) for x in per_neuron])
-    starts = np.concatenate(([0], ends[:-1]))
-    in_start = starts[None].astype(np.int64)
-    in_end = ends[None].astype(np.int64)
-    off, ev_s, ev_g = stage_spike_inputs(in_start, in_end, times, dt, T)
+    off, ev_s, ev_g = stage_examples(ends.astype(np.int64), times, np.zeros(1, np.int64),
+                                     np.zeros(1, np.int64), len(per_neuron), dt, T, 1)
     got = list(zip(ev_s[off[0]:off[1]].tolist(), ev_g[off[0]:off[1]].tolist(), strict=True))
     want = sorted((s, g) for g, x in enumerate(per_neuron) for s in _reference_steps(x, dt, T))
     assert got == want
+
+
+def test_staged_examples_are_cached_and_restaged_when_replaced_between_epochs() -> None:
+    dt, T = np.float32(1.0), 10
+    xs = [preprocess_spikes(np.array([float(k), 3.0], np.float32), np.array([0, 1]), 2)
+          for k in range(4)]
+    st = InputStager(dt, T, n_chunks=2)
+    ptr = np.zeros((4, 1), np.int64)
+    hi = np.zeros((4, 1), np.int64)
+
+    def batch(examples: list, idx: list[int]) -> list[list[tuple[int, int]]]:
+        most = st.fill([(0, "in", examples, 2)], np.array(idx), ptr, hi)
+        out = [list(zip(st.ev_s[ptr[b, 0]:hi[b, 0]].tolist(),
+                        st.ev_n[ptr[b, 0]:hi[b, 0]].tolist(), strict=True))
+               for b in range(len(idx))]
+        assert most == max(len(o) for o in out)
+        return out
+
+    assert batch(xs, [2, 0]) == [[(2, 0), (3, 1)], [(0, 0), (3, 1)]]
+    assert len(st.cache) == 1
+    xs[0] = preprocess_spikes(np.array([5.0], np.float32), np.array([1]), 2)
+    st.new_pass()  # the next epoch sees the replaced example
+    assert batch(xs, [0, 3]) == [[(5, 1)], [(3, 0), (3, 1)]]
+    assert len(st.cache) == 1
 
 
 def test_counters_and_dense_detection() -> None:
@@ -71,3 +93,26 @@ def test_counters_and_dense_detection() -> None:
         assert c.syn_events_bwd > 0
         r = c.rates()
         assert r["syn_events_per_s"] > 0 and r["neuron_updates_per_s"] > 0
+
+
+def test_a_list_edited_between_calls_is_restaged() -> None:
+    from app.training.compilers import InferenceCompiler
+
+    net = Network(default_params)
+    with net:
+        i = Population(SpikeInput(), 3)
+        h = Population(LeakyIntegrateFire(tau_mem=20.0), 4)
+        o = Population(LeakyIntegrate(tau_mem=20.0, readout="avg_var"), 2)
+        Connection(i, h, Dense(10.0), Exponential(5.0))
+        Connection(h, o, Dense(1.0), Exponential(5.0))
+    xs = [preprocess_spikes(np.array([1.0, 2.0], np.float32), np.array([0, 1]), 3),
+          preprocess_spikes(np.array([3.0], np.float32), np.array([2]), 3)]
+    other = preprocess_spikes(np.array([0.0, 0.0, 0.0], np.float32), np.array([0, 1, 2]), 3)
+    comp = InferenceCompiler(20, batch_size=2, reset_in_syn_between_batches=True)
+    with comp.compile(net) as cn:
+        before = cn.predict({i: xs}, o)[0][o].copy()
+        xs[0] = other  # the same list object, one example replaced
+        after = cn.predict({i: xs}, o)[0][o]
+        alone = cn.predict({i: [other, xs[1]]}, o)[0][o]
+    assert not np.array_equal(before[0], after[0])
+    np.testing.assert_array_equal(after, alone)

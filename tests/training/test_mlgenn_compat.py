@@ -28,7 +28,7 @@ from app.training.compilers.eprop import EPropCompiler
 from app.training.compilers.eprop import default_params as eprop_params
 from app.training.data import preprocess_spikes
 from app.training.data.validation import LateSpikeWarning, _count_dropped
-from app.training.engine import kernels as K
+from app.training.engine.staging import stage_examples
 from app.training.genn_compat import IgnoredGeNNArgumentWarning
 from app.training.metrics import RegressionAccuracyWarning, SparseCategoricalAccuracy
 from app.training.optimisers import Adam
@@ -176,8 +176,8 @@ def test_late_spike_count_matches_the_engine_including_queued_spikes() -> None:
         times = rng.uniform(0, T * dt * 1.2, m).astype(np.float32)
         ps = preprocess_spikes(times, rng.integers(0, 5, m), 5)
         end, st = np.asarray(ps.end_spikes), np.asarray(ps.spike_times, np.float32)
-        start = np.concatenate(([0], end[:-1]))[None]
-        off, _, _ = K.stage_spike_inputs(start, end[None], st, np.float32(dt), T)
+        off, _, _ = stage_examples(end.astype(np.int64), st, np.zeros(1, np.int64),
+                                   np.zeros(1, np.int64), 5, np.float32(dt), T, 1)
         assert m - int(off[1] - off[0]) == _count_dropped(end, st, T, dt)
 
 

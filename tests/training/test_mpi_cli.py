@@ -4,6 +4,7 @@ same numbers as one process (needs OpenMPI + mpi4py; fails, never skips, without
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,10 @@ def _train(project: Path, *extra: str) -> list[str]:
                            "--epochs", "1", "--limit", "64", *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return [ln for ln in proc.stdout.splitlines() if ln.startswith(("epoch", "test"))]
+    # mpirun forwards the ranks' output with terminal reset codes (ESC[0m) that can land
+    # at the start of a line
+    out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    return [ln for ln in out.splitlines() if ln.startswith(("epoch", "test"))]
 
 
 def test_train_mpi_2_prints_the_metrics_of_one_process(tmp_path: Path) -> None:

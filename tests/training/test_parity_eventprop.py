@@ -93,7 +93,7 @@ def _grads(cn, x: list, labels: np.ndarray, n: int) -> list[list[np.ndarray]]:
         for b in range(n):
             cn._train_batch({cn.inputs[0].name: x}, {cn.outputs[0].name: labels},
                             np.array([b]), CallbackList([]), [b])
-            out.append([t.grad.copy() for t in cn.trainables])
+            out.append([t.gradient() for t in cn.trainables])
             cn.optimise(b)
     return out
 

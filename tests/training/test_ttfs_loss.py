@@ -49,7 +49,7 @@ def _grad(data, w, mode, alpha=0.2, tau0=0.5) -> np.ndarray:
     with _compiler(T, len(x), mode, alpha, tau0).compile(_net(w)) as cn:
         cn._train_batch({"in": x}, {"out": y}, np.arange(len(x)), CallbackList([]),
                         list(range(len(x))))
-        return cn.trainables[0].grad.reshape(w.shape).copy()
+        return cn.trainables[0].gradient().reshape(w.shape)
 
 
 def _loss(data, w, loss: FirstSpikeCrossentropy) -> float:

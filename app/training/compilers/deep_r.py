@@ -38,6 +38,7 @@ import numpy as np
 
 from app.model import Connection, Population
 from app.model.connectivity import Dense, FixedProbability, SynapseTable
+from app.model.conv import KERNEL_CONNECTIVITY
 from app.model.errors import bad_arg
 
 from ..engine.layout import Layout
@@ -129,6 +130,14 @@ class DeepR:
         for c in self.conns:
             if c.max_delay_steps is not None:
                 out.append((c.name, "Deep R cannot rewire a connection with learnt delays"))
+            if isinstance(c.connectivity, KERNEL_CONNECTIVITY):
+                out.append((c.name, f"Deep R rewires single synapses; the weights of "
+                                    f"{type(c.connectivity).__name__} are a shared kernel "
+                                    "or fixed"))
+            elif isinstance(c.connectivity, Dense):
+                out.append((c.name, "Deep R rewires sparse connectivity only (as GeNN, which "
+                                    "attaches it to SPARSE synapse groups; mlGeNN builds "
+                                    "Dense as DENSE): use FixedProbability"))
         return out
 
     # ----- compile ----------------------------------------------------------------------
@@ -206,7 +215,7 @@ class DeepR:
             self.initialise(cn)
         c = np.float32(self.l1_strength * cn.batch_size)
         for s in self.state.values():
-            g = self._weights(cn, s.name).grad
+            g = self._weights(cn, s.name).total
             g[~s.active] = 0.0
             if c:
                 g[s.active & ~s.inhibitory] += c
@@ -264,6 +273,62 @@ class DeepR:
         """Present synapses of a Deep R connection (row-major pre x post), else None."""
         s = self.state.get(name)
         return None if s is None else s.active
+
+    # ----- checkpoints ------------------------------------------------------------------
+    def checkpoint_arrays(self, cn: Any) -> dict[tuple[str, str], np.ndarray]:
+        """``(object, variable) -> array``: what a resumed run needs besides the weights
+        ``save`` writes and the optimiser moments: which synapses are present, their
+        labels, every slot's weight (``save`` keeps only the present ones, which land
+        in the connection's original positions when reloaded) and the random
+        generator of the rewiring draws. mlGeNN's checkpoints keep none of this."""
+        out: dict[tuple[str, str], np.ndarray] = {
+            ("deep_r", "rng"): _rng_words(self.rng),
+            ("deep_r", "initialised"): np.array(self.initialised)}
+        for s in self.state.values():
+            out[(f"deep_r.{s.name}", "active")] = s.active
+            out[(f"deep_r.{s.name}", "inhibitory")] = s.inhibitory
+            out[(f"deep_r.{s.name}", "weight")] = self._weights(cn, s.name).param
+        return out
+
+    def restore(self, data: Mapping[str, Mapping[str, np.ndarray]], cn: Any) -> None:
+        """Put back what :meth:`checkpoint_arrays` saved (``data`` as a serialiser's
+        ``deserialise_all`` returns it); the weights go into the compiled network."""
+        def get(obj: str, var: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+            arr = data.get(obj, {}).get(var)
+            if arr is None:
+                raise KeyError(f"the checkpoint has no Deep R '{var}' of '{obj}': it was not "
+                               "saved by a network rewiring these connections")
+            if shape is not None and arr.shape != shape:
+                raise ValueError(f"Deep R '{var}' of '{obj}' in the checkpoint has shape "
+                                 f"{arr.shape}; the compiled network needs {shape}")
+            return arr
+
+        for s in self.state.values():
+            n = (s.n_pre * s.n_post,)
+            s.active[:] = get(f"deep_r.{s.name}", "active", n)
+            s.inhibitory[:] = get(f"deep_r.{s.name}", "inhibitory", n)
+            self._weights(cn, s.name).param[:] = get(f"deep_r.{s.name}", "weight", n)
+        self.rng.bit_generator.state = _rng_state(get("deep_r", "rng", (6,)))
+        self.initialised = bool(get("deep_r", "initialised"))
+
+
+_LOW = (1 << 64) - 1
+
+
+def _rng_words(rng: np.random.Generator) -> np.ndarray:
+    """A PCG64 generator's state as six uint64 words (a checkpoint holds arrays only)."""
+    st = rng.bit_generator.state
+    return np.array([st["state"]["state"] & _LOW, st["state"]["state"] >> 64,
+                     st["state"]["inc"] & _LOW, st["state"]["inc"] >> 64,
+                     st["has_uint32"], st["uinteger"]], np.uint64)
+
+
+def _rng_state(words: np.ndarray) -> dict[str, Any]:
+    """The inverse of :func:`_rng_words`."""
+    w = [int(v) for v in words]
+    return {"bit_generator": "PCG64", "state": {"state": w[0] | (w[1] << 64),
+                                                "inc": w[2] | (w[3] << 64)},
+            "has_uint32": w[4], "uinteger": w[5]}
 
 
 class _DeepRInit:

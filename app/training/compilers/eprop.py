@@ -2,8 +2,10 @@
 
 Hidden LIF/ALIF populations with Delta synapses (recurrent allowed) learn from
 eligibility traces and a learning signal fed back symmetrically through the
-output weights; LeakyIntegrate outputs learn from their error. Nothing is
-stored per timestep, so memory does not grow with ``example_timesteps``.
+output weights; LeakyIntegrate outputs learn from their error. Nothing the
+learning needs is stored per timestep, so memory does not grow with
+``example_timesteps`` (only the output voltage is kept when targets come per
+timestep, for the metric and the reported loss).
 State (V, traces, errors) carries over between trials, as in mlGeNN; Adam
 runs at the end of every batch with the global batch index as its step.
 """
@@ -32,6 +34,7 @@ from app.model.synapses import Delta
 from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable
 from ..engine import eprop_kernels as EK
+from ..engine.eprop_sim import EPropSimulator
 from ..engine.layout import build_layout
 from ..genn_compat import accept_genn_kwargs
 from ..losses import MeanSquareError, SparseCategoricalCrossentropy
@@ -103,6 +106,9 @@ class EPropCompiler(Compiler):
         self.reset_time_between_batches = check_bool(o, "reset_time_between_batches",
                                                      reset_time_between_batches)
         self.communicator = communicator
+        if backend == "cuda":
+            raise bad_arg(o, "backend", backend, "e-prop has no cuda backend yet (EventProp "
+                          "and inference do); use backend='cpu'")
         if backend != "cpu":
             raise bad_arg(o, "backend", backend, "allowed: 'cpu'")
         self.backend = backend
@@ -233,10 +239,10 @@ class EPropCompiler(Compiler):
                                else EK.LOSS_SCE) for p in outputs}
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
-        sim = EK.EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
-                                out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
-                                self.c_reg, self.f_target, self.train_output_bias,
-                                self.kernel_profiling)
+        sim = EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
+                             out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
+                             self.c_reg, self.f_target, self.train_output_bias,
+                             self.kernel_profiling)
         trainables = []
         for c in layout.connections:
             sl = layout.conn_slice(c.name)
@@ -261,8 +267,23 @@ class EPropCompiler(Compiler):
 class EPropCompiledNetwork(CompiledTrainingNetwork):
     """Training network whose batches run the online e-prop kernel (no backward pass)."""
 
-    sim: EK.EPropSimulator
+    sim: EPropSimulator
     reset_time: bool = True
+    #: output populations whose targets come per timestep (set by ``_check_data``): their
+    #: voltage is recorded every step so metrics and losses score the whole trial
+    step_targets: frozenset = frozenset()
+
+    def _check_data(self, x: dict[str, Any], y: dict[str, Any] | None) -> int:
+        n = super()._check_data(x, y)
+        if y is not None:
+            self.step_targets = frozenset(k for k, v in y.items() if np.ndim(v) == 3)
+        return n
+
+    def _metric_pred(self, pop_name: str, out: dict[str, np.ndarray]) -> np.ndarray:
+        """With per-timestep targets, V at every step of the trial (as EventProp's and
+        the GeNN backend's), not just the readout of the last step."""
+        hist = getattr(self, "_step_history", {}).get(pop_name)
+        return out[pop_name] if hist is None else hist
 
     def _run(self, x: dict[str, Any], y: dict[str, Any] | None, idx: np.ndarray,
              cbl: CallbackList, example_ids: Sequence[int], learn: bool
@@ -277,7 +298,10 @@ class EPropCompiledNetwork(CompiledTrainingNetwork):
             sim.set_labels({}, n)
         rv, rs = cbl.recording_requests()
         step_cb = cbl if (cbl.has("on_timestep_begin") or cbl.has("on_timestep_end")) else None
-        rec = sim.run_trial(n, learn, rv, rs, step_cb, self.reset_time)
+        own = [(p, "V") for p in sorted(self.step_targets) if (p, "V") not in rv]
+        rec = sim.run_trial(n, learn, rv + own, rs, step_cb, self.reset_time)
+        self._step_history = {p: rec.values[:n, :, rec.var_slices[(p, "V")]]
+                              for p in self.step_targets}
         if rv or rs:
             starts = {p.name: int(self.layout.pop_slice(p.name).start)
                       for p in self.network.populations}
@@ -309,10 +333,6 @@ class EPropCompiledNetwork(CompiledTrainingNetwork):
     def optimise(self, step: int) -> None:
         """Adam on every weight and bias, then refresh the kernel's weight copies."""
         super().optimise(step)
-        self.sim.refresh_weights()
-
-    def set_weights(self, conn: Any, weights: np.ndarray) -> None:
-        super().set_weights(conn, weights)
         self.sim.refresh_weights()
 
     def reset_state(self) -> None:

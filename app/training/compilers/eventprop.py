@@ -21,6 +21,7 @@ from app.model.neurons import (
     AdaptiveLeakyIntegrateFire,
     LeakyIntegrate,
     LeakyIntegrateFire,
+    PoissonInput,
 )
 from app.model.params import check_bool
 from app.model.readouts import AvgVar, AvgVarExpWeight, FirstSpikeTime, MaxVar, SumVar, Var
@@ -28,9 +29,11 @@ from app.model.synapses import Exponential
 
 from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
+from ..engine import eventprop_kernels as EK
 from ..engine import get_backend
 from ..engine import kernels as K
-from ..engine.layout import RO_MAX, build_layout
+from ..engine.cpu import EventPropDrive
+from ..engine.layout import build_layout
 from ..genn_compat import accept_genn_kwargs
 from ..losses import (
     FirstSpikeCrossentropy,
@@ -43,6 +46,8 @@ from ..optimisers import get_optimiser
 from .base import (
     Compiler,
     Problem,
+    check_backend,
+    check_cuda_training,
     check_positive_float,
     check_positive_int,
     rank_batch_size,
@@ -137,7 +142,7 @@ class EventPropCompiler(Compiler):
         self.delay_learn_conns = list(delay_learn_conns)
         if self.delay_learn_conns and self.delay_optimiser is None:
             self.delay_optimiser = get_optimiser("adam")
-        self.backend = backend
+        self.backend = check_backend(o, backend)
         self.deep_r_conns = list(deep_r_conns)
         self.deep_r_l1_strength = deep_r_l1_strength
         self.deep_r_record_rewirings = dict(deep_r_record_rewirings or {})
@@ -272,6 +277,11 @@ class EventPropCompiler(Compiler):
         deep_r = self._new_deep_r()
         if deep_r:
             layout = deep_r.expand(layout)
+        if self.backend == "cuda":
+            check_cuda_training(self.name, deep_r=bool(deep_r),
+                                delay_learning=bool(self.delay_learn_conns),
+                                communicator=self.communicator,
+                                exponential_ttfs=self.ttfs_loss == "exponential")
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.example_timesteps, self.kernel_profiling)
@@ -326,7 +336,8 @@ class EventPropCompiler(Compiler):
                         bk_i[i, K.BI_LOSS] = K.LOSS_TTFS_EXP
                         # a silent label neuron counts as firing at the trial end: its
                         # phantom spike carries the loss's slope there (the cross-entropy
-                        # term is per example, from drive_val; this is the regulariser's)
+                        # term is per example, from the kernel's softmax; this is the
+                        # regulariser's)
                         bk_f[i, K.BF_PHANTOM] = (self.ttfs_alpha / self.ttfs_tau1
                                                  * np.exp(t_ms / self.ttfs_tau1))
                         losses[p.name] = FirstSpikeCrossentropy(
@@ -344,7 +355,10 @@ class EventPropCompiler(Compiler):
                     bk_f[i, K.BF_REG_LO] = lo / (full_batch * full_batch)
         trainables = []
         dnames = {c.name for c in self.delay_learn_conns}
-        for c in layout.connections:
+        # gradients are the backward kernel's per-thread partial sums (views into
+        # the simulator's buffers), added up by the optimiser step
+        grad_parts, dgrad_parts = sim.gradient_buffers(bool(dnames))
+        for k, c in enumerate(layout.connections):
             sl = layout.conn_slice(c.name)
             kernel = layout.kernels.get(c.name)
             if kernel is not None:  # shared convolution kernel: train the kernel itself
@@ -352,13 +366,12 @@ class EventPropCompiler(Compiler):
                                             np.zeros_like(kernel), self.optimiser))
             elif c.connectivity.trainable:
                 trainables.append(Trainable(c.name, "weight", layout.weights[sl],
-                                            np.zeros(sl.stop - sl.start, np.float32),
-                                            self.optimiser))
+                                            grad_parts[k], self.optimiser, chunked=True))
             if c.name in dnames:
                 trainables.append(Trainable(c.name, "delay", layout.delays[sl],
-                                            np.zeros(sl.stop - sl.start, np.float32),
-                                            self.delay_optimiser,
-                                            clamp=(0.0, float(c.max_delay_steps))))
+                                            dgrad_parts[k], self.delay_optimiser,
+                                            clamp=(0.0, float(c.max_delay_steps)),
+                                            chunked=True))
         cn = EventPropCompiledNetwork(
             network, layout, sim, self.dt, T, B, self.communicator,
             reset_vars=True, reset_in_syn=self.reset_in_syn_between_batches, zero_step=T - 1,
@@ -390,6 +403,20 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self.last_lambdas: np.ndarray | None = None
         self._event_caps = {p.name: compiler.max_spikes for p in lay.populations
                             if lay.pop_i[lay.pop_index[p.name], 7]}
+        T, n_out = self.example_timesteps, self.out_pop.num_neurons
+        per_step = self.loss_code in (K.LOSS_MSE, K.LOSS_SCE_STEP)
+        self.drive = EventPropDrive.allocate(
+            EK.DRIVE_GIVEN if per_step else EK.DRIVE_FROM_READOUT, self.out_index,
+            np.float32(T * self.dt), self.sim.B, T if per_step else 1, n_out)
+        # per-thread gradient rows of every connection (views into the engine's buffers)
+        grad_parts, _ = self.sim.gradient_views()
+        self._grad_rows = {c.name: grad_parts[k] for k, c in enumerate(lay.connections)}
+        # batch spike counts are needed (and summed over ranks) only for regularisation
+        self._need_counts = bool(np.any(bk_i[:, K.BI_REG] != 0))
+        # a PoissonInput can fire every step
+        self._poisson_events = max((self.example_timesteps * p.num_neurons
+                                    for p in self.inputs
+                                    if isinstance(p.neuron, PoissonInput)), default=0)
 
     def _metric_pred(self, pop_name: str, out: dict[str, np.ndarray]) -> np.ndarray:
         """With MSE (per-timestep targets), compare V at every step, not just the last."""
@@ -397,101 +424,110 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             return self.sim.out_hist[:len(out[pop_name])].copy()
         return out[pop_name]
 
-    def _stage_events(self, x: dict[str, Any], idx: np.ndarray) -> None:
-        input_spikes = 1
-        for name, v in x.items():
-            if isinstance(v, np.ndarray) and v.dtype != object:
-                input_spikes = max(input_spikes,
-                                   self.example_timesteps * self.network.get_population(
-                                       name).num_neurons)
-            else:
-                input_spikes = max(input_spikes, max((len(v[i].spike_times) for i in idx),
-                                                     default=1))
-        if input_spikes > getattr(self, "_input_cap", 0):
-            self._input_cap = max(input_spikes, 2 * getattr(self, "_input_cap", 0))
+    def _inputs_staged(self, max_events: int) -> None:
+        """Grow the event tape when an example has more input events than it holds."""
+        need = max(max_events, self._poisson_events, 1)
+        if need > getattr(self, "_input_cap", 0):
+            self._input_cap = max(need, 2 * getattr(self, "_input_cap", 0))
             self.sim.enable_events(self._event_caps, self._input_cap)
-
-    def _forward(self, x: dict[str, Any], idx: np.ndarray, cbl: CallbackList,
-                 example_ids: Any) -> dict[str, np.ndarray]:
-        self._stage_events(x, idx)
-        return super()._forward(x, idx, cbl, example_ids)
 
     def _idle_train_batch(self) -> dict[str, np.ndarray]:
         """No examples on this rank: join the spike-count sum with zeros."""
-        if self.communicator is not None:
+        if self.communicator is not None and self._need_counts:
             self.communicator.reduce_sum(np.zeros(self.sim.nspk.shape[1:], np.int64))
         return self._empty_outputs()
 
+    def _fusable(self, cbl: CallbackList) -> bool:
+        """Whether a batch can run as one fused kernel call (``CPUSimulator.train_trial``):
+        a per-trial loss, nothing recorded, no per-step callbacks, no regularisation,
+        no kernel profiling."""
+        if self.drive.mode != EK.DRIVE_FROM_READOUT or self._need_counts \
+                or self.record_lambdas or not hasattr(self.sim, "train_trial") \
+                or self.sim.profiler.enabled:  # profiling times the passes separately
+            return False
+        if not cbl.callbacks:
+            return True
+        rv, rs = cbl.recording_requests()
+        return not (rv or rs or cbl.has("on_timestep_begin") or cbl.has("on_timestep_end"))
+
+    def _check_overflow(self, n: int) -> None:
+        """With strict_buffer_checking, stop when a neuron outran its spike buffer."""
+        bad = self.sim.ev_ovf[:n]
+        if not np.any(bad >= 0):
+            return
+        lay = self.layout
+        gi = int(bad[bad >= 0][0])
+        pop = next(p for p in lay.populations
+                   if lay.pop_slice(p.name).start <= gi < lay.pop_slice(p.name).stop)
+        raise TrainingError(
+            f"spike buffer overflow in population '{pop.name}' (neuron "
+            f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
+            f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
+            "(see calc_max_spikes) or add spike regularisation")
+
     def _train_batch(self, x: dict[str, Any], y: dict[str, Any], idx: np.ndarray,
                      cbl: CallbackList, example_ids: Any) -> dict[str, np.ndarray]:
-        out = self._forward(x, idx, cbl, example_ids)
         n = len(idx)
         sim = self.sim
-        lay = self.layout
+        yy = y[self.out_pop.name][idx]
+        labels = yy.astype(np.int64, copy=False) if yy.ndim == 1 else self._no_labels(n)
+        if self._fusable(cbl):
+            self._begin_trial()
+            self._inputs_staged(sim.set_inputs_indexed(x, idx))
+            sim.train_trial(n, self.zero_step, self.bk_i, self.bk_f, self.conn_train,
+                            self.conn_dtrain, labels, self.drive)
+            if self.compiler.strict_buffer_checking and np.any(sim.ev_ovf[:n] >= 0):
+                for t in self.trainables:  # this batch's gradient must not be applied
+                    t.grad[...] = 0
+                self._check_overflow(n)
+            self._collect_kernel_grads()
+            sl = self.layout.pop_slice(self.out_pop.name)
+            return {self.out_pop.name: sim.R[:n, sl].copy()}
+        out = self._forward(x, idx, cbl, example_ids)
         if self.compiler.strict_buffer_checking:
-            bad = sim.ev_ovf[:n]
-            if np.any(bad >= 0):
-                gi = int(bad[bad >= 0][0])
-                pop = next(p for p in lay.populations
-                           if lay.pop_slice(p.name).start <= gi < lay.pop_slice(p.name).stop)
-                raise TrainingError(
-                    f"spike buffer overflow in population '{pop.name}' (neuron "
-                    f"{gi - lay.pop_slice(pop.name).start}): more than max_spikes="
-                    f"{self.compiler.max_spikes} spikes in one trial; raise max_spikes "
-                    "(see calc_max_spikes) or add spike regularisation")
+            self._check_overflow(n)
         t0 = time.perf_counter()
-        readout = out[self.out_pop.name]
-        T = self.example_timesteps
-        nout = self.out_pop.num_neurons
-        yy = np.asarray(y[self.out_pop.name])[idx]
-        labels = np.zeros(n, np.int64)
-        drive_step = np.full((n, nout), -1, np.int64)
-        tfirst = np.zeros((n, nout), np.float32)
-        tsum = np.zeros(n, np.float32)
-        ttrue = np.zeros(n, np.float32)
-        code = self.loss_code
-        if code == K.LOSS_MSE:
-            hist = sim.out_hist[:n]
-            drive_val = (yy.astype(np.float32) - hist).astype(np.float32)
-        elif code == K.LOSS_SCE_STEP:
-            labels[:] = yy
-            drive_val = softmax(sim.out_hist[:n], axis=-1)
+        d = self.drive
+        if self.loss_code == K.LOSS_MSE:
+            d.val[:n] = yy.astype(np.float32) - sim.out_hist[:n]
+        elif self.loss_code == K.LOSS_SCE_STEP:
+            d.val[:n] = softmax(sim.out_hist[:n], axis=-1)
+        if self._need_counts:
+            counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
+            if self.communicator is not None:
+                counts = self.communicator.reduce_sum(counts)
         else:
-            labels[:] = yy
-            if code == K.LOSS_TTFS_EXP:
-                drive_val = self.losses[self.out_pop.name].label_softmax(
-                    readout, labels)[:, None, :]
-            else:
-                drive_val = softmax(readout, axis=-1)[:, None, :]
-            if int(self.bk_i[self.out_index, K.BI_READOUT]) == RO_MAX:
-                drive_step[:] = np.rint(sim.readout_aux(self.out_pop.name)[:n]
-                                        / np.float32(self.dt)).astype(np.int64)
-            if code in (K.LOSS_TTFS_SCE, K.LOSS_TTFS_EXP, K.LOSS_RMSE):
-                tfirst[:] = readout
-                t_ms = np.float32(T * self.dt)
-                spiking = tfirst >= -t_ms
-                tsum[:] = np.where(spiking, tfirst, 0).sum(axis=1)
-                ttrue[:] = np.where(spiking[np.arange(n), labels],
-                                    tfirst[np.arange(n), labels], 0)
-        self._timed("loss", t0)
-        counts = sim.nspk[:n].sum(axis=0).astype(np.int64)
-        if self.communicator is not None:
-            counts = self.communicator.reduce_sum(counts)
-        g, dg, brec = sim.backward(n, self.bk_i, self.bk_f, self.conn_train, self.conn_dtrain,
-                                   labels, np.ascontiguousarray(drive_val, np.float32),
-                                   drive_step, tfirst, tsum, ttrue, counts,
-                                   self.record_lambdas)
-        self.last_lambdas = brec
-        for t in self.trainables:
-            sl = lay.conn_slice(t.name)
-            if t.kind == "weight":
-                if t.name in lay.kernels:
-                    t.grad += lay.kernel_grad(t.name, g[sl])
-                else:
-                    t.grad += g[sl]
-            else:
-                t.grad += dg[sl]
+            counts = sim._no_counts
+        self._timed("loss", t0)  # per-trial losses: computed inside the backward kernel
+        self.last_lambdas = sim.backward(n, self.bk_i, self.bk_f, self.conn_train,
+                                         self.conn_dtrain, labels, d, counts,
+                                         self.record_lambdas)
+        self._collect_kernel_grads()
         return out
+
+    def _batch_loss(self, pop_name: str, y: np.ndarray, out: dict[str, np.ndarray]) -> float:
+        """Cross-entropy straight from the per-slot values the kernel computed with
+        the backward pass's softmax; other losses as in the base class."""
+        if self.loss_code == K.LOSS_SCE and pop_name == self.out_pop.name:
+            return float(np.mean(self.drive.xent[:len(y)]))
+        return super()._batch_loss(pop_name, y, out)
+
+    def _collect_kernel_grads(self) -> None:
+        """Shared convolution kernels: add the batch's per-synapse gradient (the sum of
+        the per-thread rows) to the kernel's gradient, and clear those rows."""
+        lay = self.layout
+        for t in self.trainables:
+            if t.kind == "weight" and t.name in lay.kernels:
+                rows = self._grad_rows[t.name]
+                g = rows[0].copy()
+                for c in range(1, rows.shape[0]):
+                    g += rows[c]
+                t.grad += lay.kernel_grad(t.name, g)
+                rows[:] = 0
+
+    def _no_labels(self, n: int) -> np.ndarray:
+        """Class labels placeholder for per-step regression targets."""
+        return np.zeros(n, np.int64)
 
 
 __all__ = ["EventPropCompiler", "default_params"]

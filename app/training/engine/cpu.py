@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import numba
 import numpy as np
 
+from . import eventprop_kernels as EK
 from . import kernels as K
 from .layout import (
     P_END,
@@ -24,6 +28,7 @@ from .layout import (
     SPIKE_INPUT,
     Layout,
 )
+from .staging import InputStager
 
 
 @dataclass
@@ -46,7 +51,8 @@ class Counters:
     ``syn_events_fwd`` counts synapses touched by forward spike delivery (spikes x
     fan-out), ``syn_events_bwd`` those touched replaying recorded spikes in the
     EventProp backward pass, ``neuron_updates`` neuron-steps of non-input neurons
-    (forward; the backward pass updates as many adjoints).
+    (forward; the backward pass updates as many adjoints). ``trial_s`` is time in
+    fused training trials (forward and backward in one kernel call).
     """
 
     trials: int = 0
@@ -55,23 +61,33 @@ class Counters:
     syn_events_bwd: int = 0
     forward_s: float = 0.0
     backward_s: float = 0.0
+    trial_s: float = 0.0
 
     def reset(self) -> None:
         """Zero every counter."""
         self.trials = self.neuron_updates = self.syn_events_fwd = self.syn_events_bwd = 0
-        self.forward_s = self.backward_s = 0.0
+        self.forward_s = self.backward_s = self.trial_s = 0.0
+
+    @property
+    def kernel_s(self) -> float:
+        """Seconds in all kernels."""
+        return self.forward_s + self.backward_s + self.trial_s
 
     def rates(self) -> dict[str, float]:
         """Achieved rates: synaptic events and neuron updates per kernel-second (wall
-        clock; process CPU time is not sampled here: it costs ~0.5 ms a call)."""
+        clock; process CPU time is not sampled here: it costs ~0.5 ms a call). The
+        forward/backward split is only known for unfused batches (0 otherwise)."""
         f, b = self.forward_s, self.backward_s
-        fwd = max(f, 1e-12)
-        tot = max(f + b, 1e-12)
-        return {"syn_events_per_s_fwd": self.syn_events_fwd / fwd,
-                "syn_events_per_s_bwd": self.syn_events_bwd / b if b > 0 else 0.0,
+        tot = max(self.kernel_s, 1e-12)
+        bwd_done = b > 0 or self.trial_s > 0
+        return {"syn_events_per_s_fwd": self.syn_events_fwd / f if f > 0 and not self.trial_s
+                else 0.0,
+                "syn_events_per_s_bwd": self.syn_events_bwd / b if b > 0 and not self.trial_s
+                else 0.0,
                 "syn_events_per_s": (self.syn_events_fwd + self.syn_events_bwd) / tot,
-                "neuron_updates_per_s_fwd": self.neuron_updates / fwd,
-                "neuron_updates_per_s": (self.neuron_updates * (2 if b > 0 else 1)) / tot}
+                "neuron_updates_per_s_fwd": self.neuron_updates / f if f > 0
+                and not self.trial_s else 0.0,
+                "neuron_updates_per_s": (self.neuron_updates * (2 if bwd_done else 1)) / tot}
 
 
 def _dense_connections(layout: Layout) -> np.ndarray:
@@ -99,6 +115,23 @@ def _fanout(layout: Layout) -> np.ndarray:
         s0 = int(layout.pop_i[pre, P_START])
         out[s0:s0 + n_pre] += np.diff(layout.row_ptr[rpo:rpo + n_pre + 1])
     return out
+
+
+@contextmanager
+def threads_for(chunks: int) -> Iterator[None]:
+    """Run the enclosed parallel kernels on at most ``chunks`` threads. A parallel
+    region waits for all its threads, even idle ones, and on a busy machine a
+    sleeping idle thread can take a scheduler tick to wake (batch size 1 measured
+    20x slower), so regions with fewer chunks than threads use fewer threads."""
+    n = numba.get_num_threads()
+    if 0 < chunks < n:
+        numba.set_num_threads(chunks)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(n)
+    else:
+        yield
 
 
 class Profiler:
@@ -142,18 +175,14 @@ class CPUSimulator:
         self.spk = np.zeros((B, n), np.int32)
         self.spk_cnt = np.zeros((B, P), np.int32)
         self.nspk = np.zeros((B, n), np.int32)
-        self.cursor = np.zeros((B, n), np.int64)
-        self.in_start = np.zeros((B, n), np.int64)
-        self.in_end = np.zeros((B, n), np.int64)
-        self.in_times = np.zeros(1, np.float32)
-        # staged SpikeInput events (see kernels.stage_spike_inputs)
-        self.in_off = np.zeros(B + 1, np.int64)
-        self.in_ev_step = np.zeros(1, np.int32)
-        self.in_ev_gid = np.zeros(1, np.int32)
-        self.in_ptr = np.zeros(B, np.int64)
+        self.n_chunks = max(1, min(B, numba.get_num_threads()))
+        # staged SpikeInput events (see staging.py): slot b of input population p
+        # reads stager.ev_s/ev_n[in_ptr[b, p]:in_hi[b, p]]
+        self.stager = InputStager(self.dt, self.T, self.n_chunks)
+        self.in_ptr = np.zeros((B, P), np.int64)
+        self.in_hi = np.zeros((B, P), np.int64)
         self.rates = np.zeros((1, 1, 1), np.float32)
         self.frame_steps = 1
-        self.n_chunks = max(1, min(B, numba.get_num_threads()))
         self.conn_dense = _dense_connections(layout)
         self.fanout = _fanout(layout)
         self.n_updated = int(sum(int(layout.pop_i[p, P_END] - layout.pop_i[p, P_START])
@@ -169,7 +198,52 @@ class CPUSimulator:
         self.ev_ovf = np.full(B, -1, np.int64)
         self.out_hist = np.zeros((1, 1, 1), np.float32)
         self.out_hist_pop = -1
+        self.grad_parts = np.zeros(1, np.float32)
+        self.dgrad_parts = np.zeros(1, np.float32)
+        self.gpos = np.zeros(1, np.int64)
+        self.nsyn = np.zeros(1, np.int64)
+        # resets the next trial's kernel does itself (bit 1 neurons, bit 2 readouts)
+        self._reset = 0
+        self._v_init = np.zeros(n, np.float32)
+        self._a_init = np.zeros(n, np.float32)
+        self._v_init[:layout.n_neurons] = layout.v_init
+        self._a_init[:layout.n_neurons] = layout.a_init
+        self._work = np.zeros(self.n_chunks, np.int64)
+        self._no_counts = np.zeros(n, np.int64)
+        self._no_rec = np.zeros((1, 1, 1), np.float32)
+        self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),
+                         np.zeros(B, np.int64))
         self.reset_state()
+
+    def gradient_buffers(self, delays: bool) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Allocate the per-connection (weight, delay) gradient accumulators and return
+        their views (see ``gradient_views``)."""
+        lay = self.layout
+        k = self.n_chunks
+        C = lay.conn_i.shape[0]
+        self.gpos = np.zeros(max(C, 1), np.int64)
+        self.nsyn = np.zeros(max(C, 1), np.int64)
+        for c, conn in enumerate(lay.connections):
+            sl = lay.conn_slice(conn.name)
+            self.gpos[c] = k * sl.start
+            self.nsyn[c] = sl.stop - sl.start
+        S = max(lay.weights.shape[0], 1)
+        self.grad_parts = np.zeros(k * S, np.float32)
+        self.dgrad_parts = np.zeros(k * S if delays else 1, np.float32)
+        return self.gradient_views()
+
+    def gradient_views(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per connection, its (weight, delay) gradient accumulator: a contiguous
+        (n_chunks, synapses) array. ``backward`` adds each batch's per-thread partial
+        sums to the rows; the optimiser step sums and zeroes them. Delay views are
+        empty when delays are not learnt."""
+        k = self.n_chunks
+        C = self.layout.conn_i.shape[0]
+        views = [self.grad_parts[self.gpos[c]:self.gpos[c] + k * self.nsyn[c]].reshape(
+            k, self.nsyn[c]) for c in range(C)]
+        dviews = [self.dgrad_parts[self.gpos[c]:self.gpos[c] + k * self.nsyn[c]].reshape(
+            k, self.nsyn[c]) for c in range(C)] if self.dgrad_parts.shape[0] > 1 else []
+        return views, dviews
 
     # ----- state -------------------------------------------------------------------------
     def reset_state(self) -> None:
@@ -187,6 +261,14 @@ class CPUSimulator:
         self.V[:] = self.layout.v_init if self.layout.n_neurons else 0
         self.A[:] = self.layout.a_init if self.layout.n_neurons else 0
         self.RF[:] = 0
+
+    def begin_trial(self, reset_neurons: bool, reset_in_syn: bool) -> None:
+        """Resets at the start of the next trial: readouts always, neurons (V,
+        adaptation, refractory time) and synaptic input as asked. The forward kernel
+        does the per-slot resets itself at step 0 (no separate passes over the state)."""
+        self._reset = (1 if reset_neurons else 0) | 2
+        if reset_in_syn:
+            self.reset_in_syn()
 
     def reset_in_syn(self) -> None:
         """Zero synaptic input and delayed spikes in flight."""
@@ -211,36 +293,40 @@ class CPUSimulator:
         return self.R2[:, self.layout.pop_slice(pop_name)].copy()
 
     # ----- inputs ------------------------------------------------------------------------
-    def set_inputs(self, inputs: dict[str, list], n_active: int) -> None:
-        """Stage one batch of input examples: PreprocessedSpikes or rate arrays per input pop."""
+    def set_inputs(self, inputs: dict[str, list], n_active: int) -> int:
+        """Stage one batch: ``inputs`` maps each input population to its first
+        ``n_active`` examples (PreprocessedSpikes, or rate arrays for PoissonInput).
+        Returns the largest number of SpikeInput events of one example."""
+        return self.set_inputs_indexed(inputs, np.arange(n_active, dtype=np.int64),
+                                       cache=False)
+
+    def set_inputs_indexed(self, inputs: dict[str, Any], idx: np.ndarray,
+                           cache: bool = True) -> int:
+        """Stage examples ``idx`` of each input population's example list as one batch.
+
+        SpikeInput lists are staged once and cached (``InputStager``), so a list
+        passed every epoch costs one copy of its events per batch. Returns the
+        largest number of SpikeInput events of one example of the batch.
+        """
         lay = self.layout
-        self.in_start[:] = 0
-        self.in_end[:] = 0
-        times = []
-        off = 0
+        idx = np.asarray(idx, dtype=np.int64)
+        B = len(idx)
+        self.in_ptr[:] = 0
+        self.in_hi[:] = 0
+        spike_inputs = []
         rates = None
         for name, examples in inputs.items():
             p = lay.pop_index[name]
             s0 = int(lay.pop_i[p, P_START])
             n = int(lay.pop_i[p, P_END]) - s0
             if lay.pop_i[p, P_TYPE] == SPIKE_INPUT:
-                exs = examples[:n_active]
-                if not exs:
-                    continue
-                # one stacked array op per batch instead of several per example
-                ends = np.array([ex.end_spikes for ex in exs], dtype=np.int64).reshape(
-                    len(exs), n)
-                sts = [np.asarray(ex.spike_times, dtype=np.float32) for ex in exs]
-                lens = np.fromiter((st.shape[0] for st in sts), np.int64, len(sts))
-                base = off + np.concatenate(([0], np.cumsum(lens)[:-1]))
-                end_b = ends + base[:, None]
-                self.in_end[:len(exs), s0:s0 + n] = end_b
-                self.in_start[:len(exs), s0 + 1:s0 + n] = end_b[:, :-1]
-                self.in_start[:len(exs), s0] = base
-                times.extend(sts)
-                off += int(lens.sum())
+                if B:
+                    spike_inputs.append((p, name, examples, n))
             elif lay.pop_i[p, P_TYPE] == POISSON_INPUT:
-                frames = np.asarray(examples[:n_active], dtype=np.float32)
+                if isinstance(examples, np.ndarray) and examples.dtype != object:
+                    frames = np.asarray(examples[idx], dtype=np.float32)
+                else:
+                    frames = np.asarray([examples[i] for i in idx], dtype=np.float32)
                 frames = frames.reshape(frames.shape[0], -1, n)
                 if rates is None:
                     rates = np.zeros((self.B, frames.shape[1], max(lay.n_neurons, 1)),
@@ -248,12 +334,10 @@ class CPUSimulator:
                 rates[:frames.shape[0], :, s0:s0 + n] = frames
                 nrn = lay.populations[p].neuron
                 self.frame_steps = int(nrn.input_frame_timesteps)
-        self.in_times = np.concatenate(times) if times else np.zeros(1, np.float32)
-        self.cursor[:] = self.in_start
-        self.in_off, self.in_ev_step, self.in_ev_gid = K.stage_spike_inputs(
-            self.in_start, self.in_end, self.in_times, self.dt, self.T)
-        self.in_ptr[:] = self.in_off[:-1]
+        most = self.stager.fill(spike_inputs, idx, self.in_ptr, self.in_hi, cache) \
+            if spike_inputs else 0
         self.rates = rates if rates is not None else np.zeros((1, 1, 1), np.float32)
+        return most
 
     # ----- EventProp support -------------------------------------------------------------
     def enable_events(self, caps: dict[str, int], input_spikes: int) -> None:
@@ -318,33 +402,39 @@ class CPUSimulator:
         values = np.zeros((B, self.T, len(gids)), np.float32) if gids else None
         steps_all: list[list[np.ndarray]] = [[] for _ in range(B)]
         ids_all: list[list[np.ndarray]] = [[] for _ in range(B)]
-        self.ev_cnt[:] = 0
-        self.ev_ovf[:] = -1
-        self.nspk[:] = 0
+        reset, self._reset = self._reset, 0
+        self._work[:] = 0
         t0 = time.perf_counter()
         for s0 in range(0, self.T, chunk):
             s1 = min(self.T, s0 + chunk)
             if step_callback is not None:
                 step_callback.on_timestep_begin(s0)
-            vbuf = np.zeros((B, s1 - s0, len(gids)), np.float32) if gids else \
-                np.zeros((1, 1, 1), np.float32)
-            cap = n_srec * (s1 - s0) if n_srec else 1
-            sstep = np.zeros((B, cap), np.int32)
-            sid = np.zeros((B, cap), np.int32)
-            scnt = np.zeros(B, np.int64)
-            K.forward_chunk(
-                s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B),
-                lay.pop_i, lay.pop_f, lay.bias, lay.grp_i, lay.grp_f, lay.conn_i,
-                self.conn_dense, lay.row_ptr,
-                lay.syn_post, lay.weights, lay.delays,
-                self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
-                self.spk_cnt[:B], self.R[:B], self.R2[:B],
-                self.in_off, self.in_ev_step, self.in_ev_gid, self.in_ptr[:B],
-                self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
-                rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
-                self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
-                self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
-                self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B], self.out_hist_pop)
+            if gids:
+                vbuf = np.zeros((B, s1 - s0, len(gids)), np.float32)
+            else:
+                vbuf = self._no_rec
+            if n_srec:
+                cap = n_srec * (s1 - s0)
+                sstep = np.zeros((B, cap), np.int32)
+                sid = np.zeros((B, cap), np.int32)
+                scnt = np.zeros(B, np.int64)
+            else:
+                sstep, sid, scnt = self._no_srec
+            with threads_for(min(self.n_chunks, B)):
+                K.forward_chunk(
+                    s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
+                    lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i,
+                    lay.grp_f, lay.conn_i, self.conn_dense, lay.row_ptr,
+                    lay.syn_post, lay.weights, lay.delays,
+                    self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
+                    self.spk_cnt[:B], self.R[:B], self.R2[:B],
+                    self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
+                    self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
+                    rec_gid, rec_var, vbuf, srec_mask, sstep, sid, scnt,
+                    self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
+                    self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
+                    self.out_hist if self.out_hist_pop < 0 else self.out_hist[:B],
+                    self.out_hist_pop, self._work)
             if values is not None:
                 values[:, s0:s1] = vbuf
             if n_srec:
@@ -358,7 +448,7 @@ class CPUSimulator:
         cnt.forward_s += time.perf_counter() - t0
         cnt.trials += B
         cnt.neuron_updates += B * self.T * self.n_updated
-        cnt.syn_events_fwd += int(self.nspk[:B].sum(axis=0, dtype=np.int64) @ self.fanout)
+        cnt.syn_events_fwd += int(self._work.sum())
         rec.values = values
         if n_srec:
             rec.spike_steps = [np.concatenate(s) for s in steps_all]
@@ -367,38 +457,98 @@ class CPUSimulator:
 
     def backward(self, n_active: int, bk_i: np.ndarray, bk_f: np.ndarray,
                  conn_train: np.ndarray, conn_dtrain: np.ndarray, labels: np.ndarray,
-                 drive_val: np.ndarray, drive_step: np.ndarray, tfirst: np.ndarray,
-                 tsum: np.ndarray, ttrue: np.ndarray, spike_count_batch: np.ndarray,
-                 record_lambdas: list[str] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """EventProp backward pass; returns (weight grads, delay grads, lambda recording)."""
+                 drive: EventPropDrive, spike_count_batch: np.ndarray,
+                 record_lambdas: list[str] | None = None) -> np.ndarray | None:
+        """EventProp backward pass: adds the batch's weight (and delay) gradients to
+        ``grad_parts`` (``dgrad_parts``), one row per thread chunk; returns the lambda
+        recording, if any was asked for."""
         lay = self.layout
         B = n_active
         nch = min(self.n_chunks, B)
-        S = max(lay.weights.shape[0], 1)
-        grad = np.zeros((nch, S), np.float32)
-        dgrad = np.zeros((nch, S) if conn_dtrain.any() else (1, 1), np.float32)
+        if self.grad_parts.shape[0] != self.n_chunks * max(lay.weights.shape[0], 1):
+            self.gradient_buffers(bool(conn_dtrain.any()))
         gids = []
         for name in record_lambdas or []:
             sl = lay.pop_slice(name)
             gids.extend(range(sl.start, sl.stop))
         brec_gid = np.asarray(gids, np.int64)
         brec = np.zeros((B, self.T, 2 * len(gids)) if gids else (1, 1, 1), np.float32)
+        self._work[:] = 0
+        d = drive
         t0 = time.perf_counter()
-        K.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
-                         conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
-                         lay.weights, lay.delays, lay.max_delay,
-                         self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
-                         labels, drive_val, drive_step, None, tfirst, tsum, ttrue,
-                         spike_count_batch, grad, dgrad, brec_gid, brec)
+        with threads_for(nch):
+            EK.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
+                              conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
+                              lay.weights, lay.delays, lay.max_delay,
+                              self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B], self.ev_cnt[:B],
+                              labels, d.mode, d.out_p, self.R[:B], self.R2[:B], d.t_ms,
+                              d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B],
+                              d.xent[:B], spike_count_batch, self.grad_parts,
+                              self.dgrad_parts, self.gpos, self.nsyn, brec_gid, brec,
+                              self._work)
         self.profiler.add("backward", t0)
         self.counters.backward_s += time.perf_counter() - t0
-        self.counters.syn_events_bwd += int(K.replayed_synapses(self.ev_nid[:B], self.ev_cnt[:B],
-                                                                self.fanout))
-        g = grad[0].copy()
-        for c in range(1, nch):
-            g += grad[c]
-        dg = dgrad[0].copy()
-        for c in range(1, dgrad.shape[0]):
-            dg += dgrad[c]
-        return g, dg, (brec if gids else None)
+        self.counters.syn_events_bwd += int(self._work.sum())
+        return brec if gids else None
+
+    def train_trial(self, n_active: int, zero_step: int, bk_i: np.ndarray, bk_f: np.ndarray,
+                    conn_train: np.ndarray, conn_dtrain: np.ndarray, labels: np.ndarray,
+                    drive: EventPropDrive) -> None:
+        """One EventProp training trial (forward, loss terms from the readouts, backward)
+        of the first ``n_active`` slots in one kernel call; inputs must be staged and
+        ``begin_trial`` called. For per-trial losses without recordings, spike
+        regularisation or lambda recording (see ``backward`` otherwise)."""
+        lay = self.layout
+        B = n_active
+        reset, self._reset = self._reset, 0
+        work_b = np.zeros(self.n_chunks, np.int64)
+        self._work[:] = 0
+        d = drive
+        t0 = time.perf_counter()
+        with threads_for(min(self.n_chunks, B)):
+            EK.train_trial(
+                self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
+                lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i, lay.grp_f,
+                lay.conn_i, lay.conn_f, self.conn_dense, lay.row_ptr, lay.syn_post, lay.weights,
+                lay.delays, lay.max_delay,
+                self.V[:B], self.A[:B], self.RF[:B], self.X[:B], self.ring[:B], self.spk[:B],
+                self.spk_cnt[:B], self.R[:B], self.R2[:B],
+                self.in_ptr[:B], self.in_hi[:B], self.stager.ev_s, self.stager.ev_n,
+                self.rates if self.rates.shape[0] == 1 else self.rates[:B], self.frame_steps,
+                self.ev_cap_per_pop, self.ev_step[:B], self.ev_nid[:B], self.ev_xmv[:B],
+                self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
+                bk_i, bk_f, conn_train, conn_dtrain, labels, d.out_p, d.t_ms,
+                d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], d.xent[:B],
+                self._no_counts,
+                self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
+        elapsed = time.perf_counter() - t0
+        self.profiler.add("train_trial", t0)
+        cnt = self.counters
+        cnt.trial_s += elapsed
+        cnt.trials += B
+        cnt.neuron_updates += B * self.T * self.n_updated
+        cnt.syn_events_fwd += int(self._work.sum())
+        cnt.syn_events_bwd += int(work_b.sum())
+
+
+@dataclass
+class EventPropDrive:
+    """Per-slot loss terms driving EventProp's backward pass (see eventprop_kernels)."""
+
+    mode: int  # EK.DRIVE_GIVEN or EK.DRIVE_FROM_READOUT
+    out_p: int  # output population index
+    t_ms: np.float32  # trial length T * dt
+    val: np.ndarray  # (B, Td, n_out) float32
+    step: np.ndarray  # (B, n_out) int64
+    tfirst: np.ndarray  # (B, n_out) float32
+    tsum: np.ndarray  # (B,) float32
+    ttrue: np.ndarray  # (B,) float32
+    xent: np.ndarray  # (B,) float32: -log softmax[label] of each slot
+
+    @classmethod
+    def allocate(cls, mode: int, out_p: int, t_ms: float, B: int, td: int,
+                 n_out: int) -> EventPropDrive:
+        """Zeroed arrays for B slots."""
+        return cls(mode, out_p, np.float32(t_ms), np.zeros((B, td, n_out), np.float32),
+                   np.full((B, n_out), -1, np.int64), np.zeros((B, n_out), np.float32),
+                   np.zeros(B, np.float32), np.zeros(B, np.float32), np.zeros(B, np.float32))

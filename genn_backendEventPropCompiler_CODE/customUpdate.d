@@ -1,0 +1,2 @@
+customUpdate.o: customUpdate.cc definitions.h
+definitions.h:

@@ -1,0 +1,2 @@
+init.o: init.cc definitions.h
+definitions.h:

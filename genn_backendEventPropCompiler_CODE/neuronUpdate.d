@@ -1,0 +1,2 @@
+neuronUpdate.o: neuronUpdate.cc definitions.h
+definitions.h:

@@ -1,0 +1,2 @@
+runner.o: runner.cc definitions.h
+definitions.h:

@@ -1,0 +1,2 @@
+synapseUpdate.o: synapseUpdate.cc definitions.h
+definitions.h:
