@@ -13,10 +13,12 @@ checkpoint is picked by its test accuracy).
         --out benchmarks/results/accuracy
     python benchmarks/accuracy.py --summary benchmarks/results/accuracy/*.json
     python benchmarks/accuracy.py --table benchmarks/results/accuracy/*.json
+    python benchmarks/accuracy.py --markdown benchmarks/results/accuracy/*.json
 
 Every run writes one JSON file per seed (setup, per-epoch curve, wall time, machine
 load); ``--summary`` prints mean +- sd per setup from such files, ``--table`` the
-README's "Examples and results" rows. ``--curve`` also evaluates the held-out splits
+README's "Examples and results" rows and ``--markdown`` that whole section (the rows
+and each setup's exact settings). ``--curve`` also evaluates the held-out splits
 after every epoch (learning curves, e.g. to show overfitting).
 """
 
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -230,6 +233,22 @@ def run_seed(project: Project, seed: int, *, epochs: int | None = None,
     }
 
 
+def _code_version() -> str:
+    """The commit the run's code is at (``+changes`` when the checkout differs from it),
+    or ``unknown`` outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True, timeout=10,
+                               check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty else "")
+
+
 def _result_files(paths: Sequence[str]) -> list[dict[str, Any]]:
     out = []
     for p in paths:
@@ -273,9 +292,45 @@ def table_rows(results: list[dict[str, Any]]) -> list[str]:
         per_seed = ", ".join(f"{100 * r['test']:.1f}" for r in runs)
         wall = statistics.fmean(r["wall_s"] for r in runs)
         rows.append(f"| `{file}` ({title}) | {setup['compiler']}; {setup['training']}; "
-                    f"{runs[0]['n_train']} train / {runs[0]['n_test']} test | "
-                    f"**{s.text()} %** ({s.n} seeds) | {per_seed} | {wall / 60:.0f} min |")
+                    f"{_split_text(runs[0])} | "
+                    f"**{s.text()} %** ({s.n} seeds) | {per_seed} | {wall / 60:.1f} min |")
     return rows
+
+
+def _split_text(run: dict[str, Any]) -> str:
+    """``N train / M test``, naming the augmented copies in N where there are some."""
+    match = re.search(r"augment_copies=(\d+)", run["setup"]["data"])
+    copies = int(match.group(1)) if match else 0
+    n = run["n_train"]
+    if copies:
+        return (f"{n // (copies + 1)} train images + {copies} augmented copies of each "
+                f"({n} examples) / {run['n_test']} test")
+    return f"{n} train / {run['n_test']} test"
+
+
+def markdown_lines(results: list[dict[str, Any]]) -> list[str]:
+    """The README's results section body: the table (``table_rows``), then each
+    setup's exact settings and the machine and load the runs saw."""
+    lines = table_rows(results) + [""]
+    for name, runs in _by_setup(results).items():
+        file, title = SETUPS.get(name, (f"{name}.ssproj", name))
+        setup = runs[0]["setup"]
+        loads = [r["load_before"][0] for r in runs] + [r["load_after"][0] for r in runs]
+        lines.append(f"- **{title}** (`resources/examples/{file}`, seeds "
+                     f"{', '.join(str(r['seed']) for r in runs)}; "
+                     f"{runs[0].get('machine', '?')}, load {min(loads):.1f}-{max(loads):.1f}"
+                     + "".join(f", code {c}" for c in sorted({str(r.get("code")) for r in runs
+                                                             if r.get("code")}))
+                     + "):")
+        for key in ("network", "data", "compiler", "loss", "optimiser", "training"):
+            lines.append(f"  {key}: {setup[key]}.")
+        val = [r["validation"] for r in runs if r.get("validation") is not None]
+        extra = (f" Validation {summarise(val).text()} %." if len(val) == len(runs) else "")
+        train = summarise([r["train"] for r in runs]).text()
+        lines.append(f"  Train accuracy after training {train} %.{extra} "
+                     f"{runs[0]['n_train']} training / {runs[0]['n_test']} test examples; "
+                     "the accuracy after the last epoch is reported.")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -293,6 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="folder for one JSON file per seed")
     ap.add_argument("--summary", nargs="+", metavar="JSON", help="summarise result files")
     ap.add_argument("--table", nargs="+", metavar="JSON", help="README rows from result files")
+    ap.add_argument("--markdown", nargs="+", metavar="JSON",
+                    help="the README's results section (table and exact setups) from "
+                         "result files")
     args = ap.parse_args(argv)
     if args.summary:
         print("\n".join(summary_lines(_result_files(args.summary))))
@@ -300,8 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.table:
         print("\n".join(table_rows(_result_files(args.table))))
         return 0
+    if args.markdown:
+        print("\n".join(markdown_lines(_result_files(args.markdown))))
+        return 0
     if not args.setup:
-        ap.error("give a setup (or --summary / --table)")
+        ap.error("give a setup (or --summary / --table / --markdown)")
     name, project = load_setup(args.setup)
     if args.set:
         project = apply_overrides(project, args.set)
@@ -318,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         r = run_seed(project, seed, epochs=args.epochs, max_examples=args.max_examples,
                      curve=args.curve)
         r.update(setup_name=name, setup=setup, max_examples=args.max_examples,
-                 machine=f"{platform.node()}, {os.cpu_count()} CPUs")
+                 machine=f"{platform.node()}, {os.cpu_count()} CPUs", code=_code_version())
         results.append(r)
         if args.out:
             Path(args.out).mkdir(parents=True, exist_ok=True)

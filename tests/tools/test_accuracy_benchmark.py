@@ -69,6 +69,11 @@ def test_tiny_run_writes_results_that_summarise(tmp_path: Path, capsys) -> None:
     assert f"**{mean.text()} %** (2 seeds)" in rows[2]
     assert main(["--table", *map(str, files)]) == 0
     assert rows[2] in capsys.readouterr().out
+    assert main(["--markdown", *map(str, files)]) == 0
+    md = capsys.readouterr().out
+    assert rows[2] in md and "- **Yin-Yang, EventProp** (`resources/examples/" in md
+    for key in ("network", "data", "compiler", "loss", "optimiser", "training"):
+        assert f"  {key}: {runs[0]['setup'][key]}." in md
 
 
 def _example_module(name: str):
@@ -104,6 +109,7 @@ def test_example_scripts_ship_the_bundled_projects_settings(script: str, setup: 
                                              c["ttfs_tau1"])
         assert c["ttfs_loss"] == "exponential" and c["reset_in_syn_between_batches"] is True
         assert p.dataset.params["bias"] is True and m.DATA_SEED == 42
+        assert m.INPUT_TIME == p.dataset.params["input_time"]
 
 
 def test_overrides_change_a_copy() -> None:
