@@ -52,7 +52,7 @@ def test_every_example_loads_and_roundtrips(tmp_path: Path) -> None:
     assert yy.compiler.params["dt"] == 0.05
     assert yy.compiler.params["example_timesteps"] == 600
     assert yy.compiler.params["ttfs_loss"] == "exponential"
-    assert yy.dataset.params == {"dt": 0.05, "bias": True}
+    assert yy.dataset.params == {"dt": 0.05, "bias": True, "input_time": 15.0}
     assert load_example("shd_eprop").dataset.format == "shd"
     assert load_example("shd_eprop").dataset.path == ""
 
