@@ -8,7 +8,7 @@ both with the e-prop network itself (``evaluate``) and with an ``InferenceCompil
 on the trained weights. The same settings are in
 ``resources/examples/mnist5k_latency_eprop.ssproj``.
 
-    python examples/eprop_mnist5k.py            # 10 epochs, about 40 min on 2 cores
+    python examples/eprop_mnist5k.py            # 10 epochs, about 1.5 min on 2 cores
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ BATCH_SIZE = 32
 NUM_EPOCHS = 10
 LEARNING_RATE = 3e-3
 LR_DECAY = 0.85  # per epoch
-AUGMENT_COPIES = 2
+AUGMENT_COPIES = 4
 
 
 def main() -> None:
