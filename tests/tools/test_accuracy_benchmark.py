@@ -126,3 +126,33 @@ def test_overrides_change_a_copy() -> None:
     for bad in ("dt=1", "network.x=1", "training.nope=1"):
         with pytest.raises(SystemExit):
             apply_overrides(p, [bad])
+
+
+def test_readme_results_section_is_the_scripts_output_of_the_saved_results() -> None:
+    """The README's accuracy table is what ``--markdown`` prints from the result files
+    in benchmarks/results/accuracy (regenerate it with that command after a re-run)."""
+    from benchmarks.accuracy import _result_files, markdown_lines
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    from benchmarks.accuracy import README_BEGIN as begin
+    from benchmarks.accuracy import README_END as end
+
+    assert begin in readme and end in readme
+    section = readme.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+    files = sorted(str(p) for p in (root / "benchmarks/results/accuracy").glob("*.json"))
+    results = _result_files(files)
+    assert {r["setup_name"] for r in results} == set(SETUPS)
+    assert section == "\n".join(markdown_lines(results))
+
+
+def test_readme_section_is_replaced_between_the_markers(tmp_path: Path) -> None:
+    from benchmarks.accuracy import README_BEGIN, README_END, write_readme_section
+
+    path = tmp_path / "README.md"
+    path.write_text(f"intro\n{README_BEGIN}old table\n{README_END}\nafter\n")
+    write_readme_section(path, "| new |")
+    assert path.read_text() == f"intro\n{README_BEGIN}| new |\n{README_END}\nafter\n"
+    path.write_text("no markers")
+    with pytest.raises(SystemExit):
+        write_readme_section(path, "x")
