@@ -80,7 +80,7 @@ def _trials(cn, i, x: list, y: np.ndarray, lockstep: bool, n_trials: int) -> lis
     for _ in range(n_trials):
         cn._begin_trial()
         cn._inputs_staged(sim.set_inputs_indexed({i.name: x}, np.arange(B)))
-        assert sim._use_lockstep(B // min(sim.n_chunks, B), cn.bk_i, cn.conn_dtrain) == lockstep
+        assert sim._use_lockstep(B, min(sim.n_chunks, B), cn.bk_i, cn.conn_dtrain) == lockstep
         sim.train_trial(B, cn.zero_step, cn.bk_i, cn.bk_f, cn.conn_train, cn.conn_dtrain,
                         y.astype(np.int64), cn.drive)
         snap = {k: getattr(sim, k)[:B].copy() for k in STATE}
@@ -139,9 +139,12 @@ def test_lockstep_only_for_what_it_implements() -> None:
     sim2 = cn2.sim
     assert LK.lockstep_ok(cn2.layout.pop_i, cn2.layout.grp_i, cn2.layout.max_delay,
                           sim2.conn_dense, cn2.conn_dtrain, cn2.bk_i)
-    # a dense batch (many events per slot and step) goes back to the per-slot kernel
-    sim2._events_per_step = sim2.LOCKSTEP_MAX_EVENTS_PER_STEP + 1
-    assert not sim2._use_lockstep(16, cn2.bk_i, cn2.conn_dtrain)
-    sim2._events_per_step = 0.5
-    assert sim2._use_lockstep(16, cn2.bk_i, cn2.conn_dtrain)
-    assert not sim2._use_lockstep(4, cn2.bk_i, cn2.conn_dtrain)  # too few slots per thread
+    # a batch with many input spikes per slot and step goes to the per-slot kernel
+    sim2.in_ptr[:16] = 0
+    sim2.in_hi[:16] = 0
+    assert sim2._use_lockstep(16, 1, cn2.bk_i, cn2.conn_dtrain)
+    assert not sim2._use_lockstep(16, 4, cn2.bk_i, cn2.conn_dtrain)  # 4 slots per thread
+    sim2.in_hi[:16, 0] = int(sim2.LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP * T) + 1
+    assert not sim2._use_lockstep(16, 1, cn2.bk_i, cn2.conn_dtrain)
+    sim2.lockstep = True
+    assert sim2._use_lockstep(16, 1, cn2.bk_i, cn2.conn_dtrain)

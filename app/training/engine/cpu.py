@@ -215,7 +215,6 @@ class CPUSimulator:
         #: per-slot kernel, True the lockstep one wherever it applies
         self.lockstep: bool | None = None
         self._lockstep_ok: dict[tuple[int, int], bool] = {}
-        self._events_per_step = 0.0  # of the last fused batch, per slot
         self._no_counts = np.zeros(n, np.int64)
         self._no_rec = np.zeros((1, 1, 1), np.float32)
         self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),
@@ -512,7 +511,7 @@ class CPUSimulator:
         self._work[:] = 0
         d = drive
         nch = min(self.n_chunks, B)
-        if self._use_lockstep(B // nch, bk_i, conn_dtrain):
+        if self._use_lockstep(B, nch, bk_i, conn_dtrain):
             t0 = time.perf_counter()
             with threads_for(nch):
                 LK.train_trial_lockstep(
@@ -548,20 +547,26 @@ class CPUSimulator:
         self._count_trial(B, t0, work_b)
 
     #: Lockstep blocks pay per spike (each slot's tape and counters are touched in
-    #: turn) what they save per step: with more events than this per slot and step
-    #: (the last batch's), the per-slot kernel is faster (MNIST-5k, ~35, runs 1.2x
-    #: slower in lockstep; Yin-Yang dt 1 ms, ~0.8, 1.07x faster; dt 0.1, ~0.08, 2x).
-    LOCKSTEP_MAX_EVENTS_PER_STEP = 4.0
+    #: turn) what they save per step. The batch's input events per slot and step
+    #: (known before the trial, so the choice is the same for the same batch, e.g.
+    #: after resuming from a checkpoint) tell the two apart: above this the
+    #: per-slot kernel is faster (latency MNIST-5k, ~7.9, runs 1.2x slower in
+    #: lockstep), below it the lockstep one (Yin-Yang dt 1 ms, ~0.13: 1.07x faster;
+    #: dt 0.1 ms, ~0.013: 2x).
+    LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP = 1.0
 
-    def _use_lockstep(self, per_chunk: int, bk_i: np.ndarray, conn_dtrain: np.ndarray) -> bool:
-        """Whether a fused trial runs in lockstep blocks: the network is one the
-        lockstep kernel implements, each thread has at least 8 slots (fewer leave
-        the block's vectors too short to gain) and (unless ``lockstep`` is True)
-        the last batch's spikes were sparse."""
-        if self.lockstep is False or per_chunk < 8:
+    def _use_lockstep(self, B: int, nch: int, bk_i: np.ndarray,
+                      conn_dtrain: np.ndarray) -> bool:
+        """Whether a fused trial of B slots on nch threads runs in lockstep blocks: the
+        network is one the lockstep kernel implements, each thread has at least 8
+        slots (fewer leave the block's vectors too short to gain) and (unless
+        ``lockstep`` is True) the batch's input spikes are sparse."""
+        if self.lockstep is False or B // nch < 8:
             return False
-        if self.lockstep is None and self._events_per_step > self.LOCKSTEP_MAX_EVENTS_PER_STEP:
-            return False
+        if self.lockstep is None:
+            events = int((self.in_hi[:B] - self.in_ptr[:B]).sum())
+            if events > self.LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP * B * self.T:
+                return False
         key = (id(bk_i), id(conn_dtrain))
         ok = self._lockstep_ok.get(key)
         if ok is None:
@@ -574,7 +579,6 @@ class CPUSimulator:
     def _count_trial(self, B: int, t0: float, work_b: np.ndarray) -> None:
         """Counters and profile of a fused trial that started at ``t0``."""
         elapsed = time.perf_counter() - t0
-        self._events_per_step = float(self.ev_cnt[:B].mean()) / max(self.T, 1)
         self.profiler.add("train_trial", t0)
         cnt = self.counters
         cnt.trial_s += elapsed

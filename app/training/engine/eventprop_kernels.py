@@ -91,12 +91,19 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
             if fb or dtrain:
                 for j in range(npost):
                     drow_[j] = lvrow[j] - lirow[j]
+            # the connection's weights and gradient rows as (pre, post) views: a row
+            # is one index, not a clamped slice per event
+            npre = pop_i[p, P_END] - pstart
+            w0 = woff + row_ptr[rpo]
+            W2 = weights[w0:w0 + npre * npost].reshape((npre, npost))
+            g0 = gbase + row_ptr[rpo]
+            G2 = grad[g0:g0 + npre * npost].reshape((npre, npost))
             for e in range(plo[p], phi[p]):
                 gi = evn[e]
                 r0 = row_ptr[rpo + gi - pstart]
-                wrow = weights[woff + r0:woff + r0 + npost]
+                wrow = W2[gi - pstart]
                 if train:
-                    grow = grad[gbase + r0:gbase + r0 + npost]
+                    grow = G2[gi - pstart]
                     for j in range(npost):
                         grow[j] -= lirow[j] * tau_s
                 if dtrain:
