@@ -105,9 +105,15 @@ def _compare(cn, i, batch: int, seed: int = 0, n_trials: int = 2) -> None:
     sim.grad_parts[...] = g0
     got = _trials(cn, i, x, y, True, n_trials)
     assert sum(len(t[0]) for t in ref[-1]["tape"]) > batch  # hidden neurons did spike
+    pop_i = cn.layout.pop_i
     for r, g in zip(ref, got, strict=True):
         for k in STATE + ("xent",):
-            np.testing.assert_array_equal(g[k], r[k], err_msg=k)
+            if k != "spk":
+                np.testing.assert_array_equal(g[k], r[k], err_msg=k)
+        for b in range(batch):  # spike lists: the first spk_cnt ids of each population
+            for p in range(pop_i.shape[0]):
+                s0, c = pop_i[p, 0], r["spk_cnt"][b, p]
+                np.testing.assert_array_equal(g["spk"][b, s0:s0 + c], r["spk"][b, s0:s0 + c])
         for (s0, n0, x0), (s1, n1, x1) in zip(r["tape"], g["tape"], strict=True):
             np.testing.assert_array_equal(s1, s0)
             np.testing.assert_array_equal(n1, n0)

@@ -106,8 +106,8 @@ def lockstep_ok(pop_i: np.ndarray, grp_i: np.ndarray, max_delay: int, conn_dense
 def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_init, grp_i,
                 grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk, spk_cnt, R, R2, in_ptr,
                 in_hi, in_ev_step, in_ev_nid, ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt,
-                nspk, ev_ovf, Vl, Il, Xl, Rl, R2l, Vf, If, Xf, Rf, R2f, biasf, tmp, new_spk,
-                new_cnt, hits, ecnt, eovf, fgrp, pst):
+                nspk, ev_ovf, Vl, Il, Xl, Rl, R2l, Vf, If, Xf, Rf, R2f, biasf, tmp, spkl,
+                cntl, nspl, hits, ecnt, eovf, fgrp, pst):
     """All T steps of slots b0..b0+nb-1 in lockstep. ``Vl``, ``Il``, ``Rl``, ``R2l``
     (N, LB) and ``Xl`` (slots, LB) hold the block's state as (neuron, slot) rows
     (``Vf`` ... their flat views; columns nb..LB-1 are idle slots kept at zero, so a
@@ -143,7 +143,7 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
         ecnt[l] = 0
         eovf[l] = -1
         for n in range(N):
-            nspk[b, n] = 0
+            nspl[l, n] = 0
         if reset & 1:
             for n in range(N):
                 V[b, n] = v_init[n]
@@ -163,18 +163,25 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             R2l[n, l] = R2[b, n]
         for s in range(S):
             Xl[s, l] = X[b, s]
-    # per population: block totals of last step's spikes (pst[0]: what spk_cnt holds),
-    # of this step's (pst[1]), whether new_cnt has entries (pst[2]), and for inputs
-    # the block's next event step (pst[3]): steps without spikes skip the slot loops
+    # spike lists double-buffered per slot: buffer `last` holds the previous step's
+    # (what the per-slot kernel keeps in spk/spk_cnt), 1 - last receives this step's;
+    # pst[k, p]: block total of population p's spikes in buffer k; pst[3, p]: for
+    # inputs, the block's next event step (steps without spikes skip the slot loops)
     big = np.int64(1) << 62
+    last = 0
     for p in range(P):
+        s0 = pop_i[p, P_START]
         pst[0, p] = 0
-        pst[2, p] = 0
+        pst[1, p] = 0
         pst[3, p] = big
         for l in range(nb):
             b = b0 + l
-            new_cnt[l, p] = 0
-            pst[0, p] += spk_cnt[b, p]
+            c = spk_cnt[b, p]
+            cntl[0, l, p] = c
+            cntl[1, l, p] = 0
+            for k in range(c):
+                spkl[0, l, s0 + k] = spk[b, s0 + k]
+            pst[0, p] += c
             if pop_i[p, P_TYPE] == SPIKE_INPUT and in_ptr[b, p] < in_hi[b, p]:
                 pst[3, p] = min(pst[3, p], np.int64(in_ev_step[in_ptr[b, p]]))
     for step in range(T):
@@ -190,16 +197,16 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             rpo = conn_i[c, 4]
             pstart = pop_i[pre, P_START]
             npost = row_ptr[rpo + 1] - row_ptr[rpo]
-            if pst[0, pre] == 0:
+            if pst[last, pre] == 0:
                 continue
             for l in range(nb):
                 b = b0 + l
-                nsp = spk_cnt[b, pre]
+                nsp = cntl[last, l, pre]
                 if nsp == 0:
                     continue
                 xcol = Xl[off:off + npost, l]
                 if nsp == 1:
-                    r0 = woff + row_ptr[rpo + spk[b, pstart]]
+                    r0 = woff + row_ptr[rpo + spkl[last, l, pstart]]
                     for j in range(npost):
                         xcol[j] += weights[r0 + j]
                 else:
@@ -209,7 +216,7 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                     for j in range(npost):
                         trow[j] = xcol[j]
                     for k in range(nsp):
-                        r0 = woff + row_ptr[rpo + spk[b, pstart + k]]
+                        r0 = woff + row_ptr[rpo + spkl[last, l, pstart + k]]
                         wrow = weights[r0:r0 + npost]
                         for j in range(npost):
                             trow[j] += wrow[j]
@@ -223,11 +230,11 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             s1 = pop_i[p, P_END]
             n = s1 - s0
             events = pop_i[p, P_EVENTS] != 0
-            if pst[2, p] != 0:
+            nw = 1 - last
+            if pst[nw, p] != 0:
                 for l in range(nb):
-                    new_cnt[l, p] = 0
-                pst[2, p] = 0
-            pst[1, p] = 0
+                    cntl[nw, l, p] = 0
+                pst[nw, p] = 0
             if ptype == SPIKE_INPUT:
                 if step < pst[3, p]:
                     continue
@@ -239,20 +246,19 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                     while ptr < hi and in_ev_step[ptr] == step:
                         nid = in_ev_nid[ptr]
                         ptr += 1
-                        new_spk[l, s0 + new_cnt[l, p]] = nid
-                        new_cnt[l, p] += 1
+                        spkl[nw, l, s0 + cntl[nw, l, p]] = nid
+                        cntl[nw, l, p] += 1
                         if events and ecnt[l] < ev_step.shape[1]:
                             e = ecnt[l]
                             ev_step[b, e] = step
                             ev_nid[b, e] = s0 + nid
                             ev_xmv[b, e] = zero
                             ecnt[l] = e + 1
-                        nspk[b, s0 + nid] += 1
-                        pst[1, p] += 1
+                        nspl[l, s0 + nid] += 1
+                        pst[nw, p] += 1
                     in_ptr[b, p] = ptr
                     if ptr < hi:
                         pst[3, p] = min(pst[3, p], np.int64(in_ev_step[ptr]))
-                pst[2, p] = pst[1, p]
                 continue
             alpha = pop_f[p, F_ALPHA]
             isc = pop_f[p, F_ISCALE]
@@ -319,7 +325,7 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                     v = Vl[gi, l]
                     # the per-slot kernel's _emit_spike for slot b
                     if events:
-                        if nspk[b, gi] < cap:
+                        if nspl[l, gi] < cap:
                             e = ecnt[l]
                             if e < ev_step.shape[1]:
                                 ev_step[b, e] = step
@@ -328,34 +334,23 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                                 ecnt[l] = e + 1
                         elif eovf[l] < 0:
                             eovf[l] = gi
-                    nspk[b, gi] += 1
+                    nspl[l, gi] += 1
                     if ro == RO_FIRST:
                         if R2l[gi, l] == zero:
                             Rl[gi, l] = -t
                             R2l[gi, l] = one
                     elif ro == RO_COUNT:
                         Rl[gi, l] += one
-                    new_spk[l, s0 + new_cnt[l, p]] = j
-                    new_cnt[l, p] += 1
-                    pst[1, p] += 1
+                    spkl[nw, l, s0 + cntl[nw, l, p]] = j
+                    cntl[nw, l, p] += 1
+                    pst[nw, p] += 1
                     if rel:
                         v -= vth - vreset
                     else:
                         v = vreset
                     Vl[gi, l] = v
                 q += 1
-            pst[2, p] = pst[1, p]
-        # swap spike lists
-        for p in range(P):
-            if pst[0, p] == 0 and pst[1, p] == 0:
-                continue
-            s0 = pop_i[p, P_START]
-            for l in range(nb):
-                b = b0 + l
-                spk_cnt[b, p] = new_cnt[l, p]
-                for k in range(new_cnt[l, p]):
-                    spk[b, s0 + k] = new_spk[l, s0 + k]
-            pst[0, p] = pst[1, p]
+        last = 1 - last  # this step's spikes are delivered next step
     for l in range(nb):
         b = b0 + l
         for n in range(N):
@@ -364,6 +359,14 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             R2[b, n] = R2l[n, l]
         for s in range(S):
             X[b, s] = Xl[s, l]
+        for n in range(N):
+            nspk[b, n] = nspl[l, n]
+        for p in range(P):
+            s0 = pop_i[p, P_START]
+            c = cntl[last, l, p]
+            spk_cnt[b, p] = c
+            for k in range(c):
+                spk[b, s0 + k] = spkl[last, l, s0 + k]
         ev_cnt[b] = ecnt[l]
         ev_ovf[b] = eovf[l]
     return nwork
@@ -373,7 +376,7 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
 def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn_train,
                  row_ptr, weights, ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val,
                  drive_step, tfirst, tsum, ttrue, grad, gpos, nsyn, LVl, LIl, revl, LVf, LIf,
-                 col, dd, ehi, elo, plo, phi):
+                 col, dd, ehi, elo, nxt, plo, phi):
     """EventProp's adjoint pass of slots b0..b0+nb-1 in lockstep (the per-slot
     ``_backward_slots`` without regularisation, delays or recordings); ``LVl``,
     ``LIl``, ``revl`` (N, LB) the block's adjoints (``LVf``, ``LIf`` flat views; idle
@@ -392,23 +395,25 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
     for n in range(N):
         for l in range(nb):
             revl[n, l] = zero
-    mx = -1  # the latest step with an event left to replay in any slot of the block
+    # per slot, the step of its next event to replay (nxt, -1: none) and the
+    # latest of these (mx): only slots with events at a step search their tape
+    mx = -1
     for l in range(nb):
         b = b0 + l
         e = ev_cnt[b] - 1
         while e >= 0 and ev_step[b, e] >= T - 1:
             e -= 1
         ehi[l] = e
-        if e >= 0:
-            mx = max(mx, np.int64(ev_step[b, e]))
+        elo[l] = e
+        nxt[l] = ev_step[b, e] if e >= 0 else -1
+        mx = max(mx, nxt[l])
     for it in range(T):
         m = T - 1 - it
         # this step's replayed events of each slot, population by population
-        anyev = False
-        if m > mx:
-            for l in range(nb):
-                elo[l] = ehi[l]
-        for l in range(nb if m <= mx else 0):
+        anyev = m == mx
+        for l in range(nb if anyev else 0):
+            if nxt[l] != m:
+                continue
             b = b0 + l
             evs = ev_step[b]
             evn = ev_nid[b]
@@ -417,7 +422,6 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                 e -= 1
             elo[l] = e
             if ehi[l] > e:
-                anyev = True
                 k = e + 1
                 for p in range(P):
                     plo[l, p] = k
@@ -566,9 +570,10 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
         if anyev:
             mx = -1
             for l in range(nb):
-                ehi[l] = elo[l]
-                if elo[l] >= 0:
-                    mx = max(mx, np.int64(ev_step[b0 + l, elo[l]]))
+                if nxt[l] == m:
+                    ehi[l] = elo[l]
+                    nxt[l] = ev_step[b0 + l, elo[l]] if elo[l] >= 0 else -1
+                mx = max(mx, nxt[l])
     return nrep
 
 
@@ -598,8 +603,9 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
         LVl = np.zeros((N, LB), np.float32)
         LIl = np.zeros((N, LB), np.float32)
         revl = np.zeros((N, LB), np.float32)
-        new_spk = np.zeros((LB, N), np.int32)
-        new_cnt = np.zeros((LB, P), np.int32)
+        spkl = np.zeros((2, LB, N), np.int32)
+        cntl = np.zeros((2, LB, P), np.int32)
+        nspl = np.zeros((LB, N), np.int32)
         Vf = Vl.reshape(N * LB)
         If = Il.reshape(N * LB)
         Xf = Xl.reshape(S * LB)
@@ -617,6 +623,7 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
         dd = np.zeros(N, np.float32)
         ehi = np.zeros(LB, np.int64)
         elo = np.zeros(LB, np.int64)
+        nxt = np.zeros(LB, np.int64)
         plo = np.zeros((LB, P), np.int64)
         phi = np.zeros((LB, P), np.int64)
         pst = np.zeros((4, P), np.int64)
@@ -629,7 +636,7 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
                               a_init, grp_i, grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk,
                               spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
                               ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, Vl, Il, Xl, Rl, R2l,
-                              Vf, If, Xf, Rf, R2f, biasf, tmp, new_spk, new_cnt, hits, ecnt,
+                              Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl, nspl, hits, ecnt,
                               eovf, fgrp, pst)
             for b in range(b0, b0 + nb):
                 _drive_slot(b, out_p, pop_i, bk_i, R, R2, labels, dt, t_ms, drive_val,
@@ -637,7 +644,8 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
             nr += _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
                                conn_train, row_ptr, weights, ev_step, ev_nid, ev_xmv, ev_cnt,
                                labels, drive_val, drive_step, tfirst, tsum, ttrue, grad, gpos,
-                               nsyn, LVl, LIl, revl, LVf, LIf, col, dd, ehi, elo, plo, phi)
+                               nsyn, LVl, LIl, revl, LVf, LIf, col, dd, ehi, elo, nxt, plo,
+                               phi)
         work_f[ch] += nf
         work_b[ch] += nr
     return 0
