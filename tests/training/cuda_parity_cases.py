@@ -478,6 +478,11 @@ CASES = {
 
 
 def main(names: list[str]) -> None:
+    """Run the named cases (all when none; ``--group eprop`` / ``--group other``: the
+    e-prop cases / the rest, so the test can run the two groups side by side)."""
+    if names[:1] == ["--group"]:
+        eprop = names[1] == "eprop"
+        names = [n for n in CASES if n.startswith("eprop_") == eprop]
     out = {}
     for name in names or list(CASES):
         try:

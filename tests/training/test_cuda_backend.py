@@ -3,7 +3,8 @@ its errors, and that nothing of it is imported when it is not used.
 
 numba reads NUMBA_ENABLE_CUDASIM when ``numba.cuda`` is first imported, and the CPU
 tests in this process import numba, so the parity cases run in a subprocess with the
-variable set (``cuda_parity_cases.py``, one run for the whole module).
+variable set (``cuda_parity_cases.py``, one run of each of its two case groups for the
+whole module).
 """
 
 from __future__ import annotations
@@ -30,13 +31,21 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def parity() -> dict:
+    """Every parity case's results; the e-prop cases and the rest run in two simulator
+    processes side by side (the simulator is single-threaded)."""
     pytest.importorskip("numba_cuda", reason="numba-cuda (the 'cuda' extra) is not installed")
-    proc = subprocess.run([sys.executable, str(CASES_SCRIPT)], capture_output=True, text=True,
-                          env=_env(NUMBA_ENABLE_CUDASIM="1"), timeout=600, cwd=ROOT)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("CUDA_PARITY_JSON ")),
-                None)
-    assert line is not None, f"parity script failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(line.split(" ", 1)[1])
+    procs = [subprocess.Popen([sys.executable, str(CASES_SCRIPT), "--group", group],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=_env(NUMBA_ENABLE_CUDASIM="1"), cwd=ROOT)
+             for group in ("other", "eprop")]
+    out: dict = {}
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=600)
+        line = next((ln for ln in stdout.splitlines() if ln.startswith("CUDA_PARITY_JSON ")),
+                    None)
+        assert line is not None, f"parity script failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        out.update(json.loads(line.split(" ", 1)[1]))
+    return out
 
 
 def _ok(res: dict) -> dict:

@@ -3,8 +3,8 @@
 The CPU engine's block formulation (docs/eprop_gradient.md, ``eprop_gradient``)
 laid out for a GPU:
 
-- ``ep_step``: one kernel per timestep, one thread per (batch slot, non-output
-  neuron) and one per (slot, output population). A neuron thread gathers its
+- ``ep_step``: one kernel per timestep, one thread per (batch slot, neuron).
+  A neuron thread gathers its
   own input from the previous step's spike bitmap (the cuda backend's
   ``forward_step`` design: set bits walked in connection, then presynaptic
   order, the CPU engine's summation order, so the sums are bit-identical and
@@ -14,8 +14,9 @@ laid out for a GPU:
   ``psi``, the regularisation factor and the learning signal (``GB``). The
   learning signal is the feedback of the previous step's output errors, so the
   errors are double-buffered by step parity (``E[prev]`` read, ``E[1 - prev]``
-  written) and outputs run in the same launch. An output thread runs its
-  population's neurons in order (they share the softmax);
+  written) and outputs run in the same launch. ``ep_softmax`` (one thread per
+  slot and cross-entropy output population) then computes the softmax the next
+  step's errors read;
 - ``ep_filter``: per block, one thread per (slot, hidden neuron) runs the
   backward-in-time recursions (float64, as on the CPU) that turn psi, r and L
   into the factors H, G, F and the coefficients of the block-start state;
@@ -138,10 +139,13 @@ def _gather(b, step, p, j, in_ptr, in_list, pop_i, conn_i, conn_dense, row_ptr, 
 
 @cuda.jit(device=True)
 def _record(rec, b, rstep, rec_ptr, rec_k, rec_code, gid, cur, spk, V, A, RF, R, E, DB, SM,
-            PSI, FAVG, ZH):
-    """Write neuron gid's recorded variables of this step (the CPU kernel's ``_record``)."""
+            PSI, FAVG, ZH, skip_sm):
+    """Write neuron gid's recorded variables of this step (the CPU kernel's ``_record``);
+    with ``skip_sm`` the softmax is left to ``ep_softmax``, which computes it."""
     for r in range(rec_ptr[gid], rec_ptr[gid + 1]):
         code = rec_code[r]
+        if code == R_SOFTMAX and skip_sm:
+            continue
         if code == R_V:
             val = V[b, gid]
         elif code == R_A:
@@ -169,15 +173,16 @@ def _record(rec, b, rstep, rec_ptr, rec_k, rec_code, gid, cur, spk, V, A, RF, R,
 
 @cuda.jit
 def ep_step(step, kk, T, dt, learn, train_bias, prev, glob, nrn_i, nrn_f, bias, work,
-            pop_of, pop_i, in_ptr, in_list, conn_i, conn_dense, row_ptr, weights, csc_ptr,
-            csc_pre, csc_syn, cco, pw0, fb_w, out_gid, opop, n_hid,
+            n_work, out_po, pop_of, pop_i, in_ptr, in_list, conn_i, conn_dense, row_ptr,
+            weights, csc_ptr, csc_pre, csc_syn, cco, pw0, fb_w, out_gid, opop, n_hid,
             V, RF, A, PSI, FAVG, E, ZH, SM, R, DB, LSUM, raster, carry, labels, targets,
             Z, GB, rstep, rec_ptr, rec_k, rec_code, rec):
-    """One e-prop step of every (slot, non-output neuron) and (slot, output population);
-    the order of operations and every float32 expression of ``eprop_kernels``."""
+    """One e-prop step of every (slot, neuron): ``work`` lists the non-output neurons
+    (the first ``n_work``), then the output neurons; the order of operations and every
+    float32 expression of ``eprop_kernels``."""
     tid = cuda.grid(1)
-    U = work.shape[0]
-    M = U + opop.shape[0]
+    U = n_work
+    M = work.shape[0]
     B = V.shape[0]
     if tid >= B * M:
         return
@@ -187,10 +192,10 @@ def ep_step(step, kk, T, dt, learn, train_bias, prev, glob, nrn_i, nrn_f, bias, 
     one = np.float32(1.0)
     cur = 1 - prev
     alpha = glob[G_ALPHA]
+    gid = work[r]
+    p = pop_of[gid]
+    j = gid - pop_i[p, P_START]
     if r < U:
-        gid = work[r]
-        p = pop_of[gid]
-        j = gid - pop_i[p, P_START]
         zprev = ZH[b, gid]
         if learn:
             Z[b, kk, r] = zprev
@@ -206,7 +211,7 @@ def ep_step(step, kk, T, dt, learn, train_bias, prev, glob, nrn_i, nrn_f, bias, 
                 spk = one
             ZH[b, gid] = zf
             _record(rec, b, rstep, rec_ptr, rec_k, rec_code, gid, cur, spk, V, A, RF, R, E,
-                    DB, SM, PSI, FAVG, ZH)
+                    DB, SM, PSI, FAVG, ZH, False)
             return
         # hidden LIF/ALIF neuron
         c = nrn_i[gid, NI_COL]
@@ -260,55 +265,67 @@ def ep_step(step, kk, T, dt, learn, train_bias, prev, glob, nrn_i, nrn_f, bias, 
         FAVG[b, gid] = fav
         ZH[b, gid] = zf
         _record(rec, b, rstep, rec_ptr, rec_k, rec_code, gid, cur, spk, V, A, RF, R, E, DB,
-                SM, PSI, FAVG, ZH)
+                SM, PSI, FAVG, ZH, False)
         return
-    # output population: its neurons in order, then the softmax they share
-    po = r - U
+    # output neuron (its population's softmax of this step follows in ep_softmax)
+    k = gid
+    po = out_po[k]
     o0 = opop[po, OP_START]
-    o1 = opop[po, OP_END]
     loss = opop[po, OP_LOSS]
     ro = opop[po, OP_READOUT]
-    col0 = opop[po, OP_COL0]
-    y = labels[b, po]
-    inv_t = np.float32(1.0 / T)
-    p = pop_of[o0]
-    s0 = pop_i[p, P_START]
-    for k in range(o0, o1):
-        isyn = _gather(b, step, p, k - s0, in_ptr, in_list, pop_i, conn_i, conn_dense,
-                       row_ptr, weights, csc_ptr, csc_pre, csc_syn, cco, pw0, raster, carry)
-        v = _mul(nrn_f[k, NF_ALPHA], V[b, k]) + _mul(nrn_f[k, NF_ISCALE], isyn) + bias[k]
-        V[b, k] = v
-        if loss == LOSS_SCE:
-            out = SM[b, k]
-            e = out - (one if k - o0 == y else zero)
-        else:
-            out = v
-            e = v - targets[b, step, col0 + k - o0]
-        if learn:
-            GB[b, kk, 3 * n_hid + col0 + k - o0] = E[prev, b, k]
-        if ro == RD_SUM:
-            R[b, k] += out
-        elif ro == RD_AVG:
-            R[b, k] += _mul(inv_t, out)
-        else:
-            R[b, k] = out
-        E[cur, b, k] = e
-        LSUM[b, k] += _mul(e, e)
-        if train_bias and learn:
-            DB[b, k] += e
+    col = opop[po, OP_COL0] + k - o0
+    isyn = _gather(b, step, p, j, in_ptr, in_list, pop_i, conn_i, conn_dense, row_ptr,
+                   weights, csc_ptr, csc_pre, csc_syn, cco, pw0, raster, carry)
+    v = _mul(nrn_f[k, NF_ALPHA], V[b, k]) + _mul(nrn_f[k, NF_ISCALE], isyn) + bias[k]
+    V[b, k] = v
     if loss == LOSS_SCE:
-        mx = V[b, o0]
-        for k in range(o0 + 1, o1):
-            if V[b, k] > mx:
-                mx = V[b, k]
-        tot = zero
-        for k in range(o0, o1):
-            tot += np.float32(math.exp(V[b, k] - mx))
-        for k in range(o0, o1):
-            SM[b, k] = np.float32(math.exp(V[b, k] - mx)) / tot
+        out = SM[b, k]
+        e = out - (one if k - o0 == labels[b, po] else zero)
+    else:
+        out = v
+        e = v - targets[b, step, col]
+    if learn:
+        GB[b, kk, 3 * n_hid + col] = E[prev, b, k]
+    if ro == RD_SUM:
+        R[b, k] += out
+    elif ro == RD_AVG:
+        R[b, k] += _mul(np.float32(1.0 / T), out)
+    else:
+        R[b, k] = out
+    E[cur, b, k] = e
+    LSUM[b, k] += _mul(e, e)
+    if train_bias and learn:
+        DB[b, k] += e
+    _record(rec, b, rstep, rec_ptr, rec_k, rec_code, k, cur, zero, V, A, RF, R, E, DB, SM,
+            PSI, FAVG, ZH, loss == LOSS_SCE)
+
+
+@cuda.jit
+def ep_softmax(opop, V, SM, rstep, rec_ptr, rec_k, rec_code, rec):
+    """The softmax of every (slot, cross-entropy output population) from this step's V,
+    one thread each (read by the next step's errors), and its recording."""
+    tid = cuda.grid(1)
+    n_pop = opop.shape[0]
+    if tid >= V.shape[0] * n_pop:
+        return
+    b = tid // n_pop
+    po = tid - b * n_pop
+    if opop[po, OP_LOSS] != LOSS_SCE:
+        return
+    o0 = opop[po, OP_START]
+    o1 = opop[po, OP_END]
+    mx = V[b, o0]
+    for k in range(o0 + 1, o1):
+        if V[b, k] > mx:
+            mx = V[b, k]
+    tot = np.float32(0.0)
     for k in range(o0, o1):
-        _record(rec, b, rstep, rec_ptr, rec_k, rec_code, k, cur, zero, V, A, RF, R, E, DB,
-                SM, PSI, FAVG, ZH)
+        tot += np.float32(math.exp(V[b, k] - mx))
+    for k in range(o0, o1):
+        SM[b, k] = np.float32(math.exp(V[b, k] - mx)) / tot
+        for r in range(rec_ptr[k], rec_ptr[k + 1]):
+            if rec_code[r] == R_SOFTMAX:
+                rec[b, rstep, rec_k[r]] = SM[b, k]
 
 
 @cuda.jit

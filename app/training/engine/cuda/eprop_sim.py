@@ -154,6 +154,10 @@ class CUDAEPropSimulator:
         for o0, o1, _loss, _ro, c0 in self.opop:
             out_col[o0:o1] = np.arange(c0, c0 + o1 - o0)
         self.out_gid = np.flatnonzero(out_col >= 0)[np.argsort(out_col[out_col >= 0])]
+        out_po = np.zeros(N, np.int64)
+        for po, (o0, o1) in enumerate(self.opop[:, :2]):
+            out_po[o0:o1] = po
+        self.has_sce = bool(np.any(self.opop[:, OP_LOSS] == LOSS_SCE))
         # --- synapses: each one's entry of the (presynaptic, postsynaptic) gradient matrix
         pres, posts, widx = [], [], []
         for c, conn in enumerate(lay.connections):
@@ -196,7 +200,9 @@ class CUDAEPropSimulator:
         cco, csc_ptr, csc_pre, csc_syn = sparse_columns(lay, conn_dense)
         d = cuda.to_device
         self.d = {
-            "glob": d(glob), "nrn_i": d(nrn_i), "nrn_f": d(nrn_f), "work": d(self.work),
+            "glob": d(glob), "nrn_i": d(nrn_i), "nrn_f": d(nrn_f), "out_po": d(out_po),
+            # the step kernel's threads: the non-output neurons, then the outputs
+            "work": d(np.concatenate([self.work[:U], self.out_gid]).astype(np.int64)),
             "pop_of": d(pop_of), "pop_i": d(lay.pop_i), "in_ptr": d(in_ptr),
             "in_list": d(in_list), "conn_i": d(lay.conn_i if C else np.zeros((1, 6), np.int64)),
             "conn_dense": d(conn_dense if C else np.zeros(1, np.int8)),
@@ -531,7 +537,8 @@ class CUDAEPropSimulator:
         targets = self.targets if self.targets.shape[0] == 1 else self.targets[:B]
         targets_d = cuda.to_device(targets)
         labels_d = cuda.to_device(self.labels[:B])
-        n_thr = B * (self.U + self.opop.shape[0])
+        n_thr = B * (self.U + self.n_out_cols)
+        n_sm = B * self.opop.shape[0]
         grad_s = 0.0
         block0 = 0
         for step in range(self.T):
@@ -541,8 +548,8 @@ class CUDAEPropSimulator:
                 step_callback.on_timestep_begin(step)
             EK.ep_step[CK.blocks(n_thr), CK.TPB](
                 step, step - block0, self.T, self.dt, learn, self.train_bias, int(self.E_CUR[0]),
-                d["glob"], d["nrn_i"], d["nrn_f"], self.bias_d, d["work"][:max(self.U, 1)],
-                d["pop_of"], d["pop_i"], d["in_ptr"], d["in_list"], d["conn_i"],
+                d["glob"], d["nrn_i"], d["nrn_f"], self.bias_d, d["work"], self.U,
+                d["out_po"], d["pop_of"], d["pop_i"], d["in_ptr"], d["in_list"], d["conn_i"],
                 d["conn_dense"], d["row_ptr"], self.weights_d, d["csc_ptr"], d["csc_pre"],
                 d["csc_syn"], d["cco"], d["pw0"], self.fb_w_d, d["out_gid"], d["opop"],
                 self.n_hid, s["V"][:B], s["RF"][:B], s["A"][:B], s["PSI"][:B],
@@ -550,6 +557,9 @@ class CUDAEPropSimulator:
                 s["DB"][:B], s["LSUM"][:B], s["raster"][:B], s["carry"][:B], labels_d,
                 targets_d, s["Z"][:B], s["GB"][:B], step, recs[0], recs[1], recs[2],
                 recs[3])
+            if self.has_sce:
+                EK.ep_softmax[CK.blocks(n_sm), CK.TPB](d["opop"], s["V"][:B], s["SM"][:B], step,
+                                                       recs[0], recs[1], recs[2], recs[3])
             self.E_CUR[0] = 1 - self.E_CUR[0]
             if learn and ((step + 1) % self.block == 0 or step + 1 == self.T):
                 tg = time.perf_counter()
