@@ -19,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_SCRIPT = Path(__file__).with_name("cuda_parity_cases.py")
+WORKER_SCRIPT = Path(__file__).with_name("cuda_worker_case.py")
 TOL = 1e-5  # relative, against the CPU engine (the issue's bound)
 
 
@@ -31,20 +32,23 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def parity() -> dict:
-    """Every parity case's results; the e-prop cases and the rest run in two simulator
-    processes side by side (the simulator is single-threaded)."""
+    """Every parity case's results (and, as "worker", the Train-path run of
+    ``cuda_worker_case.py``); the e-prop cases, the rest and the worker run in three
+    simulator processes side by side (the simulator is single-threaded)."""
     pytest.importorskip("numba_cuda", reason="numba-cuda (the 'cuda' extra) is not installed")
-    procs = [subprocess.Popen([sys.executable, str(CASES_SCRIPT), "--group", group],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=_env(NUMBA_ENABLE_CUDASIM="1"), cwd=ROOT)
-             for group in ("other", "eprop")]
+    cmds = [[str(CASES_SCRIPT), "--group", "other"], [str(CASES_SCRIPT), "--group", "eprop"],
+            [str(WORKER_SCRIPT)]]
+    procs = [subprocess.Popen([sys.executable, *cmd], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=_env(NUMBA_ENABLE_CUDASIM="1"), cwd=ROOT) for cmd in cmds]
     out: dict = {}
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=600)
-        line = next((ln for ln in stdout.splitlines() if ln.startswith("CUDA_PARITY_JSON ")),
-                    None)
+        line = next((ln for ln in stdout.splitlines()
+                     if ln.startswith(("CUDA_PARITY_JSON ", "CUDA_WORKER_JSON "))), None)
         assert line is not None, f"parity script failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
-        out.update(json.loads(line.split(" ", 1)[1]))
+        res = json.loads(line.split(" ", 1)[1])
+        out.update(res if line.startswith("CUDA_PARITY") else {"worker": res})
     return out
 
 
@@ -194,6 +198,18 @@ def test_eprop_matches_cpu(parity, case):
             assert val <= TOL, (key, val)
     if "ref_grad" in res:  # the mlGeNN fixture's gradient of sample 0
         assert res["ref_grad"] <= 1e-5
+
+
+def test_worker_trains_eprop_on_cuda_like_cpu(parity):
+    """The Train path (the worker process the window starts) with backend='cuda' on a tiny
+    e-prop project: the same messages, rasters, losses and final weights as on the CPU."""
+    res = parity["worker"]
+    assert res["finished"], res["error"]
+    assert res["kinds_cuda"] == res["kinds_cpu"]
+    assert res["kinds_cuda"].count("batch_metrics") == 2
+    assert res["hidden_spikes"] > 0 and res["rasters_equal"]
+    assert res["losses_cuda"] == pytest.approx(res["losses_cpu"], rel=TOL)
+    assert res["weights_rel"] <= TOL
 
 
 def test_eprop_cuda_refuses_what_it_lacks():
