@@ -101,8 +101,8 @@ def make_task(key: str, batch: int | None = None) -> Task:
     raise ValueError(f"unknown task {key!r}; known: {', '.join(TASKS)}")
 
 
-def build_eventprop(task: Task):
-    """(compiled EventProp network, input population, output population)."""
+def build_eventprop(task: Task, backend: str = "cpu"):
+    """(compiled EventProp network, input population, output population) on ``backend``."""
     net = Network(evp_defaults)
     with net:
         i = Population(SpikeInput(), task.n_in)
@@ -114,7 +114,8 @@ def build_eventprop(task: Task):
             Connection(h, o, Dense(Normal(0.93, 0.1)), Exponential(TAU_SYN))
             comp = EventPropCompiler(task.T, RelativeMeanSquareError(1.0), Adam(0.003, 0.9, 0.99),
                                      batch_size=task.batch, dt=task.dt, softmax_temperature=0.5,
-                                     ttfs_alpha=0.1, max_spikes=task.max_spikes)
+                                     ttfs_alpha=0.1, max_spikes=task.max_spikes,
+                                     backend=backend)
         else:
             o = Population(LeakyIntegrate(tau_mem=TAU_MEM, readout="avg_var"), task.n_out)
             Connection(i, h, Dense(Normal(task.w_in, task.w_in / 3)), Exponential(TAU_SYN))
@@ -123,13 +124,13 @@ def build_eventprop(task: Task):
             Connection(h, o, Dense(Normal(0.0, 0.03)), Exponential(TAU_SYN))
             comp = EventPropCompiler(task.T, "sparse_categorical_crossentropy", Adam(1e-3),
                                      batch_size=task.batch, dt=task.dt,
-                                     max_spikes=task.max_spikes)
+                                     max_spikes=task.max_spikes, backend=backend)
     return comp.compile(net), i, o
 
 
-def build_eprop(task: Task, adaptive: bool = False):
-    """(compiled e-prop network, input, output): LIF or ALIF hidden (Delta synapses,
-    tau_refrac 5 ms) -> LI output."""
+def build_eprop(task: Task, adaptive: bool = False, backend: str = "cpu"):
+    """(compiled e-prop network, input, output) on ``backend``: LIF or ALIF hidden (Delta
+    synapses, tau_refrac 5 ms) -> LI output."""
     net = Network(eprop_defaults)
     with net:
         i = Population(SpikeInput(), task.n_in)
@@ -143,7 +144,7 @@ def build_eprop(task: Task, adaptive: bool = False):
             Connection(h, h, Dense(Normal(sd=1.0 / np.sqrt(task.n_hid))))
         Connection(h, o, Dense(Normal(sd=1.0 / np.sqrt(task.n_hid))))
     comp = EPropCompiler(task.T, "sparse_categorical_crossentropy", optimiser=Adam(1e-3),
-                         batch_size=task.batch, dt=task.dt)
+                         batch_size=task.batch, dt=task.dt, backend=backend)
     return comp.compile(net), i, o
 
 

@@ -126,6 +126,9 @@ def import_table(readme: Path = README) -> dict[str, str]:
 
 
 def _is_module(name: str) -> bool:
+    """Whether ``name`` is an importable module of this checkout (not of an installed copy)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     try:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):

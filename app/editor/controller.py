@@ -6,6 +6,7 @@ inspector) redraw from :attr:`DocumentController.project` on ``changed``.
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ class DocumentController(QObject):
         super().__init__(parent)
         self.project = project or Project()
         self.path: Path | None = None
+        #: tells this unsaved document's runs folder from other unsaved documents' ones
+        self.unsaved_key = uuid.uuid4().hex[:8]
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
 
@@ -92,11 +95,23 @@ class DocumentController(QObject):
         """Open another document (clears undo history)."""
         self.undo_stack.clear()
         self.path = path
+        self.unsaved_key = uuid.uuid4().hex[:8]
         self.project = project.copy()
         self.undo_stack.setClean()
         self.replaced.emit()
         self.changed.emit()
         self.file_changed.emit()
+
+    def mark_unsaved(self) -> None:
+        """The document differs from its file although nothing was edited (opened
+        without its trained weights): saving or closing asks first."""
+        self.undo_stack.resetClean()
+        self.file_changed.emit()
+
+    def runs_key(self) -> str:
+        """Name of an unsaved document's runs folder: its name plus a per-document key,
+        so two unsaved "Untitled" projects never share runs."""
+        return f"{self.project.name or 'Untitled'}-{self.unsaved_key}"
 
     def mark_saved(self, path: Path) -> None:
         """Record a successful save to ``path``."""

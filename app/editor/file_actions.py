@@ -69,18 +69,22 @@ class FileActions:
     def open_path(self, path: str | Path) -> bool:
         """Open a project file; on error the open project stays untouched."""
         path = Path(path)
+        without_weights = False
         try:
             project = project_io.load_project(path)
         except WeightsFileError as exc:
             project = self._offer_without_weights(path, exc)
             if project is None:
                 return False
+            without_weights = True
         except ProjectError as exc:
             where = f"\n\nField: {exc.field}" if exc.field else ""
             self.show_error("Cannot open project", f"{path.name}: {exc.message}{where}")
             return False
         if not self.switch_to(project, path):
             return False
+        if without_weights:
+            self.ctl.mark_unsaved()  # the file still names trained weights this copy lacks
         self._add_recent(path)
         return True
 
@@ -131,6 +135,7 @@ class FileActions:
         path = Path(path)
         if path.suffix != project_io.PROJECT_SUFFIX:
             path = path.with_suffix(project_io.PROJECT_SUFFIX)
+        unsaved_root = self.run_controller.runs_root() if self.ctl.path is None else None
         if self.ctl.project.name in ("", "Untitled"):
             self.ctl.edit("Name project", lambda p: setattr(p, "name", path.stem))
         try:
@@ -139,6 +144,8 @@ class FileActions:
             self.show_error("Cannot save", f"{path}: {exc}", traceback.format_exc())
             return False
         self.ctl.mark_saved(path)
+        if unsaved_root is not None:
+            self.run_controller.adopt_runs(unsaved_root)
         self._add_recent(path)
         project_io.discard_autosave(self.session)
         self.statusBar().showMessage(f"Saved {path.name}", 4000)

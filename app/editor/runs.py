@@ -9,6 +9,7 @@ that names the population or connection concerned.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from app.editor.mpi_run import MpiRun
 from app.editor.run_messages import RunMessages
 from app.editor.runs_panel import RunsPanel, final_weights, save_copy
+from app.project import schema
 from app.worker import runs
 from app.worker.client import TrainingClient
 from app.worker.qt import QtWorkerAdapter
@@ -54,6 +56,9 @@ class RunController(RunMessages, QObject):
         if self.plots is not None:
             self.plots.voltage.neurons_changed.connect(
                 lambda ids: self.client.set_sampling(voltage_neurons=list(ids)[:16]))
+            self.plots.voltage.population_changed.connect(
+                lambda name: self.client.set_sampling(voltage_population=name))
+            window.ctl.changed.connect(self._offer_voltage_populations)
         self.run_dir: Path | None = None
         self.detached = False  # the running run belongs to a project no longer open
         self.mode = "idle"
@@ -235,7 +240,28 @@ class RunController(RunMessages, QObject):
     # ----- runs -----------------------------------------------------------------------
     def runs_root(self) -> Path:
         """Folder holding the open project's runs."""
-        return runs.runs_root(self.window.ctl.path, self.window.ctl.project.name)
+        ctl = self.window.ctl
+        return runs.runs_root(ctl.path, ctl.runs_key())
+
+    def adopt_runs(self, old_root: Path) -> int:
+        """A project saved for the first time takes its runs along: the run folders
+        under ``old_root`` (its unsaved runs folder) move next to the file. Not while a
+        run is writing there. Returns how many moved."""
+        new_root = self.runs_root()
+        if self.busy or old_root == new_root or not old_root.is_dir():
+            return 0
+        moved = 0
+        for run_dir in sorted(p for p in old_root.iterdir() if p.is_dir()):
+            target = new_root / run_dir.name
+            if target.exists():
+                continue
+            new_root.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(run_dir), str(target))
+            moved += 1
+        if moved and not any(old_root.iterdir()):
+            old_root.rmdir()
+        self.refresh_runs()
+        return moved
 
     def refresh_runs(self) -> None:
         """Re-read the runs folder."""
@@ -290,7 +316,16 @@ class RunController(RunMessages, QObject):
             picked = self.plots.voltage.picked_neurons
             if picked:
                 opts["voltage_neurons"] = list(picked)[:16]
+            if self.plots.voltage.picked_population:
+                opts["voltage_population"] = self.plots.voltage.picked_population
         return opts
+
+    def _offer_voltage_populations(self) -> None:
+        """The voltage plot's population picker lists the document's non-input
+        populations."""
+        pops = self.window.ctl.project.populations
+        self.plots.voltage.set_populations(
+            [p.name for p in pops if schema.model_role(p.model) != "input"])
 
     def train(self, **options: Any) -> Path | None:
         """Train the document in a new run folder (``options`` go to WorkerSpec)."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QWidget
 
 from app.plots.base import PlotBase
 
@@ -114,6 +114,9 @@ class VoltagePlot(PlotBase):
 
     #: Emitted with the picked neuron ids (``[]`` = all) when the picker text is valid.
     neurons_changed = Signal(list)
+    #: Emitted with the population chosen in the picker (``None``: the worker's choice,
+    #: the first hidden population that fits the recording budget).
+    population_changed = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, theme: str = "dark") -> None:
         super().__init__(parent, theme)
@@ -125,6 +128,14 @@ class VoltagePlot(PlotBase):
         self._picked: list[int] = []
         self._n_neurons: int | None = None
 
+        self.population_combo = QComboBox(self)
+        self.population_combo.setObjectName("voltage_population")
+        self.population_combo.setToolTip("Population whose membrane voltages are recorded "
+                                         "(auto: the first hidden population)")
+        self.population_combo.addItem("auto", None)
+        self.population_combo.currentIndexChanged.connect(self._on_population_picked)
+        self.toolbar.addWidget(QLabel("Population:", self))
+        self.toolbar.addWidget(self.population_combo)
         self.toolbar.addWidget(QLabel("Neurons:", self))
         self.neuron_edit = QLineEdit(self)
         self.neuron_edit.setPlaceholderText("e.g. 0-4,7 (empty: all recorded)")
@@ -151,6 +162,36 @@ class VoltagePlot(PlotBase):
         self.set_theme(theme)
 
     # ----------------------------------------------------------------- picker
+    def set_populations(self, names: Iterable[str]) -> None:
+        """Offer ``names`` (the network's non-input populations) in the population
+        picker; the choice is kept while its population exists, else back to auto."""
+        names = list(names)
+        current = self.picked_population
+        combo = self.population_combo
+        if [combo.itemData(i) for i in range(1, combo.count())] == names:
+            return
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("auto", None)
+        for name in names:
+            combo.addItem(name, name)
+        combo.setCurrentIndex(max(0, combo.findData(current)) if current in names else 0)
+        combo.blockSignals(False)
+        if self.picked_population != current:
+            self.population_changed.emit(self.picked_population)
+
+    @property
+    def picked_population(self) -> str | None:
+        """Population chosen in the picker (``None``: auto)."""
+        return self.population_combo.currentData()
+
+    def pick_population(self, name: str | None) -> None:
+        """Choose ``name`` in the picker (as the user would)."""
+        self.population_combo.setCurrentIndex(max(0, self.population_combo.findData(name)))
+
+    def _on_population_picked(self, _index: int) -> None:
+        self.population_changed.emit(self.picked_population)
+
     def _validate_picker_text(self, text: str) -> list[int] | None:
         try:
             picked = parse_neuron_spec(text, self._n_neurons)

@@ -227,7 +227,9 @@ class CompilerInfo:
     default_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-BACKEND = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
+BACKEND = Param("backend", "choice", "cpu", choices=("cpu", "cuda"),
+                help="Simulation backend: the CPU engine, or 'cuda' on an NVIDIA GPU "
+                     "(needs the 'cuda' extra)")
 DEEP_R_L1 = replace(
     _f("deep_r_l1_strength", 0.01, "", 0.0,
        help="Deep R: L1 pull of every rewired weight towards zero, per example of a batch "

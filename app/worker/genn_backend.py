@@ -67,6 +67,10 @@ def genn_available() -> bool:
 def available_backends() -> list[tuple[str, str]]:
     """(name, label) of every training backend on this machine, ours first."""
     out = [("cpu", "Spike Studio engine (CPU)")]
+    from app.training.engine.cuda.support import cuda_device_found, numba_cuda_installed
+
+    if numba_cuda_installed() and cuda_device_found():
+        out.append(("cuda", "Spike Studio engine (CUDA)"))
     kind = genn_kind()
     if kind is not None:
         out.append((GENN_BACKEND, "GeNN (CUDA)" if kind == CUDA_KIND else "GeNN (CPU)"))

@@ -155,6 +155,7 @@ def test_open_without_trained_weights(window: MainWindow, tmp_path: Path, monkey
     assert window.open_path(path)
     assert window.ctl.path == path and window.ctl.project.weights == {}
     assert len(window.ctl.project.connections) == 2
+    assert window.ctl.dirty and window.windowTitle().endswith("* - Spike Studio")
     assert "without trained weights" in window.statusBar().currentMessage()
 
 

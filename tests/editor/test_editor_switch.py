@@ -97,3 +97,41 @@ def test_every_way_of_switching_project_settles_the_run_first(window: MainWindow
     assert window.import_mlgenn(script) is None
     assert len(asked) == 5
     assert window.ctl.project.same_as(before)
+
+
+def test_unsaved_projects_keep_their_own_runs_and_take_them_along_when_saved(
+        window: MainWindow, tmp_path: Path, qtbot) -> None:
+    window.open_example(EXAMPLES_DIR / "yin_yang_eventprop.ssproj")
+
+    def shrink(p):
+        p.training.max_examples = 32
+        p.training.num_epochs = 1
+        p.compiler.params["batch_size"] = 32
+
+    window.ctl.edit("shrink", shrink)
+    rc = window.run_controller
+    first_root = rc.runs_root()
+    run_dir = rc.train()
+    assert run_dir is not None and run_dir.parent == first_root
+    qtbot.waitUntil(lambda: not rc.busy, timeout=120_000)
+    assert rc.messages.get("finished") == 1
+    assert rc.panel.list.count() == 1
+
+    window.open_example(EXAMPLES_DIR / "yin_yang_eventprop.ssproj")  # same name, unsaved
+    assert window.ctl.path is None and rc.runs_root() != first_root
+    assert rc.panel.list.count() == 0  # the other unsaved project's run is not shown here
+    (tmp_path / "second").mkdir()
+    assert window.save_to(tmp_path / "second" / "yy.ssproj")
+    assert rc.runs_root() == tmp_path / "second" / "runs"
+    assert first_root.is_dir()  # the first project's run was not taken by this one
+
+    window.open_example(EXAMPLES_DIR / "yin_yang_eventprop.ssproj")
+    window.ctl.edit("shrink", shrink)
+    run_dir = rc.train()
+    qtbot.waitUntil(lambda: not rc.busy, timeout=120_000)
+    unsaved_root = run_dir.parent
+    assert window.save_to(tmp_path / "yy.ssproj")
+    moved = tmp_path / "runs" / run_dir.name
+    assert (moved / "settings.json").is_file() and (moved / "metrics.json").is_file()
+    assert not run_dir.exists() and not unsaved_root.exists()
+    assert rc.panel.list.count() == 1

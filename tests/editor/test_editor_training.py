@@ -129,3 +129,22 @@ def test_killed_worker_leaves_window_working_and_run_resumes(window: MainWindow,
     assert status["status"] == "finished" and status["resumed"] == [0]
     assert status["checkpoints"] == [0, 1]
     assert "finished" in rc.panel.list.item(0).text()
+
+
+def test_voltage_plot_records_the_population_picked(window: MainWindow, qtbot,
+                                                    tmp_path: Path) -> None:
+    open_small_yin_yang(window, tmp_path, epochs=1)
+    voltage = window.run_controller.plots.voltage
+    combo = voltage.population_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["auto", "hidden", "output"]
+    voltage.pick_population("output")
+    rc = window.run_controller
+    assert rc.train() is not None
+    qtbot.waitUntil(lambda: not rc.client.running, timeout=90_000)
+    assert rc.messages.get("finished") == 1
+    voltage.redraw_now()
+    assert voltage._population == "output" and "output" in voltage.note_label.text()
+    assert max(voltage.shown_ids()) < 3  # the output's 3 neurons, not hidden's 100
+    window.ctl.edit("rename", lambda p: setattr(p.populations[2], "name", "readout"))
+    assert voltage.picked_population is None  # its population is gone: back to auto
+    assert combo.findText("readout") > 0

@@ -114,6 +114,8 @@ class CompiledTrainingNetwork(CompiledNetwork):
         optimiser moments: the engine's state across trials and Deep R's synapse
         structure (``compilers.deep_r.DeepR.checkpoint_arrays``)."""
         ser = get_serialiser(serialiser)
+        if hasattr(self.sim, "pull_carried"):  # device backends: copy the state back first
+            self.sim.pull_carried()
         for name in getattr(self.sim, "CARRIED_STATE", ()):
             ser.serialise(tuple(keys) + ("engine.state", name), getattr(self.sim, name))
         if self.deep_r is not None:
@@ -148,6 +150,8 @@ class CompiledTrainingNetwork(CompiledNetwork):
             target = getattr(self.sim, name, None)
             if isinstance(target, np.ndarray) and target.shape == arr.shape:
                 target[...] = arr
+        if hasattr(self.sim, "push_carried"):
+            self.sim.push_carried()
         if self.deep_r is not None:
             self.deep_r.restore(data, self)
         if hasattr(self.sim, "refresh_weights"):
@@ -170,9 +174,15 @@ class CompiledTrainingNetwork(CompiledNetwork):
         if self.deep_r is not None:
             self.deep_r.before_step(self)
         t0 = time.perf_counter()
+        # a device backend keeps gradients, weights and moments on the device and
+        # mirrors the results into ``param`` and ``state``
+        device_step = getattr(self.sim, "optimiser_step", None)
         for t in self.trainables:
-            parts = t.grad if t.chunked else t.grad.reshape(1, -1)
-            status = t.optimiser.update(t.param, parts, t.state, step, t.clamp)
+            if device_step is not None:
+                status = device_step(t, step)
+            else:
+                parts = t.grad if t.chunked else t.grad.reshape(1, -1)
+                status = t.optimiser.update(t.param, parts, t.state, step, t.clamp)
             if status == optim.BAD_PARAM:
                 raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
                                     f"training step {step}: reinitialise or reload them")

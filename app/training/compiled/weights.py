@@ -63,6 +63,8 @@ class WeightAccess:
             self.layout.weights[sl] = w
         else:
             self.layout.weights[sl][present] = w
+        if hasattr(self.sim, "refresh_weights"):  # a device backend's copy, e-prop's
+            self.sim.refresh_weights()
 
     def get_delays(self, conn: Connection | str) -> np.ndarray:
         """Current per-synapse delays in steps."""

@@ -64,6 +64,36 @@ def check_positive_float(owner: str, name: str, value: Any) -> float:
     return float(value)
 
 
+def check_backend(owner: str, backend: Any) -> str:
+    """Validate a compiler's ``backend`` (the engine that runs the network)."""
+    from ..engine import BACKEND_NAMES
+
+    if backend not in BACKEND_NAMES:
+        raise bad_arg(owner, "backend", backend,
+                      "allowed: 'cpu' (the CPU engine) or 'cuda' (NVIDIA GPU, needs the "
+                      "'cuda' extra: pip install \"spike-studio[cuda]\")")
+    return str(backend)
+
+
+def check_cuda_training(owner: str, deep_r: bool = False, delay_learning: bool = False,
+                        communicator: Any = None, optimiser: Any = None) -> None:
+    """Refuse training features the CUDA backend does not implement, naming them
+    (``optimiser``, when given, must be Adam: the device runs Adam only)."""
+    from ..optimisers import Adam
+
+    not_adam = optimiser is not None and not isinstance(optimiser, Adam)
+    missing = [name for name, used in (("Deep R rewiring (deep_r_conns)", deep_r),
+                                        ("delay learning (delay_learn_conns)", delay_learning),
+                                        ("MPI data parallelism (communicator)",
+                                         communicator is not None),
+                                        (f"the optimiser {optimiser!r} (Adam only)", not_adam))
+               if used]
+    if missing:
+        raise bad_arg(owner, "backend", "cuda",
+                      "the cuda backend does not support " + ", ".join(missing)
+                      + "; use backend='cpu' for this network")
+
+
 class Compiler:
     """Base class: ``check(network)`` lists problems, ``compile(network)`` builds."""
 

@@ -45,6 +45,8 @@ from ..optimisers import get_optimiser
 from .base import (
     Compiler,
     Problem,
+    check_backend,
+    check_cuda_training,
     check_positive_float,
     check_positive_int,
     rank_batch_size,
@@ -115,7 +117,7 @@ class EventPropCompiler(Compiler):
         self.delay_learn_conns = list(delay_learn_conns)
         if self.delay_learn_conns and self.delay_optimiser is None:
             self.delay_optimiser = get_optimiser("adam")
-        self.backend = backend
+        self.backend = check_backend(o, backend)
         self.deep_r_conns = list(deep_r_conns)
         self.deep_r_l1_strength = deep_r_l1_strength
         self.deep_r_record_rewirings = dict(deep_r_record_rewirings or {})
@@ -250,6 +252,10 @@ class EventPropCompiler(Compiler):
         deep_r = self._new_deep_r()
         if deep_r:
             layout = deep_r.expand(layout)
+        if self.backend == "cuda":
+            check_cuda_training(self.name, deep_r=bool(deep_r),
+                                delay_learning=bool(self.delay_learn_conns),
+                                communicator=self.communicator)
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
         sim = get_backend(self.backend)(layout, per_rank, self.dt,
                                         self.example_timesteps, self.kernel_profiling)

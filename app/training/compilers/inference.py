@@ -14,7 +14,13 @@ from ..compiled import CompiledInferenceNetwork
 from ..engine import get_backend
 from ..engine.layout import build_layout
 from ..genn_compat import accept_genn_kwargs
-from .base import Compiler, check_positive_float, check_positive_int, rank_batch_size
+from .base import (
+    Compiler,
+    check_backend,
+    check_positive_float,
+    check_positive_int,
+    rank_batch_size,
+)
 
 default_params: dict = {}
 
@@ -49,7 +55,7 @@ class InferenceCompiler(Compiler):
         self.reset_in_syn_between_batches = check_bool(o, "reset_in_syn_between_batches",
                                                        reset_in_syn_between_batches)
         self.communicator = communicator
-        self.backend = backend
+        self.backend = check_backend(o, backend)
 
     def compile(self, network: Network, name: str | None = None) -> CompiledInferenceNetwork:
         """Check the network and build a CompiledInferenceNetwork."""
