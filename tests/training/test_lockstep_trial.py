@@ -126,7 +126,7 @@ def _compare(cn, i, batch: int, seed: int = 0, n_trials: int = 2) -> None:
 @pytest.mark.parametrize("output", ["ttfs_rmse", "ttfs_sce", "avg_var", "sum_var", "max_var",
                                     "avg_var_exp_weight"])
 def test_lockstep_matches_per_slot_kernel(output: str) -> None:
-    # 40 slots: one full block of 32 and one of 8 (idle columns) per thread at most
+    # 40 slots (20 per thread): a full block and one with idle columns
     cn, i, o = _build(output, batch=40)
     _compare(cn, i, 40)
 

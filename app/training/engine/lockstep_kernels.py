@@ -3,7 +3,7 @@
 The per-slot kernels (``kernels._forward_slots``, ``eventprop_kernels._backward_slots``)
 run one slot's whole trial, then the next: every step pays the loops over
 populations, groups and connections and the short-vector overheads of each
-population once per slot. Here a block of up to ``LOCKSTEP_BLOCK`` slots advances
+population once per slot. Here a block of up to ``LOCKSTEP_BLOCK`` (16) slots advances
 one step at a time together: state is held as (neuron, slot) rows, so a
 population's update is one vectorised loop over its neurons x the block's slots,
 and the per-step bookkeeping is paid once per block. Spikes, event tapes and the
