@@ -145,6 +145,10 @@ def test_lockstep_only_for_what_it_implements() -> None:
     sim2 = cn2.sim
     assert LK.lockstep_ok(cn2.layout.pop_i, cn2.layout.grp_i, cn2.layout.max_delay,
                           sim2.conn_dense, cn2.conn_dtrain, cn2.bk_i)
+    big = cn2.layout.pop_i.copy()
+    big[-1, 1] = LK.LOCKSTEP_MAX_NEURONS + 1  # too many neurons for the block's rows
+    assert not LK.lockstep_ok(big, cn2.layout.grp_i, 0, sim2.conn_dense, cn2.conn_dtrain,
+                              cn2.bk_i)
     # a batch with many input spikes per slot and step goes to the per-slot kernel
     sim2.in_ptr[:16] = 0
     sim2.in_hi[:16] = 0

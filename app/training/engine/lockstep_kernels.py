@@ -63,6 +63,11 @@ from .layout import (
 )
 from .lockstep_forward import LOCKSTEP_BLOCK, _ls_forward
 
+#: Each thread's block keeps ~12 (neuron, slot) arrays of every neuron, inputs
+#: included, allocated per batch: above this many neurons (~12 MB per thread) the
+#: per-slot kernel's single rows are the better trade.
+LOCKSTEP_MAX_NEURONS = 16384
+
 
 def lockstep_ok(pop_i: np.ndarray, grp_i: np.ndarray, max_delay: int, conn_dense: np.ndarray,
                 conn_dtrain: np.ndarray, bk_i: np.ndarray) -> bool:
@@ -70,8 +75,10 @@ def lockstep_ok(pop_i: np.ndarray, grp_i: np.ndarray, max_delay: int, conn_dense
     LI and non-refractory LIF populations, each non-input one fed by exactly one
     synapse group (EventProp merges a population's Exponential synapses, which share
     one tau, into one), dense connections without delays, no delay learning, no
-    spike regularisation."""
+    spike regularisation, at most ``LOCKSTEP_MAX_NEURONS`` neurons."""
     if max_delay > 0 or not np.all(conn_dense != 0) or np.any(conn_dtrain != 0):
+        return False
+    if pop_i.shape[0] == 0 or pop_i[-1, P_END] > LOCKSTEP_MAX_NEURONS:
         return False
     if np.any(bk_i[:, BI_REG] != 0):
         return False
