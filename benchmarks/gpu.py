@@ -1,7 +1,8 @@
-"""EventProp training throughput on the cuda backend next to the CPU engine.
+"""EventProp and e-prop training throughput on the cuda backend next to the CPU engine.
 
 Checks the device first: without numba-cuda or a CUDA device it says so and exits 0.
-Then, per task (``benchmarks/tasks.py``: SHD-shaped, latency MNIST, Yin-Yang), it
+Then, per task (``benchmarks/tasks.py``: SHD-shaped, latency MNIST and Yin-Yang with
+EventProp; ``shd-eprop``: the SHD-shaped task with e-prop, LIF hidden), it
 builds the same network on both backends, trains one warm-up batch on each (kernel
 compilation excluded), and times whole training passes, alternating cpu and cuda
 runs, best of ``--repeats``. Prints samples/s, the ratio and the machine load.
@@ -30,9 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from tasks import Task, build_eventprop, make_task, poisson_spikes  # noqa: E402
+from tasks import Task, build_eprop, build_eventprop, make_task, poisson_spikes  # noqa: E402
 
-TASK_KEYS = ("shd", "mnist", "yy")
+TASK_KEYS = ("shd", "mnist", "yy", "shd-eprop")
 
 
 def device_line() -> str | None:
@@ -58,11 +59,12 @@ def device_line() -> str | None:
 
 def smoke_task(key: str) -> Task:
     """A scaled-down task of the same kind (for the simulator)."""
-    if key == "shd":
+    if key in ("shd", "shd-eprop"):
         xs = poisson_spikes(4, 28, 30, 0.05, seed=1)
         ys = np.random.default_rng(2).integers(0, 4, 4)
-        return Task(key, "SHD smoke 28-16r-4, T=30, B=2", xs, ys, 28, 16, 4, 30, 1.0, 2,
-                    True, 4, 0.3, 100)
+        algo = " e-prop" if key == "shd-eprop" else ""
+        return Task(key, f"SHD{algo} smoke 28-16r-4, T=30, B=2", xs, ys, 28, 16, 4, 30, 1.0,
+                    2, True, 4, 0.3, 100)
     task = make_task(key, batch=2)
     task.n_hid = 8
     task.samples = 4
@@ -95,7 +97,10 @@ def bench(task: Task, repeats: int) -> dict[str, float]:
     x, y = task.take(task.samples)
     nets = {}
     for backend in ("cpu", "cuda"):
-        cn, i, o = build_eventprop(task, backend)
+        if task.key == "shd-eprop":
+            cn, i, o = build_eprop(task, adaptive=False, backend=backend)
+        else:
+            cn, i, o = build_eventprop(task, backend)
         cn.__enter__()
         cn.train({i: x[:task.batch]}, {o: y[:task.batch]}, num_epochs=1, callbacks=[])
         nets[backend] = (cn, i, o)
@@ -128,7 +133,13 @@ def main() -> int:
     for key in args.tasks.split(","):
         if key not in TASK_KEYS:
             ap.error(f"unknown task {key!r}; known: {', '.join(TASK_KEYS)}")
-        task = smoke_task(key) if args.simulator else make_task(key, batch=args.batch)
+        if args.simulator:
+            task = smoke_task(key)
+        elif key == "shd-eprop":
+            task = make_task("shd", batch=args.batch)
+            task.key, task.title = key, "e-prop " + task.title.replace(", 1% input", "")
+        else:
+            task = make_task(key, batch=args.batch)
         if args.samples:
             task.samples = args.samples
         elif not args.simulator:
@@ -137,8 +148,8 @@ def main() -> int:
         r = bench(task, 1 if args.simulator else args.repeats)
         rows.append((task.title, r["cpu"], r["cuda"], r["cuda"] / max(r["cpu"], 1e-12), load))
     print()
-    print(f"| {'task (EventProp)':<46} | {'cpu samples/s':>13} | {'cuda samples/s':>14} "
-          f"| {'cuda/cpu':>8} | {'load':>5} |")
+    print(f"| {'task (EventProp unless marked e-prop)':<46} | {'cpu samples/s':>13} "
+          f"| {'cuda samples/s':>14} | {'cuda/cpu':>8} | {'load':>5} |")
     print(f"|{'-' * 48}|{'-' * 15}|{'-' * 16}|{'-' * 10}|{'-' * 7}|")
     for title, cpu, gpu, ratio, load in rows:
         print(f"| {title:<46} | {cpu:>13,.0f} | {gpu:>14,.0f} | {ratio:>7.2f}x | {load:>5.1f} |")

@@ -128,9 +128,9 @@ def build_eventprop(task: Task, backend: str = "cpu"):
     return comp.compile(net), i, o
 
 
-def build_eprop(task: Task, adaptive: bool = False):
-    """(compiled e-prop network, input, output): LIF or ALIF hidden (Delta synapses,
-    tau_refrac 5 ms) -> LI output."""
+def build_eprop(task: Task, adaptive: bool = False, backend: str = "cpu"):
+    """(compiled e-prop network, input, output) on ``backend``: LIF or ALIF hidden (Delta
+    synapses, tau_refrac 5 ms) -> LI output."""
     net = Network(eprop_defaults)
     with net:
         i = Population(SpikeInput(), task.n_in)
@@ -144,7 +144,7 @@ def build_eprop(task: Task, adaptive: bool = False):
             Connection(h, h, Dense(Normal(sd=1.0 / np.sqrt(task.n_hid))))
         Connection(h, o, Dense(Normal(sd=1.0 / np.sqrt(task.n_hid))))
     comp = EPropCompiler(task.T, "sparse_categorical_crossentropy", optimiser=Adam(1e-3),
-                         batch_size=task.batch, dt=task.dt)
+                         batch_size=task.batch, dt=task.dt, backend=backend)
     return comp.compile(net), i, o
 
 

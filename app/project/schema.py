@@ -230,8 +230,6 @@ class CompilerInfo:
 BACKEND = Param("backend", "choice", "cpu", choices=("cpu", "cuda"),
                 help="Simulation backend: the CPU engine, or 'cuda' on an NVIDIA GPU "
                      "(needs the 'cuda' extra)")
-#: e-prop runs on the CPU engine only
-BACKEND_CPU = Param("backend", "choice", "cpu", choices=("cpu",), help="Simulation backend")
 DEEP_R_L1 = replace(
     _f("deep_r_l1_strength", 0.01, "", 0.0,
        help="Deep R: L1 pull of every rewired weight towards zero, per example of a batch "
@@ -308,7 +306,7 @@ COMPILERS: dict[str, CompilerInfo] = {
         ) + _COMMON_TAIL + (
             _b("reset_time_between_batches", True),
             DEEP_R_L1,
-            BACKEND_CPU,
+            BACKEND,
         ),
         has_deep_r=True,
         default_params={

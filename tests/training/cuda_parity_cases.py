@@ -265,6 +265,170 @@ def case_batch_mse_reg() -> dict:
     return _compare_training(outs["cpu"], outs["cuda"])
 
 
+def _eprop_fixture_network(d: dict) -> tuple[Network, dict]:
+    """The e-prop fixtures' 5 -> 20 recurrent (A)LIF -> 3 LI network."""
+    cfg = json.loads(str(d["config"]))
+    hp, op = cfg["populations"]["hid"], cfg["populations"]["out"]
+    net = Network()
+    with net:
+        inp = Population(SpikeInput(max_spikes=100), 5, name="in")
+        if hp["type"] == "AdaptiveLeakyIntegrateFire":
+            nrn = AdaptiveLeakyIntegrateFire(v_thresh=hp["v_thresh"], tau_mem=hp["tau_mem"],
+                                             tau_refrac=hp["tau_refrac"], beta=hp["beta"],
+                                             tau_adapt=hp["tau_adapt"])
+        else:
+            nrn = LeakyIntegrateFire(v_thresh=hp["v_thresh"], tau_mem=hp["tau_mem"],
+                                     tau_refrac=hp["tau_refrac"])
+        hid = Population(nrn, hp["n"], name="hid")
+        out = Population(LeakyIntegrate(tau_mem=op["tau_mem"], readout=op["readout"]),
+                         op["n"], name="out")
+        Connection(inp, hid, Dense(d["W_in_hid"]), name="in_hid")
+        Connection(hid, hid, Dense(d["W_hid_hid"]), name="hid_hid")
+        Connection(hid, out, Dense(d["W_hid_out"]), name="hid_out")
+    return net, cfg
+
+
+def _eprop_fixture_run(case: str, backend: str, n_batches: int) -> dict:
+    """The e-prop fixture's main run (batch size 1, Adam between batches, state carried
+    over) on one backend's e-prop simulator with 2 gradient blocks per trial: per batch
+    the recorded variables, hidden spikes, readout and gradients."""
+    from app.training.engine import eprop_kernels as EPK
+    from app.training.engine import get_eprop_backend
+    from app.training.engine.layout import build_layout
+
+    d = _load(f"grad_eprop_{case}")
+    net, cfg = _eprop_fixture_network(d)
+    sce = "sce" in case
+    hp = cfg["populations"]["hid"]
+    lay = build_layout(net, 1.0, np.random.default_rng(0), tie_kernels=False)
+    T = int(d["example_timesteps"])
+    ro = EPK.RD_SUM if cfg["populations"]["out"]["readout"] == "sum_var" else EPK.RD_VAR
+    sim = get_eprop_backend(backend)(
+        lay, 1, float(d["dt"]), T, {"out": EPK.LOSS_SCE if sce else EPK.LOSS_MSE},
+        {"out": ro}, hp["tau_mem"], hp.get("tau_adapt"), 500.0, 0.001, 10.0, True,
+        block_steps=30)
+    opt = cfg["optimisers"]["main"]
+    adam = Adam(opt["alpha"], opt["beta1"], opt["beta2"], opt["epsilon"])
+    conns = ["in_hid", "hid_hid", "hid_out"]
+    states = {c: adam.new_state((lay.conn_slice(c).stop - lay.conn_slice(c).start,))
+              for c in conns}
+    out_sl = lay.pop_slice("out")
+    bstate = adam.new_state((3,))
+    rv = [("hid", "V"), ("hid", "E"), ("hid", "RefracTime"), ("out", "V"), ("out", "E"),
+          ("out", "DeltaBias")] + ([("hid", "A")] if "alif" in case else [])
+    rv += [("out", "VSoftmax")] if sce else []
+    res: dict = {"values": [], "spikes": [], "grads": [], "readout": []}
+    x = _inputs(d, 5)
+    for k in range(n_batches):
+        sim.reset_readouts()
+        sim.set_inputs({"in": [x[k]]}, 1)
+        sim.set_labels({"out": (d["labels"] if sce else d["targets"])[k:k + 1]}, 1)
+        rec = sim.run_trial(1, True, rv, ["hid"])
+        res["values"].append(rec.values[0].copy())
+        res["spikes"].append(sorted(zip(rec.spike_steps[0].tolist(), rec.spike_ids[0].tolist(),
+                                        strict=True)))
+        res["readout"].append(sim.readout("out")[0])
+        g, db = sim.take_gradients()
+        res["grads"].append(np.concatenate([g, db[out_sl]]))
+        for c in conns:
+            sl = lay.conn_slice(c)
+            adam.step(lay.weights[sl], g[sl], states[c], k)
+        adam.step(lay.bias[out_sl], db[out_sl].copy(), bstate, k)
+        sim.refresh_weights()
+    res["ref_grad0"] = np.concatenate([d[f"grad_{c}_sample0"].reshape(-1) for c in conns]
+                                      + [d["grad_out_bias_sample0"]])
+    return res
+
+
+def case_eprop_fixture(case: str) -> dict:
+    """An e-prop fixture case on both backends: spikes, recorded variables, readout and
+    gradients of the first batch (the simulator is slow; carried state, Adam steps and
+    batch > 1 are in ``case_eprop_batch_training``)."""
+    cpu = _eprop_fixture_run(case, "cpu", 1)
+    gpu = _eprop_fixture_run(case, "cuda", 1)
+    return {"spikes_identical": cpu["spikes"] == gpu["spikes"],
+            "n_spikes": int(sum(len(s) for s in cpu["spikes"])),
+            "rel_values": max(_rel(g, c) for g, c in zip(gpu["values"], cpu["values"],
+                                                         strict=True)),
+            "rel_readout": max(_rel(g, c) for g, c in zip(gpu["readout"], cpu["readout"],
+                                                          strict=True)),
+            "grad": max(_rel(g, c) for g, c in zip(gpu["grads"], cpu["grads"], strict=True)),
+            "grad_nonzero": bool(all(np.abs(g).max() > 0 for g in cpu["grads"])),
+            "ref_grad": _rel(gpu["grads"][0], gpu["ref_grad0"])}
+
+
+def _eprop_mixed_network(seed: int) -> tuple[Network, list, np.ndarray]:
+    """LIF (recurrent, sparse input) and ALIF hidden populations, an input -> output
+    connection, a sum_var output; random input spikes (seeded)."""
+    from app.training.compilers import eprop
+
+    rng = np.random.default_rng(seed)
+    net = Network(eprop.default_params)
+    with net:
+        inp = Population(SpikeInput(), 10, name="in")
+        lif = Population(LeakyIntegrateFire(v_thresh=0.6, tau_mem=20.0, tau_refrac=3.0), 12,
+                         name="hid")
+        alif = Population(AdaptiveLeakyIntegrateFire(v_thresh=0.6, tau_mem=20.0,
+                                                     tau_refrac=3.0, tau_adapt=100.0,
+                                                     beta=0.05), 8, name="alif")
+        out = Population(LeakyIntegrate(tau_mem=20.0, readout="sum_var"), 3, name="out")
+        Connection(inp, lif, FixedProbability(0.6, Normal(0.5, 0.3)), name="in_hid")
+        Connection(inp, alif, Dense(rng.normal(0.4, 0.3, (10, 8)).astype(np.float32)),
+                   name="in_alif")
+        Connection(lif, lif, Dense(rng.normal(0.0, 0.2, (12, 12)).astype(np.float32)),
+                   name="hid_hid")
+        Connection(lif, out, Dense(rng.normal(0.0, 0.5, (12, 3)).astype(np.float32)),
+                   name="hid_out")
+        Connection(alif, out, Dense(rng.normal(0.0, 0.5, (8, 3)).astype(np.float32)),
+                   name="alif_out")
+        Connection(inp, out, Dense(rng.normal(0.0, 0.2, (10, 3)).astype(np.float32)),
+                   name="in_out")
+    x = []
+    for _ in range(4):
+        n = int(rng.integers(30, 50))
+        x.append(preprocess_spikes(np.sort(rng.uniform(0, 20, n)).astype(np.float32),
+                                   rng.integers(0, 10, n), 10))
+    return net, x, rng.integers(0, 3, 4)
+
+
+def case_eprop_batch_training() -> dict:
+    """e-prop through EPropCompiler, batch size 2, two batches with real Adam steps on
+    weights and output biases (device Adam on cuda), state carried between batches."""
+    from app.training.compilers import EPropCompiler
+
+    outs = {}
+    for backend in ("cpu", "cuda"):
+        net, x, y = _eprop_mixed_network(11)
+        comp = EPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=2,
+                             c_reg=0.01, backend=backend)
+        cn = comp.compile(net)
+        pops = {p.name: p for p in net.populations}
+        out: dict = {"grads": [], "readouts": [], "weights": [], "loss": [], "spikes": [],
+                     "v": [], "lambdas": []}
+        with cn:
+            for k, idx in enumerate([[0, 1], [2, 3]]):
+                cbl = CallbackList([VarRecorder(pops["hid"], "V"), VarRecorder(pops["alif"], "V"),
+                                    SpikeRecorder(pops["hid"]), SpikeRecorder(pops["alif"])])
+                o = cn._train_batch({"in": x}, {"out": y}, np.asarray(idx), cbl, list(idx))
+                rec = cn._last_recording
+                out["v"].append(rec.values.copy())
+                out["spikes"].append([sorted(zip(s.tolist(), i.tolist(), strict=True))
+                                      for s, i in zip(rec.spike_steps, rec.spike_ids,
+                                                      strict=True)])
+                out["grads"].append([t.gradient() for t in cn.trainables])
+                out["readouts"].append(o["out"].copy())
+                out["loss"].append(cn._batch_loss("out", y[idx], o))
+                cn.optimise(k)
+                out["weights"].append([t.param.copy() for t in cn.trainables])
+        outs[backend] = out
+    cpu, gpu = outs["cpu"], outs["cuda"]
+    res = _compare_training(cpu, gpu)
+    res["spikes_identical"] = cpu["spikes"] == gpu["spikes"]
+    res["n_spikes"] = int(sum(len(s) for b in cpu["spikes"] for s in b))
+    res["rel_v"] = max(_rel(g, c) for g, c in zip(gpu["v"], cpu["v"], strict=True))
+    return res
+
+
 def case_alif_forward() -> dict:
     """Adaptive LIF with refractoriness, relative reset and integration during the
     refractory time, forward only (batch 2)."""
@@ -305,10 +469,20 @@ CASES = {
     "batch_training": case_batch_training,
     "batch_mse_reg": case_batch_mse_reg,
     "alif_forward": case_alif_forward,
+    "eprop_sce": lambda: case_eprop_fixture("sce"),
+    "eprop_mse": lambda: case_eprop_fixture("mse"),
+    "eprop_alif_sce": lambda: case_eprop_fixture("alif_sce"),
+    "eprop_alif_mse": lambda: case_eprop_fixture("alif_mse"),
+    "eprop_batch_training": case_eprop_batch_training,
 }
 
 
 def main(names: list[str]) -> None:
+    """Run the named cases (all when none; ``--group eprop`` / ``--group other``: the
+    e-prop cases / the rest, so the test can run the two groups side by side)."""
+    if names[:1] == ["--group"]:
+        eprop = names[1] == "eprop"
+        names = [n for n in CASES if n.startswith("eprop_") == eprop]
     out = {}
     for name in names or list(CASES):
         try:

@@ -3,7 +3,8 @@ its errors, and that nothing of it is imported when it is not used.
 
 numba reads NUMBA_ENABLE_CUDASIM when ``numba.cuda`` is first imported, and the CPU
 tests in this process import numba, so the parity cases run in a subprocess with the
-variable set (``cuda_parity_cases.py``, one run for the whole module).
+variable set (``cuda_parity_cases.py``, one run of each of its two case groups for the
+whole module).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES_SCRIPT = Path(__file__).with_name("cuda_parity_cases.py")
+WORKER_SCRIPT = Path(__file__).with_name("cuda_worker_case.py")
 TOL = 1e-5  # relative, against the CPU engine (the issue's bound)
 
 
@@ -30,13 +32,24 @@ def _env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def parity() -> dict:
+    """Every parity case's results (and, as "worker", the Train-path run of
+    ``cuda_worker_case.py``); the e-prop cases, the rest and the worker run in three
+    simulator processes side by side (the simulator is single-threaded)."""
     pytest.importorskip("numba_cuda", reason="numba-cuda (the 'cuda' extra) is not installed")
-    proc = subprocess.run([sys.executable, str(CASES_SCRIPT)], capture_output=True, text=True,
-                          env=_env(NUMBA_ENABLE_CUDASIM="1"), timeout=600, cwd=ROOT)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("CUDA_PARITY_JSON ")),
-                None)
-    assert line is not None, f"parity script failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(line.split(" ", 1)[1])
+    cmds = [[str(CASES_SCRIPT), "--group", "other"], [str(CASES_SCRIPT), "--group", "eprop"],
+            [str(WORKER_SCRIPT)]]
+    procs = [subprocess.Popen([sys.executable, *cmd], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=_env(NUMBA_ENABLE_CUDASIM="1"), cwd=ROOT) for cmd in cmds]
+    out: dict = {}
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=600)
+        line = next((ln for ln in stdout.splitlines()
+                     if ln.startswith(("CUDA_PARITY_JSON ", "CUDA_WORKER_JSON "))), None)
+        assert line is not None, f"parity script failed:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        res = json.loads(line.split(" ", 1)[1])
+        out.update(res if line.startswith("CUDA_PARITY") else {"worker": res})
+    return out
 
 
 def _ok(res: dict) -> dict:
@@ -170,23 +183,56 @@ def test_backend_picker_offers_cuda_only_with_a_device(sim):
     assert ("'cuda'" in out.split("NAMES", 1)[1]) == has_device, out
 
 
-def test_eprop_on_cuda_says_to_use_cpu():
+@pytest.mark.parametrize("case", ["eprop_sce", "eprop_mse", "eprop_alif_sce", "eprop_alif_mse",
+                                  "eprop_batch_training"])
+def test_eprop_matches_cpu(parity, case):
+    """Every e-prop fixture case (LIF/ALIF, SCE/MSE, two gradient blocks per trial) and a
+    batch-2 run through EPropCompiler with device Adam (LIF + ALIF, sparse, recurrent,
+    input -> output): spikes identical, voltages and gradients within 1e-5."""
+    res = _ok(parity[case])
+    assert res["n_spikes"] > 0
+    assert res["spikes_identical"]
+    assert res["grad_nonzero"]
+    for key, val in res.items():
+        if key.startswith("rel_") or key in ("grad", "readout", "weights", "loss"):
+            assert val <= TOL, (key, val)
+    if "ref_grad" in res:  # the mlGeNN fixture's gradient of sample 0
+        assert res["ref_grad"] <= 1e-5
+
+
+def test_worker_trains_eprop_on_cuda_like_cpu(parity):
+    """The Train path (the worker process the window starts) with backend='cuda' on a tiny
+    e-prop project: the same messages, rasters, losses and final weights as on the CPU."""
+    res = parity["worker"]
+    assert res["finished"], res["error"]
+    assert res["kinds_cuda"] == res["kinds_cpu"]
+    assert res["kinds_cuda"].count("batch_metrics") == 2
+    assert res["hidden_spikes"] > 0 and res["rasters_equal"]
+    assert res["losses_cuda"] == pytest.approx(res["losses_cpu"], rel=TOL)
+    assert res["weights_rel"] <= TOL
+
+
+def test_eprop_cuda_refuses_what_it_lacks():
+    """Deep R, MPI and non-Adam optimisers on e-prop's cuda backend: named, with the fix."""
     from app.model.errors import ModelError
-    from app.training.compilers import EPropCompiler
+    from app.training.compilers.base import check_cuda_training
+    from app.training.optimisers import Adam
 
-    with pytest.raises(ModelError, match="e-prop has no cuda backend.*backend='cpu'"):
-        EPropCompiler(10, "sparse_categorical_crossentropy", backend="cuda")
+    with pytest.raises(ModelError, match="Deep R.*backend='cpu'"):
+        check_cuda_training("EPropCompiler", deep_r=True)
+    with pytest.raises(ModelError, match="Adam only.*backend='cpu'"):
+        check_cuda_training("EPropCompiler", optimiser=object())
+    check_cuda_training("EPropCompiler", optimiser=Adam())
 
 
-def test_project_schema_offers_cuda_for_eventprop_not_eprop():
+def test_project_schema_offers_cuda_for_every_compiler():
     from app.project.schema import COMPILERS
 
     def choices(name: str) -> tuple:
         return next(p for p in COMPILERS[name].params if p.name == "backend").choices
 
-    assert "cuda" in choices("EventPropCompiler")
-    assert "cuda" in choices("InferenceCompiler")
-    assert choices("EPropCompiler") == ("cpu",)
+    for name in ("EventPropCompiler", "InferenceCompiler", "EPropCompiler"):
+        assert choices(name) == ("cpu", "cuda"), name
 
 
 def test_gpu_benchmark_exits_cleanly_without_a_device():

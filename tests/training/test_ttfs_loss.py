@@ -175,3 +175,24 @@ def test_bad_ttfs_loss_is_named():
         EventPropCompiler(10, "sparse_categorical_crossentropy", ttfs_loss="paper")
     with pytest.raises(ModelError, match="ttfs_tau1"):
         EventPropCompiler(10, "sparse_categorical_crossentropy", ttfs_tau1=0.0)
+
+
+@pytest.mark.parametrize("lockstep", [True, False])
+def test_fused_trial_gives_the_unfused_gradient_with_a_silent_label(data, lockstep):
+    """The fused training trial (lockstep or per-slot kernel) computes the exponential
+    loss's softmax and the silent label's phantom slope as the separate backward pass."""
+    x, y, T = data
+    w = np.random.default_rng(0).normal(4.0, 1.5, (5, 3)).astype(np.float32)
+    w[:, 0] = -1.0  # output 0 never fires: its examples have a silent label neuron
+    grads = []
+    for record in (False, True):
+        with _compiler(T, len(x), "exponential", 0.2, 0.5).compile(_net(w)) as cn:
+            cn.sim.lockstep = lockstep
+            if record:  # recording the adjoints takes the separate backward pass
+                cn.record_lambdas = ["out"]
+            assert cn._fusable(CallbackList([])) is not record
+            cn._train_batch({"in": x}, {"out": y}, np.arange(len(x)), CallbackList([]),
+                            list(range(len(x))))
+            grads.append(cn.trainables[0].gradient())
+    assert np.any(y == 0) and np.abs(grads[1]).max() > 0
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)

@@ -76,12 +76,18 @@ def check_backend(owner: str, backend: Any) -> str:
 
 
 def check_cuda_training(owner: str, deep_r: bool = False, delay_learning: bool = False,
-                        communicator: Any = None, exponential_ttfs: bool = False) -> None:
-    """Refuse training features the CUDA backend does not implement, naming them."""
+                        communicator: Any = None, optimiser: Any = None,
+                        exponential_ttfs: bool = False) -> None:
+    """Refuse training features the CUDA backend does not implement, naming them
+    (``optimiser``, when given, must be Adam: the device runs Adam only)."""
+    from ..optimisers import Adam
+
+    not_adam = optimiser is not None and not isinstance(optimiser, Adam)
     missing = [name for name, used in (("Deep R rewiring (deep_r_conns)", deep_r),
                                         ("delay learning (delay_learn_conns)", delay_learning),
                                         ("MPI data parallelism (communicator)",
                                          communicator is not None),
+                                        (f"the optimiser {optimiser!r} (Adam only)", not_adam),
                                         ("Wunderlich & Pehle's first-spike loss "
                                          "(ttfs_loss='exponential')", exponential_ttfs))
                if used]

@@ -34,6 +34,7 @@ from app.model.synapses import Delta
 from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable
 from ..engine import eprop_kernels as EK
+from ..engine import get_eprop_backend
 from ..engine.eprop_sim import EPropSimulator
 from ..engine.layout import build_layout
 from ..genn_compat import accept_genn_kwargs
@@ -43,6 +44,8 @@ from .base import (
     CompileError,
     Compiler,
     Problem,
+    check_backend,
+    check_cuda_training,
     check_positive_float,
     check_positive_int,
     rank_batch_size,
@@ -106,12 +109,7 @@ class EPropCompiler(Compiler):
         self.reset_time_between_batches = check_bool(o, "reset_time_between_batches",
                                                      reset_time_between_batches)
         self.communicator = communicator
-        if backend == "cuda":
-            raise bad_arg(o, "backend", backend, "e-prop has no cuda backend yet (EventProp "
-                          "and inference do); use backend='cpu'")
-        if backend != "cpu":
-            raise bad_arg(o, "backend", backend, "allowed: 'cpu'")
-        self.backend = backend
+        self.backend = check_backend(o, backend)
         self.extra_kwargs = {k: v for k, v in kwargs.items() if k in EVENTPROP_ONLY}
         self.ignored_kwargs = accept_genn_kwargs(
             o, {k: v for k, v in kwargs.items() if k not in EVENTPROP_ONLY},
@@ -238,8 +236,11 @@ class EPropCompiler(Compiler):
         out_losses = {p.name: (EK.LOSS_MSE if isinstance(losses[p.name], MeanSquareError)
                                else EK.LOSS_SCE) for p in outputs}
         out_readouts = {p.name: _READOUTS[type(p.neuron.readout)] for p in outputs}
+        if self.backend == "cuda":
+            check_cuda_training(self.name, deep_r=bool(deep_r), communicator=self.communicator,
+                                optimiser=self.optimiser)
         per_rank = rank_batch_size(self.name, self.batch_size, self.communicator)
-        sim = EPropSimulator(layout, per_rank, self.dt, self.example_timesteps,
+        sim = get_eprop_backend(self.backend)(layout, per_rank, self.dt, self.example_timesteps,
                              out_losses, out_readouts, tau_mem, tau_adapt, self.tau_reg,
                              self.c_reg, self.f_target, self.train_output_bias,
                              self.kernel_profiling)
@@ -267,7 +268,7 @@ class EPropCompiler(Compiler):
 class EPropCompiledNetwork(CompiledTrainingNetwork):
     """Training network whose batches run the online e-prop kernel (no backward pass)."""
 
-    sim: EPropSimulator
+    sim: EPropSimulator  # or engine.cuda.eprop_sim.CUDAEPropSimulator (backend='cuda')
     reset_time: bool = True
     #: output populations whose targets come per timestep (set by ``_check_data``): their
     #: voltage is recorded every step so metrics and losses score the whole trial

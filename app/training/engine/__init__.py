@@ -35,6 +35,19 @@ def get_backend(name: str = "cpu") -> type:
     return BACKENDS[name]
 
 
+def get_eprop_backend(name: str = "cpu") -> type:
+    """The e-prop simulator class for ``name`` ("cpu" or "cuda", checked as
+    ``get_backend``; the cuda one is imported only when asked for)."""
+    if name == "cpu":
+        from .eprop_sim import EPropSimulator
+
+        return EPropSimulator
+    get_backend(name)
+    from .cuda.eprop_sim import CUDAEPropSimulator
+
+    return CUDAEPropSimulator
+
+
 def available_backends() -> list[str]:
     """Names of the backends that can run on this machine ("cuda" when numba-cuda is
     installed and finds a device; checking imports numba.cuda)."""

@@ -1,7 +1,7 @@
 """Numba kernels of EventProp's backward pass, and the fused training trial.
 
 The adjoint pass runs backwards in time over one slot's recorded spikes
-(``_backward_slot``). The loss terms that drive it are computed per slot from
+(``_backward_slots``). The loss terms that drive it are computed per slot from
 the readouts (``_drive_slot``) for the per-trial losses, so a whole training
 trial (forward, drive, backward) runs in one parallel region (``train_trial``)
 without returning to Python between the passes.
@@ -41,7 +41,7 @@ from .kernels import (
     LOSS_SCE_STEP,
     LOSS_TTFS_EXP,
     LOSS_TTFS_SCE,
-    _forward_slot,
+    _forward_slots,
 )
 from .layout import P_END, P_START, RO_AVG_EXP, RO_MAX
 
@@ -93,12 +93,19 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
             if fb or dtrain:
                 for j in range(npost):
                     drow_[j] = lvrow[j] - lirow[j]
+            # the connection's weights and gradient rows as (pre, post) views: a row
+            # is one index, not a clamped slice per event
+            npre = pop_i[p, P_END] - pstart
+            w0 = woff + row_ptr[rpo]
+            W2 = weights[w0:w0 + npre * npost].reshape((npre, npost))
+            g0 = gbase + row_ptr[rpo]
+            G2 = grad[g0:g0 + npre * npost].reshape((npre, npost))
             for e in range(plo[p], phi[p]):
                 gi = evn[e]
                 r0 = row_ptr[rpo + gi - pstart]
-                wrow = weights[woff + r0:woff + r0 + npost]
+                wrow = W2[gi - pstart]
                 if train:
-                    grow = grad[gbase + r0:gbase + r0 + npost]
+                    grow = G2[gi - pstart]
                     for j in range(npost):
                         grow[j] -= lirow[j] * tau_s
                 if dtrain:
@@ -152,17 +159,14 @@ def _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
     r = R[b, o0:o0 + no]
     loss = bk_i[out_p, BI_LOSS]
     dv = drive_val[b, 0]
+    for k in range(no):
+        dv[k] = r[k]
     if loss == LOSS_TTFS_EXP:
-        inv = np.float32(1.0) / bk_f[out_p, BF_TEMP]
-        for k in range(no):
-            dv[k] = r[k]
         if dv[labels[b]] < -t_ms:
             dv[labels[b]] = -t_ms
+        inv = np.float32(1.0) / bk_f[out_p, BF_TEMP]
         for k in range(no):
             dv[k] = dv[k] * inv
-    else:
-        for k in range(no):
-            dv[k] = r[k]
     mx = dv[0]
     for k in range(1, no):
         if dv[k] > mx:
@@ -193,13 +197,16 @@ def _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
 
 
 @njit(cache=True, _nrt=False)
-def _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn_train,
-                   conn_dtrain, conn_dense, row_ptr, syn_post, weights, delays, max_delay,
-                   ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val, drive_step,
-                   tfirst, tsum, ttrue, spike_count_batch, grad, dgrad, gpos, nsyn,
-                   brec_gid, brec, LV, LI_, hLV, hLI, rev, dd, plo, phi):
-    """The adjoint pass of batch slot b (see ``backward_trial``); the last nine
-    arguments are the calling thread's scratch. Returns the synapses replayed."""
+def _backward_slots(b0, b1, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn_train,
+                    conn_dtrain, conn_dense, row_ptr, syn_post, weights, delays, max_delay,
+                    ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_mode, out_p, R, R2, t_ms,
+                    drive_val, drive_step, tfirst, tsum, ttrue, xent, spike_count_batch, grad,
+                    dgrad, gpos, nsyn, brec_gid, brec, LV, LI_, hLV, hLI, rev, dd, plo, phi):
+    """The adjoint passes of batch slots b0..b1-1, one after the other (see
+    ``backward_trial``), each after its loss terms (``_drive_slot``) when
+    ``drive_mode`` is DRIVE_FROM_READOUT; the last nine arguments are the calling
+    thread's scratch. One call per range of slots (see ``_forward_slots``).
+    Returns the synapses replayed."""
     P = pop_i.shape[0]
     N = LV.shape[0]
     C = conn_i.shape[0]
@@ -208,152 +215,156 @@ def _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn
     zero = np.float32(0.0)
     one = np.float32(1.0)
     nrep = 0
-    evs = ev_step[b]
-    evn = ev_nid[b]
-    evx = ev_xmv[b]
-    for n in range(N):
-        LV[n] = zero
-        LI_[n] = zero
-        rev[n] = zero
-    for h in range(Dh):
+    for b in range(b0, b1):
+        if drive_mode == DRIVE_FROM_READOUT:
+            _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
+                        drive_step, tfirst, tsum, ttrue, xent)
+        evs = ev_step[b]
+        evn = ev_nid[b]
+        evx = ev_xmv[b]
         for n in range(N):
-            hLV[h, n] = zero
-            hLI[h, n] = zero
-    e_hi = ev_cnt[b] - 1
-    while e_hi >= 0 and evs[e_hi] >= T - 1:
-        e_hi -= 1
-    y = labels[b]
-    for it in range(T):
-        m = T - 1 - it
-        e_lo = e_hi
-        while e_lo >= 0 and evs[e_lo] == m:
-            e_lo -= 1
-        # synapse phase: replayed spikes of step m (tape entries e_lo+1..e_hi),
-        # which the forward pass wrote population by population
-        if e_hi > e_lo:
-            k = e_lo + 1
-            for p in range(P):
-                plo[p] = k
-                while k <= e_hi and pop_of[evn[k]] == p:
-                    k += 1
-                phi[p] = k
-            nrep += _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f,
-                                 conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
-                                 weights, delays, max_delay, Dh, LV, LI_, hLV, hLI, rev, dd,
-                                 grad, dgrad, gpos, nsyn)
-        # neuron phase
-        for p in range(P):
-            role = bk_i[p, BI_ROLE]
-            if role == BK_NONE:
-                continue
-            s0 = pop_i[p, P_START]
-            s1 = pop_i[p, P_END]
-            a_ = bk_f[p, BF_A]
-            alpha = bk_f[p, BF_ALPHA]
-            beta = bk_f[p, BF_BETA]
-            if role == BK_HIDDEN:
-                lirow = LI_[s0:s1]
-                lvrow = LV[s0:s1]
-                for j in range(s1 - s0):
-                    lirow[j] = a_ * lvrow[j] * (beta - alpha) + lirow[j] * beta
-                    lvrow[j] *= alpha
-            elif role == BK_OUT_LI:
-                loss = bk_i[p, BI_LOSS]
-                denom = bk_f[p, BF_DENOM]
-                td = 0 if drive_val.shape[1] == 1 else m
-                for gi in range(s0, s1):
-                    k = gi - s0
-                    drive = zero
-                    if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
-                        sm = drive_val[b, td, k]
-                        g = one - sm if k == y else -sm
-                        if bk_i[p, BI_READOUT] == RO_MAX:
-                            if drive_step[b, k] == m:
-                                drive = g / denom
-                        elif bk_i[p, BI_READOUT] == RO_AVG_EXP:
-                            tt = np.float32(it) * dt
-                            drive = (g * np.exp(-(one - tt * bk_f[p, BF_LTS]))) / denom
-                        else:
-                            drive = g / denom
-                    else:
-                        drive = drive_val[b, td, k] / denom
-                    LI_[gi] = drive + (LI_[gi] - drive) * beta \
-                        + a_ * (LV[gi] - drive) * (alpha - beta)
-                    LV[gi] = drive + (LV[gi] - drive) * alpha
-            else:
-                for gi in range(s0, s1):
-                    LI_[gi] = a_ * LV[gi] * (alpha - beta) + LI_[gi] * beta
-                    LV[gi] *= alpha
-                if it == 0 and tfirst[b, y] < -(np.float32(T) * dt):
-                    if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
-                        LV[s0 + y] += bk_f[p, BF_PHANTOM]
-                    elif bk_i[p, BI_LOSS] == LOSS_TTFS_EXP:
-                        # silent label: the loss's slope with its spike at the end
-                        LV[s0 + y] += ((one - drive_val[b, 0, y]) / bk_f[p, BF_TEMP]
-                                       + bk_f[p, BF_PHANTOM]) / bk_f[p, BF_DENOM]
-        # transitions of replayed spikes, population by population (each event
-        # changes only its own neuron's adjoints, so the order does not matter)
-        if e_hi > e_lo:
-            for p in range(P):
-                if plo[p] == phi[p]:
-                    continue
-                role = bk_i[p, BI_ROLE]
-                if role == BK_HIDDEN:
-                    vth = bk_f[p, BF_VTH]
-                    reg = bk_i[p, BI_REG] != 0
-                    nu = bk_i[p, BI_NU]
-                    for e in range(plo[p], phi[p]):
-                        gi = evn[e]
-                        LV[gi] += (one / evx[e]) * (vth * LV[gi] + rev[gi])
-                        rev[gi] = zero
-                        if reg:
-                            cnt = spike_count_batch[gi]
-                            if cnt > nu:
-                                LV[gi] -= bk_f[p, BF_REG_UP] * np.float32(cnt - nu)
-                            else:
-                                LV[gi] -= bk_f[p, BF_REG_LO] * np.float32(cnt - nu)
-                elif role == BK_OUT_LIF:
-                    for e in range(plo[p], phi[p]):
-                        gi = evn[e]
-                        k = gi - pop_i[p, P_START]
-                        recip = one / evx[e]
-                        first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
-                        lcode = bk_i[p, BI_LOSS]
-                        if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
-                            LV[gi] += recip * (bk_f[p, BF_VTH] * LV[gi])
-                            if first:
-                                sm = drive_val[b, 0, k]
-                                temp = bk_f[p, BF_TEMP]
-                                if k == y:
-                                    if lcode == LOSS_TTFS_SCE:  # mlGeNN: alpha/(1.01 T - t)
-                                        fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                                        reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
-                                    else:  # Wunderlich & Pehle: alpha*(exp(t/tau1) - 1)
-                                        tau1 = bk_f[p, BF_TAU1]
-                                        reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
-                                            * np.exp(-tfirst[b, k] / tau1)
-                                    LV[gi] += recip * (((one - sm) / temp) + reg) \
-                                        / bk_f[p, BF_DENOM]
-                                else:
-                                    LV[gi] -= recip * sm / (temp * bk_f[p, BF_DENOM])
-                        elif first:
-                            nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
-                            delta = bk_f[p, BF_DELTA]
-                            if k == y:
-                                LV[gi] += (tsum[b] - nout * ttrue[b]
-                                           + (nout - one) * delta) * recip
-                            else:
-                                LV[gi] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
-        e_hi = e_lo
-        if Dh > 1:
-            h = it % Dh
+            LV[n] = zero
+            LI_[n] = zero
+            rev[n] = zero
+        for h in range(Dh):
             for n in range(N):
-                hLV[h, n] = LV[n]
-                hLI[h, n] = LI_[n]
-        for k in range(K):
-            gi = brec_gid[k]
-            brec[b, it, 2 * k] = LV[gi]
-            brec[b, it, 2 * k + 1] = LI_[gi]
+                hLV[h, n] = zero
+                hLI[h, n] = zero
+        e_hi = ev_cnt[b] - 1
+        while e_hi >= 0 and evs[e_hi] >= T - 1:
+            e_hi -= 1
+        y = labels[b]
+        for it in range(T):
+            m = T - 1 - it
+            e_lo = e_hi
+            while e_lo >= 0 and evs[e_lo] == m:
+                e_lo -= 1
+            # synapse phase: replayed spikes of step m (tape entries e_lo+1..e_hi),
+            # which the forward pass wrote population by population
+            if e_hi > e_lo:
+                k = e_lo + 1
+                for p in range(P):
+                    plo[p] = k
+                    while k <= e_hi and pop_of[evn[k]] == p:
+                        k += 1
+                    phi[p] = k
+                nrep += _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f,
+                                     conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
+                                     weights, delays, max_delay, Dh, LV, LI_, hLV, hLI, rev, dd,
+                                     grad, dgrad, gpos, nsyn)
+            # neuron phase
+            for p in range(P):
+                role = bk_i[p, BI_ROLE]
+                if role == BK_NONE:
+                    continue
+                s0 = pop_i[p, P_START]
+                s1 = pop_i[p, P_END]
+                a_ = bk_f[p, BF_A]
+                alpha = bk_f[p, BF_ALPHA]
+                beta = bk_f[p, BF_BETA]
+                if role == BK_HIDDEN:
+                    lirow = LI_[s0:s1]
+                    lvrow = LV[s0:s1]
+                    for j in range(s1 - s0):
+                        lirow[j] = a_ * lvrow[j] * (beta - alpha) + lirow[j] * beta
+                        lvrow[j] *= alpha
+                elif role == BK_OUT_LI:
+                    loss = bk_i[p, BI_LOSS]
+                    denom = bk_f[p, BF_DENOM]
+                    td = 0 if drive_val.shape[1] == 1 else m
+                    for gi in range(s0, s1):
+                        k = gi - s0
+                        drive = zero
+                        if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
+                            sm = drive_val[b, td, k]
+                            g = one - sm if k == y else -sm
+                            if bk_i[p, BI_READOUT] == RO_MAX:
+                                if drive_step[b, k] == m:
+                                    drive = g / denom
+                            elif bk_i[p, BI_READOUT] == RO_AVG_EXP:
+                                tt = np.float32(it) * dt
+                                drive = (g * np.exp(-(one - tt * bk_f[p, BF_LTS]))) / denom
+                            else:
+                                drive = g / denom
+                        else:
+                            drive = drive_val[b, td, k] / denom
+                        LI_[gi] = drive + (LI_[gi] - drive) * beta \
+                            + a_ * (LV[gi] - drive) * (alpha - beta)
+                        LV[gi] = drive + (LV[gi] - drive) * alpha
+                else:
+                    for gi in range(s0, s1):
+                        LI_[gi] = a_ * LV[gi] * (alpha - beta) + LI_[gi] * beta
+                        LV[gi] *= alpha
+                    if it == 0 and tfirst[b, y] < -(np.float32(T) * dt):
+                        if bk_i[p, BI_LOSS] == LOSS_TTFS_SCE:
+                            LV[s0 + y] += bk_f[p, BF_PHANTOM]
+                        elif bk_i[p, BI_LOSS] == LOSS_TTFS_EXP:
+                            # silent label: the loss's slope with its spike at the end
+                            LV[s0 + y] += ((one - drive_val[b, 0, y]) / bk_f[p, BF_TEMP]
+                                           + bk_f[p, BF_PHANTOM]) / bk_f[p, BF_DENOM]
+            # transitions of replayed spikes, population by population (each event
+            # changes only its own neuron's adjoints, so the order does not matter)
+            if e_hi > e_lo:
+                for p in range(P):
+                    if plo[p] == phi[p]:
+                        continue
+                    role = bk_i[p, BI_ROLE]
+                    if role == BK_HIDDEN:
+                        vth = bk_f[p, BF_VTH]
+                        reg = bk_i[p, BI_REG] != 0
+                        nu = bk_i[p, BI_NU]
+                        for e in range(plo[p], phi[p]):
+                            gi = evn[e]
+                            LV[gi] += (one / evx[e]) * (vth * LV[gi] + rev[gi])
+                            rev[gi] = zero
+                            if reg:
+                                cnt = spike_count_batch[gi]
+                                if cnt > nu:
+                                    LV[gi] -= bk_f[p, BF_REG_UP] * np.float32(cnt - nu)
+                                else:
+                                    LV[gi] -= bk_f[p, BF_REG_LO] * np.float32(cnt - nu)
+                    elif role == BK_OUT_LIF:
+                        for e in range(plo[p], phi[p]):
+                            gi = evn[e]
+                            k = gi - pop_i[p, P_START]
+                            recip = one / evx[e]
+                            first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
+                            lcode = bk_i[p, BI_LOSS]
+                            if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
+                                LV[gi] += recip * (bk_f[p, BF_VTH] * LV[gi])
+                                if first:
+                                    sm = drive_val[b, 0, k]
+                                    temp = bk_f[p, BF_TEMP]
+                                    if k == y:
+                                        if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
+                                            fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
+                                            reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
+                                        else:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
+                                            tau1 = bk_f[p, BF_TAU1]
+                                            reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
+                                                * np.exp(-tfirst[b, k] / tau1)
+                                        LV[gi] += recip * (((one - sm) / temp) + reg) \
+                                            / bk_f[p, BF_DENOM]
+                                    else:
+                                        LV[gi] -= recip * sm / (temp * bk_f[p, BF_DENOM])
+                            elif first:
+                                nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
+                                delta = bk_f[p, BF_DELTA]
+                                if k == y:
+                                    LV[gi] += (tsum[b] - nout * ttrue[b]
+                                               + (nout - one) * delta) * recip
+                                else:
+                                    LV[gi] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
+            e_hi = e_lo
+            if Dh > 1:
+                h = it % Dh
+                for n in range(N):
+                    hLV[h, n] = LV[n]
+                    hLI[h, n] = LI_[n]
+            for k in range(K):
+                gi = brec_gid[k]
+                brec[b, it, 2 * k] = LV[gi]
+                brec[b, it, 2 * k + 1] = LI_[gi]
     return nrep
 
 
@@ -400,18 +411,13 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
         dd = np.zeros(N, dtype=np.float32)
         plo = np.zeros(P, dtype=np.int64)
         phi = np.zeros(P, dtype=np.int64)
-        nrep = 0
-        for b in range(ch * per, min(B, (ch + 1) * per)):
-            if drive_mode == DRIVE_FROM_READOUT:
-                _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
-                            drive_step, tfirst, tsum, ttrue, xent)
-            nrep += _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
-                                   conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
-                                   weights, delays, max_delay, ev_step, ev_nid, ev_xmv,
-                                   ev_cnt, labels, drive_val, drive_step, tfirst, tsum, ttrue,
-                                   spike_count_batch, grad, dgrad, gpos, nsyn, brec_gid, brec,
-                                   LV, LI_, hLV, hLI, rev, dd, plo, phi)
-        work[ch] += nrep
+        work[ch] += _backward_slots(ch * per, min(B, (ch + 1) * per), ch, T, dt, pop_i, pop_of,
+                                    bk_i, bk_f, conn_i, conn_f, conn_train, conn_dtrain,
+                                    conn_dense, row_ptr, syn_post, weights, delays, max_delay,
+                                    ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_mode, out_p,
+                                    R, R2, t_ms, drive_val, drive_step, tfirst, tsum, ttrue,
+                                    xent, spike_count_batch, grad, dgrad, gpos, nsyn, brec_gid,
+                                    brec, LV, LI_, hLV, hLI, rev, dd, plo, phi)
     return 0
 
 
@@ -435,6 +441,9 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
     Dh = max_delay + 1
     per = (B + n_chunks - 1) // n_chunks
     pop_of = _pop_of(pop_i, pop_i[P - 1, P_END])
+    # slots run forward then backward in blocks of `sub`: one call per block (see
+    # _forward_slots) while a block's event tapes stay in cache for its backward pass
+    sub = max(1, min(16, 240 // max(T, 1)))
     no_rec_i = np.zeros(0, np.int64)
     no_rec_v = np.zeros(0, np.int32)
     no_rec = np.zeros((1, 1, 1), np.float32)
@@ -445,6 +454,7 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
         hits = np.zeros(((N + 15) // 8) * 8, dtype=np.uint8)
+        fgrp = np.zeros(P, dtype=np.int64)
         srec_step = np.zeros((1, 1), np.int32)
         srec_id = np.zeros((1, 1), np.int32)
         srec_cnt = np.zeros(1, np.int64)
@@ -458,24 +468,26 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
         phi = np.zeros(P, dtype=np.int64)
         nf = 0
         nr = 0
-        for b in range(ch * per, min(B, (ch + 1) * per)):
-            nf += _forward_slot(b, 0, T, T, dt, zero_step, reset,
-                                pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i,
-                                conn_dense, row_ptr, syn_post, weights, delays,
-                                V, A, RF, X, ring, spk, spk_cnt, R, R2,
-                                in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
-                                no_rec_i, no_rec_v, no_rec,
-                                no_srec, srec_step, srec_id, srec_cnt,
-                                ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
-                                no_hist, -1, isyn, new_spk, new_cnt, hits)
-            _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
-                        drive_step, tfirst, tsum, ttrue, xent)
-            nr += _backward_slot(b, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
-                                 conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
-                                 weights, delays, max_delay, ev_step, ev_nid, ev_xmv, ev_cnt,
-                                 labels, drive_val, drive_step, tfirst, tsum, ttrue,
-                                 spike_count_batch, grad, dgrad, gpos, nsyn, no_rec_i,
-                                 no_rec, LV, LI_, hLV, hLI, rev, dd, plo, phi)
+        lo = ch * per
+        hi = min(B, (ch + 1) * per)
+        for b0 in range(lo, hi, sub):
+            b1 = min(hi, b0 + sub)
+            nf += _forward_slots(b0, b1, 0, T, T, dt, zero_step, reset,
+                                 pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i,
+                                 conn_dense, row_ptr, syn_post, weights, delays,
+                                 V, A, RF, X, ring, spk, spk_cnt, R, R2,
+                                 in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
+                                 no_rec_i, no_rec_v, no_rec,
+                                 no_srec, srec_step, srec_id, srec_cnt,
+                                 ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
+                                 no_hist, -1, isyn, new_spk, new_cnt, hits, fgrp)
+            nr += _backward_slots(b0, b1, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
+                                  conn_train, conn_dtrain, conn_dense, row_ptr, syn_post,
+                                  weights, delays, max_delay, ev_step, ev_nid, ev_xmv, ev_cnt,
+                                  labels, DRIVE_FROM_READOUT, out_p, R, R2, t_ms, drive_val,
+                                  drive_step, tfirst, tsum, ttrue, xent, spike_count_batch,
+                                  grad, dgrad, gpos, nsyn, no_rec_i, no_rec, LV, LI_, hLV, hLI,
+                                  rev, dd, plo, phi)
         work_f[ch] += nf
         work_b[ch] += nr
     return 0

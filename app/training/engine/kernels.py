@@ -64,18 +64,21 @@ N_BI = 5
 
 
 @njit(cache=True, _nrt=False)
-def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
-                  pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,
-                  row_ptr, syn_post, weights, delays,
-                  V, A, RF, X, ring, spk, spk_cnt, R, R2,
-                  in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
-                  rec_gid, rec_var, rec,
-                  srec_mask, srec_step, srec_id, srec_cnt,
-                  ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
-                  out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits):
-    """Steps [step0, step1) of batch slot b (see ``forward_chunk``); ``isyn``,
-    ``new_spk``, ``new_cnt`` and ``hits`` (uint8, a multiple of 8 long) are the
-    calling thread's scratch rows.
+def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
+                    pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,
+                   row_ptr, syn_post, weights, delays,
+                   V, A, RF, X, ring, spk, spk_cnt, R, R2,
+                   in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
+                   rec_gid, rec_var, rec,
+                   srec_mask, srec_step, srec_id, srec_cnt,
+                   ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
+                   out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits, fgrp):
+    """Steps [step0, step1) of batch slots b0..b1-1, one after the other (see
+    ``forward_chunk``); ``isyn``, ``new_spk``, ``new_cnt`` and ``hits`` (uint8, a
+    multiple of 8 long) and ``fgrp`` (P int64) are the calling thread's scratch.
+    One call per range
+    of slots, not per slot: a call passes ~60 arrays, whose copying cost ~0.3 us
+    per call (a tenth of a Yin-Yang example's kernel time).
     Returns the number of synapses delivered to."""
     N = V.shape[1]
     P = pop_i.shape[0]
@@ -87,265 +90,313 @@ def _forward_slot(b, step0, step1, T, dt, zero_step, reset,
     one = np.float32(1.0)
     zero = np.float32(0.0)
     nwork = 0
-    # 1-D row views: unit-stride loops the compiler can vectorise
-    Vb = V[b]
-    Xb = X[b]
-    Rb = R[b]
-    R2b = R2[b]
-    nspk_b = nspk[b]
-    spk_b = spk[b]
-    evs_b = ev_step[b]
-    evn_b = ev_nid[b]
-    evx_b = ev_xmv[b]
-    ecnt = ev_cnt[b]
-    eovf = ev_ovf[b]
-    words = hits.view(np.uint64)  # the crossing flags, 8 per word
-    if step0 == 0:
-        ecnt = 0
-        eovf = -1
-        for n in range(N):
-            nspk_b[n] = 0
-        if reset & 1:
-            Ab = A[b]
-            RFb = RF[b]
+    # fgrp[p]: the one synapse group feeding LI or non-refractory LIF population p
+    # (its input is computed inside the neuron update), else -1
+    for p in range(P):
+        fgrp[p] = -1
+        ptype = pop_i[p, P_TYPE]
+        if ptype == LI or (ptype == LIF and pop_i[p, P_HAS_REFRAC] == 0):
+            for g in range(G):
+                if grp_i[g, 0] == p:
+                    fgrp[p] = g if fgrp[p] == -1 and grp_i[g, 3] == \
+                        pop_i[p, P_END] - pop_i[p, P_START] else -2
+            if fgrp[p] < 0:
+                fgrp[p] = -1
+    for b in range(b0, b1):
+        # 1-D row views: unit-stride loops the compiler can vectorise
+        Vb = V[b]
+        Xb = X[b]
+        Rb = R[b]
+        R2b = R2[b]
+        nspk_b = nspk[b]
+        spk_b = spk[b]
+        evs_b = ev_step[b]
+        evn_b = ev_nid[b]
+        evx_b = ev_xmv[b]
+        ecnt = ev_cnt[b]
+        eovf = ev_ovf[b]
+        words = hits.view(np.uint64)  # the crossing flags, 8 per word
+        if step0 == 0:
+            ecnt = 0
+            eovf = -1
             for n in range(N):
-                Vb[n] = v_init[n]
-                Ab[n] = a_init[n]
-                RFb[n] = zero
-        if reset & 2:
-            for n in range(N):
-                Rb[n] = zero
-                R2b[n] = zero
-            for p in range(P):
-                if pop_i[p, P_READOUT] == RO_FIRST:
-                    for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
-                        Rb[gi] = -FLT_MAX
-    for step in range(step0, step1):
-        t = np.float32(step) * dt
-        # 1. deliver last step's spikes
-        if step == zero_step:
-            for s in range(S):
-                Xb[s] = zero
-        if D > 1:
-            r = step % D
-            ringrow = ring[b, r]
-            for s in range(S):
-                Xb[s] += ringrow[s]
-                ringrow[s] = zero
-        for c in range(C):
-            pre = conn_i[c, 0]
-            nsp = spk_cnt[b, pre]
-            if nsp == 0:
-                continue
-            off = grp_i[conn_i[c, 2], 2]
-            woff = conn_i[c, 3]
-            rpo = conn_i[c, 4]
-            hasd = conn_i[c, 5]
-            pstart = pop_i[pre, P_START]
-            if hasd == 0 and conn_dense[c] != 0:
-                # dense rows: post j is synapse r0 + j, same posts for every row
-                npost = row_ptr[rpo + 1] - row_ptr[rpo]
-                xrow = Xb[off:off + npost]
+                nspk_b[n] = 0
+            if reset & 1:
+                Ab = A[b]
+                RFb = RF[b]
+                for n in range(N):
+                    Vb[n] = v_init[n]
+                    Ab[n] = a_init[n]
+                    RFb[n] = zero
+            if reset & 2:
+                for n in range(N):
+                    Rb[n] = zero
+                    R2b[n] = zero
+                for p in range(P):
+                    if pop_i[p, P_READOUT] == RO_FIRST:
+                        for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
+                            Rb[gi] = -FLT_MAX
+        for step in range(step0, step1):
+            t = np.float32(step) * dt
+            # 1. deliver last step's spikes
+            if step == zero_step:
+                for s in range(S):
+                    Xb[s] = zero
+            if D > 1:
+                r = step % D
+                ringrow = ring[b, r]
+                for s in range(S):
+                    Xb[s] += ringrow[s]
+                    ringrow[s] = zero
+            for c in range(C):
+                pre = conn_i[c, 0]
+                nsp = spk_cnt[b, pre]
+                if nsp == 0:
+                    continue
+                off = grp_i[conn_i[c, 2], 2]
+                woff = conn_i[c, 3]
+                rpo = conn_i[c, 4]
+                hasd = conn_i[c, 5]
+                pstart = pop_i[pre, P_START]
+                if hasd == 0 and conn_dense[c] != 0:
+                    # dense rows: post j is synapse r0 + j, same posts for every row
+                    npost = row_ptr[rpo + 1] - row_ptr[rpo]
+                    xrow = Xb[off:off + npost]
+                    for k in range(nsp):
+                        r0 = row_ptr[rpo + spk_b[pstart + k]]
+                        wrow = weights[woff + r0:woff + r0 + npost]
+                        for j in range(npost):
+                            xrow[j] += wrow[j]
+                    nwork += nsp * npost
+                    continue
                 for k in range(nsp):
-                    r0 = row_ptr[rpo + spk_b[pstart + k]]
-                    wrow = weights[woff + r0:woff + r0 + npost]
-                    for j in range(npost):
-                        xrow[j] += wrow[j]
-                nwork += nsp * npost
-                continue
-            for k in range(nsp):
-                i = spk_b[pstart + k]
-                r0 = row_ptr[rpo + i]
-                r1 = row_ptr[rpo + i + 1]
-                nwork += r1 - r0
-                for s in range(r0, r1):
-                    j = syn_post[woff + s]
-                    if hasd != 0:
-                        d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
-                        if d > D - 1:
-                            d = D - 1
-                        if d > 0:
-                            ring[b, (step + d) % D, off + j] += weights[woff + s]
-                            continue
-                    Xb[off + j] += weights[woff + s]
-        # 2. synapse models -> input current (isyn of non-input populations)
-        for p in range(P):
-            if pop_i[p, P_TYPE] != SPIKE_INPUT and pop_i[p, P_TYPE] != POISSON_INPUT:
-                irow = isyn[pop_i[p, P_START]:pop_i[p, P_END]]
-                for j in range(irow.shape[0]):
-                    irow[j] = zero
-        for g in range(G):
-            pstart = pop_i[grp_i[g, 0], P_START]
-            off = grp_i[g, 2]
-            ng = grp_i[g, 3]
-            irow = isyn[pstart:pstart + ng]
-            xrow = Xb[off:off + ng]
-            if grp_i[g, 1] == 0:
-                for j in range(ng):
-                    irow[j] += xrow[j]
-                    xrow[j] = zero
-            else:
-                beta = grp_f[g, 0]
-                iscale = grp_f[g, 1]
-                for j in range(ng):
-                    irow[j] += xrow[j] * iscale
-                    xrow[j] *= beta
-        # 3. neurons
-        for p in range(P):
-            ptype = pop_i[p, P_TYPE]
-            s0 = pop_i[p, P_START]
-            s1 = pop_i[p, P_END]
-            ro = pop_i[p, P_READOUT]
-            new_cnt[p] = 0
-            if ptype == SPIKE_INPUT:
-                # staged events, sorted by (step, neuron): touch only spiking inputs
-                ptr = in_ptr[b, p]
-                hi = in_hi[b, p]
-                events = pop_i[p, P_EVENTS] != 0
-                while ptr < hi and in_ev_step[ptr] == step:
-                    gi = s0 + in_ev_nid[ptr]
-                    ptr += 1
-                    ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
-                                        evs_b, evn_b, evx_b, ecnt, nspk_b)
-                in_ptr[b, p] = ptr
-                continue
-            if ptype == POISSON_INPUT:
-                fr = step // frame_steps
-                if fr >= rates.shape[1]:
-                    fr = rates.shape[1] - 1
-                events = pop_i[p, P_EVENTS] != 0
-                for gi in range(s0, s1):
-                    x = rates[b, fr, gi]
-                    if x > zero and np.random.random() >= np.exp(-x * dt):
+                    i = spk_b[pstart + k]
+                    r0 = row_ptr[rpo + i]
+                    r1 = row_ptr[rpo + i + 1]
+                    nwork += r1 - r0
+                    for s in range(r0, r1):
+                        j = syn_post[woff + s]
+                        if hasd != 0:
+                            d = np.int64(np.floor(delays[woff + s] + np.float32(0.5)))
+                            if d > D - 1:
+                                d = D - 1
+                            if d > 0:
+                                ring[b, (step + d) % D, off + j] += weights[woff + s]
+                                continue
+                        Xb[off + j] += weights[woff + s]
+            # 2. synapse models -> input current (isyn of non-input populations);
+            # a population fed by one group (fgrp) does this inside its update
+            for p in range(P):
+                if pop_i[p, P_TYPE] != SPIKE_INPUT and pop_i[p, P_TYPE] != POISSON_INPUT \
+                        and fgrp[p] < 0:
+                    irow = isyn[pop_i[p, P_START]:pop_i[p, P_END]]
+                    for j in range(irow.shape[0]):
+                        irow[j] = zero
+            for g in range(G):
+                if fgrp[grp_i[g, 0]] == g:
+                    continue
+                pstart = pop_i[grp_i[g, 0], P_START]
+                off = grp_i[g, 2]
+                ng = grp_i[g, 3]
+                irow = isyn[pstart:pstart + ng]
+                xrow = Xb[off:off + ng]
+                if grp_i[g, 1] == 0:
+                    for j in range(ng):
+                        irow[j] += xrow[j]
+                        xrow[j] = zero
+                else:
+                    beta = grp_f[g, 0]
+                    iscale = grp_f[g, 1]
+                    for j in range(ng):
+                        irow[j] += xrow[j] * iscale
+                        xrow[j] *= beta
+            # 3. neurons
+            for p in range(P):
+                ptype = pop_i[p, P_TYPE]
+                s0 = pop_i[p, P_START]
+                s1 = pop_i[p, P_END]
+                ro = pop_i[p, P_READOUT]
+                new_cnt[p] = 0
+                if ptype == SPIKE_INPUT:
+                    # staged events, sorted by (step, neuron): touch only spiking inputs
+                    ptr = in_ptr[b, p]
+                    hi = in_hi[b, p]
+                    events = pop_i[p, P_EVENTS] != 0
+                    while ptr < hi and in_ev_step[ptr] == step:
+                        gi = s0 + in_ev_nid[ptr]
+                        ptr += 1
                         ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
                                             evs_b, evn_b, evx_b, ecnt, nspk_b)
-                continue
-            alpha = pop_f[p, F_ALPHA]
-            isc = pop_f[p, F_ISCALE]
-            n = s1 - s0
-            vrow = Vb[s0:s1]
-            irow = isyn[s0:s1]
-            if ptype == LI:
-                brow = bias[s0:s1]
-                for j in range(n):
-                    vrow[j] = alpha * vrow[j] + isc * irow[j] + brow[j]
-                _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
-                continue
-            vth = pop_f[p, F_VTH]
-            vreset = pop_f[p, F_VRESET]
-            trefrac = pop_f[p, F_TREFRAC]
-            has_rf = pop_i[p, P_HAS_REFRAC] != 0
-            idr = pop_i[p, P_IDR] != 0
-            rel = pop_i[p, P_REL_RESET] != 0
-            rho = pop_f[p, F_RHO]
-            beta_a = pop_f[p, F_BETA_A]
-            imv = pop_f[p, F_IMV_SCALE]
-            events = pop_i[p, P_EVENTS] != 0
-            cap = ev_mask_cap[p]
-            if ptype == LIF and not has_rf:
-                # common case (EventProp hidden/output LIF): a branch-free,
-                # vectorisable update that flags threshold crossings (one byte per
-                # neuron) and counts them, readouts, then, if any, the flags 8 at a
-                # time until all crossings are found
-                ncross = np.int32(0)
-                for j in range(n):
-                    v = alpha * vrow[j] + isc * irow[j]
-                    vrow[j] = v
-                    hits[j] = np.uint8(v >= vth)
-                    ncross += np.int32(v >= vth)
-                if ro >= 0:
-                    _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
-                if ncross == 0:
+                    in_ptr[b, p] = ptr
                     continue
-                for j in range(n, ((n + 7) // 8) * 8):
-                    hits[j] = 0
-                q = 0
-                while ncross > 0:
-                    # each set byte of the word is one crossing: the lowest set bit
-                    # gives its neuron, clearing it moves on (no branch per neuron)
-                    w = words[q]
-                    while w != 0:
-                        j = 8 * q + (np.int64(trailing_zeros(w)) >> 3)
-                        w &= w - np.uint64(1)
-                        ncross -= 1
-                        gi = s0 + j
-                        v = vrow[j]
-                        ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
-                                                 events, cap, ro, Rb, R2b, new_spk,
-                                                 new_cnt, evs_b, evn_b, evx_b, ecnt,
-                                                 eovf, nspk_b)
+                if ptype == POISSON_INPUT:
+                    fr = step // frame_steps
+                    if fr >= rates.shape[1]:
+                        fr = rates.shape[1] - 1
+                    events = pop_i[p, P_EVENTS] != 0
+                    for gi in range(s0, s1):
+                        x = rates[b, fr, gi]
+                        if x > zero and np.random.random() >= np.exp(-x * dt):
+                            ecnt = _input_spike(p, gi, s0, step, events, new_spk, new_cnt,
+                                                evs_b, evn_b, evx_b, ecnt, nspk_b)
+                    continue
+                alpha = pop_f[p, F_ALPHA]
+                isc = pop_f[p, F_ISCALE]
+                n = s1 - s0
+                vrow = Vb[s0:s1]
+                irow = isyn[s0:s1]
+                g = fgrp[p]
+                # the feeding group's input row, decay and scale (delta: taken whole)
+                xrow = Xb[0:0]
+                dl = False
+                gbeta = one
+                giscale = one
+                if g >= 0:
+                    xrow = Xb[grp_i[g, 2]:grp_i[g, 2] + n]
+                    dl = grp_i[g, 1] == 0
+                    gbeta = grp_f[g, 0]
+                    giscale = grp_f[g, 1]
+                if ptype == LI:
+                    brow = bias[s0:s1]
+                    if g >= 0:
+                        # isyn = 0 + x * iscale, then x decays: the same operations
+                        # as step 2 and the update below, in one pass
+                        for j in range(n):
+                            x = xrow[j]
+                            i = zero + (x if dl else x * giscale)
+                            xrow[j] = zero if dl else x * gbeta
+                            vrow[j] = alpha * vrow[j] + isc * i + brow[j]
+                    else:
+                        for j in range(n):
+                            vrow[j] = alpha * vrow[j] + isc * irow[j] + brow[j]
+                    _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
+                    continue
+                vth = pop_f[p, F_VTH]
+                vreset = pop_f[p, F_VRESET]
+                trefrac = pop_f[p, F_TREFRAC]
+                has_rf = pop_i[p, P_HAS_REFRAC] != 0
+                idr = pop_i[p, P_IDR] != 0
+                rel = pop_i[p, P_REL_RESET] != 0
+                rho = pop_f[p, F_RHO]
+                beta_a = pop_f[p, F_BETA_A]
+                imv = pop_f[p, F_IMV_SCALE]
+                events = pop_i[p, P_EVENTS] != 0
+                cap = ev_mask_cap[p]
+                if ptype == LIF and not has_rf:
+                    # common case (EventProp hidden/output LIF): a branch-free,
+                    # vectorisable update that flags threshold crossings (one byte per
+                    # neuron) and counts them, readouts, then, if any, the flags 8 at a
+                    # time until all crossings are found
+                    ncross = np.int32(0)
+                    if g >= 0:
+                        for j in range(n):
+                            x = xrow[j]
+                            i = zero + (x if dl else x * giscale)
+                            xrow[j] = zero if dl else x * gbeta
+                            irow[j] = i
+                            v = alpha * vrow[j] + isc * i
+                            vrow[j] = v
+                            hits[j] = np.uint8(v >= vth)
+                            ncross += np.int32(v >= vth)
+                    else:
+                        for j in range(n):
+                            v = alpha * vrow[j] + isc * irow[j]
+                            vrow[j] = v
+                            hits[j] = np.uint8(v >= vth)
+                            ncross += np.int32(v >= vth)
+                    if ro >= 0:
+                        _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
+                    if ncross == 0:
+                        continue
+                    for j in range(n, ((n + 7) // 8) * 8):
+                        hits[j] = 0
+                    q = 0
+                    while ncross > 0:
+                        # each set byte of the word is one crossing: the lowest set bit
+                        # gives its neuron, clearing it moves on (no branch per neuron)
+                        w = words[q]
+                        while w != 0:
+                            j = 8 * q + (np.int64(trailing_zeros(w)) >> 3)
+                            w &= w - np.uint64(1)
+                            ncross -= 1
+                            gi = s0 + j
+                            v = vrow[j]
+                            ecnt, eovf = _emit_spike(p, gi, s0, step, t, irow[j] * imv - v,
+                                                     events, cap, ro, Rb, R2b, new_spk,
+                                                     new_cnt, evs_b, evn_b, evx_b, ecnt,
+                                                     eovf, nspk_b)
+                            if rel:
+                                v -= vth - vreset
+                            else:
+                                v = vreset
+                            vrow[j] = v
+                        q += 1
+                    continue
+                Ab = A[b]
+                RFb = RF[b]
+                for gi in range(s0, s1):
+                    v = Vb[gi]
+                    I = isyn[gi]
+                    integrate = True
+                    if has_rf:
+                        if idr:
+                            if RFb[gi] > zero:
+                                RFb[gi] -= dt
+                        elif RFb[gi] > zero:
+                            RFb[gi] -= dt
+                            integrate = False
+                    if integrate:
+                        v = alpha * v + isc * I
+                    thr = vth
+                    if ptype == ALIF:
+                        Ab[gi] *= rho
+                        thr = vth + beta_a * Ab[gi]
+                    if ro >= 0:
+                        _readout(ro, gi, v, t, T, dt, Rb, R2b)
+                    if v >= thr and (not has_rf or RFb[gi] <= zero):
+                        ecnt, eovf = _emit_spike(p, gi, s0, step, t, I * imv - v, events,
+                                                 cap, ro, Rb, R2b, new_spk, new_cnt,
+                                                 evs_b, evn_b, evx_b, ecnt, eovf, nspk_b)
                         if rel:
                             v -= vth - vreset
                         else:
                             v = vreset
-                        vrow[j] = v
-                    q += 1
-                continue
-            Ab = A[b]
-            RFb = RF[b]
-            for gi in range(s0, s1):
-                v = Vb[gi]
-                I = isyn[gi]
-                integrate = True
-                if has_rf:
-                    if idr:
-                        if RFb[gi] > zero:
-                            RFb[gi] -= dt
-                    elif RFb[gi] > zero:
-                        RFb[gi] -= dt
-                        integrate = False
-                if integrate:
-                    v = alpha * v + isc * I
-                thr = vth
-                if ptype == ALIF:
-                    Ab[gi] *= rho
-                    thr = vth + beta_a * Ab[gi]
-                if ro >= 0:
-                    _readout(ro, gi, v, t, T, dt, Rb, R2b)
-                if v >= thr and (not has_rf or RFb[gi] <= zero):
-                    ecnt, eovf = _emit_spike(p, gi, s0, step, t, I * imv - v, events,
-                                             cap, ro, Rb, R2b, new_spk, new_cnt,
-                                             evs_b, evn_b, evx_b, ecnt, eovf, nspk_b)
-                    if rel:
-                        v -= vth - vreset
-                    else:
-                        v = vreset
-                    if ptype == ALIF:
-                        Ab[gi] += one
-                    if has_rf:
-                        RFb[gi] = trefrac
-                Vb[gi] = v
-        # swap spike buffers, recordings
-        for p in range(P):
-            s0 = pop_i[p, P_START]
-            spk_cnt[b, p] = new_cnt[p]
-            for k in range(new_cnt[p]):
-                spk_b[s0 + k] = new_spk[s0 + k]
-            if srec_mask[p] != 0:
+                        if ptype == ALIF:
+                            Ab[gi] += one
+                        if has_rf:
+                            RFb[gi] = trefrac
+                    Vb[gi] = v
+            # swap spike buffers, recordings
+            for p in range(P):
+                s0 = pop_i[p, P_START]
+                spk_cnt[b, p] = new_cnt[p]
                 for k in range(new_cnt[p]):
-                    e = srec_cnt[b]
-                    if e < srec_step.shape[1]:
-                        srec_step[b, e] = step
-                        srec_id[b, e] = s0 + new_spk[s0 + k]
-                        srec_cnt[b] = e + 1
-        for k in range(K):
-            gi = rec_gid[k]
-            vc = rec_var[k]
-            if vc == REC_V:
-                rec[b, step - step0, k] = Vb[gi]
-            elif vc == REC_A:
-                rec[b, step - step0, k] = A[b, gi]
-            elif vc == REC_REFRAC:
-                rec[b, step - step0, k] = RF[b, gi]
-            else:
-                rec[b, step - step0, k] = Rb[gi]
-        if out_hist_pop >= 0:
-            s0 = pop_i[out_hist_pop, P_START]
-            s1 = pop_i[out_hist_pop, P_END]
-            for gi in range(s0, s1):
-                out_hist[b, step, gi - s0] = Vb[gi]
-    ev_cnt[b] = ecnt
-    ev_ovf[b] = eovf
+                    spk_b[s0 + k] = new_spk[s0 + k]
+                if srec_mask[p] != 0:
+                    for k in range(new_cnt[p]):
+                        e = srec_cnt[b]
+                        if e < srec_step.shape[1]:
+                            srec_step[b, e] = step
+                            srec_id[b, e] = s0 + new_spk[s0 + k]
+                            srec_cnt[b] = e + 1
+            for k in range(K):
+                gi = rec_gid[k]
+                vc = rec_var[k]
+                if vc == REC_V:
+                    rec[b, step - step0, k] = Vb[gi]
+                elif vc == REC_A:
+                    rec[b, step - step0, k] = A[b, gi]
+                elif vc == REC_REFRAC:
+                    rec[b, step - step0, k] = RF[b, gi]
+                else:
+                    rec[b, step - step0, k] = Rb[gi]
+            if out_hist_pop >= 0:
+                s0 = pop_i[out_hist_pop, P_START]
+                s1 = pop_i[out_hist_pop, P_END]
+                for gi in range(s0, s1):
+                    out_hist[b, step, gi - s0] = Vb[gi]
+        ev_cnt[b] = ecnt
+        ev_ovf[b] = eovf
     return nwork
 
 
@@ -376,18 +427,17 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
         hits = np.zeros(((N + 15) // 8) * 8, dtype=np.uint8)
-        nwork = 0
-        for b in range(ch * per, min(B, (ch + 1) * per)):
-            nwork += _forward_slot(b, step0, step1, T, dt, zero_step, reset,
-                                   pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i,
-                                   conn_dense, row_ptr, syn_post, weights, delays,
+        fgrp = np.zeros(P, dtype=np.int64)
+        work[ch] += _forward_slots(ch * per, min(B, (ch + 1) * per), step0, step1, T, dt,
+                                   zero_step, reset, pop_i, pop_f, bias, v_init, a_init, grp_i,
+                                   grp_f, conn_i, conn_dense, row_ptr, syn_post, weights, delays,
                                    V, A, RF, X, ring, spk, spk_cnt, R, R2,
                                    in_ptr, in_hi, in_ev_step, in_ev_nid, rates, frame_steps,
                                    rec_gid, rec_var, rec,
                                    srec_mask, srec_step, srec_id, srec_cnt,
                                    ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf,
-                                   out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits)
-        work[ch] += nwork
+                                   out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits,
+                                   fgrp)
     return 0
 
 

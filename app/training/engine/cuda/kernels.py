@@ -199,7 +199,7 @@ def forward_step(step, dt, zero_step, reset, rstep, inv_T, lts,
                  rec_ptr, rec_k, rec_code, rec, out_hist, out_hist_pop):
     """One step of every (batch slot, non-input neuron): gather the last step's spikes,
     synapse models, neuron update, readout, threshold and reset (the order of the CPU
-    engine's ``_forward_slot``). ``rstep`` is the row of ``rec`` this step writes."""
+    engine's ``_forward_slots``). ``rstep`` is the row of ``rec`` this step writes."""
     tid = cuda.grid(1)
     M = upd_gid.shape[0]
     if tid >= V.shape[0] * M:
@@ -429,7 +429,7 @@ def backward_neurons(it, m, T, dt, cur, bwd_gid, pop_of, pop_i, bk_i, bk_f, out_
     """Adjoint step of every (slot, neuron with a backward role): the jump term of its
     own spike replayed at step m (its outgoing weights times the targets' adjoint
     difference, from the previous step's buffer ``cur``), the adjoint ODE, the
-    transition, written to buffer ``1 - cur`` (the CPU engine's ``_backward_slot``)."""
+    transition, written to buffer ``1 - cur`` (the CPU engine's ``_backward_slots``)."""
     tid = cuda.grid(1)
     M = bwd_gid.shape[0]
     if tid >= labels.shape[0] * M:

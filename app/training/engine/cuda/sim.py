@@ -46,6 +46,37 @@ def _csr(groups: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ptr, flat if flat.size else np.zeros(1, np.int64)
 
 
+def sparse_columns(lay: Layout, conn_dense: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each sparse connection's targets' incoming synapses (CSC) in the order the CPU
+    engine adds them (presynaptic neuron, then position in its row): ``(cco, ptr, pre,
+    syn)``, connection c's target j at column ``cco[c] + j``."""
+    C = lay.conn_i.shape[0]
+    cco = np.zeros(max(C, 1), np.int64)
+    ptr_parts, pre_parts, syn_parts = [np.zeros(1, np.int64)], [], []
+    base = 0
+    for c, conn in enumerate(lay.connections):
+        if conn_dense[c]:
+            continue
+        rpo, woff = int(lay.conn_i[c, 4]), int(lay.conn_i[c, 3])
+        n_pre, n_post = conn.source.num_neurons, conn.target.num_neurons
+        rp = lay.row_ptr[rpo:rpo + n_pre + 1]
+        s = np.arange(int(rp[0]), int(rp[-1]), dtype=np.int64)
+        pre = np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(rp))
+        post = lay.syn_post[woff + s].astype(np.int64)
+        order = np.lexsort((s, pre, post))
+        counts = np.bincount(post, minlength=n_post)
+        cco[c] = base
+        ptr_parts.append(ptr_parts[-1][-1] + np.cumsum(counts))
+        pre_parts.append(pre[order])
+        syn_parts.append(s[order])
+        base += n_post
+    csc_ptr = np.concatenate(ptr_parts).astype(np.int64)
+    csc_pre = np.concatenate(pre_parts) if pre_parts else np.zeros(1, np.int64)
+    csc_syn = np.concatenate(syn_parts) if syn_parts else np.zeros(1, np.int64)
+    return cco, csc_ptr, csc_pre, csc_syn
+
+
 class CUDASimulator:
     """State and kernel calls for ``batch_size`` parallel trials of one network, on a GPU."""
 
@@ -94,30 +125,7 @@ class CUDASimulator:
         out_ptr, out_list = _csr([[c for c in range(C) if lay.conn_i[c, 0] == p]
                                   for p in range(P)])
         self.conn_dense = _dense_connections(lay)
-        # sparse connections: each target's incoming synapses (CSC) in the order the CPU
-        # engine adds them (presynaptic neuron, then position in its row)
-        cco = np.zeros(max(C, 1), np.int64)
-        ptr_parts, pre_parts, syn_parts = [np.zeros(1, np.int64)], [], []
-        base = 0
-        for c, conn in enumerate(lay.connections):
-            if self.conn_dense[c]:
-                continue
-            rpo, woff = int(lay.conn_i[c, 4]), int(lay.conn_i[c, 3])
-            n_pre, n_post = conn.source.num_neurons, conn.target.num_neurons
-            rp = lay.row_ptr[rpo:rpo + n_pre + 1]
-            s = np.arange(int(rp[0]), int(rp[-1]), dtype=np.int64)
-            pre = np.repeat(np.arange(n_pre, dtype=np.int64), np.diff(rp))
-            post = lay.syn_post[woff + s].astype(np.int64)
-            order = np.lexsort((s, pre, post))
-            counts = np.bincount(post, minlength=n_post)
-            cco[c] = base
-            ptr_parts.append(ptr_parts[-1][-1] + np.cumsum(counts))
-            pre_parts.append(pre[order])
-            syn_parts.append(s[order])
-            base += n_post
-        csc_ptr = np.concatenate(ptr_parts).astype(np.int64)
-        csc_pre = np.concatenate(pre_parts) if pre_parts else np.zeros(1, np.int64)
-        csc_syn = np.concatenate(syn_parts) if syn_parts else np.zeros(1, np.int64)
+        cco, csc_ptr, csc_pre, csc_syn = sparse_columns(lay, self.conn_dense)
         self.lts = np.float32(1.0 / (float(self.dt) * T))
         self.inv_T = np.float32(1.0 / T)
         d = cuda.to_device

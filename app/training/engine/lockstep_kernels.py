@@ -1,0 +1,386 @@
+"""EventProp training trial with batch slots in lockstep (neurons x slots layout).
+
+The per-slot kernels (``kernels._forward_slots``, ``eventprop_kernels._backward_slots``)
+run one slot's whole trial, then the next: every step pays the loops over
+populations, groups and connections and the short-vector overheads of each
+population once per slot. Here a block of up to ``LOCKSTEP_BLOCK`` (16) slots advances
+one step at a time together: state is held as (neuron, slot) rows, so a
+population's update is one vectorised loop over its neurons x the block's slots,
+and the per-step bookkeeping is paid once per block. Spikes, event tapes and the
+backward replay stay per slot (the same per-slot tape as the per-slot kernels).
+The forward pass is in ``lockstep_forward.py``, the adjoint pass and the
+parallel driver here.
+
+Only for networks whose every feature this kernel implements (``lockstep_ok``):
+SpikeInput, non-refractory LIF and LI populations, dense connections without
+delays, per-trial losses without regularisation or delay learning. The forward
+pass does the same float operations in the same order per slot as the per-slot
+kernel (bit-identical voltages, readouts and tapes); the backward pass adds each
+slot's gradient terms in step order across the block (instead of slot by slot),
+so gradients differ from the per-slot kernel by float rounding only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from .eventprop_kernels import _dot, _drive_slot, _pop_of
+from .kernels import (
+    BF_A,
+    BF_ALPHA,
+    BF_BETA,
+    BF_DELTA,
+    BF_DENOM,
+    BF_FST_SCALE,
+    BF_LTS,
+    BF_PHANTOM,
+    BF_TAU1,
+    BF_TEMP,
+    BF_TTFS_ALPHA,
+    BF_VTH,
+    BI_LOSS,
+    BI_READOUT,
+    BI_REG,
+    BI_ROLE,
+    BK_HIDDEN,
+    BK_NONE,
+    BK_OUT_LI,
+    BK_OUT_LIF,
+    LOSS_SCE,
+    LOSS_SCE_STEP,
+    LOSS_TTFS_EXP,
+    LOSS_TTFS_SCE,
+)
+from .layout import (
+    LI,
+    LIF,
+    P_END,
+    P_HAS_REFRAC,
+    P_START,
+    P_TYPE,
+    RO_AVG_EXP,
+    RO_MAX,
+    SPIKE_INPUT,
+)
+from .lockstep_forward import LOCKSTEP_BLOCK, _ls_forward
+
+#: Each thread's block keeps ~12 (neuron, slot) arrays of every neuron, inputs
+#: included, allocated per batch: above this many neurons (~12 MB per thread) the
+#: per-slot kernel's single rows are the better trade.
+LOCKSTEP_MAX_NEURONS = 16384
+
+
+def lockstep_ok(pop_i: np.ndarray, grp_i: np.ndarray, max_delay: int, conn_dense: np.ndarray,
+                conn_dtrain: np.ndarray, bk_i: np.ndarray) -> bool:
+    """Whether the lockstep trial implements every feature of this network: SpikeInput,
+    LI and non-refractory LIF populations, each non-input one fed by exactly one
+    synapse group (EventProp merges a population's Exponential synapses, which share
+    one tau, into one), dense connections without delays, no delay learning, no
+    spike regularisation, at most ``LOCKSTEP_MAX_NEURONS`` neurons."""
+    if max_delay > 0 or not np.all(conn_dense != 0) or np.any(conn_dtrain != 0):
+        return False
+    if pop_i.shape[0] == 0 or pop_i[-1, P_END] > LOCKSTEP_MAX_NEURONS:
+        return False
+    if np.any(bk_i[:, BI_REG] != 0):
+        return False
+    for p in range(pop_i.shape[0]):
+        t = pop_i[p, P_TYPE]
+        if t == SPIKE_INPUT:
+            continue
+        if t not in (LIF, LI) or (t == LIF and pop_i[p, P_HAS_REFRAC] != 0):
+            return False
+        n = pop_i[p, P_END] - pop_i[p, P_START]
+        groups = [g for g in range(grp_i.shape[0]) if grp_i[g, 0] == p]
+        if len(groups) != 1 or grp_i[groups[0], 3] != n:
+            return False
+    return True
+
+
+@njit(cache=True, _nrt=False)
+def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn_train,
+                 row_ptr, weights, ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val,
+                 drive_step, tfirst, tsum, ttrue, grad, gpos, nsyn, LVl, LIl, revl, LVf, LIf,
+                 col, dd, ehi, elo, nxt, plo, phi):
+    """EventProp's adjoint pass of slots b0..b0+nb-1 in lockstep (the per-slot
+    ``_backward_slots`` without regularisation, delays or recordings); ``LVl``,
+    ``LIl``, ``revl`` (N, LB) the block's adjoints (``LVf``, ``LIf`` flat views; idle
+    columns stay zero), the rest scratch.
+    Returns the synapses replayed."""
+    N = LVl.shape[0]
+    P = pop_i.shape[0]
+    C = conn_i.shape[0]
+    LB = LOCKSTEP_BLOCK
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    nrep = 0
+    for f in range(N * LB):
+        LVf[f] = zero
+        LIf[f] = zero
+    for n in range(N):
+        for l in range(nb):
+            revl[n, l] = zero
+    # per slot, the step of its next event to replay (nxt, -1: none) and the
+    # latest of these (mx): only slots with events at a step search their tape
+    mx = -1
+    for l in range(nb):
+        b = b0 + l
+        e = ev_cnt[b] - 1
+        while e >= 0 and ev_step[b, e] >= T - 1:
+            e -= 1
+        ehi[l] = e
+        elo[l] = e
+        nxt[l] = ev_step[b, e] if e >= 0 else -1
+        mx = max(mx, nxt[l])
+    for it in range(T):
+        m = T - 1 - it
+        # this step's replayed events of each slot, population by population
+        anyev = m == mx
+        for l in range(nb if anyev else 0):
+            if nxt[l] != m:
+                continue
+            b = b0 + l
+            evs = ev_step[b]
+            evn = ev_nid[b]
+            e = ehi[l]
+            while e >= 0 and evs[e] == m:
+                e -= 1
+            elo[l] = e
+            if ehi[l] > e:
+                k = e + 1
+                for p in range(P):
+                    plo[l, p] = k
+                    while k <= ehi[l] and pop_of[evn[k]] == p:
+                        k += 1
+                    phi[l, p] = k
+        # synapse phase
+        if anyev:
+            for c in range(C):
+                p = conn_i[c, 0]
+                post = conn_i[c, 1]
+                post0 = pop_i[post, P_START]
+                npost = pop_i[post, P_END] - post0
+                pstart = pop_i[p, P_START]
+                woff = conn_i[c, 3]
+                rpo = conn_i[c, 4]
+                tau_s = conn_f[c, 0]
+                fb = bk_i[p, BI_ROLE] == BK_HIDDEN and bk_i[post, BI_ROLE] != BK_NONE
+                train = conn_train[c] != 0
+                gbase = gpos[c] + ch * nsyn[c]
+                lic = col[:npost]
+                drow = dd[:npost]
+                for l in range(nb):
+                    if ehi[l] == elo[l] or plo[l, p] == phi[l, p]:
+                        continue
+                    evn = ev_nid[b0 + l]
+                    licol = LIl[post0:post0 + npost, l]
+                    for j in range(npost):
+                        lic[j] = licol[j]
+                    if fb:
+                        lvcol = LVl[post0:post0 + npost, l]
+                        for j in range(npost):
+                            drow[j] = lvcol[j] - lic[j]
+                    nrep += (phi[l, p] - plo[l, p]) * npost
+                    for e in range(plo[l, p], phi[l, p]):
+                        gi = evn[e]
+                        r0 = row_ptr[rpo + gi - pstart]
+                        if train:
+                            grow = grad[gbase + r0:gbase + r0 + npost]
+                            for j in range(npost):
+                                grow[j] -= lic[j] * tau_s
+                        if fb:
+                            revl[gi, l] += _dot(weights[woff + r0:woff + r0 + npost], drow)
+        # neuron phase
+        for p in range(P):
+            role = bk_i[p, BI_ROLE]
+            if role == BK_NONE:
+                continue
+            s0 = pop_i[p, P_START]
+            s1 = pop_i[p, P_END]
+            a_ = bk_f[p, BF_A]
+            alpha = bk_f[p, BF_ALPHA]
+            beta = bk_f[p, BF_BETA]
+            if role == BK_HIDDEN:
+                liseg = LIf[s0 * LB:s1 * LB]
+                lvseg = LVf[s0 * LB:s1 * LB]
+                for f in range(liseg.shape[0]):
+                    liseg[f] = a_ * lvseg[f] * (beta - alpha) + liseg[f] * beta
+                    lvseg[f] *= alpha
+            elif role == BK_OUT_LI:
+                loss = bk_i[p, BI_LOSS]
+                denom = bk_f[p, BF_DENOM]
+                rdo = bk_i[p, BI_READOUT]
+                for gi in range(s0, s1):
+                    k = gi - s0
+                    lir = LIl[gi]
+                    lvr = LVl[gi]
+                    for l in range(nb):
+                        b = b0 + l
+                        if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
+                            sm = drive_val[b, 0, k]
+                            gv = one - sm if k == labels[b] else -sm
+                            drive = zero
+                            if rdo == RO_MAX:
+                                if drive_step[b, k] == m:
+                                    drive = gv / denom
+                            elif rdo == RO_AVG_EXP:
+                                tt = np.float32(it) * dt
+                                drive = (gv * np.exp(-(one - tt * bk_f[p, BF_LTS]))) / denom
+                            else:
+                                drive = gv / denom
+                        else:
+                            drive = drive_val[b, 0, k] / denom
+                        lir[l] = drive + (lir[l] - drive) * beta \
+                            + a_ * (lvr[l] - drive) * (alpha - beta)
+                        lvr[l] = drive + (lvr[l] - drive) * alpha
+            else:
+                liseg = LIf[s0 * LB:s1 * LB]
+                lvseg = LVf[s0 * LB:s1 * LB]
+                for f in range(liseg.shape[0]):
+                    liseg[f] = a_ * lvseg[f] * (alpha - beta) + liseg[f] * beta
+                    lvseg[f] *= alpha
+                lcode = bk_i[p, BI_LOSS]
+                if it == 0 and (lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP):
+                    for l in range(nb):
+                        b = b0 + l
+                        y = labels[b]
+                        if tfirst[b, y] < -(np.float32(T) * dt):
+                            if lcode == LOSS_TTFS_SCE:
+                                LVl[s0 + y, l] += bk_f[p, BF_PHANTOM]
+                            else:  # silent label: the loss's slope with its spike at the end
+                                LVl[s0 + y, l] += ((one - drive_val[b, 0, y]) / bk_f[p, BF_TEMP]
+                                                   + bk_f[p, BF_PHANTOM]) / bk_f[p, BF_DENOM]
+        # transitions of the replayed spikes
+        if anyev:
+            for l in range(nb):
+                if ehi[l] == elo[l]:
+                    continue
+                b = b0 + l
+                y = labels[b]
+                evn = ev_nid[b]
+                evx = ev_xmv[b]
+                for p in range(P):
+                    if plo[l, p] == phi[l, p]:
+                        continue
+                    role = bk_i[p, BI_ROLE]
+                    if role == BK_HIDDEN:
+                        vth = bk_f[p, BF_VTH]
+                        for e in range(plo[l, p], phi[l, p]):
+                            gi = evn[e]
+                            LVl[gi, l] += (one / evx[e]) * (vth * LVl[gi, l] + revl[gi, l])
+                            revl[gi, l] = zero
+                    elif role == BK_OUT_LIF:
+                        for e in range(plo[l, p], phi[l, p]):
+                            gi = evn[e]
+                            k = gi - pop_i[p, P_START]
+                            recip = one / evx[e]
+                            first = abs(np.float32(m) * dt + tfirst[b, k]) \
+                                < np.float32(1e-3) * dt
+                            lcode = bk_i[p, BI_LOSS]
+                            if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
+                                LVl[gi, l] += recip * (bk_f[p, BF_VTH] * LVl[gi, l])
+                                if first:
+                                    sm = drive_val[b, 0, k]
+                                    temp = bk_f[p, BF_TEMP]
+                                    if k == y:
+                                        if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
+                                            fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
+                                            reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
+                                        else:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
+                                            tau1 = bk_f[p, BF_TAU1]
+                                            reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
+                                                * np.exp(-tfirst[b, k] / tau1)
+                                        LVl[gi, l] += recip * (((one - sm) / temp) + reg) \
+                                            / bk_f[p, BF_DENOM]
+                                    else:
+                                        LVl[gi, l] -= recip * sm / (temp * bk_f[p, BF_DENOM])
+                            elif first:
+                                nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
+                                delta = bk_f[p, BF_DELTA]
+                                if k == y:
+                                    LVl[gi, l] += (tsum[b] - nout * ttrue[b]
+                                                   + (nout - one) * delta) * recip
+                                else:
+                                    LVl[gi, l] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
+        if anyev:
+            mx = -1
+            for l in range(nb):
+                if nxt[l] == m:
+                    ehi[l] = elo[l]
+                    nxt[l] = ev_step[b0 + l, elo[l]] if elo[l] >= 0 else -1
+                mx = max(mx, nxt[l])
+    return nrep
+
+
+@njit(cache=True, parallel=True)
+def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, v_init, a_init,
+                         grp_i, grp_f, conn_i, conn_f, row_ptr, weights, V, A, RF, X, spk,
+                         spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
+                         ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, bk_i, bk_f, conn_train,
+                         labels, out_p, t_ms, drive_val, drive_step, tfirst, tsum, ttrue, xent,
+                         grad, gpos, nsyn, work_f, work_b):
+    """One EventProp training trial of every slot (as ``eventprop_kernels.train_trial``)
+    with each thread's slots advanced in lockstep blocks of ``LOCKSTEP_BLOCK``: the
+    block's forward pass, each slot's loss terms, the block's adjoint pass."""
+    B = V.shape[0]
+    N = V.shape[1]
+    S = X.shape[1]
+    P = pop_i.shape[0]
+    LB = LOCKSTEP_BLOCK
+    per = (B + n_chunks - 1) // n_chunks
+    pop_of = _pop_of(pop_i, pop_i[P - 1, P_END])
+    for ch in prange(n_chunks):
+        Vl = np.zeros((N, LB), np.float32)
+        Il = np.zeros((N, LB), np.float32)
+        Xl = np.zeros((S, LB), np.float32)
+        Rl = np.zeros((N, LB), np.float32)
+        R2l = np.zeros((N, LB), np.float32)
+        LVl = np.zeros((N, LB), np.float32)
+        LIl = np.zeros((N, LB), np.float32)
+        revl = np.zeros((N, LB), np.float32)
+        spkl = np.zeros((2, LB, N), np.int32)
+        cntl = np.zeros((2, LB, P), np.int32)
+        nspl = np.zeros((LB, N), np.int32)
+        Vf = Vl.reshape(N * LB)
+        If = Il.reshape(N * LB)
+        Xf = Xl.reshape(S * LB)
+        Rf = Rl.reshape(N * LB)
+        R2f = R2l.reshape(N * LB)
+        LVf = LVl.reshape(N * LB)
+        LIf = LIl.reshape(N * LB)
+        biasf = np.zeros(N * LB, np.float32)
+        tmp = np.zeros(max(N, S), np.float32)
+        hits = np.zeros(((N * LB + 15) // 8) * 8, np.uint8)
+        ecnt = np.zeros(LB, np.int64)
+        eovf = np.zeros(LB, np.int64)
+        fgrp = np.zeros(P, np.int64)
+        col = np.zeros(N, np.float32)
+        dd = np.zeros(N, np.float32)
+        ehi = np.zeros(LB, np.int64)
+        elo = np.zeros(LB, np.int64)
+        nxt = np.zeros(LB, np.int64)
+        plo = np.zeros((LB, P), np.int64)
+        phi = np.zeros((LB, P), np.int64)
+        pst = np.zeros((4, P), np.int64)
+        nf = 0
+        nr = 0
+        hi = min(B, (ch + 1) * per)
+        for b0 in range(ch * per, hi, LB):
+            nb = min(LB, hi - b0)
+            nf += _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init,
+                              a_init, grp_i, grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk,
+                              spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
+                              ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, Vl, Il, Xl, Rl, R2l,
+                              Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl, nspl, hits, ecnt,
+                              eovf, fgrp, pst)
+            for b in range(b0, b0 + nb):
+                _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
+                            drive_step, tfirst, tsum, ttrue, xent)
+            nr += _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
+                               conn_train, row_ptr, weights, ev_step, ev_nid, ev_xmv, ev_cnt,
+                               labels, drive_val, drive_step, tfirst, tsum, ttrue, grad, gpos,
+                               nsyn, LVl, LIl, revl, LVf, LIf, col, dd, ehi, elo, nxt, plo,
+                               phi)
+        work_f[ch] += nf
+        work_b[ch] += nr
+    return 0
