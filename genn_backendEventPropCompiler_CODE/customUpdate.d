@@ -1,2 +1,0 @@
-customUpdate.o: customUpdate.cc definitions.h
-definitions.h:

@@ -1,2 +1,0 @@
-init.o: init.cc definitions.h
-definitions.h:

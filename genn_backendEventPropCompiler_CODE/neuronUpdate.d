@@ -1,2 +1,0 @@
-neuronUpdate.o: neuronUpdate.cc definitions.h
-definitions.h:

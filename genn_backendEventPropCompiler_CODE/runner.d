@@ -1,2 +1,0 @@
-runner.o: runner.cc definitions.h
-definitions.h:

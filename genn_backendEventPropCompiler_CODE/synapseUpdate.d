@@ -1,2 +1,0 @@
-synapseUpdate.o: synapseUpdate.cc definitions.h
-definitions.h:
