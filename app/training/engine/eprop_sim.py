@@ -56,7 +56,65 @@ from .layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
 from .staging import stage_spike_inputs
 
 
-class EPropSimulator:
+class EPropBatchData:
+    """Host-side batch data shared by the e-prop simulators (CPU and cuda): readouts,
+    squared errors, SpikeInput cursors and labels/targets, kept in the same arrays
+    (``R``, ``LSUM``, ``cursor``, ``in_end``, ``in_times``, ``labels``, ``targets``)."""
+
+    def readout(self, pop_name: str) -> np.ndarray:
+        """Readout values (B, n) of an output population."""
+        return self.R[:, self.layout.pop_slice(pop_name)].copy()
+
+    def squared_error(self, pop_name: str) -> np.ndarray:
+        """Per batch slot, the sum over the last trial's steps of (V - target)^2 (MSE outputs)."""
+        return self.LSUM[:, self.layout.pop_slice(pop_name)].copy()
+
+    # ----- inputs ------------------------------------------------------------------------
+    def set_inputs(self, inputs: dict[str, list], n_active: int) -> None:
+        """Stage one batch of PreprocessedSpikes per SpikeInput population."""
+        lay = self.layout
+        self.in_end[:] = 0
+        self.cursor[:] = 0
+        times = []
+        off = 0
+        for name, examples in inputs.items():
+            p = lay.pop_index[name]
+            s0 = int(lay.pop_i[p, P_START])
+            n = int(lay.pop_i[p, P_END]) - s0
+            for b, ex in enumerate(examples[:n_active]):
+                ends = np.asarray(ex.end_spikes, dtype=np.int64)
+                st = np.asarray(ex.spike_times, dtype=np.float32)
+                self.cursor[b, s0:s0 + n] = np.concatenate(([0], ends[:-1])) + off
+                self.in_end[b, s0:s0 + n] = ends + off
+                times.append(st)
+                off += st.shape[0]
+        self.in_times = np.concatenate(times) if times else np.zeros(1, np.float32)
+        if self.in_times.shape[0] == 0:
+            self.in_times = np.zeros(1, np.float32)
+
+    def set_labels(self, labels: dict[str, np.ndarray], n_active: int) -> None:
+        """Class labels (SCE outputs) or per-step targets (n, T, n_out) (MSE outputs)."""
+        lay = self.layout
+        need_targets = bool(np.any(self.opop[:, OP_LOSS] == LOSS_MSE))
+        if need_targets and self.targets.shape != (self.B, self.T, self.n_out_cols):
+            self.targets = np.zeros((self.B, self.T, self.n_out_cols), np.float32)
+        self.labels[:] = 0
+        for po, name in enumerate(self.out_pops):
+            if name not in labels:
+                continue
+            y = np.asarray(labels[name])[:n_active]
+            if self.opop[po, OP_LOSS] == LOSS_SCE:
+                self.labels[:n_active, po] = y
+            else:
+                c0 = int(self.opop[po, OP_COL0])
+                n = lay.populations[lay.pop_index[name]].num_neurons
+                y = y.astype(np.float32)
+                if y.ndim == 2:
+                    y = y[:, None, :]
+                self.targets[:n_active, :, c0:c0 + n] = y
+
+
+class EPropSimulator(EPropBatchData):
     """State arrays of e-prop training for ``batch_size`` parallel trials, and the kernel calls.
 
     ``out_losses`` maps each output population to LOSS_SCE or LOSS_MSE;
@@ -330,58 +388,6 @@ class EPropSimulator:
         """Zero the readouts and per-trial squared errors (start of every batch)."""
         self.R[:] = 0
         self.LSUM[:] = 0
-
-    def readout(self, pop_name: str) -> np.ndarray:
-        """Readout values (B, n) of an output population."""
-        return self.R[:, self.layout.pop_slice(pop_name)].copy()
-
-    def squared_error(self, pop_name: str) -> np.ndarray:
-        """Per batch slot, the sum over the last trial's steps of (V - target)^2 (MSE outputs)."""
-        return self.LSUM[:, self.layout.pop_slice(pop_name)].copy()
-
-    # ----- inputs ------------------------------------------------------------------------
-    def set_inputs(self, inputs: dict[str, list], n_active: int) -> None:
-        """Stage one batch of PreprocessedSpikes per SpikeInput population."""
-        lay = self.layout
-        self.in_end[:] = 0
-        self.cursor[:] = 0
-        times = []
-        off = 0
-        for name, examples in inputs.items():
-            p = lay.pop_index[name]
-            s0 = int(lay.pop_i[p, P_START])
-            n = int(lay.pop_i[p, P_END]) - s0
-            for b, ex in enumerate(examples[:n_active]):
-                ends = np.asarray(ex.end_spikes, dtype=np.int64)
-                st = np.asarray(ex.spike_times, dtype=np.float32)
-                self.cursor[b, s0:s0 + n] = np.concatenate(([0], ends[:-1])) + off
-                self.in_end[b, s0:s0 + n] = ends + off
-                times.append(st)
-                off += st.shape[0]
-        self.in_times = np.concatenate(times) if times else np.zeros(1, np.float32)
-        if self.in_times.shape[0] == 0:
-            self.in_times = np.zeros(1, np.float32)
-
-    def set_labels(self, labels: dict[str, np.ndarray], n_active: int) -> None:
-        """Class labels (SCE outputs) or per-step targets (n, T, n_out) (MSE outputs)."""
-        lay = self.layout
-        need_targets = bool(np.any(self.opop[:, OP_LOSS] == LOSS_MSE))
-        if need_targets and self.targets.shape != (self.B, self.T, self.n_out_cols):
-            self.targets = np.zeros((self.B, self.T, self.n_out_cols), np.float32)
-        self.labels[:] = 0
-        for po, name in enumerate(self.out_pops):
-            if name not in labels:
-                continue
-            y = np.asarray(labels[name])[:n_active]
-            if self.opop[po, OP_LOSS] == LOSS_SCE:
-                self.labels[:n_active, po] = y
-            else:
-                c0 = int(self.opop[po, OP_COL0])
-                n = lay.populations[lay.pop_index[name]].num_neurons
-                y = y.astype(np.float32)
-                if y.ndim == 2:
-                    y = y[:, None, :]
-                self.targets[:n_active, :, c0:c0 + n] = y
 
     # ----- running -----------------------------------------------------------------------
     def run_trial(self, n_active: int, learn: bool = True,
