@@ -79,8 +79,8 @@ from ..eprop_kernels import (
     RD_AVG,
     RD_SUM,
 )
-from ..layout import P_END, P_START
-from .kernels import _bit, _mul
+from ..layout import P_START
+from .kernels import _mul, add_connection_input
 
 #: Tile edge of the block product (threads per block: TS x TS). The simulator runs
 #: every thread as a Python thread, so it gets small tiles.
@@ -114,26 +114,9 @@ def _gather(b, step, p, j, in_ptr, in_list, pop_i, conn_i, conn_dense, row_ptr, 
     connection order, then presynaptic id (the CPU engine's delivery order)."""
     x = np.float32(0.0)
     for q in range(in_ptr[p], in_ptr[p + 1]):
-        c = in_list[q]
-        pre = conn_i[c, 0]
-        w0 = pw0[pre]
-        woff = conn_i[c, 3]
-        rpo = conn_i[c, 4]
-        if conn_dense[c] != 0:
-            nw = (pop_i[pre, P_END] - pop_i[pre, P_START] + 31) // 32
-            for w in range(nw):
-                bits = _bit(raster, carry, b, step, w0 + w)
-                while bits != 0:
-                    i = w * 32 + cuda.ffs(bits) - 1
-                    bits &= bits - np.uint32(1)
-                    x += weights[woff + row_ptr[rpo + i] + j]
-        else:
-            col = cco[c] + j
-            for s in range(csc_ptr[col], csc_ptr[col + 1]):
-                i = csc_pre[s]
-                word = _bit(raster, carry, b, step, w0 + i // 32)
-                if (word >> np.uint32(i % 32)) & np.uint32(1):
-                    x += weights[woff + csc_syn[s]]
+        x = add_connection_input(x, in_list[q], b, step, j, pop_i, conn_i, conn_dense,
+                                 row_ptr, weights, csc_ptr, csc_pre, csc_syn, cco, pw0,
+                                 raster, carry)
     return x
 
 

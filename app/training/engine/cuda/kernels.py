@@ -189,6 +189,33 @@ def _bit(raster, carry, b, step, w):
     return carry[b, w]
 
 
+@cuda.jit(device=True)
+def add_connection_input(x, c, b, step, j, pop_i, conn_i, conn_dense, row_ptr, weights,
+                         csc_ptr, csc_pre, csc_syn, cco, pw0, raster, carry):
+    """``x`` plus the weights to neuron j of connection c from slot b's spikes of the
+    previous step, added in presynaptic id order (the CPU engine's delivery order)."""
+    pre = conn_i[c, 0]
+    w0 = pw0[pre]
+    woff = conn_i[c, 3]
+    rpo = conn_i[c, 4]
+    if conn_dense[c] != 0:
+        nw = (pop_i[pre, P_END] - pop_i[pre, P_START] + 31) // 32
+        for w in range(nw):
+            bits = _bit(raster, carry, b, step, w0 + w)
+            while bits != 0:
+                i = w * 32 + cuda.ffs(bits) - 1
+                bits &= bits - np.uint32(1)
+                x += weights[woff + row_ptr[rpo + i] + j]
+    else:
+        col = cco[c] + j
+        for s in range(csc_ptr[col], csc_ptr[col + 1]):
+            i = csc_pre[s]
+            word = _bit(raster, carry, b, step, w0 + i // 32)
+            if (word >> np.uint32(i % 32)) & np.uint32(1):
+                x += weights[woff + csc_syn[s]]
+    return x
+
+
 @cuda.jit
 def forward_step(step, dt, zero_step, reset, rstep, inv_T, lts,
                  upd_gid, pop_of, pop_i, pop_f, bias, v_init, a_init,
@@ -229,26 +256,9 @@ def forward_step(step, dt, zero_step, reset, rstep, inv_T, lts,
         if step == zero_step:
             x = zero
         for r in range(gconn_ptr[g], gconn_ptr[g + 1]):
-            c = gconn_list[r]
-            pre = conn_i[c, 0]
-            w0 = pw0[pre]
-            woff = conn_i[c, 3]
-            rpo = conn_i[c, 4]
-            if conn_dense[c] != 0:
-                nw = (pop_i[pre, P_END] - pop_i[pre, P_START] + 31) // 32
-                for w in range(nw):
-                    bits = _bit(raster, carry, b, step, w0 + w)
-                    while bits != 0:
-                        i = w * 32 + cuda.ffs(bits) - 1
-                        bits &= bits - np.uint32(1)
-                        x += weights[woff + row_ptr[rpo + i] + j]
-            else:
-                col = cco[c] + j
-                for s in range(csc_ptr[col], csc_ptr[col + 1]):
-                    i = csc_pre[s]
-                    word = _bit(raster, carry, b, step, w0 + i // 32)
-                    if (word >> np.uint32(i % 32)) & np.uint32(1):
-                        x += weights[woff + csc_syn[s]]
+            x = add_connection_input(x, gconn_list[r], b, step, j, pop_i, conn_i, conn_dense,
+                                     row_ptr, weights, csc_ptr, csc_pre, csc_syn, cco, pw0,
+                                     raster, carry)
         if grp_i[g, 1] == 0:
             isyn += x
             x = zero
