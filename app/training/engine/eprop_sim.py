@@ -56,6 +56,50 @@ from .layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
 from .staging import stage_spike_inputs
 
 
+def neuron_tables(lay: Layout, out_losses: dict, out_readouts: dict, dt: float
+                  ) -> tuple[np.ndarray, np.ndarray, list, list]:
+    """Per-neuron kind flags and parameters of an e-prop network (both simulators read
+    the same columns): ``(nrn_i, nrn_f, output rows (s0, s1, loss, readout, column),
+    neurons updated per step)``."""
+    f = np.float32
+    N = max(lay.n_neurons, 1)
+    nrn_i = np.zeros((N, N_NI), np.int64)
+    nrn_f = np.zeros((N, N_NF), np.float32)
+    opop_rows: list = []
+    work: list = []
+    col = 0
+    for p, pop in enumerate(lay.populations):
+        s0, s1 = int(lay.pop_i[p, P_START]), int(lay.pop_i[p, P_END])
+        ptype = int(lay.pop_i[p, P_TYPE])
+        nrn = pop.neuron
+        if ptype == SPIKE_INPUT:
+            nrn_i[s0:s1, NI_KIND] = K_INPUT
+            work.extend(range(s0, s1))
+        elif pop.name in out_losses:
+            if ptype != LI:
+                raise ValueError(f"e-prop output '{pop.name}' must be LeakyIntegrate")
+            nrn_i[s0:s1, NI_KIND] = K_OUT
+            nrn_f[s0:s1, NF_ALPHA] = np.exp(-dt / nrn.tau_mem)
+            nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
+            opop_rows.append((s0, s1, out_losses[pop.name], out_readouts[pop.name], col))
+            col += s1 - s0
+        else:
+            alif = hasattr(nrn, "tau_adapt")
+            nrn_i[s0:s1, NI_KIND] = K_ALIF if alif else K_LIF
+            nrn_i[s0:s1, NI_HAS_RF] = int(nrn.tau_refrac is not None)
+            nrn_i[s0:s1, NI_REL_RESET] = int(nrn.relative_reset)
+            nrn_i[s0:s1, NI_IDR] = int(nrn.integrate_during_refrac)
+            nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
+            vth = f(nrn.v_thresh)
+            nrn_f[s0:s1, NF_VTH] = vth
+            nrn_f[s0:s1, NF_VRESET] = nrn.v_reset
+            nrn_f[s0:s1, NF_TREFRAC] = nrn.tau_refrac or 0.0
+            nrn_f[s0:s1, NF_BETA] = nrn.beta if alif else 0.0
+            nrn_f[s0:s1, NF_PSI_SCALE] = (f(1.0) / vth) * f(0.3)
+            work.extend(range(s0, s1))
+    return nrn_i, nrn_f, opop_rows, work
+
+
 class EPropBatchData:
     """Host-side batch data shared by the e-prop simulators (CPU and cuda): readouts,
     squared errors, SpikeInput cursors and labels/targets, kept in the same arrays
@@ -157,40 +201,8 @@ class EPropSimulator(EPropBatchData):
         glob[G_FTARGET] = (f_target * dt) / 1000.0
         glob[G_CREG] = c_reg
         self.glob = glob
-        nrn_i = np.zeros((N, N_NI), np.int64)
-        nrn_f = np.zeros((N, N_NF), np.float32)
-        opop_rows = []
-        col = 0
-        work = []
-        for p, pop in enumerate(lay.populations):
-            s0, s1 = int(lay.pop_i[p, P_START]), int(lay.pop_i[p, P_END])
-            ptype = int(lay.pop_i[p, P_TYPE])
-            nrn = pop.neuron
-            if ptype == SPIKE_INPUT:
-                nrn_i[s0:s1, NI_KIND] = K_INPUT
-                work.extend(range(s0, s1))
-            elif pop.name in out_losses:
-                if ptype != LI:
-                    raise ValueError(f"e-prop output '{pop.name}' must be LeakyIntegrate")
-                nrn_i[s0:s1, NI_KIND] = K_OUT
-                nrn_f[s0:s1, NF_ALPHA] = np.exp(-dt / nrn.tau_mem)
-                nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
-                opop_rows.append((s0, s1, out_losses[pop.name], out_readouts[pop.name], col))
-                col += s1 - s0
-            else:
-                alif = hasattr(nrn, "tau_adapt")
-                nrn_i[s0:s1, NI_KIND] = K_ALIF if alif else K_LIF
-                nrn_i[s0:s1, NI_HAS_RF] = int(nrn.tau_refrac is not None)
-                nrn_i[s0:s1, NI_REL_RESET] = int(nrn.relative_reset)
-                nrn_i[s0:s1, NI_IDR] = int(nrn.integrate_during_refrac)
-                nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
-                vth = f(nrn.v_thresh)
-                nrn_f[s0:s1, NF_VTH] = vth
-                nrn_f[s0:s1, NF_VRESET] = nrn.v_reset
-                nrn_f[s0:s1, NF_TREFRAC] = nrn.tau_refrac or 0.0
-                nrn_f[s0:s1, NF_BETA] = nrn.beta if alif else 0.0
-                nrn_f[s0:s1, NF_PSI_SCALE] = (f(1.0) / vth) * f(0.3)
-                work.extend(range(s0, s1))
+        nrn_i, nrn_f, opop_rows, work = neuron_tables(lay, out_losses, out_readouts, dt)
+        col = sum(o1 - o0 for o0, o1, *_ in opop_rows)  # output columns
         self.nrn_i, self.nrn_f = nrn_i, nrn_f
         self.work = np.asarray(work, np.int64)
         self.opop = np.asarray(opop_rows, np.int64).reshape(-1, N_OP)

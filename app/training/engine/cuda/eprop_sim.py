@@ -36,26 +36,15 @@ from ..eprop_kernels import (
     K_OUT,
     LOSS_SCE,
     N_G,
-    N_NF,
-    N_NI,
     N_OP,
-    NF_ALPHA,
     NF_BETA,
-    NF_ISCALE,
-    NF_PSI_SCALE,
-    NF_TREFRAC,
-    NF_VRESET,
-    NF_VTH,
     NI_COL,
-    NI_HAS_RF,
-    NI_IDR,
     NI_KIND,
-    NI_REL_RESET,
     OP_LOSS,
     REC_CODES,
 )
-from ..eprop_sim import EPropBatchData
-from ..layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
+from ..eprop_sim import EPropBatchData, neuron_tables
+from ..layout import P_END, P_START, Layout
 from ..staging import stage_spike_inputs
 from . import eprop_kernels as EK
 from . import kernels as CK
@@ -103,39 +92,8 @@ class CUDAEPropSimulator(EPropBatchData):
         glob[G_CREG] = c_reg
         self.glob = glob
         # --- per-neuron parameters (the CPU engine's columns) -----------------------------
-        nrn_i = np.zeros((N, N_NI), np.int64)
-        nrn_f = np.zeros((N, N_NF), np.float32)
-        opop_rows, work = [], []
-        col = 0
-        for p, pop in enumerate(lay.populations):
-            s0, s1 = int(lay.pop_i[p, P_START]), int(lay.pop_i[p, P_END])
-            ptype = int(lay.pop_i[p, P_TYPE])
-            nrn = pop.neuron
-            if ptype == SPIKE_INPUT:
-                nrn_i[s0:s1, NI_KIND] = K_INPUT
-                work.extend(range(s0, s1))
-            elif pop.name in out_losses:
-                if ptype != LI:
-                    raise ValueError(f"e-prop output '{pop.name}' must be LeakyIntegrate")
-                nrn_i[s0:s1, NI_KIND] = K_OUT
-                nrn_f[s0:s1, NF_ALPHA] = np.exp(-dt / nrn.tau_mem)
-                nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
-                opop_rows.append((s0, s1, out_losses[pop.name], out_readouts[pop.name], col))
-                col += s1 - s0
-            else:
-                alif = hasattr(nrn, "tau_adapt")
-                nrn_i[s0:s1, NI_KIND] = K_ALIF if alif else K_LIF
-                nrn_i[s0:s1, NI_HAS_RF] = int(nrn.tau_refrac is not None)
-                nrn_i[s0:s1, NI_REL_RESET] = int(nrn.relative_reset)
-                nrn_i[s0:s1, NI_IDR] = int(nrn.integrate_during_refrac)
-                nrn_f[s0:s1, NF_ISCALE] = lay.pop_f[p, F_ISCALE]
-                vth = f(nrn.v_thresh)
-                nrn_f[s0:s1, NF_VTH] = vth
-                nrn_f[s0:s1, NF_VRESET] = nrn.v_reset
-                nrn_f[s0:s1, NF_TREFRAC] = nrn.tau_refrac or 0.0
-                nrn_f[s0:s1, NF_BETA] = nrn.beta if alif else 0.0
-                nrn_f[s0:s1, NF_PSI_SCALE] = (f(1.0) / vth) * f(0.3)
-                work.extend(range(s0, s1))
+        nrn_i, nrn_f, opop_rows, work = neuron_tables(lay, out_losses, out_readouts, dt)
+        col = sum(o1 - o0 for o0, o1, *_ in opop_rows)  # output columns
         kind = nrn_i[:, NI_KIND]
         hid = np.flatnonzero((kind == K_LIF) | (kind == K_ALIF))
         nrn_i[hid, NI_COL] = np.arange(hid.shape[0])
