@@ -56,6 +56,23 @@ from .layout import F_ISCALE, LI, P_END, P_START, P_TYPE, SPIKE_INPUT, Layout
 from .staging import stage_spike_inputs
 
 
+def global_constants(dt: float, tau_mem: float, tau_adapt: float | None, tau_reg: float,
+                     f_target: float, c_reg: float) -> np.ndarray:
+    """The e-prop kernels' network-wide constants (``G_*`` entries): decay factors for
+    dt and the time constants (ms), the firing-rate regulariser's target (Hz) and
+    strength."""
+    f = np.float32
+    glob = np.zeros(N_G, np.float32)
+    glob[G_ALPHA] = np.exp(-dt / tau_mem)
+    glob[G_RHO] = np.exp(-dt / tau_adapt) if tau_adapt is not None else 0.0
+    afav = f(np.exp(-dt / tau_reg))
+    glob[G_AFAV] = afav
+    glob[G_ONE_M_AFAV] = f(1.0) - afav
+    glob[G_FTARGET] = (f_target * dt) / 1000.0
+    glob[G_CREG] = c_reg
+    return glob
+
+
 def neuron_tables(lay: Layout, out_losses: dict, out_readouts: dict, dt: float
                   ) -> tuple[np.ndarray, np.ndarray, list, list]:
     """Per-neuron kind flags and parameters of an e-prop network (both simulators read
@@ -191,16 +208,7 @@ class EPropSimulator(EPropBatchData):
         self.train_bias = bool(train_bias)
         self.profiler = Profiler(profiling)
         N = max(lay.n_neurons, 1)
-        f = np.float32
-        glob = np.zeros(N_G, np.float32)
-        glob[G_ALPHA] = np.exp(-dt / tau_mem)
-        glob[G_RHO] = np.exp(-dt / tau_adapt) if tau_adapt is not None else 0.0
-        afav = f(np.exp(-dt / tau_reg))
-        glob[G_AFAV] = afav
-        glob[G_ONE_M_AFAV] = f(1.0) - afav
-        glob[G_FTARGET] = (f_target * dt) / 1000.0
-        glob[G_CREG] = c_reg
-        self.glob = glob
+        self.glob = global_constants(dt, tau_mem, tau_adapt, tau_reg, f_target, c_reg)
         nrn_i, nrn_f, opop_rows, work = neuron_tables(lay, out_losses, out_readouts, dt)
         col = sum(o1 - o0 for o0, o1, *_ in opop_rows)  # output columns
         self.nrn_i, self.nrn_f = nrn_i, nrn_f

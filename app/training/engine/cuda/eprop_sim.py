@@ -24,18 +24,13 @@ from numba import cuda
 
 from ..cpu import Profiler, Recording, _dense_connections
 from ..eprop_kernels import (
-    G_AFAV,
     G_ALPHA,
-    G_CREG,
-    G_FTARGET,
-    G_ONE_M_AFAV,
     G_RHO,
     K_ALIF,
     K_INPUT,
     K_LIF,
     K_OUT,
     LOSS_SCE,
-    N_G,
     N_OP,
     NF_BETA,
     NI_COL,
@@ -43,12 +38,12 @@ from ..eprop_kernels import (
     OP_LOSS,
     REC_CODES,
 )
-from ..eprop_sim import EPropBatchData, neuron_tables
+from ..eprop_sim import EPropBatchData, global_constants, neuron_tables
 from ..layout import P_END, P_START, Layout
 from ..staging import stage_spike_inputs
 from . import eprop_kernels as EK
 from . import kernels as CK
-from .sim import _csr, sparse_columns
+from .sim import _csr, device_adam, sparse_columns
 from .support import unsupported_features
 
 
@@ -81,16 +76,7 @@ class CUDAEPropSimulator(EPropBatchData):
         N = max(lay.n_neurons, 1)
         P = lay.pop_i.shape[0]
         C = lay.conn_i.shape[0]
-        f = np.float32
-        glob = np.zeros(N_G, np.float32)
-        glob[G_ALPHA] = np.exp(-dt / tau_mem)
-        glob[G_RHO] = np.exp(-dt / tau_adapt) if tau_adapt is not None else 0.0
-        afav = f(np.exp(-dt / tau_reg))
-        glob[G_AFAV] = afav
-        glob[G_ONE_M_AFAV] = f(1.0) - afav
-        glob[G_FTARGET] = (f_target * dt) / 1000.0
-        glob[G_CREG] = c_reg
-        self.glob = glob
+        self.glob = global_constants(dt, tau_mem, tau_adapt, tau_reg, f_target, c_reg)
         # --- per-neuron parameters (the CPU engine's columns) -----------------------------
         nrn_i, nrn_f, opop_rows, work = neuron_tables(lay, out_losses, out_readouts, dt)
         col = sum(o1 - o0 for o0, o1, *_ in opop_rows)  # output columns
@@ -157,7 +143,7 @@ class CUDAEPropSimulator(EPropBatchData):
         cco, csc_ptr, csc_pre, csc_syn = sparse_columns(lay, conn_dense)
         d = cuda.to_device
         self.d = {
-            "glob": d(glob), "nrn_i": d(nrn_i), "nrn_f": d(nrn_f), "out_po": d(out_po),
+            "glob": d(self.glob), "nrn_i": d(nrn_i), "nrn_f": d(nrn_f), "out_po": d(out_po),
             # the step kernel's threads: the non-output neurons, then the outputs
             "work": d(np.concatenate([self.work[:U], self.out_gid]).astype(np.int64)),
             "pop_of": d(pop_of), "pop_i": d(lay.pop_i), "in_ptr": d(in_ptr),
@@ -309,25 +295,14 @@ class CUDAEPropSimulator(EPropBatchData):
                 t, cuda.to_device(np.ascontiguousarray(t.state["m"], np.float32).reshape(-1)),
                 cuda.to_device(np.ascontiguousarray(t.state["v"], np.float32).reshape(-1)))
         _, m_d, v_d = self._moments[key]
-        n = sl.stop - sl.start
-        self._fill(self._flags, 0)
-        CK.check_finite[CK.blocks(n), CK.TPB](param, grad, self._flags)
-        flags = self._flags.copy_to_host()
-        if flags[0]:
-            return optim.BAD_PARAM
-        if flags[1]:
-            return optim.BAD_GRAD
-        opt = t.optimiser
-        f = np.float32
-        CK.adam_step[CK.blocks(n), CK.TPB](
-            param, grad, m_d, v_d, f(opt.beta1), f(1.0 - opt.beta1), f(opt.beta2),
-            f(1.0 - opt.beta2), f(opt.alpha), f(1.0 / (1.0 - opt.beta1 ** (step + 1))),
-            f(1.0 / (1.0 - opt.beta2 ** (step + 1))), f(opt.epsilon), self._flags)
+        status = device_adam(t.optimiser, param, grad, m_d, v_d, step, self._flags)
+        if status in (optim.BAD_PARAM, optim.BAD_GRAD):
+            return status
         param.copy_to_host(t.param)
         m_d.copy_to_host(t.state["m"].reshape(-1))
         v_d.copy_to_host(t.state["v"].reshape(-1))
         t.grad[...] = 0
-        return optim.BAD_RESULT if self._flags.copy_to_host()[2] else optim.OK
+        return status
 
     # ----- state -------------------------------------------------------------------------
     def reset_state(self) -> None:

@@ -77,6 +77,32 @@ def sparse_columns(lay: Layout, conn_dense: np.ndarray
     return cco, csc_ptr, csc_pre, csc_syn
 
 
+def device_adam(opt: Any, param: Any, grad: Any, m_d: Any, v_d: Any, step: int,
+                flags: Any) -> int:
+    """One Adam step on device arrays (the CPU step's float32 operation order).
+
+    Returns an ``optim`` status: BAD_PARAM or BAD_GRAD when ``param`` or ``grad``
+    holds NaN/inf (nothing is changed), else BAD_RESULT when the step made a value
+    non-finite, else OK. ``flags`` is a 3-entry device scratch array.
+    """
+    from .. import optim
+
+    n = param.shape[0]
+    CK.fill[CK.blocks(flags.size), CK.TPB](flags, flags.dtype.type(0))
+    CK.check_finite[CK.blocks(n), CK.TPB](param, grad, flags)
+    found = flags.copy_to_host()
+    if found[0]:
+        return optim.BAD_PARAM
+    if found[1]:
+        return optim.BAD_GRAD
+    f = np.float32
+    CK.adam_step[CK.blocks(n), CK.TPB](
+        param, grad, m_d, v_d, f(opt.beta1), f(1.0 - opt.beta1), f(opt.beta2),
+        f(1.0 - opt.beta2), f(opt.alpha), f(1.0 / (1.0 - opt.beta1 ** (step + 1))),
+        f(1.0 / (1.0 - opt.beta2 ** (step + 1))), f(opt.epsilon), flags)
+    return optim.BAD_RESULT if flags.copy_to_host()[2] else optim.OK
+
+
 class CUDASimulator:
     """State and kernel calls for ``batch_size`` parallel trials of one network, on a GPU."""
 
@@ -322,25 +348,14 @@ class CUDASimulator:
         _, m_d, v_d = self._moments[key]
         param = self.weights_d[sl.start:sl.stop]
         grad = self.gsum_d[sl.start:sl.stop]
-        n = sl.stop - sl.start
-        self._fill(self._flags, 0)
-        CK.check_finite[CK.blocks(n), CK.TPB](param, grad, self._flags)
-        flags = self._flags.copy_to_host()
-        if flags[0]:
-            return optim.BAD_PARAM
-        if flags[1]:
-            return optim.BAD_GRAD
-        opt = t.optimiser
-        f = np.float32
-        CK.adam_step[CK.blocks(n), CK.TPB](
-            param, grad, m_d, v_d, f(opt.beta1), f(1.0 - opt.beta1), f(opt.beta2),
-            f(1.0 - opt.beta2), f(opt.alpha), f(1.0 / (1.0 - opt.beta1 ** (step + 1))),
-            f(1.0 / (1.0 - opt.beta2 ** (step + 1))), f(opt.epsilon), self._flags)
+        status = device_adam(t.optimiser, param, grad, m_d, v_d, step, self._flags)
+        if status in (optim.BAD_PARAM, optim.BAD_GRAD):
+            return status
         param.copy_to_host(self.layout.weights[sl])
         m_d.copy_to_host(t.state["m"].reshape(-1))
         v_d.copy_to_host(t.state["v"].reshape(-1))
         self.grad_host[sl] = 0
-        return optim.BAD_RESULT if self._flags.copy_to_host()[2] else optim.OK
+        return status
 
     # ----- inputs ------------------------------------------------------------------------
     def set_inputs(self, inputs: dict[str, list], n_active: int) -> int:
