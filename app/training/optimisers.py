@@ -7,7 +7,7 @@ import numpy as np
 from app.model.errors import bad_arg
 
 from .engine import optim
-from .engine.cpu import threads_for
+from .engine.threads import threads_for
 
 
 class Optimiser:
@@ -84,7 +84,7 @@ class Adam(Optimiser):
         param, m, v = param.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1)
         f = np.float32
         lo, hi = clamp if clamp is not None else (0.0, 0.0)
-        with threads_for(optim.blocks(param.shape[0])):
+        with threads_for(optim.blocks(param.shape[0]), "adam", param.shape[0]):
             return optim.adam_update(
                 param, parts, m, v, f(self.beta1), f(1.0 - self.beta1),
                 f(self.beta2), f(1.0 - self.beta2), f(self.alpha),

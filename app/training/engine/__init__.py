@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 
-# Parallel regions run once per trial chunk; with OpenMP's default busy-waiting,
-# threads spin against other processes on a shared machine (5x slower measured on
-# 2 cores). Passive waiting costs nothing when the machine is idle.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP threads wait for the next parallel region by spinning, then sleeping. Its
+# default spin (300,000 rounds) steals whole time slices from other processes on a
+# shared machine, and sleeping at once (OMP_WAIT_POLICY=PASSIVE) makes waking the
+# second thread cost more than it saves on sub-millisecond batches. A short spin
+# keeps the thread awake between batches; on a busy machine the thread governor
+# (threads.py) falls back to one thread. A user's own OMP_WAIT_POLICY or
+# GOMP_SPINCOUNT wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 from .cpu import CPUSimulator  # noqa: E402
 from .cuda.support import INSTALL_HINT, cuda_device_found, numba_cuda_installed  # noqa: E402

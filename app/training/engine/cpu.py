@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +28,7 @@ from .layout import (
     Layout,
 )
 from .staging import InputStager
+from .threads import threads_for
 
 
 @dataclass
@@ -116,23 +115,6 @@ def _fanout(layout: Layout) -> np.ndarray:
         s0 = int(layout.pop_i[pre, P_START])
         out[s0:s0 + n_pre] += np.diff(layout.row_ptr[rpo:rpo + n_pre + 1])
     return out
-
-
-@contextmanager
-def threads_for(chunks: int) -> Iterator[None]:
-    """Run the enclosed parallel kernels on at most ``chunks`` threads. A parallel
-    region waits for all its threads, even idle ones, and on a busy machine a
-    sleeping idle thread can take a scheduler tick to wake (batch size 1 measured
-    20x slower), so regions with fewer chunks than threads use fewer threads."""
-    n = numba.get_num_threads()
-    if 0 < chunks < n:
-        numba.set_num_threads(chunks)
-        try:
-            yield
-        finally:
-            numba.set_num_threads(n)
-    else:
-        yield
 
 
 class Profiler:
@@ -426,7 +408,7 @@ class CPUSimulator:
                 scnt = np.zeros(B, np.int64)
             else:
                 sstep, sid, scnt = self._no_srec
-            with threads_for(min(self.n_chunks, B)):
+            with threads_for(min(self.n_chunks, B), "forward", B * (s1 - s0)):
                 K.forward_chunk(
                     s0, s1, self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
                     lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i,
@@ -482,7 +464,7 @@ class CPUSimulator:
         self._work[:] = 0
         d = drive
         t0 = time.perf_counter()
-        with threads_for(nch):
+        with threads_for(nch, "backward", B):
             EK.backward_trial(self.T, self.dt, nch, lay.pop_i, bk_i, bk_f, lay.conn_i, lay.conn_f,
                               conn_train, conn_dtrain, self.conn_dense, lay.row_ptr, lay.syn_post,
                               lay.weights, lay.delays, lay.max_delay,
@@ -513,7 +495,7 @@ class CPUSimulator:
         nch = min(self.n_chunks, B)
         if self._use_lockstep(B, nch, bk_i, conn_dtrain):
             t0 = time.perf_counter()
-            with threads_for(nch):
+            with threads_for(nch, "train_trial_lockstep", B):
                 LK.train_trial_lockstep(
                     self.T, self.dt, zero_step, nch, reset, lay.pop_i, lay.pop_f, lay.bias,
                     self._v_init, self._a_init, lay.grp_i, lay.grp_f, lay.conn_i, lay.conn_f,
@@ -528,7 +510,7 @@ class CPUSimulator:
             self._count_trial(B, t0, work_b)
             return
         t0 = time.perf_counter()
-        with threads_for(nch):
+        with threads_for(nch, "train_trial", B):
             EK.train_trial(
                 self.T, self.dt, zero_step, min(self.n_chunks, B), reset,
                 lay.pop_i, lay.pop_f, lay.bias, self._v_init, self._a_init, lay.grp_i, lay.grp_f,

@@ -1,0 +1,173 @@
+"""How many threads each parallel kernel call runs on, chosen from measured speed.
+
+A parallel region ends when its slowest thread does. On a quiet machine a second
+thread nearly halves a sub-millisecond batch (latency MNIST: 42k -> 68k samples/s on
+2 cores); on a busy one a thread that the scheduler has set aside holds the region
+up, and the same batch runs ~10x slower than on one thread (BENCHMARKS.md). Neither
+setting is right everywhere, so each call site (``"train_trial"``, ``"adam"``, ...)
+times its calls on one thread and on all, keeps the faster, and now and then tries
+the other again: soon after a switch, more and more rarely while the other keeps
+losing.
+
+The split of a batch into chunks (and so the order in which gradients are summed)
+never depends on this choice: a kernel runs the same chunks on one thread or on
+many, so results are the same bit for bit whichever count was picked.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import numba
+
+#: Environment variable: "adaptive" (the default) or "all" (every call on all the
+#: threads numba has, the engine's behaviour before the governor).
+POLICY_ENV = "SPIKE_STUDIO_THREAD_POLICY"
+
+
+class SiteChoice:
+    """The thread count of one call site: ``wide`` (all threads) or 1.
+
+    Call ``threads()`` before a call and ``record(threads, seconds_per_unit)`` after
+    it. The first calls alternate between the two counts (the first call of each
+    is not counted: it may load compiled code); then the faster by median time per
+    unit of work runs, and every ``interval`` seconds the other runs ``probe_calls``
+    times. A probe whose median beats the recent median of the current count by
+    ``switch_gain`` switches counts and resets the interval to ``min_interval_s``;
+    otherwise the interval doubles, up to ``max_interval_s``. When the current
+    count's recent median falls behind the other's last one, the other is tried at
+    once (a machine that got busy is noticed within a few calls).
+    """
+
+    def __init__(self, wide: int, probe_calls: int = 3, min_interval_s: float = 0.5,
+                 max_interval_s: float = 30.0, switch_gain: float = 0.9,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        if wide < 2:
+            raise ValueError(f"wide={wide}: a choice needs at least 2 threads")
+        self.wide = int(wide)
+        self.probe_calls = int(probe_calls)
+        self.min_interval_s = float(min_interval_s)
+        self.max_interval_s = float(max_interval_s)
+        self.switch_gain = float(switch_gain)
+        self.clock = clock
+        self.current = self.wide
+        self.interval = self.min_interval_s
+        self.next_probe = 0.0
+        self.recent: dict[int, deque[float]] = {self.wide: deque(maxlen=5), 1: deque(maxlen=5)}
+        self.probe: list[float] = []
+        self.probing: int | None = None
+        self._skip = {self.wide: 1, 1: 1}
+        self._explore = [self.wide] * (probe_calls + 1) + [1] * (probe_calls + 1)
+        self.switches = 0
+
+    def other(self, n: int) -> int:
+        """The count that is not ``n``."""
+        return 1 if n == self.wide else self.wide
+
+    def threads(self) -> int:
+        """The thread count for the next call."""
+        if self._explore:
+            return self._explore[0]
+        if self.probing is None and self.clock() >= self.next_probe:
+            self.probing = self.other(self.current)
+            self.probe = []
+        return self.probing if self.probing is not None else self.current
+
+    def record(self, threads: int, per_unit_s: float) -> None:
+        """The time per unit of work of a call that ran on ``threads`` threads."""
+        if self._explore:
+            self._explore.pop(0)
+            if self._skip[threads]:
+                self._skip[threads] -= 1
+            else:
+                self.recent[threads].append(per_unit_s)
+            if not self._explore:
+                a, b = self.recent[self.wide], self.recent[1]
+                self.current = self.wide if not b or (a and statistics.median(a)
+                                                      <= statistics.median(b)) else 1
+                self.next_probe = self.clock() + self.interval
+            return
+        if threads != self.probing:
+            mine = self.recent[threads]
+            mine.append(per_unit_s)
+            # the machine got busier (or quieter): when the current count has fallen
+            # behind what the other did last time, try the other now
+            last = self.recent[self.other(threads)]
+            if len(mine) >= 3 and last and statistics.median(mine) * self.switch_gain \
+                    > statistics.median(last):
+                self.next_probe = 0.0
+            return
+        self.probe.append(per_unit_s)
+        if len(self.probe) < self.probe_calls:
+            return
+        mine = self.recent[self.current]
+        if not mine or statistics.median(self.probe) < self.switch_gain * statistics.median(mine):
+            self.current = self.probing
+            self.recent[self.current].clear()
+            self.recent[self.current].extend(self.probe)
+            self.interval = self.min_interval_s
+            self.switches += 1
+        else:
+            self.interval = min(2.0 * self.interval, self.max_interval_s)
+        self.probing = None
+        self.next_probe = self.clock() + self.interval
+
+
+_SITES: dict[tuple[str, int], SiteChoice] = {}
+
+
+def site_choice(site: str, wide: int) -> SiteChoice:
+    """The process-wide choice of call site ``site`` between 1 and ``wide`` threads."""
+    key = (site, wide)
+    choice = _SITES.get(key)
+    if choice is None:
+        choice = _SITES[key] = SiteChoice(wide)
+    return choice
+
+
+def adaptive() -> bool:
+    """Whether calls pick their thread count (``SPIKE_STUDIO_THREAD_POLICY`` is not "all")."""
+    value = os.environ.get(POLICY_ENV, "adaptive").strip().lower()
+    if value not in ("adaptive", "all"):
+        raise ValueError(f"{POLICY_ENV}={value!r}: allowed 'adaptive' or 'all'")
+    return value == "adaptive"
+
+
+@contextmanager
+def threads_for(chunks: int, site: str | None = None, units: float = 1.0) -> Iterator[None]:
+    """Run the enclosed parallel kernel call on at most ``chunks`` threads.
+
+    Without ``site`` that is all of them (a region waits for all its threads, even
+    idle ones, and an idle sleeping thread can take a scheduler tick to wake, so
+    regions with fewer chunks than threads use fewer threads). With ``site`` the
+    call runs on 1 or on that many threads, whichever ``site``'s calls have measured
+    faster per unit of work (``units``: batch slots, parameters)."""
+    n = numba.get_num_threads()
+    wide = min(chunks, n) if chunks > 0 else n
+    if site is None or wide < 2 or not adaptive():
+        if wide < n:
+            numba.set_num_threads(wide)
+            try:
+                yield
+            finally:
+                numba.set_num_threads(n)
+        else:
+            yield
+        return
+    choice = site_choice(site, wide)
+    use = choice.threads()
+    if use != n:
+        numba.set_num_threads(use)
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - t0
+        if use != n:
+            numba.set_num_threads(n)
+    choice.record(use, elapsed / max(units, 1e-12))

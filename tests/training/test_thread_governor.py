@@ -1,0 +1,155 @@
+"""The thread governor picks the faster thread count and never changes results.
+
+``SiteChoice`` is driven with a fake clock and scripted call times; the training
+check runs in a subprocess with two numba threads, so it holds on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.training.engine import threads
+from app.training.engine.threads import SiteChoice
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _drive(choice: SiteChoice, cost: dict[int, float], calls: int, clock: Clock,
+           step_s: float = 0.01) -> list[int]:
+    """Run ``calls`` calls that take ``cost[threads]`` per unit; the thread counts used."""
+    used = []
+    for _ in range(calls):
+        n = choice.threads()
+        used.append(n)
+        choice.record(n, cost[n])
+        clock.now += step_s
+    return used
+
+
+def test_first_calls_try_both_and_keep_the_faster() -> None:
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, clock=clock)
+    used = _drive(choice, {2: 1.0, 1: 1.8}, 8, clock)
+    assert used == [2, 2, 2, 2, 1, 1, 1, 1]
+    assert choice.current == 2
+    clock2 = Clock()
+    slow_wide = SiteChoice(2, probe_calls=3, clock=clock2)
+    _drive(slow_wide, {2: 10.0, 1: 1.8}, 8, clock2)
+    assert slow_wide.current == 1
+
+
+def test_first_call_of_each_count_is_not_counted() -> None:
+    """The first call may load compiled code: a slow first call must not decide."""
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, clock=clock)
+    for n, t in [(2, 100.0), (2, 1.0), (2, 1.0), (2, 1.0), (1, 100.0), (1, 1.5), (1, 1.5),
+                 (1, 1.5)]:
+        assert choice.threads() == n
+        choice.record(n, t)
+    assert choice.current == 2
+
+
+def test_a_machine_that_gets_busy_is_noticed_within_a_few_calls() -> None:
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
+    _drive(choice, {2: 1.0, 1: 1.8}, 8, clock)
+    # quiet for a long time: one-thread probes keep losing, the interval grows
+    _drive(choice, {2: 1.0, 1: 1.8}, 3000, clock)
+    assert choice.current == 2 and choice.interval >= 8.0
+    # then busy: two threads get 10x slower; within a handful of calls the
+    # governor tries one thread and switches, long before the interval is up
+    used = _drive(choice, {2: 10.0, 1: 1.8}, 12, clock)
+    assert choice.current == 1
+    assert used[-3:] == [1, 1, 1]
+    assert used.count(2) <= 5
+
+
+def test_a_machine_that_gets_quiet_again_is_noticed() -> None:
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
+    _drive(choice, {2: 10.0, 1: 1.8}, 8, clock)
+    assert choice.current == 1
+    _drive(choice, {2: 1.0, 1: 1.8}, 200, clock)  # 2 s: past the first interval
+    assert choice.current == 2
+
+
+def test_losing_probes_get_rarer() -> None:
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, max_interval_s=4.0, clock=clock)
+    used = _drive(choice, {2: 10.0, 1: 1.8}, 8 + 2000, clock)  # 20 s
+    probes = used[8:].count(2)
+    # intervals 0.5, 1, 2, 4, 4, 4, ... -> about 7 probes of 3 calls in 20 s
+    assert 3 * 4 <= probes <= 3 * 9
+    assert choice.interval == 4.0
+
+
+def test_policy_all_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(threads.POLICY_ENV, "all")
+    assert not threads.adaptive()
+    monkeypatch.setenv(threads.POLICY_ENV, "fastest")
+    with pytest.raises(ValueError, match="SPIKE_STUDIO_THREAD_POLICY.*'adaptive' or 'all'"):
+        threads.adaptive()
+
+
+def test_wide_needs_two_threads() -> None:
+    with pytest.raises(ValueError, match="at least 2 threads"):
+        SiteChoice(1)
+
+
+_RUN = r"""
+import json, sys
+import numpy as np
+import numba
+from app.training.engine import threads
+force = sys.argv[1]
+if force != "governed":
+    class Fixed:
+        def __init__(self, n): self.n = n
+        def threads(self): return self.n
+        def record(self, n, t): pass
+    threads.site_choice = lambda site, wide: Fixed(1 if force == "one" else wide)
+sys.path.insert(0, "benchmarks")
+from tasks import make_task, studio_runner
+task = make_task("mnist")
+run, cn, _ = studio_runner(task, "eventprop", samples=256)
+for _ in range(3):
+    run()
+w = [np.asarray(cn.connection_populations[c].vars["g"].view).tolist()[:50]
+     for c in sorted(cn.connection_populations, key=str)]
+print(json.dumps({"threads": numba.get_num_threads(), "chunks": cn.sim.n_chunks, "w": w}))
+"""
+
+
+def _train(force: str) -> dict:
+    env = dict(os.environ, NUMBA_NUM_THREADS="2", PYTHONPATH=str(ROOT))
+    env.pop(threads.POLICY_ENV, None)
+    out = subprocess.run([sys.executable, "-c", _RUN, force], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_thread_count_never_changes_the_numbers() -> None:
+    """Three epochs of latency MNIST on one thread, on two, and governed: the same
+    weights bit for bit (the batch's chunks do not depend on the thread count)."""
+    one, two, governed = _train("one"), _train("two"), _train("governed")
+    assert one["threads"] == two["threads"] == 2 and one["chunks"] == 2
+    assert one["w"] == two["w"] == governed["w"]
+    first = one["w"][0]
+    assert len(first) == 50 and any(v != 0.0 for v in first)
