@@ -30,27 +30,31 @@ class Clock:
         return self.now
 
 
-def _drive(choice: SiteChoice, cost: dict[int, float], calls: int, clock: Clock,
-           step_s: float = 0.01) -> list[int]:
-    """Run ``calls`` calls that take ``cost[threads]`` per unit; the thread counts used."""
+def _drive(choice: SiteChoice, cost: dict[int, float], calls: int, clock: Clock) -> list[int]:
+    """Run ``calls`` calls that take ``cost[threads]`` seconds each (one unit of work
+    each); the thread counts used."""
     used = []
     for _ in range(calls):
         n = choice.threads()
         used.append(n)
-        choice.record(n, cost[n])
-        clock.now += step_s
+        clock.now += cost[n]
+        choice.record(n, cost[n], 1)
     return used
+
+
+QUIET = {2: 0.001, 1: 0.0018}  # a quiet machine: two threads win
+BUSY = {2: 0.010, 1: 0.0018}  # a busy one: a descheduled thread holds the region up
 
 
 def test_first_calls_try_both_and_keep_the_faster() -> None:
     clock = Clock()
     choice = SiteChoice(2, probe_calls=3, clock=clock)
-    used = _drive(choice, {2: 1.0, 1: 1.8}, 8, clock)
+    used = _drive(choice, QUIET, 8, clock)
     assert used == [2, 2, 2, 2, 1, 1, 1, 1]
     assert choice.current == 2
     clock2 = Clock()
     slow_wide = SiteChoice(2, probe_calls=3, clock=clock2)
-    _drive(slow_wide, {2: 10.0, 1: 1.8}, 8, clock2)
+    _drive(slow_wide, BUSY, 8, clock2)
     assert slow_wide.current == 1
 
 
@@ -58,23 +62,23 @@ def test_first_call_of_each_count_is_not_counted() -> None:
     """The first call may load compiled code: a slow first call must not decide."""
     clock = Clock()
     choice = SiteChoice(2, probe_calls=3, clock=clock)
-    for n, t in [(2, 100.0), (2, 1.0), (2, 1.0), (2, 1.0), (1, 100.0), (1, 1.5), (1, 1.5),
-                 (1, 1.5)]:
+    for n, t in [(2, 1.0), (2, 0.001), (2, 0.001), (2, 0.001), (1, 1.0), (1, 0.0015),
+                 (1, 0.0015), (1, 0.0015)]:
         assert choice.threads() == n
-        choice.record(n, t)
+        choice.record(n, t, 1)
     assert choice.current == 2
 
 
 def test_a_machine_that_gets_busy_is_noticed_within_a_few_calls() -> None:
     clock = Clock()
     choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    _drive(choice, {2: 1.0, 1: 1.8}, 8, clock)
-    # quiet for a long time: one-thread probes keep losing, the interval grows
-    _drive(choice, {2: 1.0, 1: 1.8}, 3000, clock)
-    assert choice.current == 2 and choice.interval >= 8.0
+    _drive(choice, QUIET, 8, clock)
+    # quiet for a minute: one-thread probes keep losing, the interval grows
+    _drive(choice, QUIET, 60_000, clock)
+    assert choice.current == 2 and choice.interval == 30.0
     # then busy: two threads get 10x slower; within a handful of calls the
     # governor tries one thread and switches, long before the interval is up
-    used = _drive(choice, {2: 10.0, 1: 1.8}, 12, clock)
+    used = _drive(choice, BUSY, 12, clock)
     assert choice.current == 1
     assert used[-3:] == [1, 1, 1]
     assert used.count(2) <= 5
@@ -83,20 +87,48 @@ def test_a_machine_that_gets_busy_is_noticed_within_a_few_calls() -> None:
 def test_a_machine_that_gets_quiet_again_is_noticed() -> None:
     clock = Clock()
     choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    _drive(choice, {2: 10.0, 1: 1.8}, 8, clock)
+    _drive(choice, BUSY, 8, clock)
     assert choice.current == 1
-    _drive(choice, {2: 1.0, 1: 1.8}, 200, clock)  # 2 s: past the first interval
+    _drive(choice, QUIET, 1000, clock)  # 1.8 s: past the first interval
     assert choice.current == 2
 
 
 def test_losing_probes_get_rarer() -> None:
     clock = Clock()
     choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, max_interval_s=4.0, clock=clock)
-    used = _drive(choice, {2: 10.0, 1: 1.8}, 8 + 2000, clock)  # 20 s
-    probes = used[8:].count(2)
-    # intervals 0.5, 1, 2, 4, 4, 4, ... -> about 7 probes of 3 calls in 20 s
-    assert 3 * 4 <= probes <= 3 * 9
-    assert choice.interval == 4.0
+    _drive(choice, BUSY, 8, clock)
+    t0 = clock.now
+    used = _drive(choice, BUSY, 11_000, clock)  # ~20 s
+    assert 19.0 < clock.now - t0 < 21.0
+    # intervals 0.5, 1, 2, 4, 4, 4, ... -> 6 to 8 probes of 3 calls in 20 s
+    assert 3 * 6 <= used.count(2) <= 3 * 8
+    assert choice.interval == 4.0 and choice.current == 1
+
+
+def test_a_workload_that_grows_does_not_make_it_probe_all_the_time() -> None:
+    """Calls that get slower on both counts alike (more spikes as training goes on)
+    must not set off a probe per call: at most one each ``min_interval_s``."""
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
+    _drive(choice, QUIET, 8, clock)
+    used = []
+    for k in range(5000):
+        grow = 1.0 + k / 1000.0
+        used += _drive(choice, {2: QUIET[2] * grow, 1: QUIET[1] * grow}, 1, clock)
+    assert choice.current == 2
+    elapsed = clock.now
+    assert used.count(1) <= 3 * (elapsed / 0.5 + 1)
+    assert used.count(1) < 0.1 * len(used)
+
+
+def test_probes_stay_a_small_share_of_long_calls() -> None:
+    """Calls of 40 ms (SHD): a probe of three is 0.1 s, so probes come at most every
+    ``budget`` probe lengths (2.4 s), not every 0.5 s."""
+    clock = Clock()
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
+    used = _drive(choice, {2: 0.040, 1: 0.060}, 8 + 1500, clock)  # ~60 s
+    probe_time = used[8:].count(1) * 0.060
+    assert probe_time < 0.06 * (clock.now - 8 * 0.05)
 
 
 def test_policy_all_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,7 +154,7 @@ if force != "governed":
     class Fixed:
         def __init__(self, n): self.n = n
         def threads(self): return self.n
-        def record(self, n, t): pass
+        def record(self, n, t, u): pass
     threads.site_choice = lambda site, wide: Fixed(1 if force == "one" else wide)
 sys.path.insert(0, "benchmarks")
 from tasks import make_task, studio_runner

@@ -33,20 +33,23 @@ POLICY_ENV = "SPIKE_STUDIO_THREAD_POLICY"
 class SiteChoice:
     """The thread count of one call site: ``wide`` (all threads) or 1.
 
-    Call ``threads()`` before a call and ``record(threads, seconds_per_unit)`` after
+    Call ``threads()`` before a call and ``record(threads, seconds, units)`` after
     it. The first calls alternate between the two counts (the first call of each
     is not counted: it may load compiled code); then the faster by median time per
-    unit of work runs, and every ``interval`` seconds the other runs ``probe_calls``
-    times. A probe whose median beats the recent median of the current count by
-    ``switch_gain`` switches counts and resets the interval to ``min_interval_s``;
-    otherwise the interval doubles, up to ``max_interval_s``. When the current
-    count's recent median falls behind the other's last one, the other is tried at
-    once (a machine that got busy is noticed within a few calls).
+    unit of work runs, and every ``interval`` seconds the other runs
+    ``probe_calls`` times. A probe whose median beats the recent median of the
+    current count by ``switch_gain`` switches counts and resets the interval to
+    ``min_interval_s``; otherwise the interval doubles, up to ``max_interval_s``.
+    When the current count's recent median falls behind the other's last probe,
+    the other is tried as soon as ``min_interval_s`` has passed since that probe
+    (a machine that got busy is noticed within a few calls). Probes never take
+    more than about ``1 / budget`` of the time: the interval is at least
+    ``budget`` times a probe's length.
     """
 
     def __init__(self, wide: int, probe_calls: int = 3, min_interval_s: float = 0.5,
                  max_interval_s: float = 30.0, switch_gain: float = 0.9,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 budget: float = 20.0, clock: Callable[[], float] = time.perf_counter) -> None:
         if wide < 2:
             raise ValueError(f"wide={wide}: a choice needs at least 2 threads")
         self.wide = int(wide)
@@ -54,16 +57,22 @@ class SiteChoice:
         self.min_interval_s = float(min_interval_s)
         self.max_interval_s = float(max_interval_s)
         self.switch_gain = float(switch_gain)
+        self.budget = float(budget)
         self.clock = clock
         self.current = self.wide
         self.interval = self.min_interval_s
         self.next_probe = 0.0
+        self.last_probe_end = 0.0
+        #: recent seconds per unit of each count: the current count's last calls, the
+        #: other count's last probe
         self.recent: dict[int, deque[float]] = {self.wide: deque(maxlen=5), 1: deque(maxlen=5)}
         self.probe: list[float] = []
+        self.probe_s = 0.0
         self.probing: int | None = None
         self._skip = {self.wide: 1, 1: 1}
         self._explore = [self.wide] * (probe_calls + 1) + [1] * (probe_calls + 1)
         self.switches = 0
+        self.probes = 0
 
     def other(self, n: int) -> int:
         """The count that is not ``n``."""
@@ -76,46 +85,57 @@ class SiteChoice:
         if self.probing is None and self.clock() >= self.next_probe:
             self.probing = self.other(self.current)
             self.probe = []
+            self.probe_s = 0.0
         return self.probing if self.probing is not None else self.current
 
-    def record(self, threads: int, per_unit_s: float) -> None:
-        """The time per unit of work of a call that ran on ``threads`` threads."""
+    def record(self, threads: int, seconds: float, units: float = 1.0) -> None:
+        """A call that ran on ``threads`` threads for ``seconds`` doing ``units`` of work."""
+        per_unit = seconds / max(units, 1e-12)
         if self._explore:
             self._explore.pop(0)
             if self._skip[threads]:
                 self._skip[threads] -= 1
             else:
-                self.recent[threads].append(per_unit_s)
+                self.recent[threads].append(per_unit)
             if not self._explore:
                 a, b = self.recent[self.wide], self.recent[1]
                 self.current = self.wide if not b or (a and statistics.median(a)
                                                       <= statistics.median(b)) else 1
-                self.next_probe = self.clock() + self.interval
+                self._schedule(self.interval, seconds * self.probe_calls)
             return
         if threads != self.probing:
             mine = self.recent[threads]
-            mine.append(per_unit_s)
+            mine.append(per_unit)
             # the machine got busier (or quieter): when the current count has fallen
-            # behind what the other did last time, try the other now
+            # behind the other's last probe, try the other soon
             last = self.recent[self.other(threads)]
             if len(mine) >= 3 and last and statistics.median(mine) * self.switch_gain \
                     > statistics.median(last):
-                self.next_probe = 0.0
+                self.next_probe = min(self.next_probe, self.last_probe_end + self.min_interval_s)
             return
-        self.probe.append(per_unit_s)
+        self.probe.append(per_unit)
+        self.probe_s += seconds
         if len(self.probe) < self.probe_calls:
             return
+        self.probes += 1
         mine = self.recent[self.current]
-        if not mine or statistics.median(self.probe) < self.switch_gain * statistics.median(mine):
+        won = not mine or statistics.median(self.probe) < self.switch_gain * statistics.median(mine)
+        if won:
             self.current = self.probing
-            self.recent[self.current].clear()
-            self.recent[self.current].extend(self.probe)
             self.interval = self.min_interval_s
             self.switches += 1
         else:
             self.interval = min(2.0 * self.interval, self.max_interval_s)
+        self.recent[self.probing].clear()
+        self.recent[self.probing].extend(self.probe)
         self.probing = None
-        self.next_probe = self.clock() + self.interval
+        self.last_probe_end = self.clock()
+        self._schedule(self.interval, self.probe_s)
+
+    def _schedule(self, interval: float, probe_s: float) -> None:
+        """The next probe after ``interval`` seconds, or after ``budget`` times the
+        length of a probe, whichever is later."""
+        self.next_probe = self.clock() + max(interval, self.budget * probe_s)
 
 
 _SITES: dict[tuple[str, int], SiteChoice] = {}
@@ -170,4 +190,4 @@ def threads_for(chunks: int, site: str | None = None, units: float = 1.0) -> Ite
         elapsed = time.perf_counter() - t0
         if use != n:
             numba.set_num_threads(n)
-    choice.record(use, elapsed / max(units, 1e-12))
+    choice.record(use, elapsed, units)
