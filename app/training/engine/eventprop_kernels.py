@@ -66,6 +66,7 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
     """EventProp synapse phase of one step: for each connection, the gradient rows of
     its presynaptic spikes and their adjoint jumps ``rev`` (events plo[p]..phi[p]-1
     of each population p). Returns the number of synapses replayed."""
+    N = LV.shape[0]
     zero = np.float32(0.0)
     nrep = 0
     for c in range(C):
@@ -100,6 +101,11 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
             W2 = weights[w0:w0 + npre * npost].reshape((npre, npost))
             g0 = gbase + row_ptr[rpo]
             G2 = grad[g0:g0 + npre * npost].reshape((npre, npost))
+            # li * tau_s once per step, not once per spike (the same products)
+            qrow = dd[N:N + npost]
+            if train:
+                for j in range(npost):
+                    qrow[j] = lirow[j] * tau_s
             for e in range(plo[p], phi[p]):
                 gi = evn[e]
                 r0 = row_ptr[rpo + gi - pstart]
@@ -107,7 +113,7 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
                 if train:
                     grow = G2[gi - pstart]
                     for j in range(npost):
-                        grow[j] -= lirow[j] * tau_s
+                        grow[j] -= qrow[j]
                 if dtrain:
                     xrow = dgrad[gbase + r0:gbase + r0 + npost]
                     for j in range(npost):
@@ -408,7 +414,7 @@ def backward_trial(T, dt, n_chunks, pop_i, bk_i, bk_f, conn_i, conn_f, conn_trai
         hLV = np.zeros((Dh, N), dtype=np.float32)
         hLI = np.zeros((Dh, N), dtype=np.float32)
         rev = np.zeros(N, dtype=np.float32)
-        dd = np.zeros(N, dtype=np.float32)
+        dd = np.zeros(2 * N, dtype=np.float32)
         plo = np.zeros(P, dtype=np.int64)
         phi = np.zeros(P, dtype=np.int64)
         work[ch] += _backward_slots(ch * per, min(B, (ch + 1) * per), ch, T, dt, pop_i, pop_of,
@@ -463,7 +469,7 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
         hLV = np.zeros((Dh, N), dtype=np.float32)
         hLI = np.zeros((Dh, N), dtype=np.float32)
         rev = np.zeros(N, dtype=np.float32)
-        dd = np.zeros(N, dtype=np.float32)
+        dd = np.zeros(2 * N, dtype=np.float32)
         plo = np.zeros(P, dtype=np.int64)
         phi = np.zeros(P, dtype=np.int64)
         nf = 0

@@ -159,14 +159,30 @@ def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                 hasd = conn_i[c, 5]
                 pstart = pop_i[pre, P_START]
                 if hasd == 0 and conn_dense[c] != 0:
-                    # dense rows: post j is synapse r0 + j, same posts for every row
+                    # dense rows: post j is synapse r0 + j, same posts for every row; the
+                    # rows as one (pre, post) view, so a row is one index
                     npost = row_ptr[rpo + 1] - row_ptr[rpo]
+                    npre = pop_i[pre, P_END] - pstart
+                    w0 = woff + row_ptr[rpo]
+                    W2 = weights[w0:w0 + npre * npost].reshape((npre, npost))
                     xrow = Xb[off:off + npost]
-                    for k in range(nsp):
-                        r0 = row_ptr[rpo + spk_b[pstart + k]]
-                        wrow = weights[woff + r0:woff + r0 + npost]
+                    sl = spk_b[pstart:pstart + nsp]
+                    # four rows per pass over the input row: a quarter of its loads and
+                    # stores, and each element adds the same rows in the same order
+                    k = 0
+                    while k + 4 <= nsp:
+                        wa = W2[sl[k]]
+                        wb = W2[sl[k + 1]]
+                        wc = W2[sl[k + 2]]
+                        wd = W2[sl[k + 3]]
                         for j in range(npost):
-                            xrow[j] += wrow[j]
+                            xrow[j] = xrow[j] + wa[j] + wb[j] + wc[j] + wd[j]
+                        k += 4
+                    while k < nsp:
+                        wa = W2[sl[k]]
+                        for j in range(npost):
+                            xrow[j] += wa[j]
+                        k += 1
                     nwork += nsp * npost
                     continue
                 for k in range(nsp):
