@@ -34,20 +34,22 @@ class SiteChoice:
     """The thread count of one call site: ``wide`` (all threads) or 1.
 
     Call ``threads()`` before a call and ``record(threads, seconds, units)`` after
-    it. The first calls alternate between the two counts (the first call of each
-    is not counted: it may load compiled code); then the faster by median time per
-    unit of work runs, and every ``interval`` seconds the other runs
-    ``probe_calls`` times. A probe whose median beats the recent median of the
+    it. The first calls alternate between the two counts; then the faster by mean
+    time per unit of work runs, and every ``interval`` seconds the other runs
+    ``probe_calls`` times after one call that is not counted (it may load compiled
+    code or wake sleeping threads). The mean, not the median: a second thread is
+    fast most of the time and now and then much slower (woken late), and what the
+    user waits for is the average. A probe whose mean beats the recent mean of the
     current count by ``switch_gain`` switches counts and resets the interval to
     ``min_interval_s``; otherwise the interval doubles, up to ``max_interval_s``.
-    When the current count's recent median falls behind the other's last probe,
+    When the current count's recent mean falls behind the other's last probe,
     the other is tried as soon as ``min_interval_s`` has passed since that probe
     (a machine that got busy is noticed within a few calls). Probes never take
     more than about ``1 / budget`` of the time: the interval is at least
     ``budget`` times a probe's length.
     """
 
-    def __init__(self, wide: int, probe_calls: int = 3, min_interval_s: float = 0.5,
+    def __init__(self, wide: int, probe_calls: int = 5, min_interval_s: float = 0.5,
                  max_interval_s: float = 30.0, switch_gain: float = 0.9,
                  budget: float = 20.0, clock: Callable[[], float] = time.perf_counter) -> None:
         if wide < 2:
@@ -65,10 +67,12 @@ class SiteChoice:
         self.last_probe_end = 0.0
         #: recent seconds per unit of each count: the current count's last calls, the
         #: other count's last probe
-        self.recent: dict[int, deque[float]] = {self.wide: deque(maxlen=5), 1: deque(maxlen=5)}
+        self.recent: dict[int, deque[float]] = {self.wide: deque(maxlen=probe_calls),
+                                                1: deque(maxlen=probe_calls)}
         self.probe: list[float] = []
         self.probe_s = 0.0
         self.probing: int | None = None
+        self._warm = False
         self._skip = {self.wide: 1, 1: 1}
         self._explore = [self.wide] * (probe_calls + 1) + [1] * (probe_calls + 1)
         self.switches = 0
@@ -86,6 +90,7 @@ class SiteChoice:
             self.probing = self.other(self.current)
             self.probe = []
             self.probe_s = 0.0
+            self._warm = True
         return self.probing if self.probing is not None else self.current
 
     def record(self, threads: int, seconds: float, units: float = 1.0) -> None:
@@ -99,8 +104,8 @@ class SiteChoice:
                 self.recent[threads].append(per_unit)
             if not self._explore:
                 a, b = self.recent[self.wide], self.recent[1]
-                self.current = self.wide if not b or (a and statistics.median(a)
-                                                      <= statistics.median(b)) else 1
+                self.current = self.wide if not b or (a and statistics.fmean(a)
+                                                      <= statistics.fmean(b)) else 1
                 self._schedule(self.interval, seconds * self.probe_calls)
             return
         if threads != self.probing:
@@ -109,17 +114,20 @@ class SiteChoice:
             # the machine got busier (or quieter): when the current count has fallen
             # behind the other's last probe, try the other soon
             last = self.recent[self.other(threads)]
-            if len(mine) >= 3 and last and statistics.median(mine) * self.switch_gain \
-                    > statistics.median(last):
+            if len(mine) >= 3 and last and statistics.fmean(mine) * self.switch_gain \
+                    > statistics.fmean(last):
                 self.next_probe = min(self.next_probe, self.last_probe_end + self.min_interval_s)
             return
-        self.probe.append(per_unit)
         self.probe_s += seconds
+        if self._warm:
+            self._warm = False
+            return
+        self.probe.append(per_unit)
         if len(self.probe) < self.probe_calls:
             return
         self.probes += 1
         mine = self.recent[self.current]
-        won = not mine or statistics.median(self.probe) < self.switch_gain * statistics.median(mine)
+        won = not mine or statistics.fmean(self.probe) < self.switch_gain * statistics.fmean(mine)
         if won:
             self.current = self.probing
             self.interval = self.min_interval_s
