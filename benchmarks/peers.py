@@ -7,8 +7,9 @@ framework trains whole batches (forward, gradient, Adam step). torch uses as
 many threads as numba (2 on the CI machine).
 
 Every framework runs in its own worker process with its library's default
-settings (our engine sets OMP_WAIT_POLICY=PASSIVE for numba, which halves
-torch's speed if the two share a process). After a warm-up pass (compilation,
+settings (our engine sets its own OpenMP spin count and picks 1 or 2 threads per
+kernel call from measured speed; settings like these slow torch down when the two
+share a process). After a warm-up pass (compilation,
 staging; reported), each repetition asks every worker in turn, in an order that
 rotates per repetition, to train whole passes for at least ``--rep-seconds``,
 so load from other processes hits all of them alike. Tables give the median

@@ -158,13 +158,24 @@ def test_a_workload_that_grows_does_not_make_it_probe_all_the_time() -> None:
 
 
 def test_probes_stay_a_small_share_of_long_calls() -> None:
-    """Calls of 40 ms (SHD): a probe of three is 0.1 s, so probes come at most every
-    ``budget`` probe lengths (2.4 s), not every 0.5 s."""
+    """Calls of 40 ms (SHD, Yin-Yang at 3000 steps): a probe stops after 50 ms of
+    counted calls, and the next one waits ``budget`` probe lengths, even when the
+    calls get slower as training goes on (which sets off early probes)."""
     clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    used = _drive(choice, {2: 0.040, 1: 0.060}, 8 + 1500, clock)  # ~60 s
-    probe_time = used[8:].count(1) * 0.060
-    assert probe_time < 0.06 * (clock.now - 8 * 0.05)
+    choice = SiteChoice(2, probe_calls=5, probe_max_s=0.05, min_interval_s=0.5, clock=clock)
+    used = _drive(choice, {2: 0.040, 1: 0.060}, 6, clock)
+    # two: one call to warm up, then 40 + 40 ms; one: warm-up, then 60 ms
+    assert used == [2, 2, 2, 1, 1, 2] and choice.current == 2
+    probe_time = 0.0
+    for k in range(1500):  # ~60 s, calls 40 -> 100 ms
+        grow = 1.0 + k / 1000.0
+        n = choice.threads()
+        t = (0.040 if n == 2 else 0.060) * grow
+        probe_time += t if n == 1 else 0.0
+        clock.now += t
+        choice.record(n, t, 1)
+    assert choice.current == 2
+    assert probe_time < 0.06 * (clock.now - 0.3)
 
 
 def test_policy_all_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:

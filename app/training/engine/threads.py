@@ -34,47 +34,51 @@ class SiteChoice:
     """The thread count of one call site: ``wide`` (all threads) or 1.
 
     Call ``threads()`` before a call and ``record(threads, seconds, units)`` after
-    it. The first calls alternate between the two counts; then the faster by mean
-    time per unit of work runs, and every ``interval`` seconds the other runs
-    ``probe_calls`` times after one call that is not counted (it may load compiled
-    code or wake sleeping threads). The mean, not the median: a second thread is
-    fast most of the time and now and then much slower (woken late), and what the
-    user waits for is the average. A probe whose mean beats the recent mean of the
-    current count by ``switch_gain`` switches counts and resets the interval to
-    ``min_interval_s``; otherwise the interval doubles, up to ``max_interval_s``.
-    When the current count's recent mean falls behind the other's last probe,
-    the other is tried as soon as ``min_interval_s`` has passed since that probe
-    (a machine that got busy is noticed within a few calls). Probes never take
-    more than about ``1 / budget`` of the time: the interval is at least
-    ``budget`` times a probe's length.
+    it. A probe runs one count for one call that is not counted (it may load
+    compiled code or wake sleeping threads), then for ``probe_calls`` calls or
+    ``probe_max_s`` seconds, whichever ends first, and compares their mean time per
+    unit of work with the current count's recent mean. The first two probes
+    measure both counts; after that the other count is probed every ``interval``
+    seconds. The mean, not the median: a second thread is fast most of the time
+    and now and then much slower (woken late), and what the user waits for is the
+    average. A probe that beats the current count by ``switch_gain`` switches
+    counts and resets the interval to ``min_interval_s``; otherwise the interval
+    doubles, up to ``max_interval_s``. When the current count's recent mean falls
+    behind the other's last probe, the other is probed as soon as the minimum
+    interval has passed (a machine that got busy is noticed within a few calls).
+    Probes take at most about ``1 / budget`` of the time: the next one waits at
+    least ``budget`` times the last one's length.
     """
 
-    def __init__(self, wide: int, probe_calls: int = 5, min_interval_s: float = 0.5,
-                 max_interval_s: float = 30.0, switch_gain: float = 0.9,
-                 budget: float = 20.0, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, wide: int, probe_calls: int = 5, probe_max_s: float = 0.05,
+                 min_interval_s: float = 0.5, max_interval_s: float = 30.0,
+                 switch_gain: float = 0.9, budget: float = 20.0,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         if wide < 2:
             raise ValueError(f"wide={wide}: a choice needs at least 2 threads")
         self.wide = int(wide)
         self.probe_calls = int(probe_calls)
+        self.probe_max_s = float(probe_max_s)
         self.min_interval_s = float(min_interval_s)
         self.max_interval_s = float(max_interval_s)
         self.switch_gain = float(switch_gain)
         self.budget = float(budget)
         self.clock = clock
-        self.current = self.wide
+        #: until both are measured: the first probe is of ``wide``, the second of 1
+        self.current = 1
         self.interval = self.min_interval_s
         self.next_probe = 0.0
         self.last_probe_end = 0.0
+        self.last_probe_s = 0.0
         #: recent seconds per unit of each count: the current count's last calls, the
         #: other count's last probe
         self.recent: dict[int, deque[float]] = {self.wide: deque(maxlen=probe_calls),
                                                 1: deque(maxlen=probe_calls)}
         self.probe: list[float] = []
         self.probe_s = 0.0
+        self.measured_s = 0.0
         self.probing: int | None = None
         self._warm = False
-        self._skip = {self.wide: 1, 1: 1}
-        self._explore = [self.wide] * (probe_calls + 1) + [1] * (probe_calls + 1)
         self.switches = 0
         self.probes = 0
 
@@ -84,66 +88,56 @@ class SiteChoice:
 
     def threads(self) -> int:
         """The thread count for the next call."""
-        if self._explore:
-            return self._explore[0]
         if self.probing is None and self.clock() >= self.next_probe:
             self.probing = self.other(self.current)
             self.probe = []
-            self.probe_s = 0.0
+            self.probe_s = self.measured_s = 0.0
             self._warm = True
         return self.probing if self.probing is not None else self.current
 
     def record(self, threads: int, seconds: float, units: float = 1.0) -> None:
         """A call that ran on ``threads`` threads for ``seconds`` doing ``units`` of work."""
         per_unit = seconds / max(units, 1e-12)
-        if self._explore:
-            self._explore.pop(0)
-            if self._skip[threads]:
-                self._skip[threads] -= 1
-            else:
-                self.recent[threads].append(per_unit)
-            if not self._explore:
-                a, b = self.recent[self.wide], self.recent[1]
-                self.current = self.wide if not b or (a and statistics.fmean(a)
-                                                      <= statistics.fmean(b)) else 1
-                self._schedule(self.interval, seconds * self.probe_calls)
-            return
         if threads != self.probing:
             mine = self.recent[threads]
             mine.append(per_unit)
             # the machine got busier (or quieter): when the current count has fallen
-            # behind the other's last probe, try the other soon
+            # behind the other's last probe, probe the other soon
             last = self.recent[self.other(threads)]
             if len(mine) >= 3 and last and statistics.fmean(mine) * self.switch_gain \
                     > statistics.fmean(last):
-                self.next_probe = min(self.next_probe, self.last_probe_end + self.min_interval_s)
+                self.next_probe = min(self.next_probe, self.last_probe_end + max(
+                    self.min_interval_s, self.budget * self.last_probe_s))
             return
         self.probe_s += seconds
         if self._warm:
             self._warm = False
             return
         self.probe.append(per_unit)
-        if len(self.probe) < self.probe_calls:
+        self.measured_s += seconds
+        if len(self.probe) < self.probe_calls and self.measured_s < self.probe_max_s:
             return
         self.probes += 1
         mine = self.recent[self.current]
+        first = not self.recent[self.probing] and not mine
         won = not mine or statistics.fmean(self.probe) < self.switch_gain * statistics.fmean(mine)
         if won:
+            if not first:
+                self.switches += 1
             self.current = self.probing
             self.interval = self.min_interval_s
-            self.switches += 1
         else:
             self.interval = min(2.0 * self.interval, self.max_interval_s)
         self.recent[self.probing].clear()
         self.recent[self.probing].extend(self.probe)
         self.probing = None
-        self.last_probe_end = self.clock()
-        self._schedule(self.interval, self.probe_s)
-
-    def _schedule(self, interval: float, probe_s: float) -> None:
-        """The next probe after ``interval`` seconds, or after ``budget`` times the
-        length of a probe, whichever is later."""
-        self.next_probe = self.clock() + max(interval, self.budget * probe_s)
+        now = self.clock()
+        self.last_probe_end = now
+        self.last_probe_s = self.probe_s
+        if first:
+            self.next_probe = now  # measure the other count at once
+        else:
+            self.next_probe = now + max(self.interval, self.budget * self.probe_s)
 
 
 _SITES: dict[tuple[str, int], SiteChoice] = {}
