@@ -7,12 +7,14 @@ framework trains whole batches (forward, gradient, Adam step). torch uses as
 many threads as numba (2 on the CI machine).
 
 Every framework runs in its own worker process with its library's default
-settings (our engine sets its own OpenMP spin count and picks 1 or 2 threads per
-kernel call from measured speed; settings like these slow torch down when the two
-share a process). After a warm-up pass (compilation,
-staging; reported), each repetition asks every worker in turn, in an order that
-rotates per repetition, to train whole passes for at least ``--rep-seconds``,
-so load from other processes hits all of them alike. Tables give the median
+settings: our engine sets numba's OpenMP spin count when it is imported, and the
+torch workers (which import our data code) put the OpenMP variables back as they
+were before torch loads its own OpenMP runtime (until 2026-12-01 they inherited
+our setting: OMP_WAIT_POLICY=PASSIVE, later GOMP_SPINCOUNT=20000). After a
+warm-up pass (compilation, staging; reported), each repetition asks every
+worker in turn, in an order that rotates per repetition, to train whole passes
+for at least ``--rep-seconds``, so load from other processes hits all of them
+alike. Tables give the median
 samples/second (wall clock), the median samples per CPU-second of that
 process, and each of ours against the BEST peer of the task, with the load.
 
@@ -39,6 +41,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: OpenMP settings our engine may set at import (app/training/engine/__init__.py)
+OMP_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 OURS = ("eventprop", "eprop_lif", "eprop_alif")
 PEERS = tuple(f"{lib}:{mode}" for lib in ("snntorch", "norse")
               for mode in ("eager", "step", "model"))
@@ -59,7 +63,8 @@ def make_runner(fw: str, key: str) -> tuple[Callable[[], int], Callable[[], dict
     """(one training pass, engine counters) of a framework on a task."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import tasks as T
+    omp = {k: os.environ.get(k) for k in OMP_SETTINGS}
+    import tasks as T  # imports our engine, which sets numba's OpenMP spin count
 
     task = T.make_task(key)
     ours_n, peer_n = PASS[key]
@@ -75,6 +80,13 @@ def make_runner(fw: str, key: str) -> tuple[Callable[[], int], Callable[[], dict
             busy = getattr(c, "kernel_s", c.forward_s + c.backward_s)
             return {"rates": c.rates(), "busy_s": busy}
         return run, counters
+    # a peer runs with its library's OpenMP defaults (or what the user set), not with
+    # the setting our engine made for numba before torch loads its own OpenMP
+    for k, v in omp.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     import peer_models
 
     lib, mode = fw.split(":")
