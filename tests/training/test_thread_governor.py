@@ -232,3 +232,33 @@ def test_thread_count_never_changes_the_numbers() -> None:
     assert one["w"] == two["w"] == governed["w"]
     first = one["w"][0]
     assert len(first) == 50 and any(v != 0.0 for v in first)
+
+
+def test_calls_from_several_python_threads_keep_the_choice_consistent() -> None:
+    """Kernel calls from two Python threads at once (a window's evaluation beside a
+    training thread) must not break a site's bookkeeping."""
+    import threading
+
+    errors = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(3000):
+                with threads.threads_for(2, "test_site_concurrent", 1):
+                    pass
+        except Exception as exc:  # noqa: BLE001 - the test reports any failure
+            errors.append(exc)
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not errors
+    import numba
+
+    sites = [c for (name, _), c in threads._SITES.items() if name == "test_site_concurrent"]
+    assert len(sites) == (1 if numba.get_num_threads() >= 2 else 0)
+    for choice in sites:
+        assert choice.current in (1, choice.wide)
+        assert choice.probes >= 2

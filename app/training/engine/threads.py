@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -141,14 +142,17 @@ class SiteChoice:
 
 
 _SITES: dict[tuple[str, int], SiteChoice] = {}
+#: guards the choices: kernels may be called from more than one Python thread
+_LOCK = threading.Lock()
 
 
 def site_choice(site: str, wide: int) -> SiteChoice:
     """The process-wide choice of call site ``site`` between 1 and ``wide`` threads."""
     key = (site, wide)
-    choice = _SITES.get(key)
-    if choice is None:
-        choice = _SITES[key] = SiteChoice(wide)
+    with _LOCK:
+        choice = _SITES.get(key)
+        if choice is None:
+            choice = _SITES[key] = SiteChoice(wide)
     return choice
 
 
@@ -182,7 +186,8 @@ def threads_for(chunks: int, site: str | None = None, units: float = 1.0) -> Ite
             yield
         return
     choice = site_choice(site, wide)
-    use = choice.threads()
+    with _LOCK:
+        use = choice.threads()
     if use != n:
         numba.set_num_threads(use)
     t0 = time.perf_counter()
@@ -192,4 +197,5 @@ def threads_for(chunks: int, site: str | None = None, units: float = 1.0) -> Ite
         elapsed = time.perf_counter() - t0
         if use != n:
             numba.set_num_threads(n)
-    choice.record(use, elapsed, units)
+    with _LOCK:
+        choice.record(use, elapsed, units)
