@@ -175,19 +175,13 @@ def threads_for(chunks: int, site: str | None = None, units: float = 1.0) -> Ite
     faster per unit of work (``units``: batch slots, parameters)."""
     n = numba.get_num_threads()
     wide = min(chunks, n) if chunks > 0 else n
-    if site is None or wide < 2 or not adaptive():
-        if wide < n:
-            numba.set_num_threads(wide)
-            try:
-                yield
-            finally:
-                numba.set_num_threads(n)
-        else:
-            yield
-        return
-    choice = site_choice(site, wide)
-    with _LOCK:
-        use = choice.threads()
+    choice = site_choice(site, wide) if site is not None and wide >= 2 and adaptive() \
+        else None
+    if choice is None:
+        use = wide
+    else:
+        with _LOCK:
+            use = choice.threads()
     if use != n:
         numba.set_num_threads(use)
     t0 = time.perf_counter()
@@ -197,5 +191,6 @@ def threads_for(chunks: int, site: str | None = None, units: float = 1.0) -> Ite
         elapsed = time.perf_counter() - t0
         if use != n:
             numba.set_num_threads(n)
-    with _LOCK:
-        choice.record(use, elapsed, units)
+    if choice is not None:
+        with _LOCK:
+            choice.record(use, elapsed, units)
