@@ -1,12 +1,13 @@
 """Forward pass of the lockstep EventProp trial (see ``lockstep_kernels``): a block
 of slots advances one step at a time as (neuron, slot) rows, with the same float
-operations per slot, in the same order, as ``kernels._forward_slots``."""
+operations per slot, in the same order, as ``kernels._forward_slots``. LIF spikes
+are handled as rows of the block's slots (spike masks, per-slot counts, replay
+rows for the backward pass), never one slot at a time."""
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .kernels import FLT_MAX, _readouts
 from .layout import (
@@ -31,27 +32,36 @@ from .layout import (
 #: population are 6.4 kB per variable: the block's state stays in L1/L2). 16, 32
 #: and 64 ran Yin-Yang dt 1 ms alike (1.52-1.60 ms per batch of 512); at dt 0.1 ms
 #: 16 was 5 % faster than 32 (4.57-4.60 vs 4.83 ms).
-LOCKSTEP_BLOCK = 16
+LOCKSTEP_BLOCK = 64
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_init, grp_i,
                 grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk, spk_cnt, R, R2, in_ptr,
                 in_hi, in_ev_step, in_ev_nid, ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt,
-                nspk, ev_ovf, Vl, Il, Xl, Rl, R2l, Vf, If, Xf, Rf, R2f, biasf, tmp, spkl,
-                cntl, nspl, hits, ecnt, eovf, fgrp, pst):
-    """All T steps of slots b0..b0+nb-1 in lockstep. ``Vl``, ``Il``, ``Rl``, ``R2l``
-    (N, LB) and ``Xl`` (slots, LB) hold the block's state as (neuron, slot) rows
-    (``Vf`` ... their flat views; columns nb..LB-1 are idle slots kept at zero, so a
-    population's update is one unit-stride loop over its n x LB values); the rest
-    after ``ev_ovf`` is scratch. Each slot sees the operations of
-    ``kernels._forward_slots`` in the same order. Returns the synapses delivered to."""
+                nspk, ev_ovf, Vl, Il, Xl, Rl, R2l, Hl, nspl, Vf, If, Xf, Rf, R2f, biasf,
+                tmp, spkl, cntl, hits, ract, hcnt, ecnt, tcnt, eovf, fgrp, pst, rid, rE, rR,
+                rstart):
+    """All T steps of slots b0..b0+nb-1 in lockstep. ``Vl``, ``Il``, ``Rl``, ``R2l``,
+    ``Hl`` (N, LB) and ``Xl`` (slots, LB) hold the block's state as (neuron, slot)
+    rows (``Vf`` ... their flat views; columns nb..LB-1 are idle slots kept at zero, so
+    a population's update is one unit-stride loop over its n x LB values).
+    ``Hl`` is 1 where a neuron spiked in the last step: LIF spikes are delivered
+    from it row by row (each slot still adds its spikes' weight rows in neuron
+    order, as the per-slot kernel does), and ``nspl`` (N, LB) counts each neuron's
+    spikes. The tape (``ev_step`` ...) holds input spikes only (``tcnt`` per slot);
+    the LIF spikes to replay are rows: ``rid[r]`` the neuron, ``rE[r]`` 1 in the
+    slots that replay it, ``rR[r]`` their 1 / (I * imv - V) there, rows of step s at
+    ``rstart[s]:rstart[s + 1]``. ``ev_cnt`` still counts every replayed event.
+    Each slot sees the operations of ``kernels._forward_slots`` in the same order.
+    Returns the synapses delivered to."""
     N = V.shape[1]
     S = X.shape[1]
     P = pop_i.shape[0]
     G = grp_i.shape[0]
     C = conn_i.shape[0]
     LB = LOCKSTEP_BLOCK
+    W8 = LB // 8
     zero = np.float32(0.0)
     one = np.float32(1.0)
     nwork = 0
@@ -59,6 +69,8 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
     for n in range(N):
         for l in range(LB):
             biasf[n * LB + l] = bias[n]
+            Hl[n, l] = zero
+            nspl[n, l] = 0
     for l in range(nb, LB):
         for n in range(N):
             Vl[n, l] = zero
@@ -70,12 +82,12 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
     for g in range(G):
         fgrp[grp_i[g, 0]] = g  # the one group of each non-input population
     # trial start: resets as the per-slot kernel does at step 0, then the block's rows
+    for l in range(LB):
+        ecnt[l] = 0
+        tcnt[l] = 0
+        eovf[l] = -1
     for l in range(nb):
         b = b0 + l
-        ecnt[l] = 0
-        eovf[l] = -1
-        for n in range(N):
-            nspl[l, n] = 0
         if reset & 1:
             for n in range(N):
                 V[b, n] = v_init[n]
@@ -95,10 +107,12 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             R2l[n, l] = R2[b, n]
         for s in range(S):
             Xl[s, l] = X[b, s]
-    # spike lists double-buffered per slot: buffer `last` holds the previous step's
-    # (what the per-slot kernel keeps in spk/spk_cnt), 1 - last receives this step's;
-    # pst[k, p]: block total of population p's spikes in buffer k; pst[3, p]: for
-    # inputs, the block's next event step (steps without spikes skip the slot loops)
+    # input spike lists double-buffered per slot: buffer `last` holds the previous
+    # step's (what the per-slot kernel keeps in spk/spk_cnt), 1 - last receives this
+    # step's; pst[k, p]: block total of input population p's spikes in buffer k;
+    # pst[3, p]: the block's next input event step (steps without spikes skip the slot
+    # loops). LIF spikes of the previous step: Hl, hcnt[0, p] of them, in the
+    # hcnt[1, p] rows ract[s0:s0 + hcnt[1, p]].
     big = np.int64(1) << 62
     last = 0
     for p in range(P):
@@ -106,19 +120,36 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
         pst[0, p] = 0
         pst[1, p] = 0
         pst[3, p] = big
+        hcnt[0, p] = 0
+        hcnt[1, p] = 0
+        inp = pop_i[p, P_TYPE] == SPIKE_INPUT
         for l in range(nb):
             b = b0 + l
             c = spk_cnt[b, p]
             cntl[0, l, p] = c
             cntl[1, l, p] = 0
             for k in range(c):
-                spkl[0, l, s0 + k] = spk[b, s0 + k]
+                if inp:
+                    spkl[0, l, s0 + k] = spk[b, s0 + k]
+                else:
+                    Hl[s0 + spk[b, s0 + k], l] = one
             pst[0, p] += c
-            if pop_i[p, P_TYPE] == SPIKE_INPUT and in_ptr[b, p] < in_hi[b, p]:
+            if not inp:
+                hcnt[0, p] += c
+            if inp and in_ptr[b, p] < in_hi[b, p]:
                 pst[3, p] = min(pst[3, p], np.int64(in_ev_step[in_ptr[b, p]]))
+        if not inp and hcnt[0, p] > 0:
+            for gi in range(s0, pop_i[p, P_END]):
+                for l in range(nb):
+                    if Hl[gi, l] != zero:
+                        ract[s0 + hcnt[1, p]] = gi
+                        hcnt[1, p] += 1
+                        break
+    nrow = 0
     for step in range(T):
         t = np.float32(step) * dt
-        # 1. deliver last step's spikes (per slot, rows in spike order)
+        rstart[step] = nrow
+        # 1. deliver last step's spikes
         if step == zero_step:
             for f in range(S * LB):
                 Xf[f] = zero
@@ -129,10 +160,22 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             rpo = conn_i[c, 4]
             pstart = pop_i[pre, P_START]
             npost = row_ptr[rpo + 1] - row_ptr[rpo]
+            if pop_i[pre, P_TYPE] != SPIKE_INPUT:
+                # LIF rows: each row with a spike adds w * (1 or 0) to every slot
+                for k in range(hcnt[1, pre]):
+                    gi = ract[pstart + k]
+                    hrow = Hl[gi]
+                    r0 = woff + row_ptr[rpo + gi - pstart]
+                    for j in range(npost):
+                        w = weights[r0 + j]
+                        xr = Xl[off + j]
+                        for l in range(LB):
+                            xr[l] += w * hrow[l]
+                nwork += hcnt[0, pre] * npost
+                continue
             if pst[last, pre] == 0:
                 continue
             for l in range(nb):
-                b = b0 + l
                 nsp = cntl[last, l, pre]
                 if nsp == 0:
                     continue
@@ -163,11 +206,11 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             n = s1 - s0
             events = pop_i[p, P_EVENTS] != 0
             nw = 1 - last
-            if pst[nw, p] != 0:
-                for l in range(nb):
-                    cntl[nw, l, p] = 0
-                pst[nw, p] = 0
             if ptype == SPIKE_INPUT:
+                if pst[nw, p] != 0:
+                    for l in range(nb):
+                        cntl[nw, l, p] = 0
+                    pst[nw, p] = 0
                 if step < pst[3, p]:
                     continue
                 pst[3, p] = big
@@ -180,13 +223,14 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                         ptr += 1
                         spkl[nw, l, s0 + cntl[nw, l, p]] = nid
                         cntl[nw, l, p] += 1
-                        if events and ecnt[l] < ev_step.shape[1]:
-                            e = ecnt[l]
+                        if events and tcnt[l] < ev_step.shape[1]:
+                            e = tcnt[l]
                             ev_step[b, e] = step
                             ev_nid[b, e] = s0 + nid
                             ev_xmv[b, e] = zero
-                            ecnt[l] = e + 1
-                        nspl[l, s0 + nid] += 1
+                            tcnt[l] = e + 1
+                            ecnt[l] += 1
+                        nspl[s0 + nid, l] += 1
                         pst[nw, p] += 1
                     in_ptr[b, p] = ptr
                     if ptr < hi:
@@ -217,14 +261,19 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                     _readouts(ro, Rf[s0 * LB:s0 * LB + m], R2f[s0 * LB:s0 * LB + m], vseg,
                               t, T, dt)
                 continue
-            # non-refractory LIF: update, count and flag crossings (flag f = j * nb + l)
+            # non-refractory LIF: update, flag crossings (flag f = j * LB + l), count
+            # them; Hl keeps ones only in the rows of the last step's spikes
             vth = pop_f[p, F_VTH]
             vreset = pop_f[p, F_VRESET]
             imv = pop_f[p, F_IMV_SCALE]
             rel = pop_i[p, P_REL_RESET] != 0
-            cap = ev_mask_cap[p]
+            cap = ev_mask_cap[p] if events else 0
             ncross = np.int32(0)
             hseg = hits[:m]
+            for k in range(hcnt[1, p]):
+                hr = Hl[ract[s0 + k]]
+                for l in range(LB):
+                    hr[l] = zero
             for f in range(m):
                 x = xseg[f]
                 i = zero + (x if dl else x * giscale)
@@ -237,68 +286,92 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             if ro >= 0:
                 _readouts(ro, Rf[s0 * LB:s0 * LB + m], R2f[s0 * LB:s0 * LB + m], vseg, t, T,
                           dt)
+            hcnt[0, p] = 0
+            hcnt[1, p] = 0
             if ncross == 0:
                 continue
-            for f in range(m, ((m + 7) // 8) * 8):
-                hits[f] = 0
-            q = 0
-            while ncross > 0:
-                w = words[q]
-                while w != 0:
-                    f = 8 * q + (np.int64(trailing_zeros(w)) >> 3)
-                    w &= w - np.uint64(1)
-                    ncross -= 1
-                    j = f // LB
-                    l = f - j * LB
-                    if l >= nb:
-                        continue  # an idle column (only if v_thresh <= 0)
-                    b = b0 + l
-                    gi = s0 + j
-                    v = Vl[gi, l]
-                    # the per-slot kernel's _emit_spike for slot b
-                    if events:
-                        if nspl[l, gi] < cap:
-                            e = ecnt[l]
-                            if e < ev_step.shape[1]:
-                                ev_step[b, e] = step
-                                ev_nid[b, e] = gi
-                                ev_xmv[b, e] = Il[gi, l] * imv - v
-                                ecnt[l] = e + 1
-                        elif eovf[l] < 0:
-                            eovf[l] = gi
-                    nspl[l, gi] += 1
-                    if ro == RO_FIRST:
-                        if R2l[gi, l] == zero:
-                            Rl[gi, l] = -t
-                            R2l[gi, l] = one
-                    elif ro == RO_COUNT:
-                        Rl[gi, l] += one
-                    spkl[nw, l, s0 + cntl[nw, l, p]] = j
-                    cntl[nw, l, p] += 1
-                    pst[nw, p] += 1
-                    if rel:
-                        v -= vth - vreset
-                    else:
-                        v = vreset
-                    Vl[gi, l] = v
-                q += 1
+            # rows with a crossing, all slots at once: the per-slot kernel's
+            # _emit_spike (tape entry -> replay row, counts, readouts) and reset
+            left = ncross
+            for j in range(n):
+                if left == 0:
+                    break
+                gi = s0 + j
+                q = words[W8 * j]
+                for k in range(1, W8):
+                    q |= words[W8 * j + k]
+                if q == 0:
+                    continue
+                ract[s0 + hcnt[1, p]] = gi
+                hcnt[1, p] += 1
+                hb = hseg[j * LB:j * LB + LB]
+                vr = Vl[gi]
+                ir = Il[gi]
+                nr = nspl[gi]
+                hr = Hl[gi]
+                rr = Rl[gi]
+                r2r = R2l[gi]
+                er = rE[nrow]
+                xr = rR[nrow]
+                ncr = 0
+                nrep = 0
+                for l in range(LB):
+                    # branch-free (selects), so the slots form one vector
+                    cr = (hb[l] != 0) & (l < nb)
+                    v = vr[l]
+                    cnt = nr[l]
+                    rep = cr & (cnt < cap)
+                    recip = one / (ir[l] * imv - v)  # every slot: a select, not a branch
+                    er[l] = one if rep else zero
+                    xr[l] = recip if rep else zero
+                    ecnt[l] += np.int64(rep)
+                    nr[l] = cnt + np.int32(cr)
+                    vn = v - (vth - vreset) if rel else vreset
+                    vr[l] = vn if cr else v
+                    hr[l] = one if cr else zero
+                    ncr += np.int32(cr)
+                    nrep += np.int32(rep)
+                    left -= np.int32(hb[l] != 0)
+                if events:
+                    for l in range(LB):  # the first neuron past its cap, per slot
+                        ov = (hb[l] != 0) & (l < nb) & (nr[l] > cap) & (eovf[l] < 0)
+                        eovf[l] = gi if ov else eovf[l]
+                if ro == RO_FIRST:
+                    for l in range(LB):
+                        first = (hr[l] != zero) & (r2r[l] == zero)
+                        rr[l] = -t if first else rr[l]
+                        r2r[l] = one if first else r2r[l]
+                elif ro == RO_COUNT:
+                    for l in range(LB):
+                        rr[l] = rr[l] + one if hr[l] != zero else rr[l]
+                hcnt[0, p] += ncr
+                if nrep > 0:
+                    rid[nrow] = gi
+                    nrow += 1
         last = 1 - last  # this step's spikes are delivered next step
+    rstart[T] = nrow
     for l in range(nb):
         b = b0 + l
         for n in range(N):
             V[b, n] = Vl[n, l]
             R[b, n] = Rl[n, l]
             R2[b, n] = R2l[n, l]
+            nspk[b, n] = nspl[n, l]
         for s in range(S):
             X[b, s] = Xl[s, l]
-        for n in range(N):
-            nspk[b, n] = nspl[l, n]
         for p in range(P):
             s0 = pop_i[p, P_START]
-            c = cntl[last, l, p]
+            if pop_i[p, P_TYPE] == SPIKE_INPUT:
+                c = cntl[last, l, p]
+                for k in range(c):
+                    spk[b, s0 + k] = spkl[last, l, s0 + k]
+            else:
+                c = 0
+                for gi in range(s0, pop_i[p, P_END]):
+                    if Hl[gi, l] != zero:
+                        spk[b, s0 + c] = gi - s0
+                        c += 1
             spk_cnt[b, p] = c
-            for k in range(c):
-                spk[b, s0 + k] = spkl[last, l, s0 + k]
         ev_cnt[b] = ecnt[l]
         ev_ovf[b] = eovf[l]
     return nwork

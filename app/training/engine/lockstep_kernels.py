@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .eventprop_kernels import _dot, _drive_slot, _pop_of
+from .eventprop_kernels import _drive_slot, _pop_of
 from .kernels import (
     BF_A,
     BF_ALPHA,
@@ -56,6 +56,7 @@ from .layout import (
     LI,
     LIF,
     P_END,
+    P_EVENTS,
     P_HAS_REFRAC,
     P_START,
     P_TYPE,
@@ -97,15 +98,20 @@ def lockstep_ok(pop_i: np.ndarray, grp_i: np.ndarray, max_delay: int, conn_dense
     return True
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn_train,
-                 row_ptr, weights, ev_step, ev_nid, ev_xmv, ev_cnt, labels, drive_val,
-                 drive_step, tfirst, tsum, ttrue, grad, gpos, nsyn, LVl, LIl, revl, LVf, LIf,
-                 col, dd, ehi, elo, nxt, plo, phi):
+                 row_ptr, weights, ev_step, ev_nid, tcnt, labels, drive_val, drive_step,
+                 tfirst, tsum, ttrue, grad, gpos, nsyn, LVl, LIl, revl, LVf, LIf, col, acc,
+                 ehi, elo, nxt, plo, phi, rid, rE, rR, rstart, Gs, gofs):
     """EventProp's adjoint pass of slots b0..b0+nb-1 in lockstep (the per-slot
     ``_backward_slots`` without regularisation, delays or recordings); ``LVl``,
     ``LIl``, ``revl`` (N, LB) the block's adjoints (``LVf``, ``LIf`` flat views; idle
-    columns stay zero), the rest scratch.
+    columns stay zero). Input spikes are replayed from each slot's tape (``tcnt``
+    long), LIF spikes from the forward pass's rows (``rid``, ``rE``, ``rR``,
+    ``rstart``): their adjoint jumps and transitions are vector operations over the
+    block's slots. A connection c with ``gofs[c] >= 0`` sums its LIF rows' gradient
+    terms per slot in ``Gs[gofs[c]:]`` ((pre, post, slot), zero on entry), added to
+    the gradient at the end; the rest of ``col``, ``acc`` ... is scratch.
     Returns the synapses replayed."""
     N = LVl.shape[0]
     P = pop_i.shape[0]
@@ -118,14 +124,14 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
         LVf[f] = zero
         LIf[f] = zero
     for n in range(N):
-        for l in range(nb):
+        for l in range(LB):
             revl[n, l] = zero
-    # per slot, the step of its next event to replay (nxt, -1: none) and the
+    # per slot, the step of its next input event to replay (nxt, -1: none) and the
     # latest of these (mx): only slots with events at a step search their tape
     mx = -1
     for l in range(nb):
         b = b0 + l
-        e = ev_cnt[b] - 1
+        e = tcnt[l] - 1
         while e >= 0 and ev_step[b, e] >= T - 1:
             e -= 1
         ehi[l] = e
@@ -134,7 +140,7 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
         mx = max(mx, nxt[l])
     for it in range(T):
         m = T - 1 - it
-        # this step's replayed events of each slot, population by population
+        # this step's replayed input events of each slot, population by population
         anyev = m == mx
         for l in range(nb if anyev else 0):
             if nxt[l] != m:
@@ -153,8 +159,11 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                     while k <= ehi[l] and pop_of[evn[k]] == p:
                         k += 1
                     phi[l, p] = k
+        r0_ = rstart[m]
+        r1_ = rstart[m + 1] if m < T - 1 else r0_  # the last step's spikes replay nothing
+        anyrow = r1_ > r0_
         # synapse phase
-        if anyev:
+        if anyev or anyrow:
             for c in range(C):
                 p = conn_i[c, 0]
                 post = conn_i[c, 1]
@@ -167,8 +176,46 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                 fb = bk_i[p, BI_ROLE] == BK_HIDDEN and bk_i[post, BI_ROLE] != BK_NONE
                 train = conn_train[c] != 0
                 gbase = gpos[c] + ch * nsyn[c]
+                if pop_i[p, P_TYPE] != SPIKE_INPUT:
+                    for r in range(r0_ if anyrow else 0, r1_ if anyrow else 0):
+                        gi = rid[r]
+                        if pop_of[gi] != p:
+                            continue
+                        er = rE[r]
+                        r0 = row_ptr[rpo + gi - pstart]
+                        if train and gofs[c] >= 0:
+                            # this row's terms, per slot: G[i, j, l] += LI[j, l] where
+                            # slot l replays the spike
+                            gro = Gs[gofs[c] + (gi - pstart) * npost * LB:]
+                            for j in range(npost):
+                                lir = LIl[post0 + j]
+                                gr = gro[j * LB:j * LB + LB]
+                                for l in range(LB):
+                                    gr[l] += lir[l] if er[l] != zero else zero
+                        elif train:
+                            grow = grad[gbase + r0:gbase + r0 + npost]
+                            for l in range(nb):
+                                if er[l] != zero:
+                                    for j in range(npost):
+                                        grow[j] -= LIl[post0 + j, l] * tau_s
+                        if fb:
+                            # adjoint jump of every slot: sum_j w_j (LV_j - LI_j)
+                            for l in range(LB):
+                                acc[l] = zero
+                            for j in range(npost):
+                                w = weights[woff + r0 + j]
+                                lvr = LVl[post0 + j]
+                                lir = LIl[post0 + j]
+                                for l in range(LB):
+                                    acc[l] += w * (lvr[l] - lir[l])
+                            rv = revl[gi]
+                            for l in range(LB):
+                                rv[l] += acc[l]
+                        nrep += npost
+                    continue
+                if not anyev:
+                    continue
                 lic = col[:npost]
-                drow = dd[:npost]
                 for l in range(nb):
                     if ehi[l] == elo[l] or plo[l, p] == phi[l, p]:
                         continue
@@ -176,20 +223,13 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                     licol = LIl[post0:post0 + npost, l]
                     for j in range(npost):
                         lic[j] = licol[j]
-                    if fb:
-                        lvcol = LVl[post0:post0 + npost, l]
-                        for j in range(npost):
-                            drow[j] = lvcol[j] - lic[j]
                     nrep += (phi[l, p] - plo[l, p]) * npost
                     for e in range(plo[l, p], phi[l, p]):
-                        gi = evn[e]
-                        r0 = row_ptr[rpo + gi - pstart]
+                        r0 = row_ptr[rpo + evn[e] - pstart]
                         if train:
                             grow = grad[gbase + r0:gbase + r0 + npost]
                             for j in range(npost):
                                 grow[j] -= lic[j] * tau_s
-                        if fb:
-                            revl[gi, l] += _dot(weights[woff + r0:woff + r0 + npost], drow)
         # neuron phase
         for p in range(P):
             role = bk_i[p, BI_ROLE]
@@ -250,58 +290,56 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                             else:  # silent label: the loss's slope with its spike at the end
                                 LVl[s0 + y, l] += ((one - drive_val[b, 0, y]) / bk_f[p, BF_TEMP]
                                                    + bk_f[p, BF_PHANTOM]) / bk_f[p, BF_DENOM]
-        # transitions of the replayed spikes
-        if anyev:
-            for l in range(nb):
-                if ehi[l] == elo[l]:
-                    continue
-                b = b0 + l
-                y = labels[b]
-                evn = ev_nid[b]
-                evx = ev_xmv[b]
-                for p in range(P):
-                    if plo[l, p] == phi[l, p]:
+        # transitions of the replayed LIF spikes (input spikes have none)
+        for r in range(r0_ if anyrow else 0, r1_ if anyrow else 0):
+            gi = rid[r]
+            p = pop_of[gi]
+            role = bk_i[p, BI_ROLE]
+            er = rE[r]
+            xr = rR[r]
+            if role == BK_HIDDEN:
+                vth = bk_f[p, BF_VTH]
+                lvr = LVl[gi]
+                rv = revl[gi]
+                for l in range(LB):
+                    lv = lvr[l]
+                    lvr[l] = lv + xr[l] * (vth * lv + rv[l]) if er[l] != zero else lv
+                    rv[l] = zero
+            elif role == BK_OUT_LIF:
+                k = gi - pop_i[p, P_START]
+                lcode = bk_i[p, BI_LOSS]
+                for l in range(nb):
+                    if er[l] == zero:
                         continue
-                    role = bk_i[p, BI_ROLE]
-                    if role == BK_HIDDEN:
-                        vth = bk_f[p, BF_VTH]
-                        for e in range(plo[l, p], phi[l, p]):
-                            gi = evn[e]
-                            LVl[gi, l] += (one / evx[e]) * (vth * LVl[gi, l] + revl[gi, l])
-                            revl[gi, l] = zero
-                    elif role == BK_OUT_LIF:
-                        for e in range(plo[l, p], phi[l, p]):
-                            gi = evn[e]
-                            k = gi - pop_i[p, P_START]
-                            recip = one / evx[e]
-                            first = abs(np.float32(m) * dt + tfirst[b, k]) \
-                                < np.float32(1e-3) * dt
-                            lcode = bk_i[p, BI_LOSS]
-                            if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
-                                LVl[gi, l] += recip * (bk_f[p, BF_VTH] * LVl[gi, l])
-                                if first:
-                                    sm = drive_val[b, 0, k]
-                                    temp = bk_f[p, BF_TEMP]
-                                    if k == y:
-                                        if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
-                                            fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                                            reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
-                                        else:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
-                                            tau1 = bk_f[p, BF_TAU1]
-                                            reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
-                                                * np.exp(-tfirst[b, k] / tau1)
-                                        LVl[gi, l] += recip * (((one - sm) / temp) + reg) \
-                                            / bk_f[p, BF_DENOM]
-                                    else:
-                                        LVl[gi, l] -= recip * sm / (temp * bk_f[p, BF_DENOM])
-                            elif first:
-                                nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
-                                delta = bk_f[p, BF_DELTA]
-                                if k == y:
-                                    LVl[gi, l] += (tsum[b] - nout * ttrue[b]
-                                                   + (nout - one) * delta) * recip
-                                else:
-                                    LVl[gi, l] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
+                    b = b0 + l
+                    y = labels[b]
+                    recip = xr[l]
+                    first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
+                    if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
+                        LVl[gi, l] += recip * (bk_f[p, BF_VTH] * LVl[gi, l])
+                        if first:
+                            sm = drive_val[b, 0, k]
+                            temp = bk_f[p, BF_TEMP]
+                            if k == y:
+                                if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
+                                    fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
+                                    reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
+                                else:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
+                                    tau1 = bk_f[p, BF_TAU1]
+                                    reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
+                                        * np.exp(-tfirst[b, k] / tau1)
+                                LVl[gi, l] += recip * (((one - sm) / temp) + reg) \
+                                    / bk_f[p, BF_DENOM]
+                            else:
+                                LVl[gi, l] -= recip * sm / (temp * bk_f[p, BF_DENOM])
+                    elif first:
+                        nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
+                        delta = bk_f[p, BF_DELTA]
+                        if k == y:
+                            LVl[gi, l] += (tsum[b] - nout * ttrue[b]
+                                           + (nout - one) * delta) * recip
+                        else:
+                            LVl[gi, l] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
         if anyev:
             mx = -1
             for l in range(nb):
@@ -309,6 +347,25 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                     ehi[l] = elo[l]
                     nxt[l] = ev_step[b0 + l, elo[l]] if elo[l] >= 0 else -1
                 mx = max(mx, nxt[l])
+    # the per-slot sums of the G connections into their gradient rows
+    for c in range(C):
+        if gofs[c] < 0 or conn_train[c] == 0:
+            continue
+        p = conn_i[c, 0]
+        pstart = pop_i[p, P_START]
+        npost = pop_i[conn_i[c, 1], P_END] - pop_i[conn_i[c, 1], P_START]
+        rpo = conn_i[c, 4]
+        tau_s = conn_f[c, 0]
+        gbase = gpos[c] + ch * nsyn[c]
+        for i in range(pop_i[p, P_END] - pstart):
+            r0 = row_ptr[rpo + i]
+            gro = Gs[gofs[c] + i * npost * LB:gofs[c] + (i + 1) * npost * LB]
+            for j in range(npost):
+                s = zero
+                for l in range(LB):
+                    s += gro[j * LB + l]
+                    gro[j * LB + l] = zero
+                grad[gbase + r0 + j] -= s * tau_s
     return nrep
 
 
@@ -329,18 +386,21 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
     LB = LOCKSTEP_BLOCK
     per = (B + n_chunks - 1) // n_chunks
     pop_of = _pop_of(pop_i, pop_i[P - 1, P_END])
+    rcap = replay_rows(pop_i, ev_mask_cap, T)
+    gofs, gtot = _gsum_offsets(pop_i, conn_i, conn_train)
     for ch in prange(n_chunks):
         Vl = np.zeros((N, LB), np.float32)
         Il = np.zeros((N, LB), np.float32)
         Xl = np.zeros((S, LB), np.float32)
         Rl = np.zeros((N, LB), np.float32)
         R2l = np.zeros((N, LB), np.float32)
+        Hl = np.zeros((N, LB), np.float32)
         LVl = np.zeros((N, LB), np.float32)
         LIl = np.zeros((N, LB), np.float32)
         revl = np.zeros((N, LB), np.float32)
         spkl = np.zeros((2, LB, N), np.int32)
         cntl = np.zeros((2, LB, P), np.int32)
-        nspl = np.zeros((LB, N), np.int32)
+        nspl = np.zeros((N, LB), np.int32)
         Vf = Vl.reshape(N * LB)
         If = Il.reshape(N * LB)
         Xf = Xl.reshape(S * LB)
@@ -351,17 +411,26 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
         biasf = np.zeros(N * LB, np.float32)
         tmp = np.zeros(max(N, S), np.float32)
         hits = np.zeros(((N * LB + 15) // 8) * 8, np.uint8)
+        ract = np.zeros(N, np.int32)
+        hcnt = np.zeros((2, P), np.int64)
         ecnt = np.zeros(LB, np.int64)
+        tcnt = np.zeros(LB, np.int64)
         eovf = np.zeros(LB, np.int64)
         fgrp = np.zeros(P, np.int64)
         col = np.zeros(N, np.float32)
-        dd = np.zeros(N, np.float32)
+        acc = np.zeros(LB, np.float32)
         ehi = np.zeros(LB, np.int64)
         elo = np.zeros(LB, np.int64)
         nxt = np.zeros(LB, np.int64)
         plo = np.zeros((LB, P), np.int64)
         phi = np.zeros((LB, P), np.int64)
         pst = np.zeros((4, P), np.int64)
+        # replay rows: written before they are read (untouched pages cost nothing)
+        rid = np.empty(rcap, np.int32)
+        rE = np.empty((rcap, LB), np.float32)
+        rR = np.empty((rcap, LB), np.float32)
+        rstart = np.zeros(T + 1, np.int64)
+        Gs = np.zeros(max(gtot, 1), np.float32)
         nf = 0
         nr = 0
         hi = min(B, (ch + 1) * per)
@@ -371,16 +440,55 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
                               a_init, grp_i, grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk,
                               spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
                               ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, Vl, Il, Xl, Rl, R2l,
-                              Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl, nspl, hits, ecnt,
-                              eovf, fgrp, pst)
+                              Hl, nspl, Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl, hits,
+                              ract, hcnt, ecnt, tcnt, eovf, fgrp, pst, rid, rE, rR, rstart)
             for b in range(b0, b0 + nb):
                 _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
                             drive_step, tfirst, tsum, ttrue, xent)
             nr += _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f,
-                               conn_train, row_ptr, weights, ev_step, ev_nid, ev_xmv, ev_cnt,
-                               labels, drive_val, drive_step, tfirst, tsum, ttrue, grad, gpos,
-                               nsyn, LVl, LIl, revl, LVf, LIf, col, dd, ehi, elo, nxt, plo,
-                               phi)
+                               conn_train, row_ptr, weights, ev_step, ev_nid, tcnt, labels,
+                               drive_val, drive_step, tfirst, tsum, ttrue, grad, gpos, nsyn,
+                               LVl, LIl, revl, LVf, LIf, col, acc, ehi, elo, nxt, plo, phi,
+                               rid, rE, rR, rstart, Gs, gofs)
         work_f[ch] += nf
         work_b[ch] += nr
     return 0
+
+
+#: A connection from a LIF population sums its gradient terms per slot (pre x post x
+#: LOCKSTEP_BLOCK floats, added to the gradient once per block) when that buffer is
+#: at most this many floats; larger ones add each slot's row as it is replayed.
+GSUM_MAX_FLOATS = 1 << 16
+
+
+@njit(cache=True)
+def _gsum_offsets(pop_i, conn_i, conn_train):
+    """(offset of each connection's per-slot gradient sums, -1 for none; total floats):
+    trained connections from LIF populations whose sums fit ``GSUM_MAX_FLOATS``."""
+    C = conn_i.shape[0]
+    gofs = np.full(C, -1, np.int64)
+    tot = 0
+    for c in range(C):
+        p = conn_i[c, 0]
+        q = conn_i[c, 1]
+        size = (pop_i[p, P_END] - pop_i[p, P_START]) * (pop_i[q, P_END] - pop_i[q, P_START]) \
+            * LOCKSTEP_BLOCK
+        if pop_i[p, P_TYPE] != SPIKE_INPUT and conn_train[c] != 0 and size <= GSUM_MAX_FLOATS:
+            gofs[c] = tot
+            tot += size
+    return gofs, tot
+
+
+@njit(cache=True)
+def replay_rows(pop_i, ev_mask_cap, T):
+    """Most replay rows a block can write: one per step and neuron of each LIF
+    population with events, and no more than its slots' spike caps allow."""
+    steps = 0
+    caps = 0
+    for p in range(pop_i.shape[0]):
+        if pop_i[p, P_TYPE] == SPIKE_INPUT or pop_i[p, P_EVENTS] == 0:
+            continue
+        n = pop_i[p, P_END] - pop_i[p, P_START]
+        steps += n * T
+        caps += n * ev_mask_cap[p] * LOCKSTEP_BLOCK
+    return max(min(steps, caps), 1)
