@@ -147,7 +147,8 @@ def test_lockstep_only_for_what_it_implements() -> None:
     lay, sim = cn.layout, cn.sim
     assert not LK.lockstep_ok(lay.pop_i, lay.grp_i, lay.max_delay, sim.conn_dense,
                               cn.conn_dtrain, cn.bk_i)
-    cn2, _, _ = _build("avg_var", batch=16)
+    B = LK.LOCKSTEP_BLOCK
+    cn2, _, _ = _build("avg_var", batch=B)
     sim2 = cn2.sim
     assert LK.lockstep_ok(cn2.layout.pop_i, cn2.layout.grp_i, cn2.layout.max_delay,
                           sim2.conn_dense, cn2.conn_dtrain, cn2.bk_i)
@@ -155,12 +156,14 @@ def test_lockstep_only_for_what_it_implements() -> None:
     big[-1, 1] = LK.LOCKSTEP_MAX_NEURONS + 1  # too many neurons for the block's rows
     assert not LK.lockstep_ok(big, cn2.layout.grp_i, 0, sim2.conn_dense, cn2.conn_dtrain,
                               cn2.bk_i)
+    sim2.in_ptr[:B] = 0
+    sim2.in_hi[:B] = 0
+    assert sim2._use_lockstep(B, 1, cn2.bk_i, cn2.conn_dtrain)
+    # fewer slots per thread than a block: the per-slot kernel
+    assert not sim2._use_lockstep(B, 2, cn2.bk_i, cn2.conn_dtrain)
     # a batch with many input spikes per slot and step goes to the per-slot kernel
-    sim2.in_ptr[:16] = 0
-    sim2.in_hi[:16] = 0
-    assert sim2._use_lockstep(16, 1, cn2.bk_i, cn2.conn_dtrain)
-    assert not sim2._use_lockstep(16, 4, cn2.bk_i, cn2.conn_dtrain)  # 4 slots per thread
-    sim2.in_hi[:16, 0] = int(sim2.LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP * T) + 1
-    assert not sim2._use_lockstep(16, 1, cn2.bk_i, cn2.conn_dtrain)
+    sim2.in_hi[:B, 0] = int(sim2.LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP * T) + 1
+    assert not sim2._use_lockstep(B, 1, cn2.bk_i, cn2.conn_dtrain)
     sim2.lockstep = True
-    assert sim2._use_lockstep(16, 1, cn2.bk_i, cn2.conn_dtrain)
+    assert sim2._use_lockstep(B, 1, cn2.bk_i, cn2.conn_dtrain)
+    assert sim2._use_lockstep(B, 2, cn2.bk_i, cn2.conn_dtrain)

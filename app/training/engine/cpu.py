@@ -27,6 +27,7 @@ from .layout import (
     SPIKE_INPUT,
     Layout,
 )
+from .lockstep_forward import LOCKSTEP_BLOCK
 from .staging import InputStager
 from .threads import threads_for
 
@@ -507,6 +508,10 @@ class CPUSimulator:
                     bk_i, bk_f, conn_train, labels, d.out_p, d.t_ms,
                     d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], d.xent[:B],
                     self.grad_parts, self.gpos, self.nsyn, self._work, work_b)
+            if self._work[:nch].min() < 0:
+                raise RuntimeError("the lockstep kernels in numba's cache were compiled with "
+                                   "different block sizes: delete app/training/engine/"
+                                   "__pycache__/lockstep_*.nb* and run again")
             self._count_trial(B, t0, work_b)
             return
         t0 = time.perf_counter()
@@ -528,24 +533,27 @@ class CPUSimulator:
                 self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
         self._count_trial(B, t0, work_b)
 
-    #: Lockstep blocks pay per spike (each slot's tape and counters are touched in
-    #: turn) what they save per step. The batch's input events per slot and step
+    #: The lockstep kernel handles LIF spikes as vectors over a block's slots, but
+    #: input spikes one slot at a time. The batch's input events per slot and step
     #: (known before the trial, so the choice is the same for the same batch, e.g.
-    #: after resuming from a checkpoint) tell the two apart: above this the
-    #: per-slot kernel is faster (latency MNIST-5k, ~7.9, runs 1.2x slower in
-    #: lockstep), below it the lockstep one (Yin-Yang dt 1 ms, ~0.13: 1.07x faster;
-    #: dt 0.1 ms, ~0.013: 2x).
+    #: after resuming from a checkpoint) tell the two kernels apart: above this the
+    #: per-slot kernel is faster (latency MNIST-5k, ~7.9), below it the lockstep one
+    #: (Yin-Yang, ~0.13 at dt 1 ms, ~0.013 at dt 0.1 ms).
     LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP = 1.0
 
     def _use_lockstep(self, B: int, nch: int, bk_i: np.ndarray,
                       conn_dtrain: np.ndarray) -> bool:
         """Whether a fused trial of B slots on nch threads runs in lockstep blocks: the
-        network is one the lockstep kernel implements, each thread has at least 8
-        slots (fewer leave the block's vectors too short to gain) and (unless
-        ``lockstep`` is True) the batch's input spikes are sparse."""
-        if self.lockstep is False or B // nch < 8:
+        network is one the lockstep kernel implements and (unless ``lockstep`` is
+        True) each thread fills at least one block of ``LOCKSTEP_BLOCK`` slots (a
+        block's idle columns cost as much as busy ones: Yin-Yang dt 1 ms at 32 slots
+        per thread ran at 0.6-0.8x the per-slot kernel, at 64 at 1.1-1.2x) and the
+        batch's input spikes are sparse."""
+        if self.lockstep is False:
             return False
         if self.lockstep is None:
+            if B // nch < LOCKSTEP_BLOCK:
+                return False
             events = int((self.in_hi[:B] - self.in_ptr[:B]).sum())
             if events > self.LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP * B * self.T:
                 return False

@@ -3,21 +3,25 @@
 The per-slot kernels (``kernels._forward_slots``, ``eventprop_kernels._backward_slots``)
 run one slot's whole trial, then the next: every step pays the loops over
 populations, groups and connections and the short-vector overheads of each
-population once per slot. Here a block of up to ``LOCKSTEP_BLOCK`` (16) slots advances
-one step at a time together: state is held as (neuron, slot) rows, so a
-population's update is one vectorised loop over its neurons x the block's slots,
-and the per-step bookkeeping is paid once per block. Spikes, event tapes and the
-backward replay stay per slot (the same per-slot tape as the per-slot kernels).
-The forward pass is in ``lockstep_forward.py``, the adjoint pass and the
-parallel driver here.
+population once per slot, and every spike its own bookkeeping. Here a block of up
+to ``LOCKSTEP_BLOCK`` (64) slots advances one step at a time together: state is
+held as (neuron, slot) rows, so a population's update is one vectorised loop over
+its neurons x the block's slots. LIF spikes are handled as rows too: a neuron's
+spikes of one step in all the block's slots are one mask row (delivered as weight
+x mask), one replay row for the backward pass (1 / (I * imv - V) where the slot
+replays the spike), and one set of vector operations in the adjoint pass (jump,
+transition, per-slot gradient sums). Input spikes stay per slot (an event tape per
+slot), so the lockstep trial is for sparse inputs (``CpuSimulator._use_lockstep``).
+The forward pass is in ``lockstep_forward.py``, the adjoint pass and the parallel
+driver here.
 
 Only for networks whose every feature this kernel implements (``lockstep_ok``):
 SpikeInput, non-refractory LIF and LI populations, dense connections without
 delays, per-trial losses without regularisation or delay learning. The forward
 pass does the same float operations in the same order per slot as the per-slot
-kernel (bit-identical voltages, readouts and tapes); the backward pass adds each
-slot's gradient terms in step order across the block (instead of slot by slot),
-so gradients differ from the per-slot kernel by float rounding only.
+kernel (bit-identical voltages, readouts, spike counts and input tapes); the
+backward pass sums a block's gradient terms per slot and step (instead of slot by
+slot), so gradients differ from the per-slot kernel by float rounding only.
 """
 
 from __future__ import annotations
@@ -436,12 +440,16 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
         hi = min(B, (ch + 1) * per)
         for b0 in range(ch * per, hi, LB):
             nb = min(LB, hi - b0)
-            nf += _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init,
+            f = _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init,
                               a_init, grp_i, grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk,
                               spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
                               ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, Vl, Il, Xl, Rl, R2l,
                               Hl, nspl, Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl, hits,
                               ract, hcnt, ecnt, tcnt, eovf, fgrp, pst, rid, rE, rR, rstart)
+            if f < 0:
+                nf = -1  # reported by the caller
+                break
+            nf += f
             for b in range(b0, b0 + nb):
                 _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
                             drive_step, tfirst, tsum, ttrue, xent)
@@ -450,7 +458,7 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
                                drive_val, drive_step, tfirst, tsum, ttrue, grad, gpos, nsyn,
                                LVl, LIl, revl, LVf, LIf, col, acc, ehi, elo, nxt, plo, phi,
                                rid, rE, rR, rstart, Gs, gofs)
-        work_f[ch] += nf
+        work_f[ch] = -1 if nf < 0 else work_f[ch] + nf
         work_b[ch] += nr
     return 0
 
