@@ -40,7 +40,7 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                 grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk, spk_cnt, R, R2, in_ptr,
                 in_hi, in_ev_step, in_ev_nid, ev_mask_cap, ev_step, ev_nid, ev_xmv, ev_cnt,
                 nspk, ev_ovf, Vl, Il, Xl, Rl, R2l, Hl, nspl, Vf, If, Xf, Rf, R2f, biasf,
-                tmp, spkl, cntl, hits, ract, hcnt, ecnt, tcnt, eovf, fgrp, pst, rid, rE, rR,
+                tmp, spkl, cntl, ract, hcnt, ecnt, tcnt, eovf, fgrp, pst, rid, rE, rR,
                 rstart):
     """All T steps of slots b0..b0+nb-1 in lockstep. ``Vl``, ``Il``, ``Rl``, ``R2l``,
     ``Hl`` (N, LB) and ``Xl`` (slots, LB) hold the block's state as (neuron, slot)
@@ -63,11 +63,9 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
     LB = LOCKSTEP_BLOCK  # a constant: 64-long loops the compiler vectorises
     if Vl.shape[1] != LB:
         return -1  # compiled with another block size than its caller's (a stale cache)
-    W8 = LB // 8
     zero = np.float32(0.0)
     one = np.float32(1.0)
     nwork = 0
-    words = hits.view(np.uint64)
     for n in range(N):
         for l in range(LB):
             biasf[n * LB + l] = bias[n]
@@ -84,6 +82,7 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
     for g in range(G):
         fgrp[grp_i[g, 0]] = g  # the one group of each non-input population
     # trial start: resets as the per-slot kernel does at step 0, then the block's rows
+    # (reset values go to the rows directly; V, R and R2 are written back at the end)
     for l in range(LB):
         ecnt[l] = 0
         tcnt[l] = 0
@@ -92,23 +91,29 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
         b = b0 + l
         if reset & 1:
             for n in range(N):
-                V[b, n] = v_init[n]
                 A[b, n] = a_init[n]
                 RF[b, n] = zero
-        if reset & 2:
+        else:
             for n in range(N):
-                R[b, n] = zero
-                R2[b, n] = zero
-            for p in range(P):
-                if pop_i[p, P_READOUT] == RO_FIRST:
-                    for gi in range(pop_i[p, P_START], pop_i[p, P_END]):
-                        R[b, gi] = -FLT_MAX
-        for n in range(N):
-            Vl[n, l] = V[b, n]
-            Rl[n, l] = R[b, n]
-            R2l[n, l] = R2[b, n]
+                Vl[n, l] = V[b, n]
+        if not reset & 2:
+            for n in range(N):
+                Rl[n, l] = R[b, n]
+                R2l[n, l] = R2[b, n]
         for s in range(S):
             Xl[s, l] = X[b, s]
+    if reset & 1:
+        for n in range(N):
+            vi = v_init[n]
+            for l in range(nb):
+                Vl[n, l] = vi
+    if reset & 2:
+        for p in range(P):
+            r0 = -FLT_MAX if pop_i[p, P_READOUT] == RO_FIRST else zero
+            for n in range(pop_i[p, P_START], pop_i[p, P_END]):
+                for l in range(nb):
+                    Rl[n, l] = r0
+                    R2l[n, l] = zero
     # input spike lists double-buffered per slot: buffer `last` holds the previous
     # step's (what the per-slot kernel keeps in spk/spk_cnt), 1 - last receives this
     # step's; pst[k, p]: block total of input population p's spikes in buffer k;
@@ -271,7 +276,6 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
             rel = pop_i[p, P_REL_RESET] != 0
             cap = ev_mask_cap[p] if events else 0
             ncross = np.int32(0)
-            hseg = hits[:m]
             for k in range(hcnt[1, p]):
                 hr = Hl[ract[s0 + k]]
                 for l in range(LB):
@@ -283,7 +287,6 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                 iseg[f] = i
                 v = alpha * vseg[f] + isc * i
                 vseg[f] = v
-                hseg[f] = np.uint8(v >= vth)
                 ncross += np.int32(v >= vth)
             if ro >= 0:
                 _readouts(ro, Rf[s0 * LB:s0 * LB + m], R2f[s0 * LB:s0 * LB + m], vseg, t, T,
@@ -299,15 +302,15 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                 if left == 0:
                     break
                 gi = s0 + j
-                q = words[W8 * j]
-                for k in range(1, W8):
-                    q |= words[W8 * j + k]
+                vr = Vl[gi]
+                q = 0
+                for l in range(LB):
+                    q += np.int32(vr[l] >= vth)
                 if q == 0:
                     continue
+                left -= q
                 ract[s0 + hcnt[1, p]] = gi
                 hcnt[1, p] += 1
-                hb = hseg[j * LB:j * LB + LB]
-                vr = Vl[gi]
                 ir = Il[gi]
                 nr = nspl[gi]
                 hr = Hl[gi]
@@ -319,8 +322,8 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                 nrep = 0
                 for l in range(LB):
                     # branch-free (selects), so the slots form one vector
-                    cr = (hb[l] != 0) & (l < nb)
                     v = vr[l]
+                    cr = (v >= vth) & (l < nb)
                     cnt = nr[l]
                     rep = cr & (cnt < cap)
                     recip = one / (ir[l] * imv - v)  # every slot: a select, not a branch
@@ -333,10 +336,9 @@ def _ls_forward(b0, nb, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, a_i
                     hr[l] = one if cr else zero
                     ncr += np.int32(cr)
                     nrep += np.int32(rep)
-                    left -= np.int32(hb[l] != 0)
                 if events:
                     for l in range(LB):  # the first neuron past its cap, per slot
-                        ov = (hb[l] != 0) & (l < nb) & (nr[l] > cap) & (eovf[l] < 0)
+                        ov = (hr[l] != zero) & (nr[l] > cap) & (eovf[l] < 0)
                         eovf[l] = gi if ov else eovf[l]
                 if ro == RO_FIRST:
                     for l in range(LB):

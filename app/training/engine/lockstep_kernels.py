@@ -414,7 +414,6 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
         LIf = LIl.reshape(N * LB)
         biasf = np.zeros(N * LB, np.float32)
         tmp = np.zeros(max(N, S), np.float32)
-        hits = np.zeros(((N * LB + 15) // 8) * 8, np.uint8)
         ract = np.zeros(N, np.int32)
         hcnt = np.zeros((2, P), np.int64)
         ecnt = np.zeros(LB, np.int64)
@@ -444,7 +443,7 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
                               a_init, grp_i, grp_f, conn_i, row_ptr, weights, V, A, RF, X, spk,
                               spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
                               ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, Vl, Il, Xl, Rl, R2l,
-                              Hl, nspl, Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl, hits,
+                              Hl, nspl, Vf, If, Xf, Rf, R2f, biasf, tmp, spkl, cntl,
                               ract, hcnt, ecnt, tcnt, eovf, fgrp, pst, rid, rE, rR, rstart)
             if f < 0:
                 nf = -1  # reported by the caller
