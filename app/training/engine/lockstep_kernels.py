@@ -106,7 +106,8 @@ def lockstep_ok(pop_i: np.ndarray, grp_i: np.ndarray, max_delay: int, conn_dense
 def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, conn_train,
                  row_ptr, weights, ev_step, ev_nid, tcnt, labels, drive_val, drive_step,
                  tfirst, tsum, ttrue, grad, gpos, nsyn, LVl, LIl, revl, LVf, LIf, col, acc,
-                 ehi, elo, nxt, plo, phi, rid, rE, rR, rstart, Gs, gofs):
+                 ehi, elo, nxt, plo, phi, rid, rE, rR, rstart, Gs, gofs, tfl, sml, regl, yl,
+                 tsl, ttl):
     """EventProp's adjoint pass of slots b0..b0+nb-1 in lockstep (the per-slot
     ``_backward_slots`` without regularisation, delays or recordings); ``LVl``,
     ``LIl``, ``revl`` (N, LB) the block's adjoints (``LVf``, ``LIf`` flat views; idle
@@ -130,6 +131,30 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
     for n in range(N):
         for l in range(LB):
             revl[n, l] = zero
+    # each slot's loss terms as lanes, for the output LIF transitions
+    for l in range(LB):
+        yl[l] = labels[b0 + l] if l < nb else -1
+        tsl[l] = tsum[b0 + l] if l < nb else zero
+        ttl[l] = ttrue[b0 + l] if l < nb else zero
+    for p in range(P):
+        if bk_i[p, BI_ROLE] != BK_OUT_LIF:
+            continue
+        s0 = pop_i[p, P_START]
+        lcode = bk_i[p, BI_LOSS]
+        for gi in range(s0, pop_i[p, P_END]):
+            k = gi - s0
+            for l in range(LB):
+                tf = tfirst[b0 + l, k] if l < nb else zero
+                tfl[gi, l] = tf
+                sml[gi, l] = drive_val[b0 + l, 0, k] if l < nb else zero
+                reg = zero
+                if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
+                    fst = bk_f[p, BF_FST_SCALE] + tf
+                    reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
+                elif lcode == LOSS_TTFS_EXP:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
+                    tau1 = bk_f[p, BF_TAU1]
+                    reg = bk_f[p, BF_TTFS_ALPHA] / tau1 * np.exp(-tf / tau1)
+                regl[gi, l] = reg
     # per slot, the step of its next input event to replay (nxt, -1: none) and the
     # latest of these (mx): only slots with events at a step search their tape
     mx = -1
@@ -310,40 +335,40 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                     lvr[l] = lv + xr[l] * (vth * lv + rv[l]) if er[l] != zero else lv
                     rv[l] = zero
             elif role == BK_OUT_LIF:
+                # the per-slot kernel's transition of each replaying slot, as selects
                 k = gi - pop_i[p, P_START]
                 lcode = bk_i[p, BI_LOSS]
-                for l in range(nb):
-                    if er[l] == zero:
-                        continue
-                    b = b0 + l
-                    y = labels[b]
-                    recip = xr[l]
-                    first = abs(np.float32(m) * dt + tfirst[b, k]) < np.float32(1e-3) * dt
-                    if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
-                        LVl[gi, l] += recip * (bk_f[p, BF_VTH] * LVl[gi, l])
-                        if first:
-                            sm = drive_val[b, 0, k]
-                            temp = bk_f[p, BF_TEMP]
-                            if k == y:
-                                if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
-                                    fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                                    reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
-                                else:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
-                                    tau1 = bk_f[p, BF_TAU1]
-                                    reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
-                                        * np.exp(-tfirst[b, k] / tau1)
-                                LVl[gi, l] += recip * (((one - sm) / temp) + reg) \
-                                    / bk_f[p, BF_DENOM]
-                            else:
-                                LVl[gi, l] -= recip * sm / (temp * bk_f[p, BF_DENOM])
-                    elif first:
-                        nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
-                        delta = bk_f[p, BF_DELTA]
-                        if k == y:
-                            LVl[gi, l] += (tsum[b] - nout * ttrue[b]
-                                           + (nout - one) * delta) * recip
-                        else:
-                            LVl[gi, l] += ((-tfirst[b, k] + ttrue[b]) - delta) * recip
+                lvr = LVl[gi]
+                tfr = tfl[gi]
+                smr = sml[gi]
+                rgr = regl[gi]
+                mt = np.float32(m) * dt
+                thr = np.float32(1e-3) * dt
+                if lcode == LOSS_TTFS_SCE or lcode == LOSS_TTFS_EXP:
+                    vthp = bk_f[p, BF_VTH]
+                    temp = bk_f[p, BF_TEMP]
+                    denom = bk_f[p, BF_DENOM]
+                    for l in range(LB):
+                        recip = xr[l]
+                        lv = lvr[l]
+                        lv1 = lv + recip * (vthp * lv)
+                        first = abs(mt + tfr[l]) < thr
+                        lab = lv1 + recip * (((one - smr[l]) / temp) + rgr[l]) / denom
+                        non = lv1 - recip * smr[l] / (temp * denom)
+                        lv2 = lab if yl[l] == k else non
+                        lv3 = lv2 if first else lv1
+                        lvr[l] = lv3 if er[l] != zero else lv
+                else:
+                    nout = np.float32(pop_i[p, P_END] - pop_i[p, P_START])
+                    delta = bk_f[p, BF_DELTA]
+                    for l in range(LB):
+                        recip = xr[l]
+                        lv = lvr[l]
+                        first = (er[l] != zero) & (abs(mt + tfr[l]) < thr)
+                        lab = lv + (tsl[l] - nout * ttl[l] + (nout - one) * delta) * recip
+                        non = lv + ((-tfr[l] + ttl[l]) - delta) * recip
+                        lv2 = lab if yl[l] == k else non
+                        lvr[l] = lv2 if first else lv
         if anyev:
             mx = -1
             for l in range(nb):
@@ -434,6 +459,12 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
         rR = np.empty((rcap, LB), np.float32)
         rstart = np.zeros(T + 1, np.int64)
         Gs = np.zeros(max(gtot, 1), np.float32)
+        tfl = np.zeros((N, LB), np.float32)
+        sml = np.zeros((N, LB), np.float32)
+        regl = np.zeros((N, LB), np.float32)
+        yl = np.zeros(LB, np.int64)
+        tsl = np.zeros(LB, np.float32)
+        ttl = np.zeros(LB, np.float32)
         nf = 0
         nr = 0
         hi = min(B, (ch + 1) * per)
@@ -456,7 +487,8 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
                                conn_train, row_ptr, weights, ev_step, ev_nid, tcnt, labels,
                                drive_val, drive_step, tfirst, tsum, ttrue, grad, gpos, nsyn,
                                LVl, LIl, revl, LVf, LIf, col, acc, ehi, elo, nxt, plo, phi,
-                               rid, rE, rR, rstart, Gs, gofs)
+                               rid, rE, rR, rstart, Gs, gofs, tfl, sml, regl, yl, tsl,
+                               ttl)
         work_f[ch] = -1 if nf < 0 else work_f[ch] + nf
         work_b[ch] += nr
     return 0
