@@ -198,6 +198,7 @@ class CPUSimulator:
         #: per-slot kernel, True the lockstep one wherever it applies
         self.lockstep: bool | None = None
         self._lockstep_ok: dict[tuple[int, int], bool] = {}
+        self._ls_rows = (np.zeros((0, 0), np.int32), np.zeros((0, 2, 0, 1), np.float32))
         self._no_counts = np.zeros(n, np.int64)
         self._no_rec = np.zeros((1, 1, 1), np.float32)
         self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),
@@ -507,7 +508,8 @@ class CPUSimulator:
                     self.ev_cnt[:B], self.nspk[:B], self.ev_ovf[:B],
                     bk_i, bk_f, conn_train, labels, d.out_p, d.t_ms,
                     d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], d.xent[:B],
-                    self.grad_parts, self.gpos, self.nsyn, self._work, work_b)
+                    self.grad_parts, self.gpos, self.nsyn, self._work, work_b,
+                    *self._replay_rows(nch))
             if self._work[:nch].min() < 0:
                 raise RuntimeError("the lockstep kernels in numba's cache were compiled with "
                                    "different block sizes: delete app/training/engine/"
@@ -565,6 +567,16 @@ class CPUSimulator:
                                 conn_dtrain, bk_i)
             self._lockstep_ok = {key: ok}
         return ok
+
+    def _replay_rows(self, nch: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each thread's replay rows for the lockstep trial, kept between trials."""
+        rcap = int(LK.replay_rows(self.layout.pop_i, self.ev_cap_per_pop, self.T))
+        rids, rows = self._ls_rows
+        if rids.shape != (nch, rcap):
+            rids = np.zeros((nch, rcap), np.int32)
+            rows = np.zeros((nch, 2, rcap, LOCKSTEP_BLOCK), np.float32)
+            self._ls_rows = (rids, rows)
+        return rids, rows
 
     def _count_trial(self, B: int, t0: float, work_b: np.ndarray) -> None:
         """Counters and profile of a fused trial that started at ``t0``."""
