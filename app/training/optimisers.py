@@ -84,12 +84,15 @@ class Adam(Optimiser):
         param, m, v = param.reshape(-1), state["m"].reshape(-1), state["v"].reshape(-1)
         f = np.float32
         lo, hi = clamp if clamp is not None else (0.0, 0.0)
-        with threads_for(optim.blocks(param.shape[0]), "adam", param.shape[0]):
-            return optim.adam_update(
-                param, parts, m, v, f(self.beta1), f(1.0 - self.beta1),
+        args = (param, parts, m, v, f(self.beta1), f(1.0 - self.beta1),
                 f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
                 f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
                 f(self.epsilon), f(lo), f(hi), clamp is not None)
+        nblocks = optim.blocks(param.shape[0])
+        if nblocks <= 1:
+            return optim.adam_update_small(*args)
+        with threads_for(nblocks, "adam", param.shape[0]):
+            return optim.adam_update(*args)
 
     def __repr__(self) -> str:
         return (f"Adam(alpha={self.alpha!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, "

@@ -96,6 +96,32 @@ def test_adam_matches_hand_computation():
     np.testing.assert_allclose(w, w2, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n", [300, 8192, 20000])
+def test_fused_adam_update_is_the_numpy_step(n):
+    """The numba update (one block on the calling thread, or several in parallel)
+    does step()'s float32 operations: bit-identical results; a NaN gradient is
+    refused with the parameters and moments unchanged."""
+    from app.training.engine import optim
+
+    rng = np.random.default_rng(n)
+    opt = Adam(0.01, 0.9, 0.99, 1e-7)
+    w_ref = rng.normal(size=n).astype(np.float32)
+    w = w_ref.copy()
+    st_ref, st = opt.new_state((n,)), opt.new_state((n,))
+    for k in range(3):
+        parts = rng.normal(size=(2, n)).astype(np.float32)
+        opt.step(w_ref, parts[0] + parts[1], st_ref, k)
+        assert opt.update(w, parts.copy(), st, k) == optim.OK
+        np.testing.assert_array_equal(w, w_ref)
+        np.testing.assert_array_equal(st["m"], st_ref["m"])
+        np.testing.assert_array_equal(st["v"], st_ref["v"])
+    parts = rng.normal(size=(2, n)).astype(np.float32)
+    parts[1, n // 2] = np.nan
+    assert opt.update(w, parts, st, 3) == optim.BAD_GRAD
+    np.testing.assert_array_equal(w, w_ref)
+    np.testing.assert_array_equal(st["v"], st_ref["v"])
+
+
 def test_checkpoint_schedule_validation_and_load(tmp_path):
     x, y = _two_class_data(40)
     net, inp, hid, out = _net()

@@ -21,6 +21,59 @@ def blocks(n: int) -> int:
     return (n + _BLOCK - 1) // _BLOCK
 
 
+@njit(cache=True, inline="always")
+def _sum_check(param, parts, a, e):
+    """Sum block [a, e) of the per-thread gradients into ``parts[0]`` (zeroing the
+    others); OK, BAD_PARAM or BAD_GRAD for the block."""
+    k = parts.shape[0]
+    zero = np.float32(0.0)
+    g0 = parts[0, a:e]
+    for c in range(1, k):
+        gc = parts[c, a:e]
+        for i in range(e - a):
+            g0[i] += gc[i]
+            gc[i] = zero
+    # x * 0 is NaN exactly when x is NaN or infinite; integer sums vectorise
+    pp = param[a:e]
+    badp = np.int32(0)
+    badg = np.int32(0)
+    for i in range(e - a):
+        badp += np.int32(pp[i] * zero != zero)
+        badg += np.int32(g0[i] * zero != zero)
+    if badp != 0:
+        return BAD_PARAM
+    if badg != 0:
+        return BAD_GRAD
+    return OK
+
+
+@njit(cache=True, inline="always")
+def _adam_block(param, parts, m, v, a, e, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, clamp):
+    """Adam on block [a, e) with the summed gradient in ``parts[0]`` (zeroed); OK or
+    BAD_RESULT."""
+    zero = np.float32(0.0)
+    g0 = parts[0, a:e]
+    pp = param[a:e]
+    mm = m[a:e]
+    vv = v[a:e]
+    bad = np.int32(0)
+    for i in range(e - a):
+        g = g0[i]
+        g0[i] = zero
+        mi = mm[i] * b1
+        mi = mi + c1 * g
+        vi = vv[i] * b2
+        vi = vi + c2 * g * g
+        mm[i] = mi
+        vv[i] = vi
+        p = pp[i] - (alpha * mi * s1) / (np.sqrt(vi * s2) + eps)
+        if clamp:
+            p = min(max(p, lo), hi)
+        pp[i] = p
+        bad += np.int32(p * zero != zero)
+    return BAD_RESULT if bad != 0 else OK
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def adam_update(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, clamp):
     """Adam step on ``param`` with gradient ``parts.sum(0)`` (``parts`` C-contiguous);
@@ -32,30 +85,10 @@ def adam_update(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, 
     Loops run over block slices from 0 (a loop variable that cannot be negative
     needs no wrap-around check, so the loops vectorise)."""
     n = param.shape[0]
-    k = parts.shape[0]
     nb = (n + _BLOCK - 1) // _BLOCK
     flags = np.zeros(nb, np.int64)
-    zero = np.float32(0.0)
     for blk in prange(nb):
-        a = blk * _BLOCK
-        e = min(n, a + _BLOCK)
-        g0 = parts[0, a:e]
-        for c in range(1, k):
-            gc = parts[c, a:e]
-            for i in range(e - a):
-                g0[i] += gc[i]
-                gc[i] = zero
-        # x * 0 is NaN exactly when x is NaN or infinite; integer sums vectorise
-        pp = param[a:e]
-        badp = np.int32(0)
-        badg = np.int32(0)
-        for i in range(e - a):
-            badp += np.int32(pp[i] * zero != zero)
-            badg += np.int32(g0[i] * zero != zero)
-        if badp != 0:
-            flags[blk] = BAD_PARAM
-        elif badg != 0:
-            flags[blk] = BAD_GRAD
+        flags[blk] = _sum_check(param, parts, blk * _BLOCK, min(n, (blk + 1) * _BLOCK))
     for blk in range(nb):
         if flags[blk] == BAD_PARAM:
             return BAD_PARAM
@@ -63,33 +96,25 @@ def adam_update(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, 
         if flags[blk] != OK:
             return flags[blk]
     for blk in prange(nb):
-        a = blk * _BLOCK
-        e = min(n, a + _BLOCK)
-        g0 = parts[0, a:e]
-        pp = param[a:e]
-        mm = m[a:e]
-        vv = v[a:e]
-        bad = np.int32(0)
-        for i in range(e - a):
-            g = g0[i]
-            g0[i] = zero
-            mi = mm[i] * b1
-            mi = mi + c1 * g
-            vi = vv[i] * b2
-            vi = vi + c2 * g * g
-            mm[i] = mi
-            vv[i] = vi
-            p = pp[i] - (alpha * mi * s1) / (np.sqrt(vi * s2) + eps)
-            if clamp:
-                p = min(max(p, lo), hi)
-            pp[i] = p
-            bad += np.int32(p * zero != zero)
-        if bad != 0:
-            flags[blk] = BAD_RESULT
+        flags[blk] = _adam_block(param, parts, m, v, blk * _BLOCK, min(n, (blk + 1) * _BLOCK),
+                                 b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, clamp)
     for blk in range(nb):
         if flags[blk] != OK:
             return BAD_RESULT
     return OK
+
+
+@njit(cache=True, error_model="numpy")
+def adam_update_small(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, clamp):
+    """``adam_update`` of at most one block (``_BLOCK`` parameters) on the calling
+    thread: the same operations without starting the thread pool, which costs more
+    than such an update."""
+    n = param.shape[0]
+    flag = _sum_check(param, parts, 0, n)
+    if flag != OK:
+        return flag
+    return _adam_block(param, parts, m, v, 0, n, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi,
+                       clamp)
 
 
 @njit(cache=True, parallel=True)
