@@ -104,14 +104,15 @@ class RelativeMeanSquareError(Loss):
         self.delta = float(delta)
 
     def value(self, y_true: np.ndarray, y_pred: np.ndarray) -> float:
-        tt = np.asarray(y_pred, np.float64)
-        tt = np.where(tt < -1e30, 0.0, tt)
+        tt = np.array(y_pred, np.float64)  # a copy: silent neurons (-FLT_MAX) count as 0
+        tt[tt < -1e30] = 0.0
         idx = np.asarray(y_true, np.int64)
-        ty = tt[np.arange(len(idx)), idx][:, None]
-        diff = (tt - ty - self.delta)
-        mask = np.ones_like(tt, bool)
-        mask[np.arange(len(idx)), idx] = False
-        return float(np.mean(np.sum(np.where(mask, diff ** 2, 0.0), axis=1) / 2.0))
+        rows = np.arange(len(idx))
+        diff = tt - tt[rows, idx][:, None]
+        diff -= self.delta
+        diff *= diff
+        diff[rows, idx] = 0.0  # the label neuron's own term
+        return float(np.mean(np.sum(diff, axis=1) / 2.0))
 
     def __repr__(self) -> str:
         return f"RelativeMeanSquareError(delta={self.delta!r})"

@@ -13,6 +13,7 @@ after step T are dropped.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -238,7 +239,7 @@ class InputStager:
         if st is not None and st.source is examples and len(st.refs) == len(examples):
             if st.checked != self.pass_id:  # once per pass over the data: still the same
                 st.checked = self.pass_id if all(  # examples (not replaced in place)?
-                    a is b for a, b in zip(examples, st.refs, strict=True)) else -1
+                    map(operator.is_, examples, st.refs)) else -1  # (C loop: 2x a genexpr)
             if st.checked == self.pass_id:
                 self.cache[key] = self.cache.pop(key)  # most recently used last
                 return st
