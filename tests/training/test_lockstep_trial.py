@@ -29,7 +29,7 @@ STATE = ("V", "A", "RF", "X", "spk", "spk_cnt", "R", "R2", "nspk", "ev_cnt", "ev
 
 
 def _build(output: str, batch: int, recurrent: bool = False, two_hidden: bool = False,
-           dense: bool = True):
+           dense: bool = True, max_spikes: int = 40):
     """A small EventProp network with the given output kind, entered, and its pops."""
     net = Network(default_params)
     with net:
@@ -54,7 +54,7 @@ def _build(output: str, batch: int, recurrent: bool = False, two_hidden: bool = 
             Connection(prev, o, Dense(Normal(0.0, 0.3)), Exponential(5.0))
             loss = "sparse_categorical_crossentropy"
     comp = EventPropCompiler(T, loss, Adam(0.003), batch_size=batch, dt=1.0,
-                             softmax_temperature=0.5, ttfs_alpha=0.1, max_spikes=40)
+                             softmax_temperature=0.5, ttfs_alpha=0.1, max_spikes=max_spikes)
     cn = comp.compile(net)
     cn.__enter__()
     return cn, i, o
@@ -140,6 +140,21 @@ def test_lockstep_matches_per_slot_kernel(output: str) -> None:
 def test_lockstep_recurrent_and_two_hidden_layers() -> None:
     cn, i, o = _build("avg_var", batch=48, recurrent=True, two_hidden=True)
     _compare(cn, i, 48, seed=3, n_trials=3)
+
+
+def test_lockstep_gradient_rows_added_directly() -> None:
+    # no per-slot gradient sums: every replayed row goes straight into the gradient
+    cn, i, o = _build("ttfs_rmse", batch=40, recurrent=True)
+    cn.sim.lockstep_gsum_max = 0
+    _compare(cn, i, 40, seed=5)
+
+
+def test_lockstep_spike_caps_and_overflow() -> None:
+    # 3 spikes per neuron and trial are replayed; later ones are counted, flagged
+    # (ev_ovf: the first neuron past its cap, per slot) and not replayed
+    cn, i, o = _build("avg_var", batch=40, max_spikes=3)
+    _compare(cn, i, 40, seed=7)
+    assert (cn.sim.ev_ovf[:40] >= 0).sum() > 10
 
 
 def test_lockstep_only_for_what_it_implements() -> None:

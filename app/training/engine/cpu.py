@@ -199,6 +199,9 @@ class CPUSimulator:
         self.lockstep: bool | None = None
         self._lockstep_ok: dict[tuple[int, int], bool] = {}
         self._ls_rows = (np.zeros((0, 0), np.int32), np.zeros((0, 2, 0, 1), np.float32))
+        #: per-slot gradient sums of the lockstep trial: their largest buffer per
+        #: connection, in floats (tests set 0 to check the direct path)
+        self.lockstep_gsum_max = LK.GSUM_MAX_FLOATS
         self._no_counts = np.zeros(n, np.int64)
         self._no_rec = np.zeros((1, 1, 1), np.float32)
         self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),
@@ -509,7 +512,7 @@ class CPUSimulator:
                     bk_i, bk_f, conn_train, labels, d.out_p, d.t_ms,
                     d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], d.xent[:B],
                     self.grad_parts, self.gpos, self.nsyn, self._work, work_b,
-                    *self._replay_rows(nch))
+                    *self._replay_rows(nch), self.lockstep_gsum_max)
             if self._work[:nch].min() < 0:
                 raise RuntimeError("the lockstep kernels in numba's cache were compiled with "
                                    "different block sizes: delete app/training/engine/"

@@ -404,13 +404,15 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
                          spk_cnt, R, R2, in_ptr, in_hi, in_ev_step, in_ev_nid, ev_mask_cap,
                          ev_step, ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, bk_i, bk_f, conn_train,
                          labels, out_p, t_ms, drive_val, drive_step, tfirst, tsum, ttrue, xent,
-                         grad, gpos, nsyn, work_f, work_b, rids, rows):
+                         grad, gpos, nsyn, work_f, work_b, rids, rows, gsum_max):
     """One EventProp training trial of every slot (as ``eventprop_kernels.train_trial``)
     with each thread's slots advanced in lockstep blocks of ``LOCKSTEP_BLOCK``: the
     block's forward pass, each slot's loss terms, the block's adjoint pass. ``rids``
     (threads, rows) and ``rows`` (threads, 2, rows, LOCKSTEP_BLOCK) hold each
     thread's replay rows (``replay_rows`` of them), kept by the caller between
-    calls: fresh ones cost a page fault per 4 kB touched, ~70 us per Yin-Yang batch."""
+    calls: fresh ones cost a page fault per 4 kB touched, ~70 us per Yin-Yang batch.
+    ``gsum_max``: the largest per-slot gradient sum buffer of one connection
+    (``GSUM_MAX_FLOATS``; 0 adds every replayed row to the gradient directly)."""
     B = V.shape[0]
     N = V.shape[1]
     S = X.shape[1]
@@ -418,7 +420,7 @@ def train_trial_lockstep(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias, 
     LB = LOCKSTEP_BLOCK
     per = (B + n_chunks - 1) // n_chunks
     pop_of = _pop_of(pop_i, pop_i[P - 1, P_END])
-    gofs, gtot = _gsum_offsets(pop_i, conn_i, conn_train)
+    gofs, gtot = _gsum_offsets(pop_i, conn_i, conn_train, gsum_max)
     for ch in prange(n_chunks):
         Vl = np.zeros((N, LB), np.float32)
         Il = np.zeros((N, LB), np.float32)
@@ -502,9 +504,9 @@ GSUM_MAX_FLOATS = 1 << 16
 
 
 @njit(cache=True)
-def _gsum_offsets(pop_i, conn_i, conn_train):
+def _gsum_offsets(pop_i, conn_i, conn_train, gsum_max):
     """(offset of each connection's per-slot gradient sums, -1 for none; total floats):
-    trained connections from LIF populations whose sums fit ``GSUM_MAX_FLOATS``."""
+    trained connections from LIF populations whose sums fit ``gsum_max`` floats."""
     C = conn_i.shape[0]
     gofs = np.full(C, -1, np.int64)
     tot = 0
@@ -513,7 +515,7 @@ def _gsum_offsets(pop_i, conn_i, conn_train):
         q = conn_i[c, 1]
         size = (pop_i[p, P_END] - pop_i[p, P_START]) * (pop_i[q, P_END] - pop_i[q, P_START]) \
             * LOCKSTEP_BLOCK
-        if pop_i[p, P_TYPE] != SPIKE_INPUT and conn_train[c] != 0 and size <= GSUM_MAX_FLOATS:
+        if pop_i[p, P_TYPE] != SPIKE_INPUT and conn_train[c] != 0 and size <= gsum_max:
             gofs[c] = tot
             tot += size
     return gofs, tot
