@@ -60,6 +60,21 @@ def _dot(w, d):
 
 
 @njit(cache=True, inline="always")
+def ttfs_reg(lcode, bk_f, p, tf):
+    """The time-to-first-spike regulariser's term in the label neuron's transition
+    at its first spike (``tf`` = -t, the first-spike readout): mlGeNN's
+    alpha/(1.01T-t)^2 for LOSS_TTFS_SCE, alpha/tau1 exp(t/tau1) (Wunderlich &
+    Pehle) for LOSS_TTFS_EXP, else 0."""
+    if lcode == LOSS_TTFS_SCE:
+        fst = bk_f[p, BF_FST_SCALE] + tf
+        return bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
+    if lcode == LOSS_TTFS_EXP:
+        tau1 = bk_f[p, BF_TAU1]
+        return bk_f[p, BF_TTFS_ALPHA] / tau1 * np.exp(-tf / tau1)
+    return np.float32(0.0)
+
+
+@njit(cache=True, inline="always")
 def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_train,
                  conn_dtrain, conn_dense, row_ptr, syn_post, weights, delays, max_delay, Dh,
                  LV, LI_, hLV, hLI, rev, dd, grad, dgrad, gpos, nsyn):
@@ -342,13 +357,7 @@ def _backward_slots(b0, b1, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f
                                     sm = drive_val[b, 0, k]
                                     temp = bk_f[p, BF_TEMP]
                                     if k == y:
-                                        if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
-                                            fst = bk_f[p, BF_FST_SCALE] + tfirst[b, k]
-                                            reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
-                                        else:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
-                                            tau1 = bk_f[p, BF_TAU1]
-                                            reg = bk_f[p, BF_TTFS_ALPHA] / tau1 \
-                                                * np.exp(-tfirst[b, k] / tau1)
+                                        reg = ttfs_reg(lcode, bk_f, p, tfirst[b, k])
                                         LV[gi] += recip * (((one - sm) / temp) + reg) \
                                             / bk_f[p, BF_DENOM]
                                     else:

@@ -29,19 +29,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .eventprop_kernels import _drive_slot, _pop_of
+from .eventprop_kernels import _drive_slot, _pop_of, ttfs_reg
 from .kernels import (
     BF_A,
     BF_ALPHA,
     BF_BETA,
     BF_DELTA,
     BF_DENOM,
-    BF_FST_SCALE,
     BF_LTS,
     BF_PHANTOM,
-    BF_TAU1,
     BF_TEMP,
-    BF_TTFS_ALPHA,
     BF_VTH,
     BI_LOSS,
     BI_READOUT,
@@ -147,14 +144,7 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                 tf = tfirst[b0 + l, k] if l < nb else zero
                 tfl[gi, l] = tf
                 sml[gi, l] = drive_val[b0 + l, 0, k] if l < nb else zero
-                reg = zero
-                if lcode == LOSS_TTFS_SCE:  # mlGeNN's alpha/(1.01T-t)
-                    fst = bk_f[p, BF_FST_SCALE] + tf
-                    reg = bk_f[p, BF_TTFS_ALPHA] / (fst * fst)
-                elif lcode == LOSS_TTFS_EXP:  # Wunderlich & Pehle: alpha*(exp(t/tau1)-1)
-                    tau1 = bk_f[p, BF_TAU1]
-                    reg = bk_f[p, BF_TTFS_ALPHA] / tau1 * np.exp(-tf / tau1)
-                regl[gi, l] = reg
+                regl[gi, l] = ttfs_reg(lcode, bk_f, p, tf)
     # per slot, the step of its next input event to replay (nxt, -1: none) and the
     # latest of these (mx): only slots with events at a step search their tape
     mx = -1
