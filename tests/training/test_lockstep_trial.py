@@ -182,3 +182,6 @@ def test_lockstep_only_for_what_it_implements() -> None:
     sim2.lockstep = True
     assert sim2._use_lockstep(B, 1, cn2.bk_i, cn2.conn_dtrain)
     assert sim2._use_lockstep(B, 2, cn2.bk_i, cn2.conn_dtrain)
+    # replay rows that would not fit in memory: the per-slot kernel, even when asked
+    sim2.LOCKSTEP_MAX_ROW_BYTES = sim2._replay_capacity() * LK.LOCKSTEP_BLOCK * 8 - 1
+    assert not sim2._use_lockstep(B, 1, cn2.bk_i, cn2.conn_dtrain)

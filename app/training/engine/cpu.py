@@ -199,6 +199,7 @@ class CPUSimulator:
         self.lockstep: bool | None = None
         self._lockstep_ok: dict[tuple[int, int], bool] = {}
         self._ls_rows = (np.zeros((0, 0), np.int32), np.zeros((0, 2, 0, 1), np.float32))
+        self._ls_rcap: tuple[tuple | None, int] = (None, 0)
         #: per-slot gradient sums of the lockstep trial: their largest buffer per
         #: connection, in floats (tests set 0 to check the direct path)
         self.lockstep_gsum_max = LK.GSUM_MAX_FLOATS
@@ -545,6 +546,10 @@ class CPUSimulator:
     #: per-slot kernel is faster (latency MNIST-5k, ~7.9), below it the lockstep one
     #: (Yin-Yang, ~0.13 at dt 1 ms, ~0.013 at dt 0.1 ms).
     LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP = 1.0
+    #: The lockstep trial's replay rows (one per step and LIF neuron at most, each
+    #: 2 x LOCKSTEP_BLOCK floats per thread) must fit in this many bytes; larger
+    #: networks x trial lengths run on the per-slot kernel's tapes.
+    LOCKSTEP_MAX_ROW_BYTES = 1 << 29
 
     def _use_lockstep(self, B: int, nch: int, bk_i: np.ndarray,
                       conn_dtrain: np.ndarray) -> bool:
@@ -554,7 +559,8 @@ class CPUSimulator:
         block's idle columns cost as much as busy ones: Yin-Yang dt 1 ms at 32 slots
         per thread ran at 0.6-0.8x the per-slot kernel, at 64 at 1.1-1.2x) and the
         batch's input spikes are sparse."""
-        if self.lockstep is False:
+        if self.lockstep is False or self._replay_capacity() * nch * LOCKSTEP_BLOCK * 8 \
+                > self.LOCKSTEP_MAX_ROW_BYTES:
             return False
         if self.lockstep is None:
             if B // nch < LOCKSTEP_BLOCK:
@@ -571,9 +577,17 @@ class CPUSimulator:
             self._lockstep_ok = {key: ok}
         return ok
 
+    def _replay_capacity(self) -> int:
+        """Replay rows one lockstep block may need (``lockstep_kernels.replay_rows``)."""
+        key = (self.T, self.ev_cap_per_pop.tobytes())
+        if self._ls_rcap[0] != key:
+            self._ls_rcap = (key, int(LK.replay_rows(self.layout.pop_i, self.ev_cap_per_pop,
+                                                     self.T)))
+        return self._ls_rcap[1]
+
     def _replay_rows(self, nch: int) -> tuple[np.ndarray, np.ndarray]:
         """Each thread's replay rows for the lockstep trial, kept between trials."""
-        rcap = int(LK.replay_rows(self.layout.pop_i, self.ev_cap_per_pop, self.T))
+        rcap = self._replay_capacity()
         rids, rows = self._ls_rows
         if rids.shape != (nch, rcap):
             rids = np.zeros((nch, rcap), np.int32)
