@@ -157,6 +157,19 @@ def test_lockstep_spike_caps_and_overflow() -> None:
     assert (cn.sim.ev_ovf[:40] >= 0).sum() > 10
 
 
+def test_reported_rmse_is_the_loss_value() -> None:
+    # both trial kernels leave each slot's relative mean square error for the report
+    cn, i, o = _build("ttfs_rmse", batch=40)
+    x, y = _examples(40, 11)
+    sl = cn.layout.pop_slice(o.name)
+    for lockstep in (False, True):
+        _trials(cn, i, x, y, lockstep, 1)
+        out = {o.name: cn.sim.R[:40, sl].copy()}
+        ref = RelativeMeanSquareError(1.0).value(y, out[o.name])
+        assert ref > 0
+        assert cn._batch_loss(o.name, y, out) == pytest.approx(ref, rel=1e-6)
+
+
 def test_lockstep_only_for_what_it_implements() -> None:
     cn, i, o = _build("avg_var", batch=16, two_hidden=True, dense=False)
     lay, sim = cn.layout, cn.sim

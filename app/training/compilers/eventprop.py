@@ -507,9 +507,14 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
 
     def _batch_loss(self, pop_name: str, y: np.ndarray, out: dict[str, np.ndarray]) -> float:
         """Cross-entropy straight from the per-slot values the kernel computed with
-        the backward pass's softmax; other losses as in the base class."""
-        if self.loss_code == K.LOSS_SCE and pop_name == self.out_pop.name:
-            return float(np.mean(self.drive.xent[:len(y)]))
+        the backward pass's softmax, and the relative mean square error where the
+        simulator's kernel computes it per slot (``slot_rmse``); other losses as in
+        the base class."""
+        if pop_name == self.out_pop.name:
+            if self.loss_code == K.LOSS_SCE:
+                return float(np.mean(self.drive.xent[:len(y)]))
+            if self.loss_code == K.LOSS_RMSE and getattr(self.sim, "slot_rmse", False):
+                return float(np.mean(self.drive.xent[:len(y)], dtype=np.float64))
         return super()._batch_loss(pop_name, y, out)
 
     def _collect_kernel_grads(self) -> None:

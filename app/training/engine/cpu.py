@@ -203,6 +203,9 @@ class CPUSimulator:
         #: per-slot gradient sums of the lockstep trial: their largest buffer per
         #: connection, in floats (tests set 0 to check the direct path)
         self.lockstep_gsum_max = LK.GSUM_MAX_FLOATS
+        #: the trial kernels leave each slot's relative mean square error in the drive's
+        #: ``xent`` (the reported loss needs no numpy pass over the readouts)
+        self.slot_rmse = True
         self._no_counts = np.zeros(n, np.int64)
         self._no_rec = np.zeros((1, 1, 1), np.float32)
         self._no_srec = (np.zeros((B, 1), np.int32), np.zeros((B, 1), np.int32),

@@ -171,8 +171,9 @@ def _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
                 tfirst, tsum, ttrue, xent):
     """Loss terms of slot b from its readouts (what the numpy code used to compute):
     softmax of the output readout, time steps of max_var maxima, first-spike times
-    and their sums for the time-to-first-spike losses; ``xent[b]`` the slot's
-    cross-entropy -log(softmax[label]) (for the reported loss). With
+    and their sums for the time-to-first-spike losses; ``xent[b]`` the slot's loss
+    for the report: the cross-entropy -log(softmax[label]), or with LOSS_RMSE the
+    relative mean square error (``drive_val`` then keeps the readouts). With
     LOSS_TTFS_EXP the softmax is of -t/softmax_temperature, a silent label neuron
     counted as firing at the trial end (``FirstSpikeCrossentropy.label_softmax``)."""
     o0 = pop_i[out_p, P_START]
@@ -182,24 +183,37 @@ def _drive_slot(b, out_p, pop_i, bk_i, bk_f, R, R2, labels, dt, t_ms, drive_val,
     dv = drive_val[b, 0]
     for k in range(no):
         dv[k] = r[k]
-    if loss == LOSS_TTFS_EXP:
-        if dv[labels[b]] < -t_ms:
-            dv[labels[b]] = -t_ms
-        inv = np.float32(1.0) / bk_f[out_p, BF_TEMP]
+    if loss == LOSS_RMSE:
+        # the slot's RelativeMeanSquareError.value, in float64 as there (a silent
+        # neuron's -FLT_MAX counts as 0); its drive needs no softmax
+        y = labels[b]
+        delta = np.float64(bk_f[out_p, BF_DELTA])
+        ty = np.float64(r[y]) if r[y] >= -1e30 else 0.0
+        acc = 0.0
         for k in range(no):
-            dv[k] = dv[k] * inv
-    mx = dv[0]
-    for k in range(1, no):
-        if dv[k] > mx:
-            mx = dv[k]
-    tot = np.float32(0.0)
-    for k in range(no):
-        e = np.exp(dv[k] - mx)
-        dv[k] = e
-        tot += e
-    for k in range(no):
-        dv[k] = dv[k] / tot
-    xent[b] = -np.log(max(dv[labels[b]], np.float32(1e-30)))
+            if k != y:
+                d = (np.float64(r[k]) if r[k] >= -1e30 else 0.0) - ty - delta
+                acc += d * d
+        xent[b] = acc / 2.0
+    else:
+        if loss == LOSS_TTFS_EXP:
+            if dv[labels[b]] < -t_ms:
+                dv[labels[b]] = -t_ms
+            inv = np.float32(1.0) / bk_f[out_p, BF_TEMP]
+            for k in range(no):
+                dv[k] = dv[k] * inv
+        mx = dv[0]
+        for k in range(1, no):
+            if dv[k] > mx:
+                mx = dv[k]
+        tot = np.float32(0.0)
+        for k in range(no):
+            e = np.exp(dv[k] - mx)
+            dv[k] = e
+            tot += e
+        for k in range(no):
+            dv[k] = dv[k] / tot
+        xent[b] = -np.log(max(dv[labels[b]], np.float32(1e-30)))
     if bk_i[out_p, BI_READOUT] == RO_MAX:
         for k in range(no):
             drive_step[b, k] = np.int64(np.rint(R2[b, o0 + k] / dt))
