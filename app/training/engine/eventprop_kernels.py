@@ -482,7 +482,7 @@ def train_trial(T, dt, zero_step, n_chunks, reset,
         isyn = np.zeros(N, dtype=np.float32)
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
-        hits = np.zeros(((N + 15) // 8) * 8, dtype=np.uint8)
+        hits = np.zeros(((N + 63) // 64) * 64, dtype=np.uint8)
         fgrp = np.zeros(P, dtype=np.int64)
         srec_step = np.zeros((1, 1), np.int32)
         srec_id = np.zeros((1, 1), np.int32)

@@ -48,6 +48,9 @@ from .layout import (
 )
 
 FLT_MAX = np.float32(np.finfo(np.float32).max)
+#: times a word of eight 0/1 bytes puts byte i's flag at bit 56 + i (each product
+#: term lands on its own bit, so nothing carries): the top byte is the 8-bit mask
+BYTES_TO_BITS = np.uint64(0x0102040810204080)
 
 # Recordable variables (rec_var codes).
 REC_V, REC_A, REC_REFRAC, REC_READOUT = 0, 1, 2, 3
@@ -75,7 +78,7 @@ def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                    out_hist, out_hist_pop, isyn, new_spk, new_cnt, hits, fgrp):
     """Steps [step0, step1) of batch slots b0..b1-1, one after the other (see
     ``forward_chunk``); ``isyn``, ``new_spk``, ``new_cnt`` and ``hits`` (uint8, a
-    multiple of 8 long) and ``fgrp`` (P int64) are the calling thread's scratch.
+    multiple of 64 long) and ``fgrp`` (P int64) are the calling thread's scratch.
     One call per range
     of slots, not per slot: a call passes ~60 arrays, whose copying cost ~0.3 us
     per call (a tenth of a Yin-Yang example's kernel time).
@@ -324,15 +327,19 @@ def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                         _readouts(ro, Rb[s0:s1], R2b[s0:s1], vrow, t, T, dt)
                     if ncross == 0:
                         continue
-                    for j in range(n, ((n + 7) // 8) * 8):
+                    for j in range(n, ((n + 63) // 64) * 64):
                         hits[j] = 0
                     q = 0
                     while ncross > 0:
-                        # each set byte of the word is one crossing: the lowest set bit
-                        # gives its neuron, clearing it moves on (no branch per neuron)
-                        w = words[q]
+                        # eight flag words (64 neurons) packed into one bit mask; each
+                        # set bit is one crossing: the lowest gives its neuron, clearing
+                        # it moves on (one unpredictable loop exit per 64 neurons)
+                        w = np.uint64(0)
+                        for k in range(8):
+                            w |= ((words[8 * q + k] * BYTES_TO_BITS) >> np.uint64(56)) \
+                                << np.uint64(8 * k)
                         while w != 0:
-                            j = 8 * q + (np.int64(trailing_zeros(w)) >> 3)
+                            j = 64 * q + np.int64(trailing_zeros(w))
                             w &= w - np.uint64(1)
                             ncross -= 1
                             gi = s0 + j
@@ -442,7 +449,7 @@ def forward_chunk(step0, step1, T, dt, zero_step, n_chunks, reset,
         isyn = np.zeros(N, dtype=np.float32)
         new_spk = np.zeros(N, dtype=np.int32)
         new_cnt = np.zeros(P, dtype=np.int32)
-        hits = np.zeros(((N + 15) // 8) * 8, dtype=np.uint8)
+        hits = np.zeros(((N + 63) // 64) * 64, dtype=np.uint8)
         fgrp = np.zeros(P, dtype=np.int64)
         work[ch] += _forward_slots(ch * per, min(B, (ch + 1) * per), step0, step1, T, dt,
                                    zero_step, reset, pop_i, pop_f, bias, v_init, a_init, grp_i,
