@@ -59,28 +59,6 @@ def _dot(w, d):
     return acc
 
 
-#: Rows at least this long are replayed two events per pass (``_grad_dot2``); on
-#: shorter rows the pair's loop runs slower than two single ones (10- and 20-wide
-#: rows: 3.4 -> 5.3 and 4.7 -> 5.9 ns per event; 256-wide: 23.3 -> 21.2 ns).
-PAIR_MIN_POSTS = 64
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _grad_dot2(wa, wb, ga, gb, q, d):
-    """Two replayed spikes of one step on one dense connection: ``ga -= q`` and
-    ``gb -= q`` (their gradient rows), and (wa . d, wb . d) (their adjoint jumps)."""
-    sa = np.float32(0.0)
-    sb = np.float32(0.0)
-    for j in range(q.shape[0]):
-        qj = q[j]
-        dj = d[j]
-        ga[j] -= qj
-        gb[j] -= qj
-        sa += wa[j] * dj
-        sb += wb[j] * dj
-    return sa, sb
-
-
 @njit(cache=True, inline="always")
 def ttfs_reg(lcode, bk_f, p, tf):
     """The time-to-first-spike regulariser's term in the label neuron's transition
@@ -143,18 +121,7 @@ def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_
             if train:
                 for j in range(npost):
                     qrow[j] = lirow[j] * tau_s
-            e0 = plo[p]
-            if train and fb and not dtrain and npost >= PAIR_MIN_POSTS:
-                # two events per pass over the post row: q and d loaded once for both,
-                # and both rows' cache misses in flight together
-                while e0 + 2 <= phi[p]:
-                    ga = evn[e0] - pstart
-                    gb = evn[e0 + 1] - pstart
-                    ra, rb = _grad_dot2(W2[ga], W2[gb], G2[ga], G2[gb], qrow, drow_)
-                    rev[evn[e0]] += ra
-                    rev[evn[e0 + 1]] += rb
-                    e0 += 2
-            for e in range(e0, phi[p]):
+            for e in range(plo[p], phi[p]):
                 gi = evn[e]
                 r0 = row_ptr[rpo + gi - pstart]
                 wrow = W2[gi - pstart]
