@@ -304,8 +304,8 @@ def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                 if ptype == LIF and not has_rf:
                     # common case (EventProp hidden/output LIF): a branch-free,
                     # vectorisable update that flags threshold crossings (one byte per
-                    # neuron) and counts them, readouts, then, if any, the flags 8 at a
-                    # time until all crossings are found
+                    # neuron) and counts them, readouts, then, if any, the flags 64 at a
+                    # time (as bit masks) until all crossings are found
                     ncross = np.int32(0)
                     if g >= 0:
                         for j in range(n):
