@@ -8,7 +8,10 @@ machine (+-5-20 %) hides changes of a few per cent. Here the training task of
 ``kernels.py``/``eventprop_kernels.py``/``layout.py`` (copied into a temporary
 package, compiled without numba's cache) runs that same call in turn, every array
 restored before each call. Prints each kernel's min and median microseconds per
-batch slot and the largest gradient difference from the first.
+batch slot and the largest gradient difference from the first. The arrays come
+from this checkout's layout, so the checkouts compared must share ``train_trial``'s
+arguments and the layout's column constants (compare a change of the kernels' code,
+not of their interface).
 
 Swap the order of the checkouts and run again: the first kernel of a rotation was
 ~3 % faster in both orders in session 6 (BENCHMARKS.md).
