@@ -48,12 +48,16 @@ class SiteChoice:
     behind the other's last probe, the other is probed as soon as the minimum
     interval has passed (a machine that got busy is noticed within a few calls).
     Probes take at most about ``1 / budget`` of the time: the next one waits at
-    least ``budget`` times the last one's length.
+    least ``budget`` times the last one's length, except after a comparison in
+    which either side's slowest call took over ``outlier`` times its fastest: then
+    the other count is measured again at once (once; a slow call may be a lasting
+    pattern or a one-off, such as both threads placed on one core for a moment,
+    which on SHD-sized calls of ~15 ms had set a process on one thread for seconds).
     """
 
     def __init__(self, wide: int, probe_calls: int = 5, probe_max_s: float = 0.05,
                  min_interval_s: float = 0.5, max_interval_s: float = 30.0,
-                 switch_gain: float = 0.9, budget: float = 20.0,
+                 switch_gain: float = 0.9, budget: float = 20.0, outlier: float = 3.0,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         if wide < 2:
             raise ValueError(f"wide={wide}: a choice needs at least 2 threads")
@@ -64,6 +68,7 @@ class SiteChoice:
         self.max_interval_s = float(max_interval_s)
         self.switch_gain = float(switch_gain)
         self.budget = float(budget)
+        self.outlier = float(outlier)
         self.clock = clock
         #: until both are measured: the first probe is of ``wide``, the second of 1
         self.current = 1
@@ -80,6 +85,7 @@ class SiteChoice:
         self.measured_s = 0.0
         self.probing: int | None = None
         self._warm = False
+        self._rechecked = False
         self.switches = 0
         self.probes = 0
 
@@ -122,6 +128,7 @@ class SiteChoice:
         mine = self.recent[self.current]
         first = not self.recent[self.probing] and not mine
         won = not mine or statistics.fmean(self.probe) < self.switch_gain * statistics.fmean(mine)
+        uneven = self._uneven(self.probe) or self._uneven(mine)
         if won:
             if not first:
                 self.switches += 1
@@ -137,8 +144,16 @@ class SiteChoice:
         self.last_probe_s = self.probe_s
         if first:
             self.next_probe = now  # measure the other count at once
+        elif uneven and not self._rechecked:
+            self.next_probe = now  # a slow call may have decided: measure again
+            self._rechecked = True
         else:
             self.next_probe = now + max(self.interval, self.budget * self.probe_s)
+            self._rechecked = False
+
+    def _uneven(self, per_unit) -> bool:
+        """Whether the slowest of these calls took over ``outlier`` times the fastest."""
+        return len(per_unit) >= 2 and max(per_unit) > self.outlier * min(per_unit)
 
 
 _SITES: dict[tuple[str, int], SiteChoice] = {}
