@@ -17,6 +17,8 @@ for at least ``--rep-seconds``, so load from other processes hits all of them
 alike. Tables give the median
 samples/second (wall clock), the median samples per CPU-second of that
 process, and each of ours against the BEST peer of the task, with the load.
+On the SHD task ``eventprop_reg`` is ours with mlGeNN's SHD spike-count
+regulariser (``tasks.py``): our cost follows the hidden activity, the peers' does not.
 
     pip install -e ".[peers]"
     python benchmarks/peers.py                   # every task, 5 repetitions (~15 min)
@@ -43,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: OpenMP settings our engine may set at import (app/training/engine/__init__.py)
 OMP_SETTINGS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
-OURS = ("eventprop", "eprop_lif", "eprop_alif")
+OURS = ("eventprop", "eventprop_reg", "eprop_lif", "eprop_alif")
 PEERS = tuple(f"{lib}:{mode}" for lib in ("snntorch", "norse")
               for mode in ("eager", "step", "model"))
 DEFAULT = {"yy": ("eventprop",) + PEERS, "yy01": ("eventprop",) + PEERS,
