@@ -180,7 +180,7 @@ def test_probes_stay_a_small_share_of_long_calls() -> None:
 
 def test_one_slow_call_in_a_probe_is_measured_again() -> None:
     """SHD-sized calls (two threads 16 ms, one 30 ms), where one early two-thread call
-    took 140 ms (seen on the 2-core machine: both threads briefly on one core). One
+    took 140 ms (seen in fresh processes on the 2-core machine). One
     thread wins that comparison, but the uneven probe is rerun at once and two
     threads are back after a few calls, not after the usual seconds of waiting."""
     clock = Clock()

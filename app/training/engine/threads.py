@@ -21,7 +21,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
 import numba
@@ -51,7 +51,7 @@ class SiteChoice:
     least ``budget`` times the last one's length, except after a comparison in
     which either side's slowest call took over ``outlier`` times its fastest: then
     the other count is measured again at once (once; a slow call may be a lasting
-    pattern or a one-off, such as both threads placed on one core for a moment,
+    pattern or a one-off, perhaps both threads placed on one core for a moment,
     which on SHD-sized calls of ~15 ms had set a process on one thread for seconds).
     """
 
@@ -151,7 +151,7 @@ class SiteChoice:
             self.next_probe = now + max(self.interval, self.budget * self.probe_s)
             self._rechecked = False
 
-    def _uneven(self, per_unit) -> bool:
+    def _uneven(self, per_unit: Collection[float]) -> bool:
         """Whether the slowest of these calls took over ``outlier`` times the fastest."""
         return len(per_unit) >= 2 and max(per_unit) > self.outlier * min(per_unit)
 
