@@ -1,7 +1,8 @@
 """The thread governor picks the faster thread count and never changes results.
 
-``SiteChoice`` is driven with a fake clock and scripted call times; the training
-check runs in a subprocess with two numba threads, so it holds on any machine.
+``SiteChoice`` is driven with scripted call times (its clock is the time spent in
+calls, ``choice.busy``); the training check runs in a subprocess with two numba
+threads, so it holds on any machine.
 """
 
 from __future__ import annotations
@@ -20,24 +21,13 @@ from app.training.engine.threads import SiteChoice
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _drive(choice: SiteChoice, cost: dict[int, float], calls: int, clock: Clock) -> list[int]:
+def _drive(choice: SiteChoice, cost: dict[int, float], calls: int) -> list[int]:
     """Run ``calls`` calls that take ``cost[threads]`` seconds each (one unit of work
     each); the thread counts used."""
     used = []
     for _ in range(calls):
         n = choice.threads()
         used.append(n)
-        clock.now += cost[n]
         choice.record(n, cost[n], 1)
     return used
 
@@ -47,29 +37,25 @@ BUSY = {2: 0.010, 1: 0.0018}  # a busy one: a descheduled thread holds the regio
 
 
 def test_first_calls_try_both_and_keep_the_faster() -> None:
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, clock=clock)
-    used = _drive(choice, QUIET, 8, clock)
+    choice = SiteChoice(2, probe_calls=3)
+    used = _drive(choice, QUIET, 8)
     assert used == [2, 2, 2, 2, 1, 1, 1, 1]
     assert choice.current == 2
-    clock2 = Clock()
-    slow_wide = SiteChoice(2, probe_calls=3, clock=clock2)
-    _drive(slow_wide, BUSY, 8, clock2)
+    slow_wide = SiteChoice(2, probe_calls=3)
+    _drive(slow_wide, BUSY, 8)
     assert slow_wide.current == 1
 
 
 def test_the_average_decides_not_the_typical_call() -> None:
     """Two threads that are fast four calls in five but woken late in the fifth
     (5x slower) cost more on average than one thread: one thread is kept."""
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=5, clock=clock)
+    choice = SiteChoice(2, probe_calls=5)
     pattern = [0.001, 0.001, 0.001, 0.001, 0.009]
     used = []
     for k in range(12 + 500):
         n = choice.threads()
         used.append(n)
         t = pattern[k % 5] if n == 2 else 0.0018
-        clock.now += t
         choice.record(n, t, 1)
     assert choice.current == 1
 
@@ -77,27 +63,24 @@ def test_the_average_decides_not_the_typical_call() -> None:
 def test_a_probe_does_not_count_its_first_call() -> None:
     """The first call on two threads after a while on one wakes sleeping threads;
     the probe judges the calls after it."""
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    _drive(choice, BUSY, 8, clock)
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5)
+    _drive(choice, BUSY, 8)
     assert choice.current == 1
     first = True
-    while choice.current == 1 and clock.now < 5.0:
+    while choice.current == 1 and choice.busy < 5.0:
         n = choice.threads()
         t = QUIET[n]
         if n == 2 and first:
             t, first = 0.05, False  # the wake-up
         elif n == 1:
             first = True
-        clock.now += t
         choice.record(n, t, 1)
     assert choice.current == 2
 
 
 def test_first_call_of_each_count_is_not_counted() -> None:
     """The first call may load compiled code: a slow first call must not decide."""
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, clock=clock)
+    choice = SiteChoice(2, probe_calls=3)
     for n, t in [(2, 1.0), (2, 0.001), (2, 0.001), (2, 0.001), (1, 1.0), (1, 0.0015),
                  (1, 0.0015), (1, 0.0015)]:
         assert choice.threads() == n
@@ -106,36 +89,33 @@ def test_first_call_of_each_count_is_not_counted() -> None:
 
 
 def test_a_machine_that_gets_busy_is_noticed_within_a_few_calls() -> None:
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    _drive(choice, QUIET, 8, clock)
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5)
+    _drive(choice, QUIET, 8)
     # quiet for a minute: one-thread probes keep losing, the interval grows
-    _drive(choice, QUIET, 60_000, clock)
+    _drive(choice, QUIET, 60_000)
     assert choice.current == 2 and choice.interval == 30.0
     # then busy: two threads get 10x slower; within a handful of calls the
     # governor tries one thread and switches, long before the interval is up
-    used = _drive(choice, BUSY, 12, clock)
+    used = _drive(choice, BUSY, 12)
     assert choice.current == 1
     assert used[-3:] == [1, 1, 1]
     assert used.count(2) <= 5
 
 
 def test_a_machine_that_gets_quiet_again_is_noticed() -> None:
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    _drive(choice, BUSY, 8, clock)
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5)
+    _drive(choice, BUSY, 8)
     assert choice.current == 1
-    _drive(choice, QUIET, 1000, clock)  # 1.8 s: past the first interval
+    _drive(choice, QUIET, 1000)  # 1.8 s: past the first interval
     assert choice.current == 2
 
 
 def test_losing_probes_get_rarer() -> None:
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, max_interval_s=4.0, clock=clock)
-    _drive(choice, BUSY, 8, clock)
-    t0 = clock.now
-    used = _drive(choice, BUSY, 11_000, clock)  # ~20 s
-    assert 19.0 < clock.now - t0 < 21.0
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, max_interval_s=4.0)
+    _drive(choice, BUSY, 8)
+    t0 = choice.busy
+    used = _drive(choice, BUSY, 11_000)  # ~20 s
+    assert 19.0 < choice.busy - t0 < 21.0
     # intervals 0.5, 1, 2, 4, 4, 4, ... -> 6 to 8 probes of 1 + 3 calls in 20 s
     assert 4 * 6 <= used.count(2) <= 4 * 8
     assert choice.interval == 4.0 and choice.current == 1
@@ -144,15 +124,14 @@ def test_losing_probes_get_rarer() -> None:
 def test_a_workload_that_grows_does_not_make_it_probe_all_the_time() -> None:
     """Calls that get slower on both counts alike (more spikes as training goes on)
     must not set off a probe per call: at most one each ``min_interval_s``."""
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5, clock=clock)
-    _drive(choice, QUIET, 8, clock)
+    choice = SiteChoice(2, probe_calls=3, min_interval_s=0.5)
+    _drive(choice, QUIET, 8)
     used = []
     for k in range(5000):
         grow = 1.0 + k / 1000.0
-        used += _drive(choice, {2: QUIET[2] * grow, 1: QUIET[1] * grow}, 1, clock)
+        used += _drive(choice, {2: QUIET[2] * grow, 1: QUIET[1] * grow}, 1)
     assert choice.current == 2
-    elapsed = clock.now
+    elapsed = choice.busy
     assert used.count(1) <= 3 * (elapsed / 0.5 + 1)
     assert used.count(1) < 0.1 * len(used)
 
@@ -161,9 +140,8 @@ def test_probes_stay_a_small_share_of_long_calls() -> None:
     """Calls of 40 ms (SHD, Yin-Yang at 3000 steps): a probe stops after 50 ms of
     counted calls, and the next one waits ``budget`` probe lengths, even when the
     calls get slower as training goes on (which sets off early probes)."""
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=5, probe_max_s=0.05, min_interval_s=0.5, clock=clock)
-    used = _drive(choice, {2: 0.040, 1: 0.060}, 6, clock)
+    choice = SiteChoice(2, probe_calls=5, probe_max_s=0.05, min_interval_s=0.5)
+    used = _drive(choice, {2: 0.040, 1: 0.060}, 6)
     # two: one call to warm up, then 40 + 40 ms; one: warm-up, then 60 ms
     assert used == [2, 2, 2, 1, 1, 2] and choice.current == 2
     probe_time = 0.0
@@ -172,10 +150,9 @@ def test_probes_stay_a_small_share_of_long_calls() -> None:
         n = choice.threads()
         t = (0.040 if n == 2 else 0.060) * grow
         probe_time += t if n == 1 else 0.0
-        clock.now += t
         choice.record(n, t, 1)
     assert choice.current == 2
-    assert probe_time < 0.06 * (clock.now - 0.3)
+    assert probe_time < 0.06 * (choice.busy - 0.3)
 
 
 def test_one_slow_call_in_a_probe_is_measured_again() -> None:
@@ -183,19 +160,32 @@ def test_one_slow_call_in_a_probe_is_measured_again() -> None:
     took 140 ms (seen in fresh processes on the 2-core machine). One
     thread wins that comparison, but the uneven probe is rerun at once and two
     threads are back after a few calls, not after the usual seconds of waiting."""
-    clock = Clock()
-    choice = SiteChoice(2, probe_calls=5, probe_max_s=0.05, min_interval_s=0.5, clock=clock)
+    choice = SiteChoice(2, probe_calls=5, probe_max_s=0.05, min_interval_s=0.5)
     script = iter([0.016, 0.016, 0.140])  # warm-up call (not counted), then the probe
     used = []
     for _ in range(40):
         n = choice.threads()
         used.append(n)
         t = next(script, 0.016) if n == 2 else 0.030
-        clock.now += t
         choice.record(n, t, 1)
     assert used[:3] == [2, 2, 2] and 1 in used[3:6]
     assert choice.current == 2 and choice.switches == 2
     assert used.count(1) <= 6 and used[-20:] == [2] * 20
+
+
+def test_waiting_between_calls_owes_no_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Probes are scheduled on the time spent in calls: a process that waits between
+    calls (the other frameworks' turns in peers.py, an evaluation pass) does not
+    start a probe on its return. The wall clock jumps 10 s before each call here."""
+    wall = [0.0]
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: wall[0])
+    choice = SiteChoice(2, probe_calls=3)
+    _drive(choice, QUIET, 8)  # both counts measured: two threads
+    probes = choice.probes
+    for _ in range(50):
+        wall[0] += 10.0
+        assert _drive(choice, QUIET, 1) == [2]
+    assert choice.probes == probes
 
 
 def test_policy_all_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import numba
@@ -53,12 +53,17 @@ class SiteChoice:
     the other count is measured again at once (once; a slow call may be a lasting
     pattern or a one-off, perhaps both threads placed on one core for a moment,
     which on SHD-sized calls of ~15 ms had set a process on one thread for seconds).
+
+    Every time here is the site's busy time, the seconds spent in its calls, not
+    the wall clock: a process that waits between calls (evaluation, a paused run,
+    the other frameworks' turns in ``benchmarks/peers.py``) owes no probe for the
+    wait, and probes stay a share of the work.
     """
 
     def __init__(self, wide: int, probe_calls: int = 5, probe_max_s: float = 0.05,
                  min_interval_s: float = 0.5, max_interval_s: float = 30.0,
-                 switch_gain: float = 0.9, budget: float = 20.0, outlier: float = 3.0,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 switch_gain: float = 0.9, budget: float = 20.0,
+                 outlier: float = 3.0) -> None:
         if wide < 2:
             raise ValueError(f"wide={wide}: a choice needs at least 2 threads")
         self.wide = int(wide)
@@ -69,7 +74,8 @@ class SiteChoice:
         self.switch_gain = float(switch_gain)
         self.budget = float(budget)
         self.outlier = float(outlier)
-        self.clock = clock
+        #: seconds spent in this site's calls: the clock of intervals and probes
+        self.busy = 0.0
         #: until both are measured: the first probe is of ``wide``, the second of 1
         self.current = 1
         self.interval = self.min_interval_s
@@ -95,7 +101,7 @@ class SiteChoice:
 
     def threads(self) -> int:
         """The thread count for the next call."""
-        if self.probing is None and self.clock() >= self.next_probe:
+        if self.probing is None and self.busy >= self.next_probe:
             self.probing = self.other(self.current)
             self.probe = []
             self.probe_s = self.measured_s = 0.0
@@ -104,6 +110,7 @@ class SiteChoice:
 
     def record(self, threads: int, seconds: float, units: float = 1.0) -> None:
         """A call that ran on ``threads`` threads for ``seconds`` doing ``units`` of work."""
+        self.busy += seconds
         per_unit = seconds / max(units, 1e-12)
         if threads != self.probing:
             mine = self.recent[threads]
@@ -139,7 +146,7 @@ class SiteChoice:
         self.recent[self.probing].clear()
         self.recent[self.probing].extend(self.probe)
         self.probing = None
-        now = self.clock()
+        now = self.busy
         self.last_probe_end = now
         self.last_probe_s = self.probe_s
         if first:
