@@ -77,6 +77,7 @@ def _trials(cn, i, x: list, y: np.ndarray, lockstep: bool, n_trials: int) -> lis
     return state and gradient after each."""
     sim = cn.sim
     sim.lockstep = lockstep
+    sim.layerwise = False  # the per-slot kernel is the reference, not the layer-wise one
     B = len(y)
     out = []
     for _ in range(n_trials):

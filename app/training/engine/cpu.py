@@ -17,6 +17,7 @@ import numpy as np
 
 from . import eventprop_kernels as EK
 from . import kernels as K
+from . import layerwise_kernels as LW
 from . import lockstep_kernels as LK
 from .layout import (
     P_END,
@@ -198,6 +199,10 @@ class CPUSimulator:
         #: per-slot kernel, True the lockstep one wherever it applies
         self.lockstep: bool | None = None
         self._lockstep_ok: dict[tuple[int, int], bool] = {}
+        #: fused training trials of SpikeInput -> LIF -> LI networks run layer by layer
+        #: (``layerwise_kernels``); False forces the other kernels
+        self.layerwise = True
+        self._layerwise_ok: dict[tuple, bool] = {}
         self._ls_rows = (np.zeros((0, 0), np.int32), np.zeros((0, 2, 0, 1), np.float32))
         self._ls_rcap: tuple[tuple | None, int] = (None, 0)
         #: per-slot gradient sums of the lockstep trial: their largest buffer per
@@ -502,6 +507,20 @@ class CPUSimulator:
         self._work[:] = 0
         d = drive
         nch = min(self.n_chunks, B)
+        if self._use_layerwise(bk_i, conn_dtrain):
+            t0 = time.perf_counter()
+            with threads_for(nch, "train_trial_layerwise", B):
+                LW.train_trial_layerwise(
+                    self.T, self.dt, zero_step, nch, reset, lay.pop_i, lay.pop_f, lay.bias,
+                    self._v_init, lay.grp_i, lay.grp_f, lay.conn_i, lay.conn_f, lay.row_ptr,
+                    lay.weights, self.V[:B], self.X[:B], self.spk[:B], self.spk_cnt[:B],
+                    self.R[:B], self.R2[:B], self.in_ptr[:B], self.in_hi[:B],
+                    self.stager.ev_s, self.stager.ev_n, self.nspk[:B], self.ev_cnt[:B],
+                    self.ev_ovf[:B], bk_i, bk_f, conn_train, labels, d.out_p, d.t_ms,
+                    d.val[:B], d.step[:B], d.tfirst[:B], d.tsum[:B], d.ttrue[:B], d.xent[:B],
+                    self.grad_parts, self.gpos, self.nsyn, self._work, work_b)
+            self._count_trial(B, t0, work_b)
+            return
         if self._use_lockstep(B, nch, bk_i, conn_dtrain):
             t0 = time.perf_counter()
             with threads_for(nch, "train_trial_lockstep", B):
@@ -578,6 +597,20 @@ class CPUSimulator:
             ok = LK.lockstep_ok(lay.pop_i, lay.grp_i, lay.max_delay, self.conn_dense,
                                 conn_dtrain, bk_i)
             self._lockstep_ok = {key: ok}
+        return ok
+
+    def _use_layerwise(self, bk_i: np.ndarray, conn_dtrain: np.ndarray) -> bool:
+        """Whether a fused trial runs layer by layer: allowed (``layerwise``) and a
+        network the layer-wise kernel implements (``layerwise_kernels.layerwise_ok``)."""
+        if not self.layerwise:
+            return False
+        key = (id(bk_i), id(conn_dtrain), self.T, self.ev_cap_per_pop.tobytes())
+        ok = self._layerwise_ok.get(key)
+        if ok is None:
+            lay = self.layout
+            ok = LW.layerwise_ok(lay.pop_i, lay.grp_i, lay.conn_i, self.conn_dense,
+                                 lay.max_delay, conn_dtrain, bk_i, self.ev_cap_per_pop, self.T)
+            self._layerwise_ok = {key: ok}
         return ok
 
     def _replay_capacity(self) -> int:

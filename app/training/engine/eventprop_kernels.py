@@ -75,6 +75,24 @@ def ttfs_reg(lcode, bk_f, p, tf):
 
 
 @njit(cache=True, inline="always")
+def li_drive(loss, readout, val, is_label, at_max, it, dt, lts, denom):
+    """The drive of an LI output neuron's adjoint at backward iteration ``it``: for the
+    cross-entropy losses the slope (softmax ``val`` minus the one-hot label) spread
+    over the trial as its readout weighs the steps (max_var: only the step of the
+    maximum, ``at_max``), for the other losses ``val`` itself, over ``denom``."""
+    one = np.float32(1.0)
+    if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
+        g = one - val if is_label else -val
+        if readout == RO_MAX:
+            return g / denom if at_max else np.float32(0.0)
+        if readout == RO_AVG_EXP:
+            tt = np.float32(it) * dt
+            return (g * np.exp(-(one - tt * lts))) / denom
+        return g / denom
+    return val / denom
+
+
+@njit(cache=True, inline="always")
 def _replay_step(it, ch, P, C, plo, phi, evn, pop_i, bk_i, conn_i, conn_f, conn_train,
                  conn_dtrain, conn_dense, row_ptr, syn_post, weights, delays, max_delay, Dh,
                  LV, LI_, hLV, hLI, rev, dd, grad, dgrad, gpos, nsyn):
@@ -309,20 +327,9 @@ def _backward_slots(b0, b1, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f
                     td = 0 if drive_val.shape[1] == 1 else m
                     for gi in range(s0, s1):
                         k = gi - s0
-                        drive = zero
-                        if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
-                            sm = drive_val[b, td, k]
-                            g = one - sm if k == y else -sm
-                            if bk_i[p, BI_READOUT] == RO_MAX:
-                                if drive_step[b, k] == m:
-                                    drive = g / denom
-                            elif bk_i[p, BI_READOUT] == RO_AVG_EXP:
-                                tt = np.float32(it) * dt
-                                drive = (g * np.exp(-(one - tt * bk_f[p, BF_LTS]))) / denom
-                            else:
-                                drive = g / denom
-                        else:
-                            drive = drive_val[b, td, k] / denom
+                        drive = li_drive(loss, bk_i[p, BI_READOUT], drive_val[b, td, k],
+                                         k == y, drive_step[b, k] == m, it, dt,
+                                         bk_f[p, BF_LTS], denom)
                         LI_[gi] = drive + (LI_[gi] - drive) * beta \
                             + a_ * (LV[gi] - drive) * (alpha - beta)
                         LV[gi] = drive + (LV[gi] - drive) * alpha

@@ -66,6 +66,53 @@ BI_ROLE, BI_LOSS, BI_READOUT, BI_REG, BI_NU = range(5)
 N_BI = 5
 
 
+@njit(cache=True, inline="always")
+def add_rows(xrow, W2, sl):
+    """xrow += W2[sl[0]] + W2[sl[1]] + ... (the dense rows of a step's spikes ``sl``),
+    four rows per pass over ``xrow``: a quarter of its loads and stores, and each
+    element adds the same rows in the same order."""
+    npost = xrow.shape[0]
+    nsp = sl.shape[0]
+    k = 0
+    while k + 4 <= nsp:
+        wa = W2[sl[k]]
+        wb = W2[sl[k + 1]]
+        wc = W2[sl[k + 2]]
+        wd = W2[sl[k + 3]]
+        for j in range(npost):
+            xrow[j] = xrow[j] + wa[j] + wb[j] + wc[j] + wd[j]
+        k += 4
+    while k < nsp:
+        wa = W2[sl[k]]
+        for j in range(npost):
+            xrow[j] += wa[j]
+        k += 1
+
+
+@njit(cache=True, inline="always")
+def crossings(hits, n, ncross, out, o):
+    """Append to ``out`` from index ``o`` the indices of the ``ncross`` nonzero flags
+    among ``hits[:n]`` (uint8, a multiple of 64 long; the tail is cleared here), in
+    ascending order: eight flag bytes at a time packed into a bit mask whose set bits
+    are found lowest first, one unpredictable loop exit per 64 neurons instead of one
+    branch per neuron. Returns the new end of ``out``."""
+    words = hits.view(np.uint64)
+    for j in range(n, ((n + 63) // 64) * 64):
+        hits[j] = 0
+    q = 0
+    while ncross > 0:
+        w = np.uint64(0)
+        for k in range(8):
+            w |= ((words[8 * q + k] * BYTES_TO_BITS) >> np.uint64(56)) << np.uint64(8 * k)
+        while w != 0:
+            out[o] = 64 * q + np.int64(trailing_zeros(w))
+            o += 1
+            w &= w - np.uint64(1)
+            ncross -= 1
+        q += 1
+    return o
+
+
 @njit(cache=True, _nrt=False)
 def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                     pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,
@@ -169,23 +216,7 @@ def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                     w0 = woff + row_ptr[rpo]
                     W2 = weights[w0:w0 + npre * npost].reshape((npre, npost))
                     xrow = Xb[off:off + npost]
-                    sl = spk_b[pstart:pstart + nsp]
-                    # four rows per pass over the input row: a quarter of its loads and
-                    # stores, and each element adds the same rows in the same order
-                    k = 0
-                    while k + 4 <= nsp:
-                        wa = W2[sl[k]]
-                        wb = W2[sl[k + 1]]
-                        wc = W2[sl[k + 2]]
-                        wd = W2[sl[k + 3]]
-                        for j in range(npost):
-                            xrow[j] = xrow[j] + wa[j] + wb[j] + wc[j] + wd[j]
-                        k += 4
-                    while k < nsp:
-                        wa = W2[sl[k]]
-                        for j in range(npost):
-                            xrow[j] += wa[j]
-                        k += 1
+                    add_rows(xrow, W2, spk_b[pstart:pstart + nsp])
                     nwork += nsp * npost
                     continue
                 for k in range(nsp):

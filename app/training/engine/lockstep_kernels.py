@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .eventprop_kernels import _drive_slot, _pop_of, ttfs_reg
+from .eventprop_kernels import _drive_slot, _pop_of, li_drive, ttfs_reg
 from .kernels import (
     BF_A,
     BF_ALPHA,
@@ -48,8 +48,6 @@ from .kernels import (
     BK_NONE,
     BK_OUT_LI,
     BK_OUT_LIF,
-    LOSS_SCE,
-    LOSS_SCE_STEP,
     LOSS_TTFS_EXP,
     LOSS_TTFS_SCE,
 )
@@ -61,8 +59,6 @@ from .layout import (
     P_HAS_REFRAC,
     P_START,
     P_TYPE,
-    RO_AVG_EXP,
-    RO_MAX,
     SPIKE_INPUT,
 )
 from .lockstep_forward import LOCKSTEP_BLOCK, _ls_forward
@@ -275,20 +271,8 @@ def _ls_backward(b0, nb, ch, T, dt, pop_i, pop_of, bk_i, bk_f, conn_i, conn_f, c
                     lvr = LVl[gi]
                     for l in range(nb):
                         b = b0 + l
-                        if loss == LOSS_SCE or loss == LOSS_SCE_STEP:
-                            sm = drive_val[b, 0, k]
-                            gv = one - sm if k == labels[b] else -sm
-                            drive = zero
-                            if rdo == RO_MAX:
-                                if drive_step[b, k] == m:
-                                    drive = gv / denom
-                            elif rdo == RO_AVG_EXP:
-                                tt = np.float32(it) * dt
-                                drive = (gv * np.exp(-(one - tt * bk_f[p, BF_LTS]))) / denom
-                            else:
-                                drive = gv / denom
-                        else:
-                            drive = drive_val[b, 0, k] / denom
+                        drive = li_drive(loss, rdo, drive_val[b, 0, k], k == labels[b],
+                                         drive_step[b, k] == m, it, dt, bk_f[p, BF_LTS], denom)
                         lir[l] = drive + (lir[l] - drive) * beta \
                             + a_ * (lvr[l] - drive) * (alpha - beta)
                         lvr[l] = drive + (lvr[l] - drive) * alpha

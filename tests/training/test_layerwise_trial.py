@@ -1,0 +1,172 @@
+"""The layer-wise EventProp trial (SpikeInput -> LIF -> LI) gives the per-slot kernel's
+numbers.
+
+The hidden layer runs the same float operations in the same order as the per-slot
+kernel, so its voltages, spike counts and the spikes carried into the next trial
+must be bit-identical; the output layer's input is a product summed in another
+order, so its voltages, readouts, losses and all gradients may differ by rounding
+only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.model import Connection, Network, Population
+from app.model.connectivity import Dense
+from app.model.initializers import Normal
+from app.model.neurons import LeakyIntegrate, LeakyIntegrateFire, SpikeInput
+from app.model.synapses import Exponential
+from app.training.compilers import EventPropCompiler
+from app.training.compilers.eventprop import default_params
+from app.training.data import preprocess_spikes
+from app.training.engine import layerwise_kernels as LW
+from app.training.optimisers import Adam
+
+T, N_IN, N_HID, N_OUT = 30, 40, 48, 5
+
+
+def _build(readout: str = "avg_var", batch: int = 24, recurrent: bool = False,
+           lif_out: bool = False, max_spikes: int = T, reg: bool = False,
+           reset_in_syn: bool = False):
+    """A small SpikeInput -> LIF -> LI EventProp network (or a variant the layer-wise
+    kernel must refuse), entered, with its input and output populations."""
+    net = Network(default_params)
+    with net:
+        i = Population(SpikeInput(), N_IN)
+        h = Population(LeakyIntegrateFire(tau_mem=20.0), N_HID)
+        Connection(i, h, Dense(Normal(0.9, 0.4)), Exponential(5.0))
+        if recurrent:
+            Connection(h, h, Dense(Normal(0.0, 0.1)), Exponential(5.0))
+        if lif_out:
+            o = Population(LeakyIntegrateFire(tau_mem=20.0, readout="first_spike_time"),
+                           N_OUT)
+        else:
+            o = Population(LeakyIntegrate(tau_mem=20.0, readout=readout), N_OUT)
+        Connection(h, o, Dense(Normal(0.0, 0.3)), Exponential(5.0))
+    extra = {"reg_lambda_upper": 1e-4, "reg_lambda_lower": 1e-4, "reg_nu_upper": 2} \
+        if reg else {}
+    comp = EventPropCompiler(T, "sparse_categorical_crossentropy", Adam(0.003),
+                             batch_size=batch, dt=1.0, max_spikes=max_spikes,
+                             reset_in_syn_between_batches=reset_in_syn, **extra)
+    cn = comp.compile(net)
+    cn.__enter__()
+    return cn, i, o
+
+
+def _examples(n: int, seed: int) -> tuple[list, np.ndarray]:
+    """n examples of 10-60 input spikes at random steps before the last (staging drops
+    a spike at the last step, as mlGeNN does); random labels."""
+    rng = np.random.default_rng(seed)
+    xs = []
+    for _ in range(n):
+        k = rng.integers(10, 60)
+        ids = rng.integers(0, N_IN, k)
+        times = rng.integers(0, T - 1, k).astype(np.float32)
+        xs.append(preprocess_spikes(times, ids, N_IN))
+    return xs, rng.integers(0, N_OUT, n)
+
+
+STATE = ("V", "X", "spk", "spk_cnt", "R", "R2", "nspk")
+
+
+def _trials(cn, i, x: list, y: np.ndarray, layerwise: bool, n_trials: int) -> list[dict]:
+    """n_trials fused training trials (no optimiser step) from the current state; the
+    state, summed gradient and losses after each."""
+    sim = cn.sim
+    sim.layerwise = layerwise
+    sim.lockstep = False
+    B = len(y)
+    out = []
+    for _ in range(n_trials):
+        cn._begin_trial()
+        cn._inputs_staged(sim.set_inputs_indexed({i.name: x}, np.arange(B)))
+        assert sim._use_layerwise(cn.bk_i, cn.conn_dtrain) == layerwise
+        sim.train_trial(B, cn.zero_step, cn.bk_i, cn.bk_f, cn.conn_train, cn.conn_dtrain,
+                        y.astype(np.int64), cn.drive)
+        snap = {k: getattr(sim, k)[:B].copy() for k in STATE}
+        views, _ = sim.gradient_views()
+        snap["grad"] = [v.sum(axis=0) for v in views]
+        snap["xent"] = cn.drive.xent[:B].copy()
+        snap["ovf"] = sim.ev_ovf[:B].copy()
+        out.append(snap)
+    return out
+
+
+def _compare(cn, i, o, batch: int, seed: int = 0, n_trials: int = 3) -> None:
+    x, y = _examples(batch, seed)
+    sim = cn.sim
+    saved = {k: getattr(sim, k).copy() for k in STATE}
+    g0 = sim.grad_parts.copy()
+    ref = _trials(cn, i, x, y, False, n_trials)
+    for k, v in saved.items():
+        getattr(sim, k)[...] = v
+    sim.grad_parts[...] = g0
+    got = _trials(cn, i, x, y, True, n_trials)
+    lay = cn.layout
+    hid = slice(N_IN, N_IN + N_HID)
+    out = lay.pop_slice(o.name)
+    n_hid_spikes = ref[-1]["nspk"][:, hid].sum()
+    assert 2 * batch < n_hid_spikes < 0.5 * batch * T * N_HID  # busy but not saturated
+    assert ref[-1]["spk_cnt"][:, 1].sum() > 0  # hidden spikes carried into the next trial
+    for r, g in zip(ref, got, strict=True):
+        for k in ("nspk", "spk_cnt"):
+            np.testing.assert_array_equal(g[k], r[k], err_msg=k)
+        np.testing.assert_array_equal(g["V"][:, hid], r["V"][:, hid])
+        for b in range(batch):
+            for p in range(2):  # carried spike lists of the input and hidden layers
+                s0, c = lay.pop_i[p, 0], r["spk_cnt"][b, p]
+                np.testing.assert_array_equal(g["spk"][b, s0:s0 + c], r["spk"][b, s0:s0 + c])
+        np.testing.assert_array_equal(g["ovf"], -1)
+        for k in ("V", "R"):
+            np.testing.assert_allclose(g[k][:, out], r[k][:, out], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g["X"], r["X"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g["xent"], r["xent"], rtol=1e-5, atol=1e-6)
+        for gg, rg in zip(g["grad"], r["grad"], strict=True):
+            scale = np.abs(rg).max()
+            assert scale > 0
+            np.testing.assert_allclose(gg, rg, rtol=1e-4, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("readout", ["avg_var", "sum_var", "max_var", "avg_var_exp_weight"])
+def test_layerwise_matches_per_slot_kernel(readout: str) -> None:
+    # 24 slots on 2 threads; three trials in a row carry V, X and last-step spikes
+    cn, i, o = _build(readout)
+    _compare(cn, i, o, 24)
+
+
+def test_layerwise_with_synaptic_input_reset_and_odd_batch() -> None:
+    cn, i, o = _build("avg_var", batch=13, reset_in_syn=True)
+    _compare(cn, i, o, 13, seed=4)
+
+
+def test_layerwise_training_matches_per_slot_training() -> None:
+    # whole batches through train(): the optimiser sees the same gradients
+    weights = {}
+    for layerwise in (False, True):
+        cn, i, o = _build("avg_var", batch=16)
+        cn.sim.layerwise = layerwise
+        x, y = _examples(48, 9)
+        cn.train({i: x}, {o: y}, num_epochs=2, callbacks=[], shuffle=False)
+        used = any(cn.sim._layerwise_ok.values())
+        assert used == layerwise
+        weights[layerwise] = cn.layout.weights.copy()
+    np.testing.assert_allclose(weights[True], weights[False], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["recurrent", "lif_out", "short_buffer", "reg"])
+def test_layerwise_only_for_what_it_implements(variant: str) -> None:
+    cn, i, o = _build(recurrent=variant == "recurrent", lif_out=variant == "lif_out",
+                      max_spikes=T - 1 if variant == "short_buffer" else T,
+                      reg=variant == "reg")
+    lay, sim = cn.layout, cn.sim
+    cn._inputs_staged(60)  # sizes the spike buffers (ev_cap_per_pop)
+    assert sim.ev_cap_per_pop[1] > 0
+    assert not LW.layerwise_ok(lay.pop_i, lay.grp_i, lay.conn_i, sim.conn_dense,
+                               lay.max_delay, cn.conn_dtrain, cn.bk_i, sim.ev_cap_per_pop, T)
+    cn2, _, _ = _build()
+    cn2._inputs_staged(60)
+    assert LW.layerwise_ok(cn2.layout.pop_i, cn2.layout.grp_i, cn2.layout.conn_i,
+                           cn2.sim.conn_dense, cn2.layout.max_delay, cn2.conn_dtrain,
+                           cn2.bk_i, cn2.sim.ev_cap_per_pop, T)
