@@ -89,30 +89,6 @@ def add_rows(xrow, W2, sl):
         k += 1
 
 
-@njit(cache=True, inline="always")
-def crossings(hits, n, ncross, out, o):
-    """Append to ``out`` from index ``o`` the indices of the ``ncross`` nonzero flags
-    among ``hits[:n]`` (uint8, a multiple of 64 long; the tail is cleared here), in
-    ascending order: eight flag bytes at a time packed into a bit mask whose set bits
-    are found lowest first, one unpredictable loop exit per 64 neurons instead of one
-    branch per neuron. Returns the new end of ``out``."""
-    words = hits.view(np.uint64)
-    for j in range(n, ((n + 63) // 64) * 64):
-        hits[j] = 0
-    q = 0
-    while ncross > 0:
-        w = np.uint64(0)
-        for k in range(8):
-            w |= ((words[8 * q + k] * BYTES_TO_BITS) >> np.uint64(56)) << np.uint64(8 * k)
-        while w != 0:
-            out[o] = 64 * q + np.int64(trailing_zeros(w))
-            o += 1
-            w &= w - np.uint64(1)
-            ncross -= 1
-        q += 1
-    return o
-
-
 @njit(cache=True, _nrt=False)
 def _forward_slots(b0, b1, step0, step1, T, dt, zero_step, reset,
                     pop_i, pop_f, bias, v_init, a_init, grp_i, grp_f, conn_i, conn_dense,

@@ -42,7 +42,6 @@ from .kernels import (
     LOSS_SCE,
     _readouts,
     add_rows,
-    crossings,
 )
 from .layout import (
     F_ALPHA,
@@ -95,18 +94,18 @@ def layerwise_ok(pop_i: np.ndarray, grp_i: np.ndarray, conn_i: np.ndarray,
             and bk_i[2, BI_LOSS] == LOSS_SCE and not np.any(bk_i[:, BI_REG] != 0))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, error_model="numpy")
 def _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f, conn_i,
                     row_ptr, weights, V, X, spk, spk_cnt, in_ptr, in_hi, in_ev_step,
-                    in_ev_nid, nspk, Cb, hptr, hid, hx, iptr, irow, hits):
+                    in_ev_nid, nspk, Cb, Hx, hptr, iptr):
     """Slot b's input and hidden layers over the trial (``_forward_slots``' operations
     for these populations). ``Cb`` (T + 1, n_hid) gets the hidden spikes as 0/1 rows
-    (row 0: the previous trial's last step, delivered at step 0; row s + 1: step s);
-    ``hptr`` (T + 1), ``hid``, ``hx`` each step's hidden spikes (neuron, 1 / (I * imv
-    - V)); ``iptr`` (T + 1) each step's range of staged input events; ``irow``
-    (n_hid) and ``hits`` (uint8, a multiple of 64 long) are scratch. Returns the
-    synapses delivered to."""
+    (row 0: the previous trial's last step, delivered at step 0; row s + 1: step s)
+    and ``Hx`` their 1 / (I * imv - V) (0 where no spike); ``hptr`` (T + 1) the
+    hidden spikes before each step, ``iptr`` (T + 1) each step's range of staged
+    input events. Returns the synapses delivered to."""
     zero = np.float32(0.0)
+    one = np.float32(1.0)
     h0 = pop_i[1, P_START]
     nh = pop_i[1, P_END] - h0
     i0 = pop_i[0, P_START]
@@ -126,6 +125,7 @@ def _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f, 
     xrow = X[b, off:off + nh]
     vrow = V[b, h0:h0 + nh]
     nspk_b = nspk[b]
+    cnt = nspk_b[h0:h0 + nh]
     spk_b = spk[b]
     for n in range(nspk_b.shape[0]):
         nspk_b[n] = 0
@@ -150,27 +150,23 @@ def _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f, 
             nwork += prev.shape[0] * nh
         hptr[step] = nh_spk
         crow = Cb[step + 1]
-        # branch-free over the neurons (a spike per ~4 neurons would mispredict a
-        # branch per neuron), then the crossings from their flags
+        hrow = Hx[step + 1]
+        # one vector loop, spikes included: no branch per neuron (a spike per ~4
+        # neurons would mispredict one each) and no per-spike pass
         ncross = np.int32(0)
         for j in range(nh):
             x = xrow[j]
             i = zero + (x if dl else x * giscale)
             xrow[j] = zero if dl else x * gbeta
-            irow[j] = i
             v = alpha * vrow[j] + isc * i
-            vrow[j] = v
-            crow[j] = np.float32(v >= vth)
-            hits[j] = np.uint8(v >= vth)
-            ncross += np.int32(v >= vth)
-        if ncross > 0:
-            nh_spk = crossings(hits, nh, ncross, hid, nh_spk)
-            for e in range(hptr[step], nh_spk):
-                j = hid[e]
-                v = vrow[j]
-                hx[e] = np.float32(1.0) / (irow[j] * imv - v)
-                nspk_b[h0 + j] += 1
-                vrow[j] = v - (vth - vreset) if rel else vreset
+            s = v >= vth
+            h = one / (i * imv - v)
+            crow[j] = one if s else zero
+            hrow[j] = h if s else zero
+            cnt[j] += np.int32(s)
+            ncross += np.int32(s)
+            vrow[j] = (v - (vth - vreset) if rel else vreset) if s else v
+        nh_spk += ncross
         iptr[step] = ptr
         while ptr < hi and in_ev_step[ptr] == step:
             nspk_b[i0 + in_ev_nid[ptr]] += 1
@@ -183,9 +179,12 @@ def _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f, 
     spk_cnt[b, 0] = prev.shape[0]
     for k in range(prev.shape[0]):
         spk_b[i0 + k] = prev[k]
-    spk_cnt[b, 1] = hptr[T] - hptr[T - 1]
-    for k in range(hptr[T - 1], hptr[T]):
-        spk_b[h0 + k - hptr[T - 1]] = hid[k]
+    k = 0
+    for j in range(nh):
+        if Cb[T, j] != zero:
+            spk_b[h0 + k] = j
+            k += 1
+    spk_cnt[b, 1] = k
     spk_cnt[b, 2] = 0
     return nwork
 
@@ -270,8 +269,8 @@ def _output_backward(b, T, dt, bk_i, bk_f, conn_f, labels, drive_val, drive_step
 
 
 @njit(cache=True, _nrt=False)
-def _hidden_backward(T, bk_f, conn_f, conn_train, in_ev_nid, G2, Rb, hptr, hid, hx, iptr,
-                     lv, li, q):
+def _hidden_backward(T, bk_f, conn_f, conn_train, in_ev_nid, G2, Rb, Hx, hptr, iptr, lv, li,
+                     q):
     """Slot b's hidden adjoints over the backward pass (``_backward_slots``' operations
     for this layer): each replayed input spike's gradient row in ``G2`` (inputs,
     hidden), each hidden spike's transition with its jump from the output layer in
@@ -304,10 +303,13 @@ def _hidden_backward(T, bk_f, conn_f, conn_train, in_ev_nid, G2, Rb, hptr, hid, 
         for j in range(nh):
             li[j] = a_ * lv[j] * (beta - alpha) + li[j] * beta
             lv[j] *= alpha
-        rrow = Rb[m + 1]
-        for e in range(hptr[m], hptr[m + 1]):
-            j = hid[e]
-            lv[j] += hx[e] * (vth * lv[j] + rrow[j])
+        if hptr[m + 1] > hptr[m]:
+            # the step's spikes' transitions as one vector pass: Hx is 0 where a
+            # neuron did not spike, which leaves its adjoint as it is
+            rrow = Rb[m + 1]
+            hrow = Hx[m + 1]
+            for j in range(nh):
+                lv[j] += hrow[j] * (vth * lv[j] + rrow[j])
     return nrep
 
 
@@ -331,25 +333,59 @@ def _input_products(T, Cb, Wt, Zb):
 def _adjoint_products(T, Cb, hptr, Wt, Qb, Db, Rb, GT):
     """Over the replayed rows 1..T-1 with spikes: ``GT`` += Qb^T @ Cb (the output
     connection's gradient sum, transposed: (n_out, n_hid)) and ``Rb`` = Db @ W^T
-    (each hidden neuron's adjoint jump from the output layer)."""
+    (each hidden neuron's adjoint jump from the output layer). Four rows (GT) or
+    four outputs (Rb) per pass over a row: a quarter of its loads and stores."""
     no = Wt.shape[0]
     nh = Wt.shape[1]
     zero = np.float32(0.0)
+    for k in range(no):
+        gt = GT[k]
+        r = 1
+        while r < T:
+            if hptr[r] == hptr[r - 1]:
+                r += 1
+                continue
+            c0 = Cb[r]
+            q0 = Qb[r, k]
+            if r + 3 < T:
+                c1 = Cb[r + 1]
+                c2 = Cb[r + 2]
+                c3 = Cb[r + 3]
+                q1 = Qb[r + 1, k]
+                q2 = Qb[r + 2, k]
+                q3 = Qb[r + 3, k]
+                for j in range(nh):
+                    gt[j] += q0 * c0[j] + q1 * c1[j] + q2 * c2[j] + q3 * c3[j]
+                r += 4
+            else:
+                for j in range(nh):
+                    gt[j] += q0 * c0[j]
+                r += 1
     for r in range(1, T):
         if hptr[r] == hptr[r - 1]:
             continue
-        crow = Cb[r]
         rrow = Rb[r]
         for j in range(nh):
             rrow[j] = zero
-        for k in range(no):
-            qk = Qb[r, k]
-            dk = Db[r, k]
-            gt = GT[k]
-            wt = Wt[k]
+        k = 0
+        while k + 4 <= no:
+            d0 = Db[r, k]
+            d1 = Db[r, k + 1]
+            d2 = Db[r, k + 2]
+            d3 = Db[r, k + 3]
+            w0 = Wt[k]
+            w1 = Wt[k + 1]
+            w2 = Wt[k + 2]
+            w3 = Wt[k + 3]
             for j in range(nh):
-                gt[j] += qk * crow[j]
-                rrow[j] += dk * wt[j]
+                rrow[j] += d0 * w0[j] + d1 * w1[j] + d2 * w2[j] + d3 * w3[j]
+            k += 4
+        while k < no:
+            dk = Db[r, k]
+            wk = Wt[k]
+            for j in range(nh):
+                rrow[j] += dk * wk[j]
+            k += 1
 
 
 @njit(cache=True, parallel=True)
@@ -382,13 +418,10 @@ def train_trial_layerwise(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias,
         Wt = np.ascontiguousarray(W2o.T)
         hptr = np.zeros(T + 1, np.int64)
         iptr = np.zeros(T + 1, np.int64)
-        hid = np.zeros(T * nh, np.int32)
-        hx = np.zeros(T * nh, np.float32)
+        Hx = np.zeros((T + 1, nh), np.float32)
         lvh = np.zeros(nh, np.float32)
         lih = np.zeros(nh, np.float32)
         q = np.zeros(nh, np.float32)
-        irow = np.zeros(nh, np.float32)
-        hits = np.zeros(((nh + 63) // 64) * 64, np.uint8)
         lvo = np.zeros(no, np.float32)
         lio = np.zeros(no, np.float32)
         g0 = gpos[0] + ch * nsyn[0] + row_ptr[conn_i[0, 4]]
@@ -399,8 +432,7 @@ def train_trial_layerwise(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias,
             carried = spk_cnt[b, 1]
             nf += _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f,
                                   conn_i, row_ptr, weights, V, X, spk, spk_cnt, in_ptr, in_hi,
-                                  in_ev_step, in_ev_nid, nspk, Cb, hptr, hid, hx, iptr,
-                                  irow, hits)
+                                  in_ev_step, in_ev_nid, nspk, Cb, Hx, hptr, iptr)
             nf += (carried + hptr[T - 1]) * no
             _input_products(T, Cb, Wt, Zb)
             _output_forward(b, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, grp_i,
@@ -410,8 +442,8 @@ def train_trial_layerwise(T, dt, zero_step, n_chunks, reset, pop_i, pop_f, bias,
             _output_backward(b, T, dt, bk_i, bk_f, conn_f, labels, drive_val, drive_step, Qb,
                              Db, lvo, lio)
             _adjoint_products(T, Cb, hptr, Wt, Qb, Db, Rb, GT)
-            nr += _hidden_backward(T, bk_f, conn_f, conn_train, in_ev_nid, G2i, Rb, hptr,
-                                   hid, hx, iptr, lvh, lih, q)
+            nr += _hidden_backward(T, bk_f, conn_f, conn_train, in_ev_nid, G2i, Rb, Hx, hptr,
+                                   iptr, lvh, lih, q)
             nr += hptr[T - 1] * no
             ev_cnt[b] = 0
             ev_ovf[b] = -1
