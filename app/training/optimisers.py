@@ -39,6 +39,14 @@ class Optimiser:
         parts[:] = 0
         return optim.OK if np.all(np.isfinite(param)) else optim.BAD_RESULT
 
+    def update_many(self, items: list[tuple[np.ndarray, np.ndarray, dict]],
+                    k: int) -> tuple[int, int] | None:
+        """``update`` of several (param, parts, state) at once, every parameter and
+        gradient checked before anything changes; (status, index of the item it
+        concerns, -1 with OK), or None where this optimiser has no such step (then
+        call ``update`` per item)."""
+        return None
+
 
 class Adam(Optimiser):
     """Adam(alpha=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8); k is the 0-based batch index."""
@@ -93,6 +101,34 @@ class Adam(Optimiser):
             return optim.adam_update_small(*args)
         with threads_for(nblocks, "adam", param.shape[0]):
             return optim.adam_update(*args)
+
+    def update_many(self, items: list[tuple[np.ndarray, np.ndarray, dict]],
+                    k: int) -> tuple[int, int] | None:
+        """``update`` of several trainables in one numba call (one pass over all their
+        blocks on the engine's threads, then one more): no per-trainable call,
+        thread choice or separate parameter check. None unless every array is
+        float32 and C-contiguous with 1-D parameters of one kind of array."""
+        if len(items) < 2:
+            return None
+        params, parts, ms, vs = [], [], [], []
+        for param, p, state in items:
+            m, v = state["m"], state["v"]
+            if any(a.dtype != np.float32 or not a.flags.c_contiguous
+                   for a in (param, p, m, v)):
+                return None
+            params.append(param.reshape(-1))
+            parts.append(p)
+            ms.append(m.reshape(-1))
+            vs.append(v.reshape(-1))
+        f = np.float32
+        n = sum(p.shape[0] for p in params)
+        with threads_for(optim.blocks(n), "adam", n):
+            status, which = optim.adam_update_many(
+                tuple(params), tuple(parts), tuple(ms), tuple(vs), f(self.beta1),
+                f(1.0 - self.beta1), f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
+                f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
+                f(self.epsilon))
+        return int(status), int(which)
 
     def __repr__(self) -> str:
         return (f"Adam(alpha={self.alpha!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, "

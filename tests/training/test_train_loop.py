@@ -122,6 +122,58 @@ def test_fused_adam_update_is_the_numpy_step(n):
     np.testing.assert_array_equal(st["v"], st_ref["v"])
 
 
+def test_adam_update_many_is_one_update_per_trainable():
+    """Several trainables in one call: the same numbers as one update each; a bad
+    parameter (before a bad gradient, whichever trainable comes first) or gradient
+    is reported with its trainable's index and changes no trainable at all."""
+    from app.training.engine import optim
+
+    rng = np.random.default_rng(3)
+    opt = Adam(0.01, 0.9, 0.99, 1e-7)
+    sizes = (300, 20000, 9000)
+    ws = [rng.normal(size=n).astype(np.float32) for n in sizes]
+    refs = [w.copy() for w in ws]
+    sts = [opt.new_state((n,)) for n in sizes]
+    st_refs = [opt.new_state((n,)) for n in sizes]
+    for k in range(3):
+        parts = [rng.normal(size=(2, n)).astype(np.float32) for n in sizes]
+        for w, p, st in zip(refs, parts, st_refs, strict=True):
+            assert opt.update(w, p.copy(), st, k) == optim.OK
+        assert opt.update_many(list(zip(ws, parts, sts, strict=True)), k) == (optim.OK, -1)
+        for w, r, st, sr in zip(ws, refs, sts, st_refs, strict=True):
+            np.testing.assert_array_equal(w, r)
+            np.testing.assert_array_equal(st["m"], sr["m"])
+        assert all(not p.any() for p in parts)  # partial sums zeroed for the next batch
+    before = [w.copy() for w in ws]
+    parts = [rng.normal(size=(2, n)).astype(np.float32) for n in sizes]
+    parts[2][1, 7] = np.nan
+    assert opt.update_many(list(zip(ws, parts, sts, strict=True)), 3) == (optim.BAD_GRAD, 2)
+    ws[1][5] = np.inf
+    assert opt.update_many(list(zip(ws, parts, sts, strict=True)), 3) == (optim.BAD_PARAM, 1)
+    ws[1][5] = before[1][5]
+    for w, b in zip(ws, before, strict=True):
+        np.testing.assert_array_equal(w, b)
+
+
+def test_training_steps_all_trainables_in_one_call(monkeypatch):
+    calls = []
+    orig = Adam.update_many
+
+    def spy(self, items, k):
+        calls.append(len(items))
+        return orig(self, items, k)
+
+    monkeypatch.setattr(Adam, "update_many", spy)
+    x, y = _two_class_data(16)
+    net, inp, hid, out = _net()
+    comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=8)
+    with comp.compile(net) as cn:
+        w0 = cn.get_weights(hid.connection).copy()
+        cn.train({inp: x}, {out: y}, num_epochs=1, callbacks=[])
+        assert not np.array_equal(cn.get_weights(hid.connection), w0)
+    assert calls == [2, 2]  # two batches, both connections in one call each
+
+
 def test_checkpoint_schedule_validation_and_load(tmp_path):
     x, y = _two_class_data(40)
     net, inp, hid, out = _net()

@@ -163,10 +163,11 @@ class CompiledTrainingNetwork(CompiledNetwork):
         A trainable's ``grad`` is its gradient, or (chunks, n) per-thread partial
         sums that the step adds up (and zeroes) in the same pass.
         """
+        if self._optimise_together(step):
+            return
         for t in self.trainables:  # a bad parameter explains the bad gradients it causes
             if not optim.all_finite(t.param):
-                raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
-                                    f"training step {step}: reinitialise or reload them")
+                self._step_failed(t, optim.BAD_PARAM, step)
         if self.communicator is not None:
             t0 = time.perf_counter()
             self._reduce_gradients()
@@ -183,21 +184,47 @@ class CompiledTrainingNetwork(CompiledNetwork):
             else:
                 parts = t.grad if t.chunked else t.grad.reshape(1, -1)
                 status = t.optimiser.update(t.param, parts, t.state, step, t.clamp)
-            if status == optim.BAD_PARAM:
-                raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
-                                    f"training step {step}: reinitialise or reload them")
-            if status == optim.BAD_GRAD:
-                raise TrainingError(
-                    f"NaN/inf in the {t.kind} gradient of '{t.name}' at training step {step}: "
-                    "lower the learning rate, check the input scaling, or add regularisation")
-            if status == optim.BAD_RESULT:
-                raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
-                                    f"step {step}: lower the learning rate")
+            if status != optim.OK:
+                self._step_failed(t, status, step)
         if self.layout.kernels:
             self.layout.sync_kernels()
         self._timed("optimiser", t0)
         if self.deep_r is not None:
             self.deep_r.after_step(self)
+
+    def _optimise_together(self, step: int) -> bool:
+        """The step as one call of the trainables' shared optimiser (``update_many``)
+        where nothing else needs to happen around it (one rank, no Deep R, device,
+        clamp or shared kernels): it checks every parameter and gradient before it
+        changes anything. False where it did not run (the per-trainable path then
+        does the step)."""
+        ts = self.trainables
+        if (len(ts) < 2 or self.communicator is not None or self.deep_r is not None
+                or self.layout.kernels or getattr(self.sim, "optimiser_step", None)
+                or any(t.clamp is not None or not t.chunked
+                       or t.optimiser is not ts[0].optimiser for t in ts)):
+            return False
+        t0 = time.perf_counter()
+        res = ts[0].optimiser.update_many([(t.param, t.grad, t.state) for t in ts], step)
+        if res is None:
+            return False
+        self._timed("optimiser", t0)
+        if res[0] != optim.OK:
+            self._step_failed(ts[res[1]], res[0], step)
+        return True
+
+    @staticmethod
+    def _step_failed(t: Trainable, status: int, step: int) -> None:
+        """Raise the TrainingError for an optimiser step that refused (``status``)."""
+        if status == optim.BAD_PARAM:
+            raise TrainingError(f"the {t.kind}s of '{t.name}' contain NaN/inf before "
+                                f"training step {step}: reinitialise or reload them")
+        if status == optim.BAD_GRAD:
+            raise TrainingError(
+                f"NaN/inf in the {t.kind} gradient of '{t.name}' at training step {step}: "
+                "lower the learning rate, check the input scaling, or add regularisation")
+        raise TrainingError(f"the {t.kind}s of '{t.name}' became NaN/inf at training "
+                            f"step {step}: lower the learning rate")
 
     def _reduce_gradients(self) -> None:
         """Sum every gradient over ranks in one Allreduce (one latency, not one per array)."""

@@ -104,6 +104,46 @@ def adam_update(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, 
     return OK
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def adam_update_many(params, parts, ms, vs, b1, c1, b2, c2, alpha, s1, s2, eps):
+    """``adam_update`` of several trainables (tuples of their arrays, no clamp) in one
+    call: every parameter and gradient of all of them is checked before any
+    changes, so a bad one leaves every trainable as it was. Returns (status, index
+    of the trainable it concerns; -1 with OK): BAD_PARAM before BAD_GRAD, each for
+    the first trainable that has one, or BAD_RESULT."""
+    nt = len(params)
+    first = np.zeros(nt + 1, np.int64)
+    for t in range(nt):
+        first[t + 1] = first[t] + (params[t].shape[0] + _BLOCK - 1) // _BLOCK
+    nb = first[nt]
+    owner = np.zeros(nb, np.int64)
+    for t in range(nt):
+        for blk in range(first[t], first[t + 1]):
+            owner[blk] = t
+    flags = np.zeros(nb, np.int64)
+    for g in prange(nb):
+        t = owner[g]
+        a = (g - first[t]) * _BLOCK
+        flags[g] = _sum_check(params[t], parts[t], a, min(params[t].shape[0], a + _BLOCK))
+    for g in range(nb):
+        if flags[g] == BAD_PARAM:
+            return BAD_PARAM, owner[g]
+    for g in range(nb):
+        if flags[g] != OK:
+            return flags[g], owner[g]
+    zero = np.float32(0.0)
+    for g in prange(nb):
+        t = owner[g]
+        a = (g - first[t]) * _BLOCK
+        flags[g] = _adam_block(params[t], parts[t], ms[t], vs[t], a,
+                               min(params[t].shape[0], a + _BLOCK), b1, c1, b2, c2, alpha,
+                               s1, s2, eps, zero, zero, False)
+    for g in range(nb):
+        if flags[g] != OK:
+            return BAD_RESULT, owner[g]
+    return OK, np.int64(-1)
+
+
 @njit(cache=True, error_model="numpy")
 def adam_update_small(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, clamp):
     """``adam_update`` of at most one block (``_BLOCK`` parameters) on the calling
