@@ -43,7 +43,7 @@ class SparseCategoricalAccuracy(Metric):
         if y_true.ndim > 1:
             correct = self._regression_matches(y_true, y_pred)
         else:
-            correct = int(np.sum(np.argmax(y_pred, axis=-1) == y_true))
+            correct = int(np.count_nonzero(y_pred.argmax(axis=-1) == y_true))
         total = int(len(y_true))
         if communicator is not None:
             correct, total = communicator.reduce_sum(np.array([correct, total]))
