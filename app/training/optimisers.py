@@ -67,6 +67,7 @@ class Adam(Optimiser):
         self.beta1 = float(beta1)
         self.beta2 = float(beta2)
         self.epsilon = float(epsilon)
+        self._many: tuple | None = None
 
     def new_state(self, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
         return {"m": np.zeros(shape, np.float32), "v": np.zeros(shape, np.float32)}
@@ -107,27 +108,34 @@ class Adam(Optimiser):
         """``update`` of several trainables in one numba call (one pass over all their
         blocks on the engine's threads, then one more): no per-trainable call,
         thread choice or separate parameter check. None unless every array is
-        float32 and C-contiguous with 1-D parameters of one kind of array."""
-        if len(items) < 2:
+        float32 and C-contiguous, or where all fit one block (``optim.blocks``: one
+        small call per trainable is faster than starting the thread pool). The
+        arrays' flat views are kept for the next call with the same arrays (a
+        training run passes the same ones every step)."""
+        if len(items) < 2 or sum(optim.blocks(param.size) for param, _, _ in items) <= 1:
             return None
-        params, parts, ms, vs = [], [], [], []
-        for param, p, state in items:
-            m, v = state["m"], state["v"]
-            if any(a.dtype != np.float32 or not a.flags.c_contiguous
-                   for a in (param, p, m, v)):
-                return None
-            params.append(param.reshape(-1))
-            parts.append(p)
-            ms.append(m.reshape(-1))
-            vs.append(v.reshape(-1))
+        key = tuple((id(param), id(p), id(state["m"]), id(state["v"]))
+                    for param, p, state in items)
+        if self._many is None or self._many[0] != key:
+            arrays = ([], [], [], [])
+            for param, p, state in items:
+                m, v = state["m"], state["v"]
+                if any(a.dtype != np.float32 or not a.flags.c_contiguous
+                       for a in (param, p, m, v)):
+                    return None
+                for out, a in zip(arrays, (param.reshape(-1), p, m.reshape(-1),
+                                           v.reshape(-1)), strict=True):
+                    out.append(a)
+            n = sum(a.shape[0] for a in arrays[0])
+            # the items themselves are kept too: ids are unique only while they live
+            self._many = (key, tuple(tuple(a) for a in arrays), n, items)
+        _, arrays, n, _ = self._many
         f = np.float32
-        n = sum(p.shape[0] for p in params)
+        args = (*arrays, f(self.beta1), f(1.0 - self.beta1), f(self.beta2),
+                f(1.0 - self.beta2), f(self.alpha), f(1.0 / (1.0 - self.beta1 ** (k + 1))),
+                f(1.0 / (1.0 - self.beta2 ** (k + 1))), f(self.epsilon))
         with threads_for(optim.blocks(n), "adam", n):
-            status, which = optim.adam_update_many(
-                tuple(params), tuple(parts), tuple(ms), tuple(vs), f(self.beta1),
-                f(1.0 - self.beta1), f(self.beta2), f(1.0 - self.beta2), f(self.alpha),
-                f(1.0 / (1.0 - self.beta1 ** (k + 1))), f(1.0 / (1.0 - self.beta2 ** (k + 1))),
-                f(self.epsilon))
+            status, which = optim.adam_update_many(*args)
         return int(status), int(which)
 
     def __repr__(self) -> str:

@@ -130,7 +130,7 @@ def test_adam_update_many_is_one_update_per_trainable():
 
     rng = np.random.default_rng(3)
     opt = Adam(0.01, 0.9, 0.99, 1e-7)
-    sizes = (300, 20000, 9000)
+    sizes = (300, 20000, 9000)  # more than one block in all (else the per-item path)
     ws = [rng.normal(size=n).astype(np.float32) for n in sizes]
     refs = [w.copy() for w in ws]
     sts = [opt.new_state((n,)) for n in sizes]
@@ -160,18 +160,28 @@ def test_training_steps_all_trainables_in_one_call(monkeypatch):
     orig = Adam.update_many
 
     def spy(self, items, k):
-        calls.append(len(items))
-        return orig(self, items, k)
+        res = orig(self, items, k)
+        calls.append((len(items), res))
+        return res
 
     monkeypatch.setattr(Adam, "update_many", spy)
     x, y = _two_class_data(16)
-    net, inp, hid, out = _net()
+    net = SequentialNetwork(eventprop.default_params)
+    with net:  # 10 x 900 + 900 x 2 weights: more than one block (optim.blocks)
+        inp = InputLayer(SpikeInput(), 10)
+        hid = Layer(Dense(Normal(mean=0.8, sd=0.4)), LeakyIntegrateFire(tau_mem=20.0), 900,
+                    Exponential(5.0))
+        out = Layer(Dense(Normal(mean=0.0, sd=0.05)), LeakyIntegrate(readout="avg_var"), 2,
+                    Exponential(5.0))
     comp = EventPropCompiler(20, "sparse_categorical_crossentropy", Adam(0.01), batch_size=8)
     with comp.compile(net) as cn:
         w0 = cn.get_weights(hid.connection).copy()
         cn.train({inp: x}, {out: y}, num_epochs=1, callbacks=[])
         assert not np.array_equal(cn.get_weights(hid.connection), w0)
-    assert calls == [2, 2]  # two batches, both connections in one call each
+    # two batches, both connections stepped in one call each
+    from app.training.engine import optim
+
+    assert calls == [(2, (optim.OK, -1))] * 2
 
 
 def test_checkpoint_schedule_validation_and_load(tmp_path):

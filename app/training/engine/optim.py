@@ -104,8 +104,7 @@ def adam_update(param, parts, m, v, b1, c1, b2, c2, alpha, s1, s2, eps, lo, hi, 
     return OK
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
-def adam_update_many(params, parts, ms, vs, b1, c1, b2, c2, alpha, s1, s2, eps):
+def _adam_many(params, parts, ms, vs, b1, c1, b2, c2, alpha, s1, s2, eps):
     """``adam_update`` of several trainables (tuples of their arrays, no clamp) in one
     call: every parameter and gradient of all of them is checked before any
     changes, so a bad one leaves every trainable as it was. Returns (status, index
@@ -142,6 +141,9 @@ def adam_update_many(params, parts, ms, vs, b1, c1, b2, c2, alpha, s1, s2, eps):
         if flags[g] != OK:
             return BAD_RESULT, owner[g]
     return OK, np.int64(-1)
+
+
+adam_update_many = njit(cache=True, parallel=True, error_model="numpy")(_adam_many)
 
 
 @njit(cache=True, error_model="numpy")
