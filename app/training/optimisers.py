@@ -112,6 +112,21 @@ class Adam(Optimiser):
         small call per trainable is faster than starting the thread pool). The
         arrays' flat views are kept for the next call with the same arrays (a
         training run passes the same ones every step)."""
+        args = self.many_args(items, np.arange(k, k + 1))
+        if args is None:
+            return None
+        n = sum(a.shape[0] for a in args[0])
+        args = args[:9] + (args[9][0], args[10][0], args[11])
+        with threads_for(optim.blocks(n), "adam", n):
+            status, which = optim.adam_update_many(*args)
+        return int(status), int(which)
+
+    def many_args(self, items: list[tuple[np.ndarray, np.ndarray, dict]],
+                  steps: np.ndarray) -> tuple | None:
+        """The arguments of ``optim.adam_update_many`` for ``items`` at each of the
+        0-based ``steps``: (params, parts, m, v tuples, b1, 1 - b1, b2, 1 - b2, alpha,
+        bias corrections s1 and s2 (float32 arrays, one per step), epsilon); None
+        where ``update_many`` declines (see there)."""
         if len(items) < 2 or sum(optim.blocks(param.size) for param, _, _ in items) <= 1:
             return None
         key = tuple((id(param), id(p), id(state["m"]), id(state["v"]))
@@ -126,17 +141,14 @@ class Adam(Optimiser):
                 for out, a in zip(arrays, (param.reshape(-1), p, m.reshape(-1),
                                            v.reshape(-1)), strict=True):
                     out.append(a)
-            n = sum(a.shape[0] for a in arrays[0])
             # the items themselves are kept too: ids are unique only while they live
-            self._many = (key, tuple(tuple(a) for a in arrays), n, items)
-        _, arrays, n, _ = self._many
+            self._many = (key, tuple(tuple(a) for a in arrays), items)
         f = np.float32
-        args = (*arrays, f(self.beta1), f(1.0 - self.beta1), f(self.beta2),
-                f(1.0 - self.beta2), f(self.alpha), f(1.0 / (1.0 - self.beta1 ** (k + 1))),
-                f(1.0 / (1.0 - self.beta2 ** (k + 1))), f(self.epsilon))
-        with threads_for(optim.blocks(n), "adam", n):
-            status, which = optim.adam_update_many(*args)
-        return int(status), int(which)
+        ks = [int(k) for k in steps]  # Python ints: the same powers as ``step``
+        s1 = np.array([f(1.0 / (1.0 - self.beta1 ** (k + 1))) for k in ks], np.float32)
+        s2 = np.array([f(1.0 / (1.0 - self.beta2 ** (k + 1))) for k in ks], np.float32)
+        return (*self._many[1], f(self.beta1), f(1.0 - self.beta1), f(self.beta2),
+                f(1.0 - self.beta2), f(self.alpha), s1, s2, f(self.epsilon))
 
     def __repr__(self) -> str:
         return (f"Adam(alpha={self.alpha!r}, beta1={self.beta1!r}, beta2={self.beta2!r}, "

@@ -170,3 +170,78 @@ def test_layerwise_only_for_what_it_implements(variant: str) -> None:
     assert LW.layerwise_ok(cn2.layout.pop_i, cn2.layout.grp_i, cn2.layout.conn_i,
                            cn2.sim.conn_dense, cn2.layout.max_delay, cn2.conn_dtrain,
                            cn2.bk_i, cn2.sim.ev_cap_per_pop, T)
+
+
+def _pass_runs(fuse: bool, epochs: int = 3, nan_weight: bool = False, call_s: float = 0.1):
+    """Train a layer-wise network for ``epochs`` shuffled passes (a short last batch)
+    with the passes fused (in engine calls of ``call_s`` seconds) or batch by batch;
+    what the run leaves behind."""
+    cn, i, o = _build("avg_var", batch=16)
+    cn.fuse_passes = fuse
+    cn.FUSED_CALL_S = call_s
+    calls = []
+    orig = cn.sim.train_epoch
+
+    def spy(*a, **k):
+        calls.append(orig(*a, **k))
+        return calls[-1]
+
+    cn.sim.train_epoch = spy
+    x, y = _examples(150, 21)
+    if nan_weight:
+        w = cn.layout.weights
+        w[5] = np.nan
+    metrics, _ = cn.train({i: x}, {o: y}, num_epochs=epochs, callbacks=[])
+    return cn, metrics[o], calls
+
+
+@pytest.mark.parametrize("call_s", [0.1, 0.0])
+def test_fused_passes_train_exactly_like_batch_by_batch(call_s: float):
+    # 150 examples: 9 batches of 16 and one of 6 per pass. Each pass's first call
+    # trains 4 batches; then 0 s: one per call, 0.1 s: as many as fit in 0.1 s (the
+    # first call may include compiling)
+    ref, ref_m, ref_calls = _pass_runs(False)
+    got, got_m, got_calls = _pass_runs(True, call_s=call_s)
+    assert ref_calls == []
+    done = [c[0] for c in got_calls]
+    if call_s == 0:
+        assert done == [4, 1, 1, 1, 1, 1, 1] * 3
+    assert sum(done) == 30
+    assert all(c[1:] == (0, -1) for c in got_calls)
+    np.testing.assert_array_equal(got.layout.weights, ref.layout.weights)
+    for tg, tr in zip(got.trainables, ref.trainables, strict=True):
+        np.testing.assert_array_equal(tg.state["m"], tr.state["m"])
+        np.testing.assert_array_equal(tg.state["v"], tr.state["v"])
+        assert not tg.grad.any()
+    for k in ("V", "X", "spk_cnt", "R", "nspk"):
+        np.testing.assert_array_equal(getattr(got.sim, k), getattr(ref.sim, k), err_msg=k)
+    assert (got_m.correct, got_m.total) == (ref_m.correct, ref_m.total)
+    assert got.epoch_loss == ref.epoch_loss and got.last_loss == ref.last_loss
+    assert got.sim.counters.trials == ref.sim.counters.trials == 3 * 150
+
+
+def test_fused_pass_stops_on_a_bad_weight_like_batch_by_batch():
+    from app.training.compiled import TrainingError
+
+    errors = []
+    for fuse in (False, True):
+        with pytest.raises(TrainingError) as e:
+            _pass_runs(fuse, nan_weight=True)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1]
+    assert "NaN/inf before training step 0" in errors[1]
+
+
+def test_callbacks_keep_the_batch_by_batch_loop():
+    cn, i, o = _build("avg_var", batch=16)
+    calls = []
+    cn.sim.train_epoch = lambda *a, **k: calls.append(1)
+    x, y = _examples(32, 2)
+    seen = []
+
+    class Count:
+        def on_batch_end(self, batch, metrics):
+            seen.append(batch)
+
+    cn.train({i: x}, {o: y}, num_epochs=1, callbacks=[Count()])
+    assert calls == [] and seen == [0, 1]

@@ -192,17 +192,32 @@ class CompiledTrainingNetwork(CompiledNetwork):
         if self.deep_r is not None:
             self.deep_r.after_step(self)
 
+    def _train_pass_fused(self, x: dict[str, Any], y: dict[str, Any],
+                          batches: list[np.ndarray], step: int, cbl: CallbackList,
+                          metrics: dict) -> tuple[int, float] | None:
+        """A pass's batches in one engine call where the network, its engine and the
+        callbacks allow it: the same trials, optimiser steps, metrics and losses as
+        the per-batch loop (which runs where this returns None). Returns (the next
+        step, the pass's loss sum)."""
+        return None
+
+    def _together(self) -> bool:
+        """Whether one call of the trainables' shared optimiser can step them all
+        (``update_many``): nothing else needs to happen around it (one rank, no Deep
+        R, device, clamp or shared kernels)."""
+        ts = self.trainables
+        return not (len(ts) < 2 or self.communicator is not None or self.deep_r is not None
+                    or self.layout.kernels or getattr(self.sim, "optimiser_step", None)
+                    or any(t.clamp is not None or not t.chunked
+                           or t.optimiser is not ts[0].optimiser for t in ts))
+
     def _optimise_together(self, step: int) -> bool:
-        """The step as one call of the trainables' shared optimiser (``update_many``)
-        where nothing else needs to happen around it (one rank, no Deep R, device,
-        clamp or shared kernels): it checks every parameter and gradient before it
+        """The step as one call of the trainables' shared optimiser (``update_many``,
+        where ``_together``): it checks every parameter and gradient before it
         changes anything. False where it did not run (the per-trainable path then
         does the step)."""
         ts = self.trainables
-        if (len(ts) < 2 or self.communicator is not None or self.deep_r is not None
-                or self.layout.kernels or getattr(self.sim, "optimiser_step", None)
-                or any(t.clamp is not None or not t.chunked
-                       or t.optimiser is not ts[0].optimiser for t in ts)):
+        if not self._together():
             return False
         t0 = time.perf_counter()
         res = ts[0].optimiser.update_many([(t.param, t.grad, t.state) for t in ts], step)
@@ -309,7 +324,12 @@ class CompiledTrainingNetwork(CompiledNetwork):
             self._new_pass()
             order = self._shuffle_order(n, epoch) if shuffle else None
             loss_sum = 0.0
-            for b, idx in enumerate(self._batches(n, order, num_batches)):
+            fused = self._train_pass_fused(xd, yd, list(self._batches(n, order, num_batches)),
+                                           step, cbl, train_mets)
+            if fused is not None:
+                step, loss_sum = fused
+            for b, idx in enumerate(self._batches(n, order, num_batches) if fused is None
+                                    else ()):
                 cbl.on_batch_begin(b)
                 if len(idx):
                     out = self._train_batch(xd, yd, idx, cbl, idx.tolist())

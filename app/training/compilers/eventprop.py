@@ -30,7 +30,7 @@ from app.model.synapses import Exponential
 from ..callbacks import CallbackList
 from ..compiled import CompiledTrainingNetwork, Trainable, TrainingError
 from ..engine import eventprop_kernels as EK
-from ..engine import get_backend
+from ..engine import get_backend, optim
 from ..engine import kernels as K
 from ..engine.cpu import EventPropDrive
 from ..engine.layout import build_layout
@@ -401,6 +401,8 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             self.sim.enable_output_history(self.out_pop.name)
         self.record_lambdas: list[str] = []
         self.last_lambdas: np.ndarray | None = None
+        #: train a pass's batches in one engine call where possible (``_train_pass_fused``)
+        self.fuse_passes = True
         self._event_caps = {p.name: compiler.max_spikes for p in lay.populations
                             if lay.pop_i[lay.pop_index[p.name], 7]}
         T, n_out = self.example_timesteps, self.out_pop.num_neurons
@@ -449,6 +451,71 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             return True
         rv, rs = cbl.recording_requests()
         return not (rv or rs or cbl.has("on_timestep_begin") or cbl.has("on_timestep_end"))
+
+    #: a fused pass runs as calls of about this many seconds each (Ctrl-C and other
+    #: Python signals are seen between calls)
+    FUSED_CALL_S = 0.1
+
+    def _train_pass_fused(self, x: dict[str, Any], y: dict[str, Any],
+                          batches: list[np.ndarray], step: int, cbl: CallbackList,
+                          metrics: dict) -> tuple[int, float] | None:
+        """The pass in few engine calls (``CPUSimulator.train_epoch``, each ~
+        ``FUSED_CALL_S`` of batches) where every batch would run as a fused trial
+        (``_fusable``) with no callbacks at all, one SpikeInput population without
+        encoders, integer labels, one rank and one Adam step of all trainables
+        (``Adam.many_args``); the metrics and losses are then computed from each
+        batch's readouts and per-slot losses exactly as the per-batch loop does. With
+        ``fuse_passes`` False (or anything else missing) the per-batch loop runs."""
+        sim = self.sim
+        if (not self.fuse_passes or cbl.callbacks or not batches or not self._fusable(cbl)
+                or self.encoders or len(x) != 1 or not hasattr(sim, "train_epoch")
+                or not self.reset_vars or not self._together()):
+            return None
+        ts = self.trainables
+        many_args = getattr(ts[0].optimiser, "many_args", None)
+        yy = y[self.out_pop.name]
+        lens = np.array([len(b) for b in batches], np.int64)
+        items = [(t.param, t.grad, t.state) for t in ts]
+        if many_args is None or yy.ndim != 1 or lens.min() == 0 \
+                or many_args(items, np.arange(0)) is None:
+            return None
+        B = int(lens.max())
+        idx = np.zeros((len(batches), B), np.int64)
+        for k, b in enumerate(batches):
+            idx[k, :len(b)] = b
+        labels = yy[idx].astype(np.int64)
+        (name, examples), = x.items()
+        R_out = np.zeros((len(batches), B, self.out_pop.num_neurons), np.float32)
+        xent_out = np.zeros((len(batches), B), np.float32)
+        self._begin_trial()  # the resets the kernel will do itself, for each batch
+        self._inputs_staged(1)  # spike buffers sized (the kernel's check reads them)
+        loss_sum = 0.0
+        k0 = 0
+        per_call = 4
+        while k0 < len(batches):
+            k1 = min(len(batches), k0 + per_call)
+            t0 = time.perf_counter()
+            res = sim.train_epoch(name, examples, idx[k0:k1], lens[k0:k1], labels[k0:k1],
+                                  self.zero_step, self.reset_in_syn, self.bk_i, self.bk_f,
+                                  self.conn_train, self.conn_dtrain, self.drive,
+                                  many_args(items, np.arange(step + k0, step + k1)),
+                                  R_out[k0:k1], xent_out[k0:k1])
+            if res is None:  # the engine declined: only possible before the first batch
+                return None
+            elapsed = time.perf_counter() - t0
+            done, status, which = res
+            for k in range(k0, k0 + done):
+                nb = int(lens[k])
+                for pop, m in metrics.items():
+                    m.update(y[pop.name][batches[k]], R_out[k, :nb], self.communicator)
+                self.last_loss = float(np.add.reduce(xent_out[k, :nb]) / nb)
+                loss_sum += self.last_loss * nb
+            if status != optim.OK:
+                self._step_failed(ts[which], status, step + k0 + done)
+            k0 = k1
+            per_call = max(1, min(4 * per_call, int(per_call * self.FUSED_CALL_S
+                                                    / max(elapsed, 1e-6))))
+        return step + len(batches), loss_sum
 
     def _check_overflow(self, n: int) -> None:
         """With strict_buffer_checking, stop when a neuron outran its spike buffer."""

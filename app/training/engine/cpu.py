@@ -561,6 +561,47 @@ class CPUSimulator:
                 self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
         self._count_trial(B, t0, work_b)
 
+    def train_epoch(self, name: str, examples: Any, idx: np.ndarray, lens: np.ndarray,
+                    labels: np.ndarray, zero_step: int, reset_in_syn: bool, bk_i: np.ndarray,
+                    bk_f: np.ndarray, conn_train: np.ndarray, conn_dtrain: np.ndarray,
+                    drive: EventPropDrive, adam_args: tuple, R_out: np.ndarray,
+                    xent_out: np.ndarray) -> tuple[int, int, int] | None:
+        """Training batches ``idx`` (rows of example indices into ``examples``, the
+        SpikeInput population ``name``'s list; ``lens`` used per row) in one kernel
+        call, each a fused trial and an Adam step of every trainable
+        (``layerwise_kernels.train_epoch_layerwise``; ``adam_args`` from
+        ``Adam.many_args``). None where that kernel does not apply (the caller then
+        runs the batches one by one); else (batches done, the optimiser's status of
+        the one that stopped, its trainable), (len(idx), OK, -1) when all ran."""
+        lay = self.layout
+        if not self._use_layerwise(bk_i, conn_dtrain) or lay.pop_index.get(name) != 0:
+            return None
+        n = int(lay.pop_i[0, P_END] - lay.pop_i[0, P_START])
+        st = self.stager.staged(name, examples, n, idx[0, :lens[0]])
+        if st.source is not examples:
+            return None
+        most = max(int(st.counts(idx[k, :lens[k]]).sum()) for k in range(len(lens)))
+        if most > self.stager.ev_s.shape[0]:
+            self.stager.ev_s = np.zeros(most, np.int32)
+            self.stager.ev_n = np.zeros(most, np.int32)
+        work_b = np.zeros(self.n_chunks, np.int64)
+        self._work[:] = 0
+        d = drive
+        t0 = time.perf_counter()
+        with threads_for(self.n_chunks, "train_epoch_layerwise", int(lens.sum())):
+            done, status, which = LW.train_epoch_layerwise(
+                idx, lens, labels, st.off, st.steps, st.nids, reset_in_syn, self.T, self.dt,
+                zero_step, self.n_chunks, lay.pop_i, lay.pop_f, lay.bias, self._v_init,
+                lay.grp_i, lay.grp_f, lay.conn_i, lay.conn_f, lay.row_ptr, lay.weights, self.V,
+                self.X, self.spk, self.spk_cnt, self.R, self.R2, self.in_ptr, self.in_hi,
+                self.stager.ev_s, self.stager.ev_n, self.nspk, self.ev_cnt, self.ev_ovf,
+                bk_i, bk_f, conn_train, d.out_p, d.t_ms, d.val, d.step, d.tfirst, d.tsum,
+                d.ttrue, d.xent, self.grad_parts, self.gpos, self.nsyn, self._work, work_b,
+                *adam_args, R_out, xent_out)
+        trials = int(lens[:done + (1 if done < len(lens) else 0)].sum())
+        self._count_trial(trials, t0, work_b)
+        return int(done), int(status), int(which)
+
     #: The lockstep kernel handles LIF spikes as vectors over a block's slots, but
     #: input spikes one slot at a time. The batch's input events per slot and step
     #: (known before the trial, so the choice is the same for the same batch, e.g.
