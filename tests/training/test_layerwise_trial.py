@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from trial_compare import from_same_state
 
 from app.model import Connection, Network, Population
 from app.model.connectivity import Dense
@@ -96,14 +97,8 @@ def _trials(cn, i, x: list, y: np.ndarray, layerwise: bool, n_trials: int) -> li
 
 def _compare(cn, i, o, batch: int, seed: int = 0, n_trials: int = 3) -> None:
     x, y = _examples(batch, seed)
-    sim = cn.sim
-    saved = {k: getattr(sim, k).copy() for k in STATE}
-    g0 = sim.grad_parts.copy()
-    ref = _trials(cn, i, x, y, False, n_trials)
-    for k, v in saved.items():
-        getattr(sim, k)[...] = v
-    sim.grad_parts[...] = g0
-    got = _trials(cn, i, x, y, True, n_trials)
+    ref, got = from_same_state(cn.sim, STATE,
+                               lambda second: _trials(cn, i, x, y, second, n_trials))
     lay = cn.layout
     hid = slice(N_IN, N_IN + N_HID)
     out = lay.pop_slice(o.name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from trial_compare import from_same_state
 
 from app.model import Connection, Network, Population
 from app.model.connectivity import Dense, FixedProbability
@@ -103,14 +104,8 @@ def _trials(cn, i, x: list, y: np.ndarray, lockstep: bool, n_trials: int) -> lis
 
 def _compare(cn, i, batch: int, seed: int = 0, n_trials: int = 2) -> None:
     x, y = _examples(batch, seed)
-    sim = cn.sim
-    saved = {k: getattr(sim, k).copy() for k in STATE}
-    g0 = sim.grad_parts.copy()
-    ref = _trials(cn, i, x, y, False, n_trials)
-    for k, v in saved.items():
-        getattr(sim, k)[...] = v
-    sim.grad_parts[...] = g0
-    got = _trials(cn, i, x, y, True, n_trials)
+    ref, got = from_same_state(cn.sim, STATE,
+                               lambda second: _trials(cn, i, x, y, second, n_trials))
     assert ref[-1]["nspk"][:, N_IN:].sum() > 4 * batch  # hidden neurons did spike
     pop_i = cn.layout.pop_i
     for r, g in zip(ref, got, strict=True):

@@ -96,6 +96,16 @@ def layerwise_ok(pop_i: np.ndarray, grp_i: np.ndarray, conn_i: np.ndarray,
             and bk_i[2, BI_LOSS] == LOSS_SCE and not np.any(bk_i[:, BI_REG] != 0))
 
 
+@njit(cache=True, inline="always")
+def _fed_by(c, p, pop_f, grp_i, grp_f, conn_i):
+    """Population p fed by connection c alone: its input's offset in X, whether the
+    synapse is a delta (no decay), the synapse's decay and input scale, and p's
+    membrane decay and input scale."""
+    g = conn_i[c, 2]
+    return (grp_i[g, 2], grp_i[g, 1] == 0, grp_f[g, 0], grp_f[g, 1], pop_f[p, F_ALPHA],
+            pop_f[p, F_ISCALE])
+
+
 @njit(cache=True, _nrt=False, error_model="numpy")
 def _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f, conn_i,
                     row_ptr, weights, V, X, spk, spk_cnt, in_ptr, in_hi, in_ev_step,
@@ -112,13 +122,7 @@ def _hidden_forward(b, T, zero_step, reset, pop_i, pop_f, v_init, grp_i, grp_f, 
     nh = pop_i[1, P_END] - h0
     i0 = pop_i[0, P_START]
     ni = pop_i[0, P_END] - i0
-    g = conn_i[0, 2]
-    off = grp_i[g, 2]
-    dl = grp_i[g, 1] == 0
-    gbeta = grp_f[g, 0]
-    giscale = grp_f[g, 1]
-    alpha = pop_f[1, F_ALPHA]
-    isc = pop_f[1, F_ISCALE]
+    off, dl, gbeta, giscale, alpha, isc = _fed_by(0, 1, pop_f, grp_i, grp_f, conn_i)
     vth = pop_f[1, F_VTH]
     vreset = pop_f[1, F_VRESET]
     imv = pop_f[1, F_IMV_SCALE]
@@ -199,13 +203,7 @@ def _output_forward(b, T, dt, zero_step, reset, pop_i, pop_f, bias, v_init, grp_
     zero = np.float32(0.0)
     o0 = pop_i[2, P_START]
     no = pop_i[2, P_END] - o0
-    g = conn_i[1, 2]
-    off = grp_i[g, 2]
-    dl = grp_i[g, 1] == 0
-    gbeta = grp_f[g, 0]
-    giscale = grp_f[g, 1]
-    alpha = pop_f[2, F_ALPHA]
-    isc = pop_f[2, F_ISCALE]
+    off, dl, gbeta, giscale, alpha, isc = _fed_by(1, 2, pop_f, grp_i, grp_f, conn_i)
     ro = pop_i[2, P_READOUT]
     xrow = X[b, off:off + no]
     vrow = V[b, o0:o0 + no]
