@@ -116,7 +116,7 @@ class Adam(Optimiser):
         if args is None:
             return None
         n = sum(a.shape[0] for a in args[0])
-        args = args[:9] + (args[9][0], args[10][0], args[11])
+        args = args[:9] + (args[9][0], args[10][0], args[11])  # this step's s1, s2
         with threads_for(optim.blocks(n), "adam", n):
             status, which = optim.adam_update_many(*args)
         return int(status), int(which)

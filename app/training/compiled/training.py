@@ -324,12 +324,11 @@ class CompiledTrainingNetwork(CompiledNetwork):
             self._new_pass()
             order = self._shuffle_order(n, epoch) if shuffle else None
             loss_sum = 0.0
-            fused = self._train_pass_fused(xd, yd, list(self._batches(n, order, num_batches)),
-                                           step, cbl, train_mets)
+            batches = list(self._batches(n, order, num_batches))
+            fused = self._train_pass_fused(xd, yd, batches, step, cbl, train_mets)
             if fused is not None:
                 step, loss_sum = fused
-            for b, idx in enumerate(self._batches(n, order, num_batches) if fused is None
-                                    else ()):
+            for b, idx in enumerate(batches if fused is None else ()):
                 cbl.on_batch_begin(b)
                 if len(idx):
                     out = self._train_batch(xd, yd, idx, cbl, idx.tolist())
