@@ -122,12 +122,14 @@ class Adam(Optimiser):
         return int(status), int(which)
 
     def many_args(self, items: list[tuple[np.ndarray, np.ndarray, dict]],
-                  steps: np.ndarray) -> tuple | None:
+                  steps: np.ndarray, in_kernel: bool = False) -> tuple | None:
         """The arguments of ``optim.adam_update_many`` for ``items`` at each of the
         0-based ``steps``: (params, parts, m, v tuples, b1, 1 - b1, b2, 1 - b2, alpha,
         bias corrections s1 and s2 (float32 arrays, one per step), epsilon); None
-        where ``update_many`` declines (see there)."""
-        if len(items) < 2 or sum(optim.blocks(param.size) for param, _, _ in items) <= 1:
+        where ``update_many`` declines (see there), but with ``in_kernel`` (the call
+        is made from a kernel: no call cost to save) for any sizes."""
+        if not items or not in_kernel and (
+                len(items) < 2 or sum(optim.blocks(param.size) for param, _, _ in items) <= 1):
             return None
         key = tuple((id(param), id(p), id(state["m"]), id(state["v"]))
                     for param, p, state in items)

@@ -194,3 +194,57 @@ def test_lockstep_only_for_what_it_implements() -> None:
     # replay rows that would not fit in memory: the per-slot kernel, even when asked
     sim2.LOCKSTEP_MAX_ROW_BYTES = sim2._replay_capacity() * LK.LOCKSTEP_BLOCK * 8 - 1
     assert not sim2._use_lockstep(B, 1, cn2.bk_i, cn2.conn_dtrain)
+
+
+def _pass_runs(fuse: bool, n: int, output: str = "ttfs_rmse", max_spikes: int = 40,
+               strict: bool = False):
+    """Two training passes of n examples in batches of 128 (64 slots per thread: lockstep
+    trials) fused or batch by batch; the network, its metric and what the engine's
+    fused-pass call returned each time."""
+    cn, i, o = _build(output, batch=128, max_spikes=max_spikes)
+    cn.compiler.strict_buffer_checking = strict
+    cn.fuse_passes = fuse
+    calls = []
+    orig = cn.sim.train_epoch
+
+    def spy(*a, **k):
+        calls.append(orig(*a, **k))
+        return calls[-1]
+
+    cn.sim.train_epoch = spy
+    x, y = _examples(n, 13)
+    metrics, _ = cn.train({i: x}, {o: y}, num_epochs=2, callbacks=[])
+    return cn, metrics[o], calls
+
+
+@pytest.mark.parametrize("output", ["ttfs_rmse", "avg_var"])
+def test_fused_lockstep_passes_train_exactly_like_batch_by_batch(output: str) -> None:
+    ref, ref_m, ref_calls = _pass_runs(False, 256, output)
+    got, got_m, got_calls = _pass_runs(True, 256, output)
+    assert ref_calls == [] and len(got_calls) >= 2
+    assert sum(c[0] for c in got_calls) == 4 and all(c[1:] == (0, -1) for c in got_calls)
+    np.testing.assert_array_equal(got.layout.weights, ref.layout.weights)
+    for tg, tr in zip(got.trainables, ref.trainables, strict=True):
+        np.testing.assert_array_equal(tg.state["m"], tr.state["m"])
+    for k in ("V", "X", "spk_cnt", "R", "nspk", "ev_cnt", "ev_step", "ev_nid"):
+        np.testing.assert_array_equal(getattr(got.sim, k), getattr(ref.sim, k), err_msg=k)
+    assert (got_m.correct, got_m.total) == (ref_m.correct, ref_m.total)
+    assert got.epoch_loss == ref.epoch_loss and got.last_loss == ref.last_loss
+
+
+def test_a_pass_with_a_batch_for_the_per_slot_kernel_is_not_fused() -> None:
+    # 300 examples: the last batch of 44 (22 slots per thread) runs on the per-slot
+    # kernel, so the pass runs batch by batch
+    cn, m, calls = _pass_runs(True, 300)
+    assert calls == [None, None] and m.total == 300
+
+
+def test_fused_lockstep_pass_stops_at_a_buffer_overflow() -> None:
+    from app.training.compiled import TrainingError
+
+    errors = []
+    for fuse in (False, True):
+        with pytest.raises(TrainingError, match="spike buffer overflow") as e:
+            _pass_runs(fuse, 256, "avg_var", max_spikes=2, strict=True)
+        errors.append(str(e.value))
+    assert errors[0] == errors[1]

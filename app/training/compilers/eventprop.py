@@ -34,6 +34,7 @@ from ..engine import get_backend, optim
 from ..engine import kernels as K
 from ..engine.cpu import EventPropDrive
 from ..engine.layout import build_layout
+from ..engine.passes import OVERFLOW
 from ..genn_compat import accept_genn_kwargs
 from ..losses import (
     FirstSpikeCrossentropy,
@@ -477,8 +478,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         lens = np.array([len(b) for b in batches], np.int64)
         items = [(t.param, t.grad, t.state) for t in ts]
         if many_args is None or yy.ndim != 1 or lens.min() == 0 \
-                or many_args(items, np.arange(0)) is None:
+                or many_args(items, np.arange(0), True) is None \
+                or self._slot_loss(np.zeros(1, np.float32)) is None:
             return None
+        strict = self.compiler.strict_buffer_checking
         B = int(lens.max())
         idx = np.zeros((len(batches), B), np.int64)
         for k, b in enumerate(batches):
@@ -488,7 +491,6 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         R_out = np.zeros((len(batches), B, self.out_pop.num_neurons), np.float32)
         xent_out = np.zeros((len(batches), B), np.float32)
         self._begin_trial()  # the resets the kernel will do itself, for each batch
-        self._inputs_staged(1)  # spike buffers sized (the kernel's check reads them)
         loss_sum = 0.0
         k0 = 0
         per_call = 4
@@ -496,10 +498,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             k1 = min(len(batches), k0 + per_call)
             t0 = time.perf_counter()
             res = sim.train_epoch(name, examples, idx[k0:k1], lens[k0:k1], labels[k0:k1],
-                                  self.zero_step, self.reset_in_syn, self.bk_i, self.bk_f,
-                                  self.conn_train, self.conn_dtrain, self.drive,
-                                  many_args(items, np.arange(step + k0, step + k1)),
-                                  R_out[k0:k1], xent_out[k0:k1])
+                                  self.zero_step, self.reset_in_syn, strict, self.bk_i,
+                                  self.bk_f, self.conn_train, self.conn_dtrain, self.drive,
+                                  many_args(items, np.arange(step + k0, step + k1), True),
+                                  R_out[k0:k1], xent_out[k0:k1], self._inputs_staged)
             if res is None:  # the engine declined: only possible before the first batch
                 return None
             elapsed = time.perf_counter() - t0
@@ -508,8 +510,10 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                 nb = int(lens[k])
                 for pop, m in metrics.items():
                     m.update(y[pop.name][batches[k]], R_out[k, :nb], self.communicator)
-                self.last_loss = float(np.add.reduce(xent_out[k, :nb]) / nb)
+                self.last_loss = self._slot_loss(xent_out[k, :nb])
                 loss_sum += self.last_loss * nb
+            if status == OVERFLOW:
+                self._check_overflow(int(lens[k0 + done]))
             if status != optim.OK:
                 self._step_failed(ts[which], status, step + k0 + done)
             k0 = k1
@@ -572,16 +576,25 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         self._collect_kernel_grads()
         return out
 
+    def _slot_loss(self, xent: np.ndarray) -> float | None:
+        """A batch's loss from the per-slot values the kernel left in ``xent``: the
+        mean cross-entropy, or the relative mean square error where the simulator's
+        kernel computes it per slot (``slot_rmse``); None for other losses."""
+        if self.loss_code == K.LOSS_SCE:  # np.mean's value, without its overhead
+            return float(np.add.reduce(xent) / len(xent))
+        if self.loss_code == K.LOSS_RMSE and getattr(self.sim, "slot_rmse", False):
+            return float(np.mean(xent, dtype=np.float64))
+        return None
+
     def _batch_loss(self, pop_name: str, y: np.ndarray, out: dict[str, np.ndarray]) -> float:
         """Cross-entropy straight from the per-slot values the kernel computed with
         the backward pass's softmax, and the relative mean square error where the
         simulator's kernel computes it per slot (``slot_rmse``); other losses as in
         the base class."""
         if pop_name == self.out_pop.name:
-            if self.loss_code == K.LOSS_SCE:  # np.mean's value, without its overhead
-                return float(np.add.reduce(self.drive.xent[:len(y)]) / len(y))
-            if self.loss_code == K.LOSS_RMSE and getattr(self.sim, "slot_rmse", False):
-                return float(np.mean(self.drive.xent[:len(y)], dtype=np.float64))
+            loss = self._slot_loss(self.drive.xent[:len(y)])
+            if loss is not None:
+                return loss
         return super()._batch_loss(pop_name, y, out)
 
     def _collect_kernel_grads(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ from .layout import (
     Layout,
 )
 from .lockstep_forward import LOCKSTEP_BLOCK
+from .passes import STALE_CACHE
 from .staging import InputStager
 from .threads import threads_for
 
@@ -537,9 +539,7 @@ class CPUSimulator:
                     self.grad_parts, self.gpos, self.nsyn, self._work, work_b,
                     *self._replay_rows(nch), self.lockstep_gsum_max)
             if self._work[:nch].min() < 0:
-                raise RuntimeError("the lockstep kernels in numba's cache were compiled with "
-                                   "different block sizes: delete app/training/engine/"
-                                   "__pycache__/lockstep_*.nb* and run again")
+                raise RuntimeError(self.STALE_LOCKSTEP_CACHE)
             self._count_trial(B, t0, work_b)
             return
         t0 = time.perf_counter()
@@ -562,45 +562,76 @@ class CPUSimulator:
         self._count_trial(B, t0, work_b)
 
     def train_epoch(self, name: str, examples: Any, idx: np.ndarray, lens: np.ndarray,
-                    labels: np.ndarray, zero_step: int, reset_in_syn: bool, bk_i: np.ndarray,
-                    bk_f: np.ndarray, conn_train: np.ndarray, conn_dtrain: np.ndarray,
-                    drive: EventPropDrive, adam_args: tuple, R_out: np.ndarray,
-                    xent_out: np.ndarray) -> tuple[int, int, int] | None:
+                    labels: np.ndarray, zero_step: int, reset_in_syn: bool, strict: bool,
+                    bk_i: np.ndarray, bk_f: np.ndarray, conn_train: np.ndarray,
+                    conn_dtrain: np.ndarray, drive: EventPropDrive, adam_args: tuple,
+                    R_out: np.ndarray, xent_out: np.ndarray,
+                    inputs_staged: Callable[[int], None]) -> tuple[int, int, int] | None:
         """Training batches ``idx`` (rows of example indices into ``examples``, the
         SpikeInput population ``name``'s list; ``lens`` used per row) in one kernel
         call, each a fused trial and an Adam step of every trainable
-        (``layerwise_kernels.train_epoch_layerwise``; ``adam_args`` from
-        ``Adam.many_args``). None where that kernel does not apply (the caller then
-        runs the batches one by one); else (batches done, the optimiser's status of
-        the one that stopped, its trainable), (len(idx), OK, -1) when all ran."""
+        (``layerwise_kernels.train_epoch_layerwise``, or
+        ``lockstep_kernels.train_epoch_lockstep`` where every batch would run as a
+        lockstep trial; ``adam_args`` from ``Adam.many_args``; ``strict``: stop at a
+        spike buffer overflow; ``inputs_staged`` is called with the most input events
+        of one example first, as after staging a batch). None where neither applies
+        (the caller then runs the
+        batches one by one); else (batches done, the status of the one that stopped:
+        the optimiser's or ``passes.OVERFLOW``, its trainable), (len(idx), OK, -1)
+        when all ran."""
         lay = self.layout
-        if not self._use_layerwise(bk_i, conn_dtrain) or lay.pop_index.get(name) != 0:
+        if lay.pop_index.get(name) != 0 or lay.pop_i[0, P_TYPE] != SPIKE_INPUT:
             return None
         n = int(lay.pop_i[0, P_END] - lay.pop_i[0, P_START])
         st = self.stager.staged(name, examples, n, idx[0, :lens[0]])
         if st.source is not examples:
             return None
-        most = max(int(st.counts(idx[k, :lens[k]]).sum()) for k in range(len(lens)))
-        if most > self.stager.ev_s.shape[0]:
-            self.stager.ev_s = np.zeros(most, np.int32)
-            self.stager.ev_n = np.zeros(most, np.int32)
+        events = [int(st.counts(idx[k, :lens[k]]).sum()) for k in range(len(lens))]
+        inputs_staged(max(int(st.counts(idx[k, :lens[k]]).max()) for k in range(len(lens))))
+        layerwise = self._use_layerwise(bk_i, conn_dtrain)
+        if not layerwise and not all(
+                self._use_lockstep(int(nb), min(self.n_chunks, int(nb)), bk_i, conn_dtrain, e)
+                for nb, e in zip(lens, events, strict=True)):
+            return None
+        if max(events) > self.stager.ev_s.shape[0]:
+            self.stager.ev_s = np.zeros(max(events), np.int32)
+            self.stager.ev_n = np.zeros(max(events), np.int32)
         work_b = np.zeros(self.n_chunks, np.int64)
         self._work[:] = 0
         d = drive
+        state = (self.V, self.X, self.spk, self.spk_cnt, self.R, self.R2, self.in_ptr,
+                 self.in_hi, self.stager.ev_s, self.stager.ev_n)
+        loss = (d.out_p, d.t_ms, d.val, d.step, d.tfirst, d.tsum, d.ttrue, d.xent,
+                self.grad_parts, self.gpos, self.nsyn, self._work, work_b)
         t0 = time.perf_counter()
-        with threads_for(self.n_chunks, "train_epoch_layerwise", int(lens.sum())):
-            done, status, which = LW.train_epoch_layerwise(
-                idx, lens, labels, st.off, st.steps, st.nids, reset_in_syn, self.T, self.dt,
-                zero_step, self.n_chunks, lay.pop_i, lay.pop_f, lay.bias, self._v_init,
-                lay.grp_i, lay.grp_f, lay.conn_i, lay.conn_f, lay.row_ptr, lay.weights, self.V,
-                self.X, self.spk, self.spk_cnt, self.R, self.R2, self.in_ptr, self.in_hi,
-                self.stager.ev_s, self.stager.ev_n, self.nspk, self.ev_cnt, self.ev_ovf,
-                bk_i, bk_f, conn_train, d.out_p, d.t_ms, d.val, d.step, d.tfirst, d.tsum,
-                d.ttrue, d.xent, self.grad_parts, self.gpos, self.nsyn, self._work, work_b,
-                *adam_args, R_out, xent_out)
+        with threads_for(self.n_chunks, "train_epoch", int(lens.sum())):
+            if layerwise:
+                done, status, which = LW.train_epoch_layerwise(
+                    idx, lens, labels, st.off, st.steps, st.nids, reset_in_syn, self.T,
+                    self.dt, zero_step, self.n_chunks, lay.pop_i, lay.pop_f, lay.bias,
+                    self._v_init, lay.grp_i, lay.grp_f, lay.conn_i, lay.conn_f, lay.row_ptr,
+                    lay.weights, *state, self.nspk, self.ev_cnt, self.ev_ovf, bk_i, bk_f,
+                    conn_train, *loss, *adam_args, R_out, xent_out)
+            else:
+                V, X, spk, spk_cnt, R, R2, in_ptr, in_hi, ev_s, ev_n = state
+                done, status, which = LK.train_epoch_lockstep(
+                    idx, lens, labels, st.off, st.steps, st.nids, reset_in_syn, strict,
+                    self.T, self.dt, zero_step, self.n_chunks, lay.pop_i, lay.pop_f, lay.bias,
+                    self._v_init, self._a_init, lay.grp_i, lay.grp_f, lay.conn_i, lay.conn_f,
+                    lay.row_ptr, lay.weights, V, self.A, self.RF, X, spk, spk_cnt, R, R2,
+                    in_ptr, in_hi, ev_s, ev_n, self.ev_cap_per_pop, self.ev_step, self.ev_nid,
+                    self.ev_xmv, self.ev_cnt, self.nspk, self.ev_ovf, bk_i, bk_f, conn_train,
+                    *loss, *self._replay_rows(self.n_chunks), self.lockstep_gsum_max,
+                    *adam_args, R_out, xent_out)
+                if status == STALE_CACHE:
+                    raise RuntimeError(self.STALE_LOCKSTEP_CACHE)
         trials = int(lens[:done + (1 if done < len(lens) else 0)].sum())
         self._count_trial(trials, t0, work_b)
         return int(done), int(status), int(which)
+
+    STALE_LOCKSTEP_CACHE = ("the lockstep kernels in numba's cache were compiled with "
+                            "different block sizes: delete app/training/engine/"
+                            "__pycache__/lockstep_*.nb* and run again")
 
     #: The lockstep kernel handles LIF spikes as vectors over a block's slots, but
     #: input spikes one slot at a time. The batch's input events per slot and step
@@ -614,21 +645,23 @@ class CPUSimulator:
     #: networks x trial lengths run on the per-slot kernel's tapes.
     LOCKSTEP_MAX_ROW_BYTES = 1 << 29
 
-    def _use_lockstep(self, B: int, nch: int, bk_i: np.ndarray,
-                      conn_dtrain: np.ndarray) -> bool:
+    def _use_lockstep(self, B: int, nch: int, bk_i: np.ndarray, conn_dtrain: np.ndarray,
+                      events: int | None = None) -> bool:
         """Whether a fused trial of B slots on nch threads runs in lockstep blocks: the
         network is one the lockstep kernel implements and (unless ``lockstep`` is
         True) each thread fills at least one block of ``LOCKSTEP_BLOCK`` slots (a
         block's idle columns cost as much as busy ones: Yin-Yang dt 1 ms at 32 slots
         per thread ran at 0.6-0.8x the per-slot kernel, at 64 at 1.1-1.2x) and the
-        batch's input spikes are sparse."""
+        batch's input spikes are sparse (``events`` of them; default: the staged
+        batch's)."""
         if self.lockstep is False or self._replay_capacity() * nch * LOCKSTEP_BLOCK * 8 \
                 > self.LOCKSTEP_MAX_ROW_BYTES:
             return False
         if self.lockstep is None:
             if B // nch < LOCKSTEP_BLOCK:
                 return False
-            events = int((self.in_hi[:B] - self.in_ptr[:B]).sum())
+            if events is None:
+                events = int((self.in_hi[:B] - self.in_ptr[:B]).sum())
             if events > self.LOCKSTEP_MAX_INPUT_EVENTS_PER_STEP * B * self.T:
                 return False
         key = (id(bk_i), id(conn_dtrain))

@@ -63,7 +63,7 @@ from .layout import (
     SPIKE_INPUT,
 )
 from .optim import OK, adam_update_many
-from .staging import gather_batch
+from .passes import keep_outputs, stage_batch
 
 
 def layerwise_ok(pop_i: np.ndarray, grp_i: np.ndarray, conn_i: np.ndarray,
@@ -468,7 +468,7 @@ def train_epoch_layerwise(idx, lens, labels, st_off, st_steps, st_nids, reset_in
                           c1, b2, c2, alpha, s1, s2, eps, R_out, xent_out):
     """Batches ``idx`` (rows of example indices, ``lens`` of them used, ``labels`` alike)
     of a training pass in one call, each as the per-batch path does it: its staged
-    input events gathered (``staging.gather_batch``), its trial
+    input events gathered (``passes.stage_batch``), its trial
     (``train_trial_layerwise``, resets as ``begin_trial`` asks: neurons and readouts,
     synaptic input with ``reset_in_syn``), then one Adam step of every trainable
     (``optim.adam_update_many``, bias corrections ``s1[k]``, ``s2[k]``). Batch k's
@@ -476,20 +476,10 @@ def train_epoch_layerwise(idx, lens, labels, st_off, st_steps, st_nids, reset_in
     are computed from them afterwards). Returns (batches done, status, trainable)
     with the optimiser's status of the batch that stopped the pass (OK, -1 when all
     ran)."""
-    o0 = pop_i[2, P_START]
-    no = pop_i[2, P_END] - o0
     for k in range(idx.shape[0]):
         nb = lens[k]
-        for b in range(in_ptr.shape[0]):
-            for p in range(in_ptr.shape[1]):
-                in_ptr[b, p] = 0
-                in_hi[b, p] = 0
-        gather_batch(st_off, st_steps, st_nids, idx[k, :nb], ev_s, ev_n, 0, in_ptr[:nb, 0],
-                     in_hi[:nb, 0])
-        if reset_in_syn:
-            for b in range(nb):
-                for s in range(X.shape[1]):
-                    X[b, s] = np.float32(0.0)
+        stage_batch(idx[k, :nb], st_off, st_steps, st_nids, ev_s, ev_n, in_ptr, in_hi, X,
+                    reset_in_syn)
         train_trial_layerwise(T, dt, zero_step, min(n_chunks, nb), 3, pop_i, pop_f, bias,
                               v_init, grp_i, grp_f, conn_i, conn_f, row_ptr, weights, V[:nb],
                               X[:nb], spk[:nb], spk_cnt[:nb], R[:nb], R2[:nb], in_ptr[:nb],
@@ -497,10 +487,7 @@ def train_epoch_layerwise(idx, lens, labels, st_off, st_steps, st_nids, reset_in
                               bk_i, bk_f, conn_train, labels[k, :nb], out_p, t_ms,
                               drive_val[:nb], drive_step[:nb], tfirst[:nb], tsum[:nb],
                               ttrue[:nb], xent[:nb], grad, gpos, nsyn, work_f, work_b)
-        for b in range(nb):
-            xent_out[k, b] = xent[b]
-            for j in range(no):
-                R_out[k, b, j] = R[b, o0 + j]
+        keep_outputs(nb, pop_i[2, P_START], R, xent, R_out[k], xent_out[k])
         status, which = adam_update_many(params, parts, ms, vs, b1, c1, b2, c2, alpha, s1[k],
                                          s2[k], eps)
         if status != OK:

@@ -62,6 +62,8 @@ from .layout import (
     SPIKE_INPUT,
 )
 from .lockstep_forward import LOCKSTEP_BLOCK, _ls_forward
+from .optim import OK, adam_update_many
+from .passes import OVERFLOW, STALE_CACHE, keep_outputs, stage_batch
 
 #: Each thread's block keeps ~12 (neuron, slot) arrays of every neuron, inputs
 #: included, allocated per batch: above this many neurons (~12 MB per thread) the
@@ -508,3 +510,48 @@ def replay_rows(pop_i, ev_mask_cap, T):
         steps += n * T
         caps += n * ev_mask_cap[p] * LOCKSTEP_BLOCK
     return max(min(steps, caps), 1)
+
+
+@njit(cache=True)
+def train_epoch_lockstep(idx, lens, labels, st_off, st_steps, st_nids, reset_in_syn, strict,
+                         T, dt, zero_step, n_chunks, pop_i, pop_f, bias, v_init, a_init,
+                         grp_i, grp_f, conn_i, conn_f, row_ptr, weights, V, A, RF, X, spk,
+                         spk_cnt, R, R2, in_ptr, in_hi, ev_s, ev_n, ev_mask_cap, ev_step,
+                         ev_nid, ev_xmv, ev_cnt, nspk, ev_ovf, bk_i, bk_f, conn_train, out_p,
+                         t_ms, drive_val, drive_step, tfirst, tsum, ttrue, xent, grad, gpos,
+                         nsyn, work_f, work_b, rids, rows, gsum_max, params, parts, ms, vs,
+                         b1, c1, b2, c2, alpha, s1, s2, eps, R_out, xent_out):
+    """``layerwise_kernels.train_epoch_layerwise`` with lockstep trials
+    (``train_trial_lockstep``; the caller checked that each batch would run as one).
+    With ``strict`` a batch whose spike buffer overflowed stops the pass with its
+    gradient dropped (status ``passes.OVERFLOW``), as the per-batch path does."""
+    o0 = pop_i[out_p, P_START]
+    for k in range(idx.shape[0]):
+        nb = lens[k]
+        nch = min(n_chunks, nb)
+        stage_batch(idx[k, :nb], st_off, st_steps, st_nids, ev_s, ev_n, in_ptr, in_hi, X,
+                    reset_in_syn)
+        train_trial_lockstep(T, dt, zero_step, nch, 3, pop_i, pop_f, bias, v_init, a_init,
+                             grp_i, grp_f, conn_i, conn_f, row_ptr, weights, V[:nb], A[:nb],
+                             RF[:nb], X[:nb], spk[:nb], spk_cnt[:nb], R[:nb], R2[:nb],
+                             in_ptr[:nb], in_hi[:nb], ev_s, ev_n, ev_mask_cap, ev_step[:nb],
+                             ev_nid[:nb], ev_xmv[:nb], ev_cnt[:nb], nspk[:nb], ev_ovf[:nb],
+                             bk_i, bk_f, conn_train, labels[k, :nb], out_p, t_ms,
+                             drive_val[:nb], drive_step[:nb], tfirst[:nb], tsum[:nb],
+                             ttrue[:nb], xent[:nb], grad, gpos, nsyn, work_f, work_b, rids,
+                             rows, gsum_max)
+        for c in range(nch):
+            if work_f[c] < 0:
+                return k, STALE_CACHE, -1
+        keep_outputs(nb, o0, R, xent, R_out[k], xent_out[k])
+        if strict:
+            for b in range(nb):
+                if ev_ovf[b] >= 0:
+                    for i in range(grad.shape[0]):
+                        grad[i] = np.float32(0.0)
+                    return k, OVERFLOW, -1
+        status, which = adam_update_many(params, parts, ms, vs, b1, c1, b2, c2, alpha, s1[k],
+                                         s2[k], eps)
+        if status != OK:
+            return k, status, which
+    return idx.shape[0], OK, -1
