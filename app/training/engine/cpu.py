@@ -587,12 +587,14 @@ class CPUSimulator:
         if st.source is not examples:
             return None
         events = [int(st.counts(idx[k, :lens[k]]).sum()) for k in range(len(lens))]
-        inputs_staged(max(int(st.counts(idx[k, :lens[k]]).max()) for k in range(len(lens))))
+        if not self.ev_cap_per_pop.any():
+            inputs_staged(1)  # spike buffer sizes (both checks read them) before any batch
         layerwise = self._use_layerwise(bk_i, conn_dtrain)
         if not layerwise and not all(
                 self._use_lockstep(int(nb), min(self.n_chunks, int(nb)), bk_i, conn_dtrain, e)
                 for nb, e in zip(lens, events, strict=True)):
-            return None
+            return None  # nothing reallocated: a tape grown here would slow the next calls
+        inputs_staged(max(int(st.counts(idx[k, :lens[k]]).max()) for k in range(len(lens))))
         if max(events) > self.stager.ev_s.shape[0]:
             self.stager.ev_s = np.zeros(max(events), np.int32)
             self.stager.ev_n = np.zeros(max(events), np.int32)
