@@ -575,10 +575,9 @@ class CPUSimulator:
         lockstep trial; ``adam_args`` from ``Adam.many_args``; ``strict``: stop at a
         spike buffer overflow; ``inputs_staged`` is called with the most input events
         of one example first, as after staging a batch). None where neither applies
-        (the caller then runs the
-        batches one by one); else (batches done, the status of the one that stopped:
-        the optimiser's or ``passes.OVERFLOW``, its trainable), (len(idx), OK, -1)
-        when all ran."""
+        (the caller then runs the batches one by one); else (batches done, the status
+        of the one that stopped: the optimiser's or ``passes.OVERFLOW``, its
+        trainable), (len(idx), OK, -1) when all ran."""
         lay = self.layout
         if lay.pop_index.get(name) != 0 or lay.pop_i[0, P_TYPE] != SPIKE_INPUT:
             return None
@@ -586,18 +585,27 @@ class CPUSimulator:
         st = self.stager.staged(name, examples, n, idx[0, :lens[0]])
         if st.source is not examples:
             return None
-        events = [int(st.counts(idx[k, :lens[k]]).sum()) for k in range(len(lens))]
         if not self.ev_cap_per_pop.any():
             inputs_staged(1)  # spike buffer sizes (both checks read them) before any batch
         layerwise = self._use_layerwise(bk_i, conn_dtrain)
+        big = int(lens.max())
+        # the network and batch size first, then each batch's input events; nothing
+        # reallocated where it declines (a tape grown here would slow the next calls)
+        if not layerwise and not self._use_lockstep(big, min(self.n_chunks, big), bk_i,
+                                                    conn_dtrain, 0):
+            return None
+        counts = np.where(np.arange(idx.shape[1]) < lens[:, None],
+                          st.off[idx + 1] - st.off[idx], 0)
+        events = counts.sum(axis=1)
         if not layerwise and not all(
-                self._use_lockstep(int(nb), min(self.n_chunks, int(nb)), bk_i, conn_dtrain, e)
-                for nb, e in zip(lens, events, strict=True)):
-            return None  # nothing reallocated: a tape grown here would slow the next calls
-        inputs_staged(max(int(st.counts(idx[k, :lens[k]]).max()) for k in range(len(lens))))
-        if max(events) > self.stager.ev_s.shape[0]:
-            self.stager.ev_s = np.zeros(max(events), np.int32)
-            self.stager.ev_n = np.zeros(max(events), np.int32)
+                self._use_lockstep(int(nb), min(self.n_chunks, int(nb)), bk_i, conn_dtrain,
+                                   int(e)) for nb, e in zip(lens, events, strict=True)):
+            return None
+        inputs_staged(int(counts.max()))
+        most = int(events.max())
+        if most > self.stager.ev_s.shape[0]:
+            self.stager.ev_s = np.zeros(most, np.int32)
+            self.stager.ev_n = np.zeros(most, np.int32)
         work_b = np.zeros(self.n_chunks, np.int64)
         self._work[:] = 0
         d = drive
