@@ -129,7 +129,7 @@ class Adam(Optimiser):
         where ``update_many`` declines (see there), but with ``in_kernel`` (the call
         is made from a kernel: no call cost to save) for any sizes."""
         if not items or not in_kernel and (
-                len(items) < 2 or sum(optim.blocks(param.size) for param, _, _ in items) <= 1):
+                len(items) < 2 or optim.blocks(sum(param.size for param, _, _ in items)) <= 1):
             return None
         key = tuple((id(param), id(p), id(state["m"]), id(state["v"]))
                     for param, p, state in items)

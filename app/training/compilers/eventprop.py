@@ -469,13 +469,15 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         ``fuse_passes`` False (or anything else missing) the per-batch loop runs."""
         sim = self.sim
         if (not self.fuse_passes or cbl.callbacks or not batches or not self._fusable(cbl)
-                or self.encoders or len(x) != 1 or not hasattr(sim, "train_epoch")
+                or self.encoders or len(x) != 1 or not hasattr(sim, "fused_pass_possible")
                 or not self.reset_vars or not self._together()):
+            return None
+        lens = np.fromiter(map(len, batches), np.int64, len(batches))
+        if not sim.fused_pass_possible(int(lens.max()), self.bk_i, self.conn_dtrain):
             return None
         ts = self.trainables
         many_args = getattr(ts[0].optimiser, "many_args", None)
         yy = y[self.out_pop.name]
-        lens = np.array([len(b) for b in batches], np.int64)
         items = [(t.param, t.grad, t.state) for t in ts]
         if many_args is None or yy.ndim != 1 or lens.min() == 0 \
                 or many_args(items, np.arange(0), True) is None \

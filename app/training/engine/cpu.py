@@ -561,6 +561,15 @@ class CPUSimulator:
                 self.grad_parts, self.dgrad_parts, self.gpos, self.nsyn, self._work, work_b)
         self._count_trial(B, t0, work_b)
 
+    def fused_pass_possible(self, B: int, bk_i: np.ndarray, conn_dtrain: np.ndarray) -> bool:
+        """Whether ``train_epoch`` may take a pass with batches of at most B examples:
+        the network runs layer by layer, or its batches of B as lockstep trials (before
+        their input spikes are counted). Spike buffers not sized yet count as fitting."""
+        if not self.ev_cap_per_pop.any():
+            return True
+        return self._use_layerwise(bk_i, conn_dtrain) or self._use_lockstep(
+            B, min(self.n_chunks, B), bk_i, conn_dtrain, 0)
+
     def train_epoch(self, name: str, examples: Any, idx: np.ndarray, lens: np.ndarray,
                     labels: np.ndarray, zero_step: int, reset_in_syn: bool, strict: bool,
                     bk_i: np.ndarray, bk_f: np.ndarray, conn_train: np.ndarray,
@@ -588,11 +597,9 @@ class CPUSimulator:
         if not self.ev_cap_per_pop.any():
             inputs_staged(1)  # spike buffer sizes (both checks read them) before any batch
         layerwise = self._use_layerwise(bk_i, conn_dtrain)
-        big = int(lens.max())
         # the network and batch size first, then each batch's input events; nothing
         # reallocated where it declines (a tape grown here would slow the next calls)
-        if not layerwise and not self._use_lockstep(big, min(self.n_chunks, big), bk_i,
-                                                    conn_dtrain, 0):
+        if not self.fused_pass_possible(int(lens.max()), bk_i, conn_dtrain):
             return None
         counts = np.where(np.arange(idx.shape[1]) < lens[:, None],
                           st.off[idx + 1] - st.off[idx], 0)
