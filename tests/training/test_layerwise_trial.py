@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trial_compare import from_same_state
+from trial_compare import from_same_state, record_fused_calls
 
 from app.model import Connection, Network, Population
 from app.model.connectivity import Dense
@@ -174,14 +174,7 @@ def _pass_runs(fuse: bool, epochs: int = 3, nan_weight: bool = False, call_s: fl
     cn, i, o = _build("avg_var", batch=16)
     cn.fuse_passes = fuse
     cn.FUSED_CALL_S = call_s
-    calls = []
-    orig = cn.sim.train_epoch
-
-    def spy(*a, **k):
-        calls.append(orig(*a, **k))
-        return calls[-1]
-
-    cn.sim.train_epoch = spy
+    calls = record_fused_calls(cn.sim)
     x, y = _examples(150, 21)
     if nan_weight:
         w = cn.layout.weights

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from trial_compare import from_same_state
+from trial_compare import from_same_state, record_fused_calls
 
 from app.model import Connection, Network, Population
 from app.model.connectivity import Dense, FixedProbability
@@ -204,14 +204,7 @@ def _pass_runs(fuse: bool, n: int, output: str = "ttfs_rmse", max_spikes: int = 
     cn, i, o = _build(output, batch=128, max_spikes=max_spikes)
     cn.compiler.strict_buffer_checking = strict
     cn.fuse_passes = fuse
-    calls = []
-    orig = cn.sim.train_epoch
-
-    def spy(*a, **k):
-        calls.append(orig(*a, **k))
-        return calls[-1]
-
-    cn.sim.train_epoch = spy
+    calls = record_fused_calls(cn.sim)
     x, y = _examples(n, 13)
     metrics, _ = cn.train({i: x}, {o: y}, num_epochs=2, callbacks=[])
     return cn, metrics[o], calls

@@ -16,3 +16,17 @@ def from_same_state(sim: Any, state: Sequence[str], run: Callable[[bool], Any]) 
         getattr(sim, k)[...] = v
     sim.grad_parts[...] = g0
     return ref, run(True)
+
+
+def record_fused_calls(sim: Any) -> list:
+    """Wrap ``sim.train_epoch``: the returned list gets what each call returned (None
+    where it declined a pass)."""
+    calls: list = []
+    orig = sim.train_epoch
+
+    def spy(*a: Any, **k: Any) -> Any:
+        calls.append(orig(*a, **k))
+        return calls[-1]
+
+    sim.train_epoch = spy
+    return calls
