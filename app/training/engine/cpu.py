@@ -596,11 +596,11 @@ class CPUSimulator:
             return None
         if not self.ev_cap_per_pop.any():
             inputs_staged(1)  # spike buffer sizes (both checks read them) before any batch
-        layerwise = self._use_layerwise(bk_i, conn_dtrain)
         # the network and batch size first, then each batch's input events; nothing
         # reallocated where it declines (a tape grown here would slow the next calls)
         if not self.fused_pass_possible(int(lens.max()), bk_i, conn_dtrain):
             return None
+        layerwise = self._use_layerwise(bk_i, conn_dtrain)
         counts = np.where(np.arange(idx.shape[1]) < lens[:, None],
                           st.off[idx + 1] - st.off[idx], 0)
         events = counts.sum(axis=1)
