@@ -6,6 +6,13 @@ A callback is any object with some of: ``set_params``, ``on_train_begin/end``,
 step: they ask the engine to record (``recording_request``) and receive the
 trial's recording at batch end (``on_recording``), which keeps trials in one
 kernel call.
+
+A callback whose batch hooks read only the batch number, the metrics and the
+compiled network's ``last_loss`` (not weights or state) may say so with
+``metrics_only = True``, as the progress bar does. Training may then run a whole
+pass in a few engine calls and call those hooks after each call, batch by batch
+in order, with the metrics as they were after that batch
+(``CallbackList.batches_may_run_together``).
 """
 
 from __future__ import annotations
@@ -222,6 +229,9 @@ class OptimiserParamSchedule(Callback):
 class BatchProgressBar(Callback):
     """tqdm progress bar over the batches of each epoch, showing the metrics."""
 
+    #: the batch hook reads the metrics only (see the module's docstring)
+    metrics_only = True
+
     def __init__(self) -> None:
         self._bar: Any = None
         self._num_batches = 0
@@ -243,7 +253,8 @@ class BatchProgressBar(Callback):
             self._bar.update(1)
             shown = {getattr(k, "name", str(k)): f"{m.result:.4f}" for k, m in metrics.items()
                      if m.result is not None}
-            self._bar.set_postfix(shown)
+            # shown at the bar's next (rate-limited) refresh, not written out per batch
+            self._bar.set_postfix(shown, refresh=False)
 
     def on_epoch_end(self, epoch: int, metrics: Any) -> None:
         if self._bar is not None:
@@ -282,6 +293,18 @@ class CallbackList:
 
     def has(self, hook: str) -> bool:
         return any(getattr(c, hook, None) is not None for c in self.callbacks)
+
+    #: hooks that see one batch or one timestep while it runs
+    PER_BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_timestep_begin",
+                       "on_timestep_end", "recording_request")
+
+    def batches_may_run_together(self) -> bool:
+        """Whether training may run several batches in one engine call and call the
+        batch hooks afterwards: each callback either has no per-batch or per-timestep
+        hook and records nothing, or is ``metrics_only``."""
+        return all(getattr(c, "metrics_only", False)
+                   or not any(getattr(c, h, None) is not None for h in self.PER_BATCH_HOOKS)
+                   for c in self.callbacks)
 
     def recording_requests(self) -> tuple[list, list]:
         vars_, spikes = [], []

@@ -133,11 +133,12 @@ def test_first_batch_compiling_kernels_is_announced_with_progress(monkeypatch, c
 
     notice = _CompileNotice(print)
     monkeypatch.setattr(_CompileNotice, "DELAY_S", 0.05)
-    notice.on_batch_begin(0)
+    notice.on_epoch_begin(0)
     time.sleep(0.3)  # a first batch that compiles for a while
     notice.on_batch_end(0, None)
-    notice.on_batch_begin(1)
     notice.on_batch_end(1, None)
+    notice.on_epoch_begin(1)
+    notice.on_batch_end(0, None)
     out = capsys.readouterr().out
     assert out.count("compiling the simulation kernels") == 1
     assert "kernels ready after 0." in out and notice.seconds >= 0.25

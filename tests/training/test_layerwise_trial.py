@@ -167,10 +167,11 @@ def test_layerwise_only_for_what_it_implements(variant: str) -> None:
                            cn2.bk_i, cn2.sim.ev_cap_per_pop, T)
 
 
-def _pass_runs(fuse: bool, epochs: int = 3, nan_weight: bool = False, call_s: float = 0.1):
+def _pass_runs(fuse: bool, epochs: int = 3, nan_weight: bool = False, call_s: float = 0.1,
+               callbacks: tuple | None = ()):
     """Train a layer-wise network for ``epochs`` shuffled passes (a short last batch)
     with the passes fused (in engine calls of ``call_s`` seconds) or batch by batch;
-    what the run leaves behind."""
+    what the run leaves behind. ``callbacks=None`` trains with the default ones."""
     cn, i, o = _build("avg_var", batch=16)
     cn.fuse_passes = fuse
     cn.FUSED_CALL_S = call_s
@@ -179,7 +180,8 @@ def _pass_runs(fuse: bool, epochs: int = 3, nan_weight: bool = False, call_s: fl
     if nan_weight:
         w = cn.layout.weights
         w[5] = np.nan
-    metrics, _ = cn.train({i: x}, {o: y}, num_epochs=epochs, callbacks=[])
+    kw = {} if callbacks is None else {"callbacks": list(callbacks)}
+    metrics, _ = cn.train({i: x}, {o: y}, num_epochs=epochs, **kw)
     return cn, metrics[o], calls
 
 
@@ -233,3 +235,72 @@ def test_callbacks_keep_the_batch_by_batch_loop():
 
     cn.train({i: x}, {o: y}, num_epochs=1, callbacks=[Count()])
     assert calls == [] and seen == [0, 1]
+
+
+class _SeenPerBatch:
+    """Batch hooks that read only the batch number, the metrics and the last loss."""
+
+    metrics_only = True
+
+    def __init__(self) -> None:
+        self.seen: list = []
+        self._cn = None
+
+    def set_params(self, compiled_network=None, **kwargs) -> None:
+        self._cn = compiled_network
+
+    def on_batch_begin(self, batch: int) -> None:
+        self.seen.append(("begin", batch))
+
+    def on_batch_end(self, batch: int, metrics) -> None:
+        (m,) = metrics.values()
+        self.seen.append(("end", batch, m.correct, m.total, self._cn.last_loss))
+
+
+def test_metrics_only_callbacks_see_every_batch_of_a_fused_pass():
+    ref_cb, got_cb = _SeenPerBatch(), _SeenPerBatch()
+    ref, ref_m, ref_calls = _pass_runs(False, callbacks=(ref_cb,))
+    got, got_m, got_calls = _pass_runs(True, call_s=0.0, callbacks=(got_cb,))
+    assert ref_calls == [] and [c[0] for c in got_calls] == [4, 1, 1, 1, 1, 1, 1] * 3
+    # the same hooks in the same order, each batch's metrics and loss as batch by batch
+    assert len(got_cb.seen) == 2 * 30
+    assert got_cb.seen == ref_cb.seen
+    np.testing.assert_array_equal(got.layout.weights, ref.layout.weights)
+    assert (got_m.correct, got_m.total) == (ref_m.correct, ref_m.total)
+
+
+def test_the_default_progress_bar_runs_fused_and_shows_the_last_metrics(capsys):
+    ref, ref_m, _ = _pass_runs(True, epochs=2)
+    got, got_m, got_calls = _pass_runs(True, epochs=2, callbacks=None)
+    assert got_calls and all(c is not None for c in got_calls)
+    np.testing.assert_array_equal(got.layout.weights, ref.layout.weights)
+    # tqdm writes to stderr; each epoch's bar ends at its 10 batches and the accuracy
+    bars = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines()
+            if line.startswith("Epoch 1")]
+    assert bars and "10/10" in bars[-1]
+    assert f"{got_m.result:.4f}" in bars[-1]
+
+
+def test_which_callbacks_let_batches_run_together():
+    from app.training.callbacks import (
+        BatchProgressBar,
+        CallbackList,
+        Checkpoint,
+        OptimiserParamSchedule,
+        SpikeRecorder,
+    )
+
+    cn, i, o = _build("avg_var", batch=16)
+
+    class PerBatch:
+        def on_batch_end(self, batch, metrics):
+            pass
+
+    def may(*cbs) -> bool:
+        return CallbackList(list(cbs), compiled_network=cn, num_batches=1,
+                            num_epochs=1).batches_may_run_together()
+
+    assert may() and may(BatchProgressBar(), Checkpoint())
+    assert may(OptimiserParamSchedule("alpha", lambda e, a: a))
+    assert not may(PerBatch()) and not may(BatchProgressBar(), PerBatch())
+    assert not may(SpikeRecorder(o, key="s"))

@@ -462,13 +462,16 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                           metrics: dict) -> tuple[int, float] | None:
         """The pass in few engine calls (``CPUSimulator.train_epoch``, each ~
         ``FUSED_CALL_S`` of batches) where every batch would run as a fused trial
-        (``_fusable``) with no callbacks at all, one SpikeInput population without
+        (``_fusable``), every callback lets batches run together
+        (``CallbackList.batches_may_run_together``: a progress bar does, a recorder
+        does not; their batch hooks run after each call), one SpikeInput population without
         encoders, integer labels, one rank and one Adam step of all trainables
         (``Adam.many_args``); the metrics and losses are then computed from each
         batch's readouts and per-slot losses exactly as the per-batch loop does. With
         ``fuse_passes`` False (or anything else missing) the per-batch loop runs."""
         sim = self.sim
-        if (not self.fuse_passes or cbl.callbacks or not batches or not self._fusable(cbl)
+        if (not self.fuse_passes or not cbl.batches_may_run_together() or not batches
+                or not self._fusable(cbl)
                 or self.encoders or len(x) != 1 or not hasattr(sim, "fused_pass_possible")
                 or not self.reset_vars or not self._together()):
             return None
@@ -509,11 +512,13 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
             elapsed = time.perf_counter() - t0
             done, status, which = res
             for k in range(k0, k0 + done):
+                cbl.on_batch_begin(k)
                 nb = int(lens[k])
                 for pop, m in metrics.items():
                     m.update(y[pop.name][batches[k]], R_out[k, :nb], self.communicator)
                 self.last_loss = self._slot_loss(xent_out[k, :nb])
                 loss_sum += self.last_loss * nb
+                cbl.on_batch_end(k, metrics)
             if status == OVERFLOW:
                 self._check_overflow(int(lens[k0 + done]))
             if status != optim.OK:
