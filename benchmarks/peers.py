@@ -33,6 +33,7 @@ longer than ``--max-model-steps`` (default 100) unless that is raised.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -61,7 +62,7 @@ def load() -> str:
 
 
 # ----- worker process: one framework ---------------------------------------------------------
-def make_runner(fw: str, key: str) -> tuple[Callable[[], int], Callable[[], dict]]:
+def make_runner(fw: str, key: str) -> tuple[Callable[[], int], Callable[..., dict]]:
     """(one training pass, engine counters) of a framework on a task."""
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -75,12 +76,19 @@ def make_runner(fw: str, key: str) -> tuple[Callable[[], int], Callable[[], dict
         run, cn, _ = T.studio_runner(task, fw, n)
         sim = cn.sim
 
-        def counters() -> dict:
+        def counters(before: dict | None = None) -> dict:
+            """The engine's counters now; with ``before``, also the rates of the work
+            done since then (not since the process started: the warm-up pass's
+            compilation would count as kernel time)."""
             c = getattr(sim, "counters", None)
             if c is None:
                 return {}
-            busy = getattr(c, "kernel_s", c.forward_s + c.backward_s)
-            return {"rates": c.rates(), "busy_s": busy}
+            snap = dataclasses.asdict(c)
+            out = {"snap": snap, "busy_s": c.kernel_s}
+            if before:
+                out["rates"] = type(c)(**{k: v - before["snap"][k]
+                                          for k, v in snap.items()}).rates()
+            return out
         return run, counters
     # a peer runs with its library's OpenMP defaults (or what the user set), not with
     # the setting our engine made for numba before torch loads its own OpenMP
@@ -96,7 +104,7 @@ def make_runner(fw: str, key: str) -> tuple[Callable[[], int], Callable[[], dict
     run, _ = peer_models.peer_runner(lib, mode, xs, ys, task.n_in, task.n_hid, task.n_out,
                                      task.T, task.dt, task.batch, task.recurrent, task.w_in,
                                      THREADS)
-    return run, dict
+    return run, lambda before=None: {}
 
 
 def worker(fw: str, key: str, rep_s: float) -> None:
@@ -117,7 +125,7 @@ def worker(fw: str, key: str, rep_s: float) -> None:
             if w >= rep_s:
                 break
         cpu = time.process_time() - c0
-        after = counters()
+        after = counters(before)
         busy = (after.get("busy_s", 0.0) - before.get("busy_s", 0.0)) / w
         print(json.dumps({"wall": n / w, "cpu": n / cpu, "busy": busy,
                           "rates": after.get("rates")}), flush=True)
