@@ -271,7 +271,7 @@ def _output_backward(b, T, dt, bk_i, bk_f, conn_f, labels, drive_val, drive_step
 @njit(cache=True, _nrt=False)
 def _hidden_backward(T, bk_f, conn_f, conn_train, in_ev_nid, G2, Rb, Hx, hptr, iptr, lv, li,
                      q):
-    """Slot b's hidden adjoints over the backward pass (``_backward_slots``' operations
+    """One slot's hidden adjoints over the backward pass (``_backward_slots``' operations
     for this layer): each replayed input spike's gradient row in ``G2`` (inputs,
     hidden), each hidden spike's transition with its jump from the output layer in
     ``Rb`` (row m + 1 for step m). The last step is not replayed. ``lv``, ``li``,
