@@ -35,6 +35,7 @@ from app.project import schema
 from app.project.document import Project
 from app.project.shapes import connectivity_args
 from app.worker.protocol import WorkerSpec
+from app.worker.sampling import SampleClock
 
 GENN_BACKEND = "genn"
 CPU_KIND, CUDA_KIND = "single_threaded_cpu", "cuda"
@@ -242,8 +243,9 @@ class GeNNStream:
     """Streams the worker protocol's messages from an mlGeNN training run.
 
     mlGeNN accepts only ``ml_genn.callbacks.Callback`` objects, so the worker
-    instantiates ``callback_class(GeNNStream)`` (this class mixed with mlGeNN's base).  Every
-    ``sample_every`` batches (and batch 0) it sends the first example's spike
+    instantiates ``callback_class(GeNNStream)`` (this class mixed with mlGeNN's base).  On
+    batch 0 and then every ``sample_every`` batches, at most every
+    ``min_sample_interval_s`` seconds (``SampleClock``), it sends the first example's spike
     raster, the chosen neurons' voltages and weight histograms; ``check(epoch,
     batch)`` (pause/stop) runs at every batch end and may raise to stop.
     With per-timestep regression targets it also records the output voltage at
@@ -276,6 +278,7 @@ class GeNNStream:
         self.step = 0
         self.samples = 0
         self._sample = False
+        self._clock = SampleClock(spec.min_sample_interval_s)
         self._t_start = 0.0
         self._t_epoch = 0.0
         self._v_rows: list[np.ndarray] = []
@@ -319,8 +322,7 @@ class GeNNStream:
             if "voltage_population" in changed:
                 self.spec.voltage_population = changed["voltage_population"]
                 self._vpop = self._voltage_population()
-        every = max(1, int(self.spec.sample_every))
-        self._sample = self.step % every == 0 or batch == 0
+        self._sample = self._clock.due(self.step, batch, self.spec.sample_every)
         self._v_rows = []
         self.live.out_trajectory.clear()
 

@@ -59,6 +59,7 @@ class WorkerSpec:
     backend: str | None = None
     max_examples: int | None = None  # override of training.max_examples
     sample_every: int = 10  # raster/voltage/weights every N batches (and batch 0)
+    min_sample_interval_s: float = 0.04  # ... and at most this often (plots redraw ~25/s)
     voltage_population: str | None = None  # population name; None: first hidden
     voltage_neurons: list[int] = field(default_factory=lambda: list(range(8)))
     checkpoint_every: int = 1  # epochs

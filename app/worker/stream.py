@@ -18,6 +18,7 @@ import numpy as np
 from app.project.memory import VOLTAGE_BUDGET_BYTES
 from app.worker.control import Control, Sender
 from app.worker.protocol import FAULT_ENV, WorkerSpec
+from app.worker.sampling import SampleClock
 
 
 def _fault(epoch: int, batch: int) -> None:
@@ -70,6 +71,7 @@ class StreamCallback:
         self._epoch_spikes: dict[str, int] = {}
         self._last_dead: list[str] = []
         self._sim_counts = False
+        self._clock = SampleClock(spec.min_sample_interval_s)
 
     # ----- library hooks -----------------------------------------------------------------
     def set_params(self, compiled_network: Any = None, num_batches: int = 0,
@@ -156,8 +158,7 @@ class StreamCallback:
         changed = self.control.new_settings()
         if changed:
             self.apply_settings(changed)
-        every = max(1, int(self.spec.sample_every))
-        self._sample = (self.step % every == 0) or batch == 0
+        self._sample = self._clock.due(self.step, batch, self.spec.sample_every)
         self._recorded = False
 
     def apply_settings(self, changed: dict[str, Any]) -> None:

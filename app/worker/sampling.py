@@ -1,0 +1,41 @@
+"""Which training batches the worker samples for the live plots.
+
+A sampled batch records the first example's spikes and voltages and sends them with
+the weights: on a fast network that costs several times a plain batch (latency
+MNIST, batch 32: ~1.4 ms against ~0.36). The plots redraw at most ~25 times a
+second, so sampling more often than that only slows training: on that network
+"every 10 batches" meant ~275 samples a second and training at ~0.7x the library's
+rate (BENCHMARKS.md, "The window's training rate").
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+class SampleClock:
+    """Batch 0 of every epoch, then a batch at least ``every`` batches and at least
+    ``min_interval_s`` seconds (wall clock) after the last sampled one.
+
+    Args:
+        min_interval_s: shortest time between two samples, in seconds (0: every
+            ``every`` batches, however fast they run).
+        clock: the time source, in seconds (tests pass a fake one).
+    """
+
+    def __init__(self, min_interval_s: float,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.min_interval_s = max(0.0, float(min_interval_s))
+        self.clock = clock
+        self._step: int | None = None
+        self._t = 0.0
+
+    def due(self, step: int, batch: int, every: int) -> bool:
+        """Whether the batch at global ``step`` (``batch`` within its epoch) is
+        sampled; a batch found due counts as the last sample from then on."""
+        now = self.clock()
+        due = batch == 0 or self._step is None or (
+            step - self._step >= max(1, int(every)) and now - self._t >= self.min_interval_s)
+        if due:
+            self._step, self._t = step, now
+        return due
