@@ -13,6 +13,15 @@ compiled network's ``last_loss`` (not weights or state) may say so with
 pass in a few engine calls and call those hooks after each call, batch by batch
 in order, with the metrics as they were after that batch
 (``CallbackList.batches_may_run_together``).
+
+A callback that must see some batches while they run (to record them, or to read
+the weights after them) and only the metrics of the others may instead define
+``batches_until_live(batch)``: asked before each engine call of such a pass, for
+the batch the call would start with, it returns 0 (run that batch live, every hook
+as in the per-batch loop), n (at most n batches from there may run together) or
+None (no limit); ``fused_call_s``, if set, caps one engine call's seconds. While
+the hooks of batches that already ran are called, the compiled network's
+``replaying_batches`` is True.
 """
 
 from __future__ import annotations
@@ -303,8 +312,27 @@ class CallbackList:
         batch hooks afterwards: each callback either has no per-batch or per-timestep
         hook and records nothing, or is ``metrics_only``."""
         return all(getattr(c, "metrics_only", False)
+                   or getattr(c, "batches_until_live", None) is not None
                    or not any(getattr(c, h, None) is not None for h in self.PER_BATCH_HOOKS)
                    for c in self.callbacks)
+
+    def batches_until_live(self, batch: int) -> int | None:
+        """How many batches from ``batch`` may run together before a callback needs
+        one live: 0 (``batch`` itself), n, or None (no callback limits it)."""
+        out: int | None = None
+        for c in self.callbacks:
+            fn = getattr(c, "batches_until_live", None)
+            if fn is not None:
+                n = fn(batch)
+                if n is not None:
+                    out = max(0, int(n)) if out is None else min(out, max(0, int(n)))
+        return out
+
+    def fused_call_s(self) -> float | None:
+        """The shortest ``fused_call_s`` of the callbacks (None: none sets one)."""
+        caps = [float(c.fused_call_s) for c in self.callbacks
+                if getattr(c, "fused_call_s", None) is not None]
+        return min(caps) if caps else None
 
     def recording_requests(self) -> tuple[list, list]:
         vars_, spikes = [], []

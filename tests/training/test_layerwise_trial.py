@@ -10,6 +10,8 @@ only.
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 from trial_compare import from_same_state, record_fused_calls
@@ -304,3 +306,81 @@ def test_which_callbacks_let_batches_run_together():
     assert may(OptimiserParamSchedule("alpha", lambda e, a: a))
     assert not may(PerBatch()) and not may(BatchProgressBar(), PerBatch())
     assert not may(SpikeRecorder(o, key="s"))
+
+
+class _LiveEvery4th(_SeenPerBatch):
+    """Needs batches 2, 6, ... of each pass live (records the output's spikes then);
+    only the metrics of the others (``batches_until_live``)."""
+
+    metrics_only = False
+    fused_call_s = 0.0  # one batch per engine call after the first, so limits show
+
+    def __init__(self, out_name: str) -> None:
+        super().__init__()
+        self.pop = types.SimpleNamespace(name=out_name)  # what on_recording is for
+        self.live: list = []
+        self.recorded: list = []
+        self.asked: list = []
+
+    def batches_until_live(self, batch: int) -> int:
+        self.asked.append(batch)
+        return (2 - batch) % 4
+
+    def on_batch_begin(self, batch: int) -> None:
+        super().on_batch_begin(batch)
+        self.live.append((batch, not self._cn.replaying_batches))
+
+    def recording_request(self):
+        b, is_live = self.live[-1] if self.live else (-1, False)
+        return [], [self.pop.name] if is_live and b % 4 == 2 else []
+
+    def on_recording(self, rec, example_ids, start, dt) -> None:
+        self.recorded.append((self.live[-1][0], len(example_ids)))
+
+
+def test_callbacks_may_ask_for_some_batches_live_in_a_fused_pass():
+    out_name = _build("avg_var", batch=16)[2].name
+    ref_cb, got_cb = _LiveEvery4th(out_name), _LiveEvery4th(out_name)
+    ref, ref_m, ref_calls = _pass_runs(False, callbacks=(ref_cb,))
+    got, got_m, got_calls = _pass_runs(True, callbacks=(got_cb,))
+    assert ref_calls == [] and ref_cb.asked == []
+    # per pass of 10 batches: batches 2 and 6 live, the others in engine calls that
+    # stop before them: the first call of a pass 2 (of 4), then one each (the
+    # callback's 0 s cap)
+    assert [c[0] for c in got_calls] == [2, 1, 1, 1, 1, 1, 1] * 3
+    assert [b for b, is_live in got_cb.live if is_live] == [2, 6] * 3
+    assert [b for b, _ in got_cb.live] == list(range(10)) * 3
+    assert got_cb.recorded == ref_cb.recorded == [(2, 16), (6, 16)] * 3
+    # the same hooks, metrics and losses as batch by batch, and the same training
+    assert got_cb.seen == ref_cb.seen and len(got_cb.seen) == 2 * 30
+    np.testing.assert_array_equal(got.layout.weights, ref.layout.weights)
+    for tg, tr in zip(got.trainables, ref.trainables, strict=True):
+        np.testing.assert_array_equal(tg.state["m"], tr.state["m"])
+    assert (got_m.correct, got_m.total) == (ref_m.correct, ref_m.total)
+    assert got.epoch_loss == ref.epoch_loss
+
+
+def test_which_callbacks_may_ask_for_live_batches():
+    from app.training.callbacks import CallbackList
+
+    class Live:
+        fused_call_s = 0.02
+
+        def __init__(self, n):
+            self.n = n
+
+        def batches_until_live(self, batch):
+            return self.n
+
+        def on_batch_end(self, batch, metrics):
+            pass
+
+    def cbl(*cbs):
+        return CallbackList(list(cbs), num_batches=1, num_epochs=1)
+
+    assert cbl(Live(3)).batches_may_run_together()
+    assert cbl(Live(3), Live(None), Live(5)).batches_until_live(0) == 3
+    assert cbl(Live(None)).batches_until_live(0) is None
+    assert cbl(Live(-2), Live(4)).batches_until_live(0) == 0
+    assert cbl().batches_until_live(0) is None and cbl().fused_call_s() is None
+    assert cbl(Live(1), _SeenPerBatch()).fused_call_s() == 0.02

@@ -7,8 +7,9 @@ optimiser checkpoints) lives here.
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,14 +193,49 @@ class CompiledTrainingNetwork(CompiledNetwork):
         if self.deep_r is not None:
             self.deep_r.after_step(self)
 
+    #: True while a fused pass calls the batch hooks of batches that already ran
+    #: (``CallbackList.batches_until_live``); callbacks that run some batches live
+    #: read it to tell those calls from live ones
+    replaying_batches = False
+
     def _train_pass_fused(self, x: dict[str, Any], y: dict[str, Any],
                           batches: list[np.ndarray], step: int, cbl: CallbackList,
-                          metrics: dict) -> tuple[int, float] | None:
-        """A pass's batches in one engine call where the network, its engine and the
+                          metrics: dict,
+                          live: Callable[[int], float]) -> tuple[int, float] | None:
+        """A pass's batches in few engine calls where the network, its engine and the
         callbacks allow it: the same trials, optimiser steps, metrics and losses as
-        the per-batch loop (which runs where this returns None). Returns (the next
-        step, the pass's loss sum)."""
+        the per-batch loop (which runs where this returns None). A batch that a
+        callback asks to see live runs as ``live(k)`` (the per-batch loop's body,
+        returning the batch's loss times its examples). Returns (the next step, the
+        pass's loss sum)."""
         return None
+
+    def _train_batch_of_pass(self, x: dict[str, Any], y: dict[str, Any],
+                             batches: list[np.ndarray], first_step: int, cbl: CallbackList,
+                             metrics: dict, k: int) -> float:
+        """``_train_one_batch`` for batch k of a pass whose first step is ``first_step``."""
+        return self._train_one_batch(x, y, k, batches[k], first_step + k, cbl, metrics)
+
+    def _train_one_batch(self, x: dict[str, Any], y: dict[str, Any], b: int,
+                         idx: np.ndarray, step: int, cbl: CallbackList,
+                         metrics: dict) -> float:
+        """Batch ``b`` (examples ``idx``, optimiser step ``step``) with every hook live:
+        trial, optimiser step, metrics, loss. Returns its loss times its examples."""
+        cbl.on_batch_begin(b)
+        if len(idx):
+            out = self._train_batch(x, y, idx, cbl, idx.tolist())
+        else:
+            out = self._idle_train_batch()
+        self.optimise(step)
+        for pop, m in metrics.items():
+            m.update(y[pop.name][idx], self._metric_pred(pop.name, out), self.communicator)
+        lp = self.outputs[0]
+        loss = 0.0
+        if len(idx):
+            self.last_loss = self._batch_loss(lp.name, y[lp.name][idx], out)
+            loss = self.last_loss * len(idx)
+        cbl.on_batch_end(b, metrics)
+        return loss
 
     def _together(self) -> bool:
         """Whether one call of the trainables' shared optimiser can step them all
@@ -331,25 +367,14 @@ class CompiledTrainingNetwork(CompiledNetwork):
             order = self._shuffle_order(n, epoch) if shuffle else None
             loss_sum = 0.0
             batches = list(self._batches(n, order, num_batches))
-            fused = self._train_pass_fused(xd, yd, batches, step, cbl, train_mets)
+            live = functools.partial(self._train_batch_of_pass, xd, yd, batches, step, cbl,
+                                     train_mets)
+            fused = self._train_pass_fused(xd, yd, batches, step, cbl, train_mets, live)
             if fused is not None:
                 step, loss_sum = fused
             for b, idx in enumerate(batches if fused is None else ()):
-                cbl.on_batch_begin(b)
-                if len(idx):
-                    out = self._train_batch(xd, yd, idx, cbl, idx.tolist())
-                else:
-                    out = self._idle_train_batch()
-                self.optimise(step)
+                loss_sum += self._train_one_batch(xd, yd, b, idx, step, cbl, train_mets)
                 step += 1
-                for pop, m in train_mets.items():
-                    m.update(yd[pop.name][idx], self._metric_pred(pop.name, out),
-                             self.communicator)
-                lp = self.outputs[0]
-                if len(idx):
-                    self.last_loss = self._batch_loss(lp.name, yd[lp.name][idx], out)
-                    loss_sum += self.last_loss * len(idx)
-                cbl.on_batch_end(b, train_mets)
             self.epoch_loss = self._reduce(loss_sum) / max(n_total, 1)
             cbl.on_epoch_end(epoch, train_mets)
             if vcbl is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -459,15 +459,19 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
 
     def _train_pass_fused(self, x: dict[str, Any], y: dict[str, Any],
                           batches: list[np.ndarray], step: int, cbl: CallbackList,
-                          metrics: dict) -> tuple[int, float] | None:
+                          metrics: dict,
+                          live: Callable[[int], float]) -> tuple[int, float] | None:
         """The pass in few engine calls (``CPUSimulator.train_epoch``, each ~
-        ``FUSED_CALL_S`` of batches) where every batch would run as a fused trial
-        (``_fusable``), every callback lets batches run together
-        (``CallbackList.batches_may_run_together``: a progress bar does, a recorder
-        does not; their batch hooks run after each call), one SpikeInput population without
-        encoders, integer labels, one rank and one Adam step of all trainables
-        (``Adam.many_args``); the metrics and losses are then computed from each
-        batch's readouts and per-slot losses exactly as the per-batch loop does. With
+        ``FUSED_CALL_S`` of batches, or a callback's shorter ``fused_call_s``) where
+        every batch would run as a fused trial (``_fusable``), every callback lets
+        batches run together (``CallbackList.batches_may_run_together``: a progress
+        bar does, a recorder does not; their batch hooks run after each call), one
+        SpikeInput population without encoders, integer labels, one rank and one Adam
+        step of all trainables (``Adam.many_args``); the metrics and losses are then
+        computed from each batch's readouts and per-slot losses exactly as the
+        per-batch loop does. A batch a callback asks to see live
+        (``CallbackList.batches_until_live``: the worker's plot samples) runs as
+        ``live(k)``, the per-batch loop's body, between engine calls. With
         ``fuse_passes`` False (or anything else missing) the per-batch loop runs."""
         sim = self.sim
         if (not self.fuse_passes or not cbl.batches_may_run_together() or not batches
@@ -495,37 +499,52 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
         (name, examples), = x.items()
         R_out = np.zeros((len(batches), B, self.out_pop.num_neurons), np.float32)
         xent_out = np.zeros((len(batches), B), np.float32)
-        self._begin_trial()  # the resets the kernel will do itself, for each batch
+        cap = cbl.fused_call_s()
+        call_s = self.FUSED_CALL_S if cap is None else min(self.FUSED_CALL_S, cap)
         loss_sum = 0.0
         k0 = 0
         per_call = 4
         while k0 < len(batches):
-            k1 = min(len(batches), k0 + per_call)
+            ahead = cbl.batches_until_live(k0)
+            if ahead == 0:
+                loss_sum += live(k0)
+                k0 += 1
+                continue
+            k1 = min(len(batches), k0 + per_call, k0 + (ahead or len(batches)))
+            self._begin_trial()  # the resets the kernel will do itself, for each batch
             t0 = time.perf_counter()
             res = sim.train_epoch(name, examples, idx[k0:k1], lens[k0:k1], labels[k0:k1],
                                   self.zero_step, self.reset_in_syn, strict, self.bk_i,
                                   self.bk_f, self.conn_train, self.conn_dtrain, self.drive,
                                   many_args(items, np.arange(step + k0, step + k1), True),
                                   R_out[k0:k1], xent_out[k0:k1], self._inputs_staged)
-            if res is None:  # the engine declined: only possible before the first batch
-                return None
+            if res is None:  # the engine declined: the rest batch by batch
+                if k0 == 0:
+                    return None
+                for k in range(k0, len(batches)):
+                    loss_sum += live(k)
+                break
             elapsed = time.perf_counter() - t0
             done, status, which = res
-            for k in range(k0, k0 + done):
-                cbl.on_batch_begin(k)
-                nb = int(lens[k])
-                for pop, m in metrics.items():
-                    m.update(y[pop.name][batches[k]], R_out[k, :nb], self.communicator)
-                self.last_loss = self._slot_loss(xent_out[k, :nb])
-                loss_sum += self.last_loss * nb
-                cbl.on_batch_end(k, metrics)
+            self.replaying_batches = True
+            try:
+                for k in range(k0, k0 + done):
+                    cbl.on_batch_begin(k)
+                    nb = int(lens[k])
+                    for pop, m in metrics.items():
+                        m.update(y[pop.name][batches[k]], R_out[k, :nb], self.communicator)
+                    self.last_loss = self._slot_loss(xent_out[k, :nb])
+                    loss_sum += self.last_loss * nb
+                    cbl.on_batch_end(k, metrics)
+            finally:
+                self.replaying_batches = False
             if status == OVERFLOW:
                 self._check_overflow(int(lens[k0 + done]))
             if status != optim.OK:
                 self._step_failed(ts[which], status, step + k0 + done)
             k0 = k1
-            per_call = max(1, min(4 * per_call, int(per_call * self.FUSED_CALL_S
-                                                    / max(elapsed, 1e-6))))
+            ran = k1 - k0  # sized from what ran: a call cut short by a live batch is short
+            per_call = max(1, min(4 * ran, int(ran * call_s / max(elapsed, 1e-6))))
         return step + len(batches), loss_sum
 
     def _check_overflow(self, n: int) -> None:
