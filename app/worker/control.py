@@ -78,6 +78,11 @@ class Control:
             self.settings = None  # the GUI went away
         return out
 
+    def requested(self) -> bool:
+        """Whether the GUI asked to pause or stop (nothing is consumed)."""
+        return bool((self.pause is not None and self.pause.is_set())
+                    or (self.stop is not None and self.stop.is_set()))
+
     def check(self, epoch: int, batch: int) -> None:
         """Block while paused; raise :class:`StopRequested` when asked to stop."""
         if self.pause is not None and self.pause.is_set() and not self.stop.is_set():

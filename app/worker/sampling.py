@@ -30,12 +30,25 @@ class SampleClock:
         self._step: int | None = None
         self._t = 0.0
 
+    def would_sample(self, step: int, batch: int, every: int) -> bool:
+        """Whether the batch at global ``step`` (``batch`` within its epoch) is due,
+        without counting it as sampled."""
+        return batch == 0 or self._step is None or (
+            step - self._step >= max(1, int(every))
+            and self.clock() - self._t >= self.min_interval_s)
+
     def due(self, step: int, batch: int, every: int) -> bool:
-        """Whether the batch at global ``step`` (``batch`` within its epoch) is
-        sampled; a batch found due counts as the last sample from then on."""
-        now = self.clock()
-        due = batch == 0 or self._step is None or (
-            step - self._step >= max(1, int(every)) and now - self._t >= self.min_interval_s)
+        """Whether the batch at global ``step`` is sampled; a batch found due counts
+        as the last sample from then on."""
+        due = self.would_sample(step, batch, every)
         if due:
-            self._step, self._t = step, now
+            self._step, self._t = step, self.clock()
         return due
+
+    def batches_to_count(self, step: int, every: int) -> int | None:
+        """Batches from ``step`` before the next one ``every`` batches after the last
+        sample (None: that count is reached; only the time decides now)."""
+        if self._step is None:
+            return 0
+        left = self._step + max(1, int(every)) - step
+        return left if left > 0 else None

@@ -4,7 +4,11 @@
 ``recording_request``/``on_recording``, ...) and streams metrics, progress, plot
 samples and checkpoints; :class:`ValidationStream` adds the validation metrics,
 :class:`ControlCallback` only the stop/pause checks. Stop and pause are checked
-at the end of every batch.
+at the end of every batch that runs live. Where the library trains a pass in fused
+engine calls, :meth:`StreamCallback.batches_until_live` asks for the batches it
+samples, for the next batch after a pause or stop request, and for every batch
+while a hidden population is still silent in the epoch; the others' hooks run after
+their engine call (``replaying_batches``), at most ``fused_call_s`` later.
 """
 from __future__ import annotations
 
@@ -152,14 +156,42 @@ class StreamCallback:
                                   "Calibrate (or raise the initial weights into it)"})
         self._last_dead = dead
 
+    # ----- fused passes: most batches run several to an engine call ------------------------
+    @property
+    def fused_call_s(self) -> float:
+        """The longest engine call between two looks at pause, stop and sampling."""
+        return min(0.1, max(0.01, self.spec.min_sample_interval_s))
+
+    def batches_until_live(self, batch: int) -> int | None:
+        """0 where ``batch`` must run live: a plot sample is due, the GUI asked to
+        pause or stop, or a hidden population has not spiked yet this epoch (its
+        count needs each batch's spikes); else how many batches may run before the
+        next sample by count (None: only time decides). Applies new sampling
+        settings first."""
+        changed = self.control.new_settings()
+        if changed:
+            self.apply_settings(changed)
+        if self.control.requested() or self._silent():
+            return 0
+        if self._clock.would_sample(self.step, batch, self.spec.sample_every):
+            return 0
+        return self._clock.batches_to_count(self.step, self.spec.sample_every)
+
+    def _replaying(self) -> bool:
+        """Whether these batch hooks are for a batch that already ran in a fused call."""
+        return bool(getattr(self.cn, "replaying_batches", False))
+
     def on_batch_begin(self, batch: int) -> None:
         self.batch = batch
         _fault(self.epoch, batch)
+        self._recorded = False
+        if self._replaying():
+            self._sample = False
+            return
         changed = self.control.new_settings()
         if changed:
             self.apply_settings(changed)
         self._sample = self._clock.due(self.step, batch, self.spec.sample_every)
-        self._recorded = False
 
     def apply_settings(self, changed: dict[str, Any]) -> None:
         """Change what is sampled: ``voltage_neurons``, ``voltage_population``,
@@ -239,7 +271,8 @@ class StreamCallback:
 
     def on_batch_end(self, batch: int, metrics: Any) -> None:
         now = time.perf_counter()
-        if self._sim_counts:
+        replayed = self._replaying()
+        if self._sim_counts and not replayed:  # replayed only once none is silent
             self._count_sim_spikes()
         self.samples += self._batch_examples(metrics)
         self.step += 1
@@ -260,7 +293,9 @@ class StreamCallback:
                                                            "accuracy", "mse", "samples_per_s")})
         if self._sample:
             self.send_weights()
-        self.control.check(self.epoch, batch)
+        self._sample = False  # the next pass must not see this batch's recording request
+        if not replayed:  # a replayed batch's successors already ran: stop at a live one
+            self.control.check(self.epoch, batch)
 
     def send_weights(self) -> None:
         """One ``weights`` message (subsample + statistics) per connection."""
