@@ -13,7 +13,6 @@ from app.worker.process import _run
 from app.worker.protocol import WorkerSpec
 from app.worker.sampling import SampleClock
 
-
 MNIST = "mnist5k_latency_eventprop"
 
 
