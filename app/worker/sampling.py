@@ -4,8 +4,8 @@ A sampled batch records the first example's spikes and voltages and sends them w
 the weights: on a fast network that costs several times a plain batch (latency
 MNIST, batch 32: ~1.4 ms against ~0.36). The plots redraw at most ~25 times a
 second, so sampling more often than that only slows training: on that network
-"every 10 batches" meant ~275 samples a second and training at ~0.7x the library's
-rate (BENCHMARKS.md, "The window's training rate").
+"every 10 batches" meant ~275 samples a second and the worker training at ~0.56x
+the library's rate (BENCHMARKS.md, "The window's training rate").
 """
 from __future__ import annotations
 

@@ -168,9 +168,7 @@ class StreamCallback:
         count needs each batch's spikes); else how many batches may run before the
         next sample by count (None: only time decides). Applies new sampling
         settings first."""
-        changed = self.control.new_settings()
-        if changed:
-            self.apply_settings(changed)
+        self._take_new_settings()
         if self.control.requested() or self._silent():
             return 0
         if self._clock.would_sample(self.step, batch, self.spec.sample_every):
@@ -188,10 +186,14 @@ class StreamCallback:
         if self._replaying():
             self._sample = False
             return
+        self._take_new_settings()
+        self._sample = self._clock.due(self.step, batch, self.spec.sample_every)
+
+    def _take_new_settings(self) -> None:
+        """Apply what the GUI changed in the sampling since the last look."""
         changed = self.control.new_settings()
         if changed:
             self.apply_settings(changed)
-        self._sample = self._clock.due(self.step, batch, self.spec.sample_every)
 
     def apply_settings(self, changed: dict[str, Any]) -> None:
         """Change what is sampled: ``voltage_neurons``, ``voltage_population``,
