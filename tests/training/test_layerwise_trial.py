@@ -187,17 +187,20 @@ def _pass_runs(fuse: bool, epochs: int = 3, nan_weight: bool = False, call_s: fl
     return cn, metrics[o], calls
 
 
-@pytest.mark.parametrize("call_s", [0.1, 0.0])
+@pytest.mark.parametrize("call_s", [0.1, 0.0, 1000.0])
 def test_fused_passes_train_exactly_like_batch_by_batch(call_s: float):
     # 150 examples: 9 batches of 16 and one of 6 per pass. Each pass's first call
     # trains 4 batches; then 0 s: one per call, 0.1 s: as many as fit in 0.1 s (the
-    # first call may include compiling)
+    # first call may include compiling), 1000 s: four times the last call, here the
+    # remaining 6
     ref, ref_m, ref_calls = _pass_runs(False)
     got, got_m, got_calls = _pass_runs(True, call_s=call_s)
     assert ref_calls == []
     done = [c[0] for c in got_calls]
     if call_s == 0:
         assert done == [4, 1, 1, 1, 1, 1, 1] * 3
+    if call_s == 1000:
+        assert done == [4, 6] * 3
     assert sum(done) == 30
     assert all(c[1:] == (0, -1) for c in got_calls)
     np.testing.assert_array_equal(got.layout.weights, ref.layout.weights)

@@ -542,9 +542,9 @@ class EventPropCompiledNetwork(CompiledTrainingNetwork):
                 self._check_overflow(int(lens[k0 + done]))
             if status != optim.OK:
                 self._step_failed(ts[which], status, step + k0 + done)
-            k0 = k1
             ran = k1 - k0  # sized from what ran: a call cut short by a live batch is short
             per_call = max(1, min(4 * ran, int(ran * call_s / max(elapsed, 1e-6))))
+            k0 = k1
         return step + len(batches), loss_sum
 
     def _check_overflow(self, n: int) -> None:
